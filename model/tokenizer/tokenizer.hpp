@@ -1,0 +1,45 @@
+#pragma once
+// A Hugging Face `tokenizer.json` tokenizer (BPE, byte-level or SentencePiece-style), producing exactly
+// the ids of the `tokenizers` library.
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sabre {
+
+using TokenId = int32_t;
+
+class Tokenizer {
+ public:
+  // Throws std::runtime_error naming the file and the unsupported or malformed part.
+  static Tokenizer from_file(const std::filesystem::path& tokenizer_json);
+  static Tokenizer from_json(std::string_view json_text, std::string_view origin);
+
+  Tokenizer(Tokenizer&&) noexcept;
+  Tokenizer& operator=(Tokenizer&&) noexcept;
+  ~Tokenizer();
+
+  // Added/special tokens are matched in the text; add_special_tokens applies the post-processor
+  // (e.g. Llama's BOS), as `tokenizers`' encode(text, add_special_tokens=...).
+  std::vector<TokenId> encode(std::string_view text, bool add_special_tokens) const;
+  // As `tokenizers`' decode(ids, skip_special_tokens=...). Invalid UTF-8 becomes U+FFFD.
+  std::string decode(std::span<const TokenId> ids, bool skip_special_tokens) const;
+
+  size_t vocab_size() const;  // including added tokens
+  std::optional<TokenId> token_to_id(std::string_view token) const;
+  std::optional<std::string> id_to_token(TokenId id) const;
+  bool is_special(TokenId id) const;
+
+ private:
+  struct Impl;
+  explicit Tokenizer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sabre
