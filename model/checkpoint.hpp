@@ -1,0 +1,32 @@
+#pragma once
+// Everything a model path provides, whatever its format: a Hugging Face directory (config.json,
+// safetensors, tokenizer.json, tokenizer_config.json) or a single GGUF file, whose metadata is turned
+// into the same texts so that one tokenizer and one chat-template implementation serve both.
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "config/model_config.hpp"
+#include "model/weights/weight_source.hpp"
+
+namespace sabre {
+
+struct Checkpoint {
+  std::filesystem::path path;
+  ModelConfig config;
+  GenerationDefaults generation;
+  std::unique_ptr<WeightSource> weights;
+  std::string tokenizer_json;         // tokenizer.json text ("" when the model ships none)
+  std::string tokenizer_config_json;  // tokenizer_config.json text (chat_template, bos/eos token), or ""
+};
+
+// Opens an HF model directory or a .gguf file. Throws std::runtime_error naming the path and what is
+// missing or malformed.
+Checkpoint open_checkpoint(const std::filesystem::path& path);
+
+// The HF-directory and GGUF halves of open_checkpoint.
+Checkpoint open_hf_checkpoint(const std::filesystem::path& dir);
+Checkpoint open_gguf_checkpoint(const std::filesystem::path& file);
+
+}  // namespace sabre
