@@ -56,6 +56,8 @@ struct ModelConfig {
 
 // Sampling defaults a model ships in generation_config.json (all optional).
 struct GenerationDefaults {
+  // HF semantics: do_sample false means greedy whatever the temperature says.
+  std::optional<bool> do_sample;
   std::optional<double> temperature;
   std::optional<double> top_p;
   std::optional<int64_t> top_k;
@@ -73,5 +75,9 @@ GenerationDefaults parse_generation_config(std::string_view json_text, std::stri
 // ends up in ModelConfig::eos_token_ids.
 ModelConfig load_model_config(const std::filesystem::path& model_dir);
 GenerationDefaults load_generation_defaults(const std::filesystem::path& model_dir);
+
+// Adds generation_config's eos ids to the model's (for callers that parse the two texts themselves, such
+// as the GGUF loader).
+void merge_eos_ids(ModelConfig& config, const GenerationDefaults& generation);
 
 }  // namespace sabre
