@@ -1,0 +1,46 @@
+// open_hf_checkpoint: a Hugging Face model directory (config.json, generation_config.json, safetensors,
+// tokenizer.json, tokenizer_config.json) as one Checkpoint.
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "model/checkpoint.hpp"
+#include "model/weights/safetensors.hpp"
+
+namespace sabre {
+namespace {
+
+// "" when the file does not exist: tokenizer files are optional for a checkpoint (the caller may give
+// --tokenizer DIR or use ids directly).
+std::string read_optional_text(const std::filesystem::path& path) {
+  if (!std::filesystem::exists(path)) return {};
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(fmt::format("{}: cannot open for reading", path.string()));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+Checkpoint open_hf_checkpoint(const std::filesystem::path& dir) {
+  if (!std::filesystem::is_directory(dir)) {
+    throw std::runtime_error(fmt::format("{}: not a model directory", dir.string()));
+  }
+  Checkpoint checkpoint;
+  checkpoint.path = dir;
+  checkpoint.config = load_model_config(dir);  // already holds generation_config's eos ids too
+  checkpoint.generation = load_generation_defaults(dir);
+  checkpoint.weights = SafetensorsSource::open_directory(dir);
+  checkpoint.tokenizer_json = read_optional_text(dir / "tokenizer.json");
+  checkpoint.tokenizer_config_json = read_optional_text(dir / "tokenizer_config.json");
+  spdlog::debug("opened {}: {} with {} tensors from {}", dir.string(), architecture_name(checkpoint.config.architecture),
+                checkpoint.weights->names().size(), checkpoint.weights->description());
+  return checkpoint;
+}
+
+}  // namespace sabre

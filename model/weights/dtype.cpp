@@ -1,0 +1,98 @@
+// Element types of stored tensors and their conversion to fp32, the precision the CPU backend computes in.
+
+#include <fmt/format.h>
+
+#include <bit>
+#include <cstring>
+#include <stdexcept>
+
+#include "model/weights/dtype_convert.hpp"
+#include "model/weights/weight_source.hpp"
+
+namespace sabre {
+
+std::string_view dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::f32: return "F32";
+    case DType::f16: return "F16";
+    case DType::bf16: return "BF16";
+  }
+  return "?";
+}
+
+size_t dtype_size(DType dtype) {
+  switch (dtype) {
+    case DType::f32: return 4;
+    case DType::f16: return 2;
+    case DType::bf16: return 2;
+  }
+  return 0;
+}
+
+float bf16_to_f32(uint16_t bits) { return std::bit_cast<float>(static_cast<uint32_t>(bits) << 16); }
+
+float f16_to_f32(uint16_t bits) {
+  const uint32_t sign = static_cast<uint32_t>(bits & 0x8000u) << 16;
+  const uint32_t exponent = (bits >> 10) & 0x1fu;
+  uint32_t mantissa = bits & 0x3ffu;
+  uint32_t out;
+  if (exponent == 0x1f) {  // inf / nan
+    out = sign | 0x7f800000u | (mantissa << 13);
+  } else if (exponent != 0) {  // normal: rebias 15 -> 127
+    out = sign | ((exponent + 112) << 23) | (mantissa << 13);
+  } else if (mantissa == 0) {  // signed zero
+    out = sign;
+  } else {  // subnormal: normalise the mantissa
+    int shift = 0;
+    while ((mantissa & 0x400u) == 0) {
+      mantissa <<= 1;
+      ++shift;
+    }
+    mantissa &= 0x3ffu;
+    out = sign | (static_cast<uint32_t>(113 - shift) << 23) | (mantissa << 13);
+  }
+  return std::bit_cast<float>(out);
+}
+
+void convert_to_f32(DType dtype, std::span<const std::byte> bytes, std::span<float> out) {
+  const size_t count = out.size();
+  if (bytes.size() != count * dtype_size(dtype)) {
+    throw std::logic_error(fmt::format("convert_to_f32: {} bytes of {} for {} values", bytes.size(),
+                                       dtype_name(dtype), count));
+  }
+  switch (dtype) {
+    case DType::f32:
+      std::memcpy(out.data(), bytes.data(), bytes.size());  // the mapping may be unaligned
+      return;
+    case DType::bf16:
+    case DType::f16: {
+      const bool is_bf16 = dtype == DType::bf16;
+      for (size_t i = 0; i < count; ++i) {
+        uint16_t bits;
+        std::memcpy(&bits, bytes.data() + 2 * i, 2);
+        out[i] = is_bf16 ? bf16_to_f32(bits) : f16_to_f32(bits);
+      }
+      return;
+    }
+  }
+}
+
+std::vector<float> load_f32(const WeightSource& source, std::string_view name,
+                            const std::vector<int64_t>& expected_shape) {
+  const TensorView* tensor = source.find(name);
+  if (tensor == nullptr) {
+    throw std::runtime_error(fmt::format("{}: tensor '{}' is missing (expected shape [{}])",
+                                         source.description(), name, fmt::join(expected_shape, ", ")));
+  }
+  if (tensor->shape != expected_shape) {
+    throw std::runtime_error(fmt::format("{}: tensor '{}' has shape [{}], expected [{}]", tensor->origin, name,
+                                         fmt::join(tensor->shape, ", "), fmt::join(expected_shape, ", ")));
+  }
+  size_t count = 1;
+  for (int64_t d : tensor->shape) count *= static_cast<size_t>(d);
+  std::vector<float> values(count);
+  convert_to_f32(tensor->dtype, tensor->bytes, values);
+  return values;
+}
+
+}  // namespace sabre
