@@ -1,0 +1,100 @@
+// The functions every chat template can call: jinja2's range/dict/namespace and the raise_exception
+// and strftime_now helpers transformers adds.
+
+#include <ctime>
+
+#include "model/chat/builtins.hpp"
+#include "model/chat/error.hpp"
+#include "model/chat/operations.hpp"
+#include "model/chat/value_format.hpp"
+
+namespace sabre::chat {
+
+namespace {
+
+// jinja2's sandbox refuses ranges longer than this.
+constexpr int64_t kMaxRange = 100000;
+
+int64_t range_bound(const Value& v) {
+  if (!v.is_int() && !v.is_bool()) {
+    throw TemplateError("'" + v.type_name() + "' object cannot be interpreted as an integer");
+  }
+  return v.as_int();
+}
+
+Value range(CallArgs& args) {
+  args.expect_at_most(3, {});
+  int64_t start = 0, stop = 0, step = 1;
+  if (args.positional.size() == 1) {
+    stop = range_bound(args.positional[0]);
+  } else if (args.positional.size() >= 2) {
+    start = range_bound(args.positional[0]);
+    stop = range_bound(args.positional[1]);
+    if (args.positional.size() == 3) step = range_bound(args.positional[2]);
+  } else {
+    throw TemplateError("range expected at least 1 argument, got 0");
+  }
+  if (step == 0) throw TemplateError("range() arg 3 must not be zero");
+  Array out;
+  for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+    if (static_cast<int64_t>(out.size()) >= kMaxRange) {
+      throw TemplateError("Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
+    }
+    out.emplace_back(i);
+  }
+  return Value(std::move(out));
+}
+
+// dict(mapping or pairs, **kwargs) and namespace(...) take the same arguments.
+Object dict_from_args(CallArgs& args) {
+  Object out;
+  if (args.positional.size() > 1) throw TemplateError("dict expected at most 1 argument, got " + std::to_string(args.positional.size()));
+  if (!args.positional.empty()) {
+    const Value& source = args.positional[0];
+    if (source.is_object() || source.is_namespace()) {
+      for (const auto& [k, v] : source.as_object().entries()) out.set(k, v);
+    } else {
+      for (const Value& pair : iterate(source)) {
+        if (!pair.is_array() || pair.as_array().size() != 2 || !pair.as_array()[0].is_string()) {
+          throw TemplateError("dictionary update sequence element must be a (str, value) pair");
+        }
+        out.set(pair.as_array()[0].as_string(), pair.as_array()[1]);
+      }
+    }
+  }
+  for (const auto& [k, v] : args.keyword) out.set(k, v);
+  return out;
+}
+
+}  // namespace
+
+Object make_globals() {
+  Object globals;
+  globals.set("range", Value::callable("range", &range));
+  globals.set("dict", Value::callable("dict", [](CallArgs& args) { return Value(dict_from_args(args)); }));
+  globals.set("namespace", Value::callable("namespace", [](CallArgs& args) {
+                Object attributes = dict_from_args(args);
+                for (const auto& [k, v] : attributes.entries()) {
+                  if (!k.empty() && k[0] == '_') {
+                    throw TemplateError("Chat templates cannot store underscore-prefixed attributes on a namespace, but got '" + k + "'.");
+                  }
+                }
+                return Value::namespace_(std::move(attributes));
+              }));
+  globals.set("raise_exception", Value::callable("raise_exception", [](CallArgs& args) -> Value {
+                throw TemplateError(to_python_str(args.get_or(0, "message", Value(""))));
+              }));
+  globals.set("strftime_now", Value::callable("strftime_now", [](CallArgs& args) {
+                args.expect_at_most(1, {"format"});
+                const std::string format = to_python_str(args.get_or(0, "format", Value("")));
+                const std::time_t now = std::time(nullptr);
+                std::tm local{};
+                localtime_r(&now, &local);
+                char buf[512];
+                const size_t n = std::strftime(buf, sizeof buf, format.c_str(), &local);
+                return Value(std::string(buf, n));
+              }));
+  return globals;
+}
+
+}  // namespace sabre::chat

@@ -1,0 +1,347 @@
+// Walks the statement tree and writes the output, with jinja2's scoping: each for-loop iteration and
+// each macro call gets its own frame (so `set` inside a loop does not leak out, which is why templates
+// use namespace()), while if-blocks share the frame around them.
+
+#include <functional>
+
+#include "model/chat/builtins.hpp"
+#include "model/chat/operations.hpp"
+#include "model/chat/parser.hpp"
+#include "model/chat/template.hpp"
+#include "model/chat/value_format.hpp"
+
+namespace sabre::chat {
+
+namespace {
+
+struct Frame {
+  Object vars;
+  Frame* parent = nullptr;
+};
+
+enum class Flow { Normal, Break, Continue };
+
+class Renderer {
+ public:
+  Renderer(const std::string& origin, Frame& root) : origin_(origin), root_(root) {}
+
+  Flow exec_body(const Body& body, Frame& frame, std::string& out) {
+    for (const StmtPtr& stmt : body) {
+      const Flow flow = exec(*stmt, frame, out);
+      if (flow != Flow::Normal) return flow;
+    }
+    return Flow::Normal;
+  }
+
+ private:
+  [[noreturn]] void rethrow_located(SourcePos pos) const {
+    try {
+      throw;
+    } catch (const TemplateError& e) {
+      if (e.located()) throw;
+      throw located_error(origin_, pos, e.what());
+    } catch (const std::exception& e) {
+      throw located_error(origin_, pos, e.what());
+    }
+  }
+
+  Flow exec(const Stmt& stmt, Frame& frame, std::string& out) {
+    try {
+      return exec_unlocated(stmt, frame, out);
+    } catch (...) {
+      rethrow_located(stmt.pos);
+    }
+  }
+
+  Flow exec_unlocated(const Stmt& stmt, Frame& frame, std::string& out) {
+    switch (stmt.kind) {
+      case Stmt::Kind::Data: out += stmt.text; return Flow::Normal;
+      case Stmt::Kind::Print: out += to_python_str(eval(*stmt.expr, frame)); return Flow::Normal;
+      case Stmt::Kind::If:
+        for (const auto& [cond, body] : stmt.branches) {
+          if (eval(*cond, frame).truthy()) return exec_body(body, frame, out);
+        }
+        return exec_body(stmt.else_body, frame, out);
+      case Stmt::Kind::For: return exec_for(stmt, frame, out);
+      case Stmt::Kind::Set: assign(stmt.target, eval(*stmt.expr, frame), frame); return Flow::Normal;
+      case Stmt::Kind::SetBlock: {
+        std::string captured;
+        exec_body(stmt.body, frame, captured);
+        Value value(std::move(captured));
+        if (stmt.expr) value = apply_filter_chain(*stmt.expr, std::move(value), frame);
+        assign(stmt.target, std::move(value), frame);
+        return Flow::Normal;
+      }
+      case Stmt::Kind::FilterBlock: {
+        std::string captured;
+        exec_body(stmt.body, frame, captured);
+        out += to_python_str(apply_filter_chain(*stmt.expr, Value(std::move(captured)), frame));
+        return Flow::Normal;
+      }
+      case Stmt::Kind::Macro: frame.vars.set(stmt.text, make_macro(stmt)); return Flow::Normal;
+      case Stmt::Kind::CallBlock: {
+        const Expr& call = *stmt.expr;
+        Value callee = eval(*call.a, frame);
+        CallArgs args = eval_args(call, frame);
+        args.keyword.emplace_back("caller", make_caller(stmt, frame));
+        out += to_python_str(call_value(callee, args));
+        return Flow::Normal;
+      }
+      case Stmt::Kind::Break: return Flow::Break;
+      case Stmt::Kind::Continue: return Flow::Continue;
+      case Stmt::Kind::Generation: return exec_body(stmt.body, frame, out);
+    }
+    return Flow::Normal;
+  }
+
+  void bind_target(const Target& target, const Value& value, Frame& frame) {
+    if (!target.is_tuple) {
+      frame.vars.set(target.names[0], value);
+      return;
+    }
+    const Array items = iterate(value);
+    if (items.size() != target.names.size()) {
+      throw TemplateError(items.size() > target.names.size()
+                              ? "too many values to unpack (expected " + std::to_string(target.names.size()) + ")"
+                              : "not enough values to unpack (expected " + std::to_string(target.names.size()) +
+                                    ", got " + std::to_string(items.size()) + ")");
+    }
+    for (size_t i = 0; i < items.size(); ++i) frame.vars.set(target.names[i], items[i]);
+  }
+
+  void assign(const Target& target, Value value, Frame& frame) {
+    if (target.attribute.empty()) {
+      bind_target(target, value, frame);
+      return;
+    }
+    Value ns = lookup(target.names[0], frame);
+    if (!ns.is_namespace()) {
+      throw TemplateError("cannot assign attribute on non-namespace object '" + target.names[0] + "'");
+    }
+    if (!target.attribute.empty() && target.attribute[0] == '_') {
+      throw TemplateError("Chat templates cannot store underscore-prefixed attributes on a namespace, but got '" +
+                          target.attribute + "'.");
+    }
+    ns.as_object().set(target.attribute, std::move(value));
+  }
+
+  Flow exec_for(const Stmt& stmt, Frame& frame, std::string& out) {
+    Array items = iterate(eval(*stmt.expr, frame));
+    if (stmt.condition) {  // `for x in xs if cond` filters before loop.* is computed
+      Array kept;
+      for (Value& item : items) {
+        Frame probe{{}, &frame};
+        bind_target(stmt.target, item, probe);
+        if (eval(*stmt.condition, probe).truthy()) kept.push_back(std::move(item));
+      }
+      items = std::move(kept);
+    }
+    if (items.empty()) {
+      Frame else_frame{{}, &frame};
+      return exec_body(stmt.else_body, else_frame, out) == Flow::Break ? Flow::Normal : Flow::Normal;
+    }
+    const auto n = static_cast<int64_t>(items.size());
+    for (int64_t i = 0; i < n; ++i) {
+      Frame iteration{{}, &frame};
+      Object loop;
+      loop.set("index", Value(i + 1));
+      loop.set("index0", Value(i));
+      loop.set("revindex", Value(n - i));
+      loop.set("revindex0", Value(n - i - 1));
+      loop.set("first", Value(i == 0));
+      loop.set("last", Value(i == n - 1));
+      loop.set("length", Value(n));
+      loop.set("depth", Value(int64_t{1}));
+      loop.set("depth0", Value(int64_t{0}));
+      loop.set("previtem", i > 0 ? items[static_cast<size_t>(i - 1)] : Value::undefined("there is no previous item"));
+      loop.set("nextitem", i + 1 < n ? items[static_cast<size_t>(i + 1)] : Value::undefined("there is no next item"));
+      loop.set("cycle", Value::callable("cycle", [i](CallArgs& args) {
+                 if (args.positional.empty()) throw TemplateError("no items for cycling given");
+                 return args.positional[static_cast<size_t>(i) % args.positional.size()];
+               }));
+      iteration.vars.set("loop", Value(std::move(loop)));
+      bind_target(stmt.target, items[static_cast<size_t>(i)], iteration);
+      if (exec_body(stmt.body, iteration, out) == Flow::Break) break;
+    }
+    return Flow::Normal;
+  }
+
+  Value make_macro(const Stmt& stmt) {
+    const Stmt* def = &stmt;
+    return Value::callable(stmt.text, [this, def](CallArgs& args) {
+      // Macros see the template's top-level names, their own parameters and `caller`.
+      Frame frame{{}, &root_};
+      if (args.positional.size() > def->params.size()) {
+        throw TemplateError("macro '" + def->text + "' takes not more than " + std::to_string(def->params.size()) +
+                            " argument(s)");
+      }
+      for (const auto& [k, v] : args.keyword) {
+        bool known = k == "caller";
+        for (const MacroParam& p : def->params) known = known || p.name == k;
+        if (!known) throw TemplateError("macro '" + def->text + "' takes no keyword argument '" + k + "'");
+        if (k == "caller") frame.vars.set("caller", v);
+      }
+      for (size_t i = 0; i < def->params.size(); ++i) {
+        const MacroParam& p = def->params[i];
+        if (auto v = args.get(i, p.name)) {
+          frame.vars.set(p.name, *v);
+        } else if (p.default_value) {
+          frame.vars.set(p.name, eval(*p.default_value, frame));
+        } else {
+          frame.vars.set(p.name, Value::undefined("parameter '" + p.name + "' was not provided"));
+        }
+      }
+      std::string out;
+      exec_body(def->body, frame, out);
+      return Value(std::move(out));
+    });
+  }
+
+  Value make_caller(const Stmt& stmt, Frame& frame) {
+    const Stmt* def = &stmt;
+    Frame* outer = &frame;
+    return Value::callable("caller", [this, def, outer](CallArgs& args) {
+      Frame inner{{}, outer};
+      for (size_t i = 0; i < def->params.size(); ++i) {
+        const MacroParam& p = def->params[i];
+        if (auto v = args.get(i, p.name)) inner.vars.set(p.name, *v);
+        else if (p.default_value) inner.vars.set(p.name, eval(*p.default_value, inner));
+        else inner.vars.set(p.name, Value::undefined("parameter '" + p.name + "' was not provided"));
+      }
+      std::string out;
+      exec_body(def->body, inner, out);
+      return Value(std::move(out));
+    });
+  }
+
+  Value lookup(const std::string& name, Frame& frame) const {
+    for (Frame* f = &frame; f; f = f->parent) {
+      if (const Value* v = f->vars.find(name)) return *v;
+    }
+    return Value::undefined("'" + name + "' is undefined");
+  }
+
+  CallArgs eval_args(const Expr& call, Frame& frame) {
+    CallArgs args;
+    for (const ExprPtr& e : call.items) args.positional.push_back(eval(*e, frame));
+    for (const auto& [k, e] : call.kwargs) args.keyword.emplace_back(k, eval(*e, frame));
+    return args;
+  }
+
+  // A filter chain whose innermost input is `input` (for {% filter %} and {% set x | f %}).
+  Value apply_filter_chain(const Expr& filter, Value input, Frame& frame) {
+    Value base = filter.a ? apply_filter_chain(*filter.a, std::move(input), frame) : std::move(input);
+    CallArgs args = eval_args(filter, frame);
+    return apply_filter(filter.name, base, args);
+  }
+
+  Value eval(const Expr& expr, Frame& frame) {
+    try {
+      return eval_unlocated(expr, frame);
+    } catch (...) {
+      rethrow_located(expr.pos);
+    }
+  }
+
+  Value eval_unlocated(const Expr& expr, Frame& frame) {
+    switch (expr.kind) {
+      case Expr::Kind::Literal: return expr.literal;
+      case Expr::Kind::Name: return lookup(expr.name, frame);
+      case Expr::Kind::List:
+      case Expr::Kind::Tuple: {
+        Array items;
+        for (const ExprPtr& e : expr.items) items.push_back(eval(*e, frame));
+        return Value(std::move(items), expr.kind == Expr::Kind::Tuple);
+      }
+      case Expr::Kind::Dict: {
+        Object object;
+        for (size_t i = 0; i + 1 < expr.items.size(); i += 2) {
+          Value key = eval(*expr.items[i], frame);
+          if (!key.is_string()) throw TemplateError("dict keys must be strings here, not " + key.type_name());
+          object.set(key.as_string(), eval(*expr.items[i + 1], frame));
+        }
+        return Value(std::move(object));
+      }
+      case Expr::Kind::Attribute: return get_attribute(eval(*expr.a, frame), expr.name);
+      case Expr::Kind::Subscript: return get_item(eval(*expr.a, frame), eval(*expr.b, frame));
+      case Expr::Kind::Slice: {
+        Value target = eval(*expr.a, frame);
+        std::optional<Value> parts[3];
+        for (int i = 0; i < 3; ++i) {
+          if (expr.items[i]) parts[i] = eval(*expr.items[i], frame);
+        }
+        return slice(target, parts[0], parts[1], parts[2]);
+      }
+      case Expr::Kind::Call: {
+        Value callee = eval(*expr.a, frame);
+        CallArgs args = eval_args(expr, frame);
+        return call_value(callee, args);
+      }
+      case Expr::Kind::Filter: {
+        Value input = eval(*expr.a, frame);
+        CallArgs args = eval_args(expr, frame);
+        return apply_filter(expr.name, input, args);
+      }
+      case Expr::Kind::Test: {
+        Value input = eval(*expr.a, frame);
+        CallArgs args = eval_args(expr, frame);
+        return Value(apply_test(expr.name, input, args) != expr.negated);
+      }
+      case Expr::Kind::Unary: {
+        Value operand = eval(*expr.a, frame);
+        if (expr.name == "-") return unary_minus(operand);
+        if (operand.is_undefined()) fail_undefined(operand);
+        if (!operand.is_number()) throw TemplateError("bad operand type for unary +: '" + operand.type_name() + "'");
+        return operand.is_bool() ? Value(operand.as_int()) : operand;
+      }
+      case Expr::Kind::Binary: return binary_op(expr.name, eval(*expr.a, frame), eval(*expr.b, frame));
+      case Expr::Kind::Compare: {
+        Value left = eval(*expr.a, frame);
+        for (size_t i = 0; i < expr.ops.size(); ++i) {
+          Value right = eval(*expr.items[i], frame);
+          if (!compare_op(expr.ops[i], left, right)) return Value(false);
+          left = std::move(right);
+        }
+        return Value(true);
+      }
+      case Expr::Kind::And: {
+        Value left = eval(*expr.a, frame);
+        return left.truthy() ? eval(*expr.b, frame) : left;
+      }
+      case Expr::Kind::Or: {
+        Value left = eval(*expr.a, frame);
+        return left.truthy() ? left : eval(*expr.b, frame);
+      }
+      case Expr::Kind::Not: return Value(!eval(*expr.a, frame).truthy());
+      case Expr::Kind::Conditional:
+        if (eval(*expr.b, frame).truthy()) return eval(*expr.a, frame);
+        if (expr.c) return eval(*expr.c, frame);
+        return Value::undefined("the inline if-expression on line " + std::to_string(expr.pos.line) +
+                                " evaluated to false and no else section was defined.");
+    }
+    return Value();
+  }
+
+  const std::string& origin_;
+  Frame& root_;
+};
+
+}  // namespace
+
+Template Template::parse(std::string_view source, std::string origin, LexerOptions options) {
+  auto shared_origin = std::make_shared<const std::string>(std::move(origin));
+  const std::vector<Token> tokens = tokenize(source, options, *shared_origin);
+  auto body = std::make_shared<const Body>(parse_template(tokens, *shared_origin));
+  return Template(std::move(body), std::move(shared_origin));
+}
+
+std::string Template::render(const Object& variables) const {
+  Frame root{make_globals(), nullptr};
+  for (const auto& [k, v] : variables.entries()) root.vars.set(k, v);
+  Renderer renderer(*origin_, root);
+  std::string out;
+  renderer.exec_body(*body_, root, out);
+  return out;
+}
+
+}  // namespace sabre::chat

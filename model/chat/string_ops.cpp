@@ -1,0 +1,175 @@
+#include "model/chat/string_ops.hpp"
+
+#include <algorithm>
+
+#include "model/chat/utf8.hpp"
+
+namespace sabre::chat {
+
+std::string python_strip(std::string_view text, const std::optional<std::string>& chars, StripSide side) {
+  const std::u32string s = utf8_to_u32(text);
+  const std::u32string set = chars ? utf8_to_u32(*chars) : std::u32string();
+  auto strip_it = [&](char32_t cp) { return chars ? set.find(cp) != std::u32string::npos : is_python_space(cp); };
+  size_t begin = 0;
+  size_t end = s.size();
+  if (side != StripSide::Right) {
+    while (begin < end && strip_it(s[begin])) ++begin;
+  }
+  if (side != StripSide::Left) {
+    while (end > begin && strip_it(s[end - 1])) --end;
+  }
+  return u32_to_utf8(std::u32string_view(s).substr(begin, end - begin));
+}
+
+namespace {
+
+std::vector<std::string> split_whitespace(std::string_view text, int64_t maxsplit, bool from_right) {
+  const std::u32string s = utf8_to_u32(text);
+  std::vector<std::u32string> parts;
+  if (!from_right) {
+    size_t i = 0;
+    while (true) {
+      while (i < s.size() && is_python_space(s[i])) ++i;
+      if (i >= s.size()) break;
+      if (maxsplit >= 0 && static_cast<int64_t>(parts.size()) == maxsplit) {
+        size_t end = s.size();
+        while (end > i && is_python_space(s[end - 1])) --end;
+        parts.push_back(s.substr(i, end - i));
+        break;
+      }
+      size_t j = i;
+      while (j < s.size() && !is_python_space(s[j])) ++j;
+      parts.push_back(s.substr(i, j - i));
+      i = j;
+    }
+  } else {
+    size_t i = s.size();
+    while (true) {
+      while (i > 0 && is_python_space(s[i - 1])) --i;
+      if (i == 0) break;
+      if (maxsplit >= 0 && static_cast<int64_t>(parts.size()) == maxsplit) {
+        size_t begin = 0;
+        while (begin < i && is_python_space(s[begin])) ++begin;
+        parts.push_back(s.substr(begin, i - begin));
+        break;
+      }
+      size_t j = i;
+      while (j > 0 && !is_python_space(s[j - 1])) --j;
+      parts.push_back(s.substr(j, i - j));
+      i = j;
+    }
+    std::reverse(parts.begin(), parts.end());
+  }
+  std::vector<std::string> out;
+  for (const auto& p : parts) out.push_back(u32_to_utf8(p));
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> python_split(std::string_view text, const std::optional<std::string>& sep, int64_t maxsplit) {
+  if (!sep) return split_whitespace(text, maxsplit, false);
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (maxsplit < 0 || static_cast<int64_t>(out.size()) < maxsplit) {
+    const size_t at = text.find(*sep, start);
+    if (at == std::string_view::npos) break;
+    out.emplace_back(text.substr(start, at - start));
+    start = at + sep->size();
+  }
+  out.emplace_back(text.substr(start));
+  return out;
+}
+
+std::vector<std::string> python_rsplit(std::string_view text, const std::optional<std::string>& sep, int64_t maxsplit) {
+  if (!sep) return split_whitespace(text, maxsplit, true);
+  std::vector<std::string> out;
+  size_t end = text.size();
+  while (maxsplit < 0 || static_cast<int64_t>(out.size()) < maxsplit) {
+    if (end < sep->size()) break;
+    const size_t at = text.rfind(*sep, end - sep->size());
+    if (at == std::string_view::npos) break;
+    out.emplace_back(text.substr(at + sep->size(), end - at - sep->size()));
+    end = at;
+  }
+  out.emplace_back(text.substr(0, end));
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+std::string python_replace(std::string_view text, std::string_view old, std::string_view replacement, int64_t count) {
+  std::string out;
+  if (old.empty()) {
+    // Python inserts the replacement between every character (and at both ends).
+    const std::u32string s = utf8_to_u32(text);
+    int64_t done = 0;
+    for (char32_t cp : s) {
+      if (count < 0 || done < count) {
+        out += replacement;
+        ++done;
+      }
+      append_utf8(out, cp);
+    }
+    if (count < 0 || done < count) out += replacement;
+    return out;
+  }
+  size_t start = 0;
+  int64_t done = 0;
+  while (count < 0 || done < count) {
+    const size_t at = text.find(old, start);
+    if (at == std::string_view::npos) break;
+    out += text.substr(start, at - start);
+    out += replacement;
+    start = at + old.size();
+    ++done;
+  }
+  out += text.substr(start);
+  return out;
+}
+
+std::string python_title(std::string_view text) {
+  std::string out;
+  bool previous_cased = false;
+  for (char32_t cp : utf8_to_u32(text)) {
+    if (is_letter_cp(cp)) {
+      append_utf8(out, previous_cased ? to_lower_cp(cp) : to_upper_cp(cp));
+      previous_cased = true;
+    } else {
+      append_utf8(out, cp);
+      previous_cased = false;
+    }
+  }
+  return out;
+}
+
+std::string python_capitalize(std::string_view text) {
+  std::string out;
+  bool first = true;
+  for (char32_t cp : utf8_to_u32(text)) {
+    append_utf8(out, first ? to_upper_cp(cp) : to_lower_cp(cp));
+    first = false;
+  }
+  return out;
+}
+
+std::vector<std::string> python_splitlines(std::string_view text, bool keepends) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    const char c = text[i];
+    if (c == '\n' || c == '\r') {
+      size_t end = i;
+      size_t next = i + 1;
+      if (c == '\r' && next < text.size() && text[next] == '\n') ++next;
+      out.emplace_back(text.substr(start, (keepends ? next : end) - start));
+      start = i = next;
+    } else {
+      ++i;
+    }
+  }
+  if (start < text.size()) out.emplace_back(text.substr(start));
+  return out;
+}
+
+}  // namespace sabre::chat

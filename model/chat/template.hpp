@@ -1,0 +1,33 @@
+#pragma once
+// A compiled Jinja template: parse once, render many times with different variables.
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "model/chat/ast.hpp"
+#include "model/chat/lexer.hpp"
+#include "model/chat/value.hpp"
+
+namespace sabre::chat {
+
+class Template {
+ public:
+  // Throws TemplateError with line and column for a syntax error. `origin` names the template in
+  // error messages (e.g. "chat template of /models/qwen3/tokenizer_config.json").
+  static Template parse(std::string_view source, std::string origin = "template", LexerOptions options = {});
+
+  // Renders with `variables` visible to the template (they shadow the built-in globals). Throws
+  // TemplateError saying where and what on any runtime error, including raise_exception(...).
+  std::string render(const Object& variables) const;
+
+  const std::string& origin() const { return *origin_; }
+
+ private:
+  Template(std::shared_ptr<const Body> body, std::shared_ptr<const std::string> origin)
+      : body_(std::move(body)), origin_(std::move(origin)) {}
+  std::shared_ptr<const Body> body_;
+  std::shared_ptr<const std::string> origin_;
+};
+
+}  // namespace sabre::chat

@@ -1,0 +1,204 @@
+#include "model/chat/value.hpp"
+
+#include <simdjson.h>
+
+#include <stdexcept>
+
+#include "model/chat/error.hpp"
+
+namespace sabre::chat {
+
+const Value* Object::find(std::string_view key) const {
+  for (const auto& [k, v] : entries_) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
+Value* Object::find(std::string_view key) {
+  for (auto& [k, v] : entries_) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
+void Object::set(std::string key, Value value) {
+  if (Value* existing = find(key)) {
+    *existing = std::move(value);
+    return;
+  }
+  entries_.emplace_back(std::move(key), std::move(value));
+}
+
+bool Object::erase(std::string_view key) {
+  for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+    if (it->first == key) {
+      entries_.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
+Value Value::undefined(std::string hint) {
+  Value v;
+  v.string_ = std::make_shared<std::string>(std::move(hint));
+  return v;
+}
+
+Value Value::namespace_(Object attributes) {
+  Value v(std::move(attributes));
+  v.kind_ = Kind::Namespace;
+  return v;
+}
+
+Value Value::callable(std::string name, std::function<Value(CallArgs&)> fn) {
+  Value v;
+  v.kind_ = Kind::Callable;
+  v.callable_ = std::make_shared<Callable>(Callable{std::move(name), std::move(fn)});
+  return v;
+}
+
+const std::string& Value::undefined_hint() const {
+  static const std::string generic = "value is undefined";
+  return string_ && !string_->empty() ? *string_ : generic;
+}
+
+bool Value::truthy() const {
+  switch (kind_) {
+    case Kind::Undefined:
+    case Kind::None: return false;
+    case Kind::Bool:
+    case Kind::Int: return int_ != 0;
+    case Kind::Float: return float_ != 0.0;
+    case Kind::String: return !string_->empty();
+    case Kind::Array: return !array_->empty();
+    case Kind::Object: return !object_->empty();
+    case Kind::Namespace:
+    case Kind::Callable: return true;
+  }
+  return false;
+}
+
+std::string Value::type_name() const {
+  switch (kind_) {
+    case Kind::Undefined: return "Undefined";
+    case Kind::None: return "NoneType";
+    case Kind::Bool: return "bool";
+    case Kind::Int: return "int";
+    case Kind::Float: return "float";
+    case Kind::String: return "str";
+    case Kind::Array: return is_tuple_ ? "tuple" : "list";
+    case Kind::Object: return "dict";
+    case Kind::Namespace: return "Namespace";
+    case Kind::Callable: return "function";
+  }
+  return "object";
+}
+
+bool Value::equals(const Value& other) const {
+  if (is_number() && other.is_number()) {
+    if (kind_ == Kind::Float || other.kind_ == Kind::Float) return as_float() == other.as_float();
+    return int_ == other.int_;
+  }
+  if (kind_ != other.kind_) return false;
+  switch (kind_) {
+    case Kind::Undefined:
+    case Kind::None: return true;
+    case Kind::String: return *string_ == *other.string_;
+    case Kind::Array: {
+      // Python: a list never equals a tuple.
+      if (is_tuple_ != other.is_tuple_ || array_->size() != other.array_->size()) return false;
+      for (size_t i = 0; i < array_->size(); ++i) {
+        if (!(*array_)[i].equals((*other.array_)[i])) return false;
+      }
+      return true;
+    }
+    case Kind::Object: {
+      if (object_->size() != other.object_->size()) return false;
+      for (const auto& [k, v] : object_->entries()) {
+        const Value* o = other.object_->find(k);
+        if (!o || !v.equals(*o)) return false;
+      }
+      return true;
+    }
+    case Kind::Namespace: return object_ == other.object_;
+    case Kind::Callable: return callable_ == other.callable_;
+    default: return false;
+  }
+}
+
+bool Value::same_as(const Value& other) const {
+  if (kind_ != other.kind_) return false;
+  switch (kind_) {
+    case Kind::Array: return array_ == other.array_;
+    case Kind::Object:
+    case Kind::Namespace: return object_ == other.object_;
+    case Kind::Callable: return callable_ == other.callable_;
+    default: return equals(other);
+  }
+}
+
+namespace {
+
+Value from_dom(simdjson::dom::element element) {
+  using simdjson::dom::element_type;
+  switch (element.type()) {
+    case element_type::NULL_VALUE: return Value(nullptr);
+    case element_type::BOOL: return Value(bool(element.get_bool()));
+    case element_type::INT64: return Value(int64_t(element.get_int64()));
+    case element_type::UINT64: return Value(double(uint64_t(element.get_uint64())));
+    case element_type::DOUBLE: return Value(double(element.get_double()));
+    case element_type::STRING: return Value(std::string_view(element.get_string()));
+    case element_type::ARRAY: {
+      Array items;
+      for (simdjson::dom::element item : element.get_array()) items.push_back(from_dom(item));
+      return Value(std::move(items));
+    }
+    case element_type::OBJECT: {
+      Object object;
+      for (auto field : element.get_object()) object.set(std::string(field.key), from_dom(field.value));
+      return Value(std::move(object));
+    }
+  }
+  return Value(nullptr);
+}
+
+}  // namespace
+
+Value Value::from_json(std::string_view json_text, std::string_view origin) {
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(json_text);
+  simdjson::dom::element root;
+  if (auto error = parser.parse(padded).get(root)) {
+    throw std::runtime_error(std::string(origin) + ": invalid JSON: " + simdjson::error_message(error));
+  }
+  return from_dom(root);
+}
+
+std::optional<Value> CallArgs::get(size_t index, std::string_view name) const {
+  if (index < positional.size()) return positional[index];
+  for (const auto& [k, v] : keyword) {
+    if (k == name) return v;
+  }
+  return std::nullopt;
+}
+
+Value CallArgs::get_or(size_t index, std::string_view name, Value fallback) const {
+  auto v = get(index, name);
+  return v ? *v : std::move(fallback);
+}
+
+void CallArgs::expect_at_most(size_t max_positional, std::initializer_list<std::string_view> keywords) const {
+  if (positional.size() > max_positional) {
+    throw TemplateError(callee + "() takes at most " + std::to_string(max_positional) +
+                        " positional arguments but " + std::to_string(positional.size()) + " were given");
+  }
+  for (const auto& [k, v] : keyword) {
+    bool known = false;
+    for (auto allowed : keywords) known = known || allowed == k;
+    if (!known) throw TemplateError(callee + "() got an unexpected keyword argument '" + k + "'");
+  }
+}
+
+}  // namespace sabre::chat

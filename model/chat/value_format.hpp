@@ -1,0 +1,30 @@
+#pragma once
+// How values become text: Python's str() and repr() (what `{{ x }}` prints under jinja2) and
+// json.dumps (what transformers' `tojson` filter returns).
+
+#include <optional>
+#include <string>
+
+#include "model/chat/value.hpp"
+
+namespace sabre::chat {
+
+// Python's str(x): strings as they are, undefined as "", everything else as repr.
+std::string to_python_str(const Value& value);
+// Python's repr(x): 'quoted' strings, [1, 'a'], {'k': None}, (1,), True, 1.0, 1e+16.
+std::string python_repr(const Value& value);
+// Python's repr of a float: the shortest text that reads back the same number.
+std::string python_float_repr(double value);
+
+// json.dumps options that transformers' tojson filter exposes.
+struct JsonStyle {
+  std::optional<std::string> indent;  // None: one line; else the text repeated per nesting level
+  std::string item_separator = ", ";
+  std::string key_separator = ": ";
+  bool sort_keys = false;
+  bool ensure_ascii = false;
+};
+// json.dumps(value, ...). Throws TemplateError for values JSON cannot hold (undefined, functions).
+std::string to_json(const Value& value, const JsonStyle& style);
+
+}  // namespace sabre::chat
