@@ -86,7 +86,7 @@ class ByteLevelPreTokenizer final : public PreTokenizer {
   void pre_tokenize(std::vector<std::string>& pieces, bool) const override {
     if (add_prefix_space_) {
       for (auto& p : pieces) {
-        if (p.empty() || p[0] != ' ') p.insert(0, " ");
+        if (p.empty() || p[0] != ' ') p.insert(p.begin(), ' ');
       }
     }
     if (regex_) {
