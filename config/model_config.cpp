@@ -116,6 +116,7 @@ RopeScaling read_rope_scaling(const JsonFields& rope, int64_t max_position_embed
     scaling.beta_fast = rope.optional_number("beta_fast").value_or(32.0);
     scaling.beta_slow = rope.optional_number("beta_slow").value_or(1.0);
     scaling.attention_factor = rope.optional_number("attention_factor");
+    scaling.truncate = rope.optional_bool("truncate").value_or(true);
   } else {
     rope.fail("rope_type", fmt::format("'{}' is not supported (expected one of default, linear, dynamic, "
                                        "llama3, yarn)", type));

@@ -31,6 +31,7 @@ struct RopeScaling {
   double beta_fast = 32.0;
   double beta_slow = 1.0;
   std::optional<double> attention_factor;  // yarn's mscale override
+  bool truncate = true;                     // yarn: round the correction range to whole dimensions
 };
 
 struct ModelConfig {

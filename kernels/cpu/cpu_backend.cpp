@@ -1,0 +1,198 @@
+#include "kernels/cpu/cpu_backend.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "kernels/cpu/cpu_kernels.hpp"
+
+namespace sabre {
+namespace {
+
+class HostBuffer final : public DeviceBuffer {
+ public:
+  explicit HostBuffer(size_t floats) : values_(floats) {}
+  float* data() override { return values_.data(); }
+  const float* data() const override { return values_.data(); }
+  size_t size() const override { return values_.size(); }
+
+ private:
+  std::vector<float> values_;
+};
+
+// One sequence's keys and values: per layer, `capacity` rows of kv_heads * head_dim floats.
+class CpuKvCache final : public KvCache {
+ public:
+  CpuKvCache(const KvCacheShape& shape, int64_t capacity)
+      : shape_(shape),
+        capacity_(capacity),
+        row_(shape.kv_heads * shape.head_dim),
+        keys_(static_cast<size_t>(shape.layers * capacity * row_)),
+        values_(keys_.size()) {}
+  int64_t capacity() const override { return capacity_; }
+  int64_t row_floats() const { return row_; }
+  float* keys(int64_t layer) { return keys_.data() + layer * capacity_ * row_; }
+  float* values(int64_t layer) { return values_.data() + layer * capacity_ * row_; }
+  const KvCacheShape& shape() const { return shape_; }
+
+ private:
+  KvCacheShape shape_;
+  int64_t capacity_;
+  int64_t row_;
+  std::vector<float> keys_;
+  std::vector<float> values_;
+};
+
+CpuKvCache& cpu_cache(const SequenceSlice& slice, int64_t layer) {
+  auto* cache = dynamic_cast<CpuKvCache*>(slice.kv);
+  if (cache == nullptr) throw std::logic_error("CpuBackend: a sequence's KV cache is not a CPU cache");
+  if (slice.cached_tokens + slice.num_rows > cache->capacity()) {
+    throw std::runtime_error(fmt::format("KV cache overflow: {} cached + {} new tokens exceed its capacity {}",
+                                         slice.cached_tokens, slice.num_rows, cache->capacity()));
+  }
+  if (layer < 0 || layer >= cache->shape().layers) throw std::logic_error("CpuBackend: layer out of range");
+  return *cache;
+}
+
+unsigned default_threads(unsigned requested) {
+  if (requested > 0) return requested;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// Rows below this are done on the calling thread: waking the pool costs more than the work.
+constexpr int64_t kMinRowsPerThread = 4;
+
+}  // namespace
+
+CpuBackend::CpuBackend(unsigned threads) : pool_(default_threads(threads) - 1) {}
+
+std::unique_ptr<DeviceBuffer> CpuBackend::allocate(size_t floats) { return std::make_unique<HostBuffer>(floats); }
+
+std::unique_ptr<DeviceBuffer> CpuBackend::upload(std::span<const float> host) {
+  auto buffer = std::make_unique<HostBuffer>(host.size());
+  std::copy(host.begin(), host.end(), buffer->data());
+  return buffer;
+}
+
+void CpuBackend::download(const float* source, std::span<float> host) {
+  std::copy(source, source + host.size(), host.begin());
+}
+
+std::unique_ptr<KvCache> CpuBackend::create_kv_cache(const KvCacheShape& shape, int64_t capacity) {
+  if (shape.layers <= 0 || shape.kv_heads <= 0 || shape.head_dim <= 0 || capacity <= 0) {
+    throw std::invalid_argument(fmt::format("KV cache shape {}x{}x{} with capacity {} is empty", shape.layers,
+                                            shape.kv_heads, shape.head_dim, capacity));
+  }
+  return std::make_unique<CpuKvCache>(shape, capacity);
+}
+
+void CpuBackend::for_row_blocks(int64_t rows, const std::function<void(int64_t, int64_t)>& body) {
+  const int64_t blocks = std::min<int64_t>(pool_.concurrency(), rows / kMinRowsPerThread);
+  if (blocks <= 1) {
+    body(0, rows);
+    return;
+  }
+  pool_.parallel_for(blocks, [&](int64_t b) { body(rows * b / blocks, rows * (b + 1) / blocks); });
+}
+
+void CpuBackend::embedding(std::span<const int32_t> ids, const float* table, int64_t dim, float* out) {
+  for (size_t i = 0; i < ids.size(); ++i) {
+    std::memcpy(out + static_cast<int64_t>(i) * dim, table + static_cast<int64_t>(ids[i]) * dim,
+                static_cast<size_t>(dim) * sizeof(float));
+  }
+}
+
+void CpuBackend::linear(const float* x, int64_t rows, const LinearWeight& w, float* y) {
+  cpu::linear(x, rows, w.in_features, w.weight, w.bias, w.out_features, y);
+}
+
+void CpuBackend::rms_norm(const float* x, int64_t rows, int64_t dim, const float* weight, float eps, float* y) {
+  for_row_blocks(rows, [&](int64_t begin, int64_t end) {
+    cpu::rms_norm(x + begin * dim, end - begin, dim, weight, eps, y + begin * dim, dim, dim);
+  });
+}
+
+void CpuBackend::head_rms_norm(float* x, int64_t rows, const HeadLayout& heads, const float* weight, float eps) {
+  for_row_blocks(rows, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      float* row = x + r * heads.row_stride + heads.offset;
+      cpu::rms_norm(row, heads.heads, heads.head_dim, weight, eps, row, heads.head_dim, heads.head_dim);
+    }
+  });
+}
+
+void CpuBackend::rope_table(std::span<const int32_t> positions, std::span<const float> inv_freq,
+                            float attention_scaling, float* cos_sin) {
+  cpu::rope_table(positions, inv_freq, attention_scaling, cos_sin);
+}
+
+void CpuBackend::apply_rope(float* x, int64_t rows, const HeadLayout& heads, const float* cos_sin) {
+  for_row_blocks(rows, [&](int64_t begin, int64_t end) {
+    cpu::apply_rope(x + begin * heads.row_stride, end - begin, heads.heads, heads.head_dim, heads.offset,
+                    heads.row_stride, cos_sin + begin * heads.head_dim);
+  });
+}
+
+void CpuBackend::store_kv(const float* x, const HeadLayout& k, const HeadLayout& v,
+                          std::span<const SequenceSlice> sequences, int64_t layer) {
+  for (const auto& slice : sequences) {
+    CpuKvCache& cache = cpu_cache(slice, layer);
+    const int64_t row = cache.row_floats();
+    if (k.heads * k.head_dim != row || v.heads * v.head_dim != row) {
+      throw std::logic_error("CpuBackend::store_kv: head layout does not match the KV cache");
+    }
+    float* keys = cache.keys(layer) + slice.cached_tokens * row;
+    float* values = cache.values(layer) + slice.cached_tokens * row;
+    for (int64_t i = 0; i < slice.num_rows; ++i) {
+      const float* source = x + (slice.first_row + i) * k.row_stride;
+      std::memcpy(keys + i * row, source + k.offset, static_cast<size_t>(row) * sizeof(float));
+      std::memcpy(values + i * row, source + v.offset, static_cast<size_t>(row) * sizeof(float));
+    }
+  }
+}
+
+void CpuBackend::attention(const float* x, const HeadLayout& q, std::span<const SequenceSlice> sequences,
+                           int64_t layer, float scale, float* out) {
+  // One task per (sequence, q head): independent, and enough of them to keep every thread busy even
+  // for a single decoding sequence.
+  const int64_t tasks = static_cast<int64_t>(sequences.size()) * q.heads;
+  pool_.parallel_for(tasks, [&](int64_t task) {
+    const SequenceSlice& slice = sequences[static_cast<size_t>(task / q.heads)];
+    const int64_t head = task % q.heads;
+    CpuKvCache& cache = cpu_cache(slice, layer);
+    const int64_t kv_heads = cache.shape().kv_heads;
+    const int64_t kv_head = head / (q.heads / kv_heads);
+    const int64_t head_dim = q.head_dim;
+    thread_local std::vector<float> scores;  // grows to the longest context once, then is reused
+    const auto needed = static_cast<size_t>(slice.cached_tokens + slice.num_rows);
+    if (scores.size() < needed) scores.resize(std::max(needed, scores.size() * 2));
+    const int64_t out_stride = q.heads * head_dim;
+    cpu::attention_head(x + slice.first_row * q.row_stride + q.offset + head * head_dim, q.row_stride,
+                        slice.num_rows, slice.cached_tokens, cache.keys(layer) + kv_head * head_dim,
+                        cache.values(layer) + kv_head * head_dim, cache.row_floats(), head_dim, scale,
+                        out + slice.first_row * out_stride + head * head_dim, out_stride, scores.data());
+  });
+}
+
+void CpuBackend::silu_mul(const float* gate_up, int64_t rows, int64_t inter, float* out) {
+  for_row_blocks(rows, [&](int64_t begin, int64_t end) {
+    cpu::silu_mul(gate_up + begin * 2 * inter, end - begin, inter, out + begin * inter);
+  });
+}
+
+void CpuBackend::add(float* x, const float* y, size_t n) {
+  for (size_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
+void CpuBackend::gather_rows(const float* x, int64_t dim, std::span<const int32_t> rows, float* out) {
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::memcpy(out + static_cast<int64_t>(i) * dim, x + static_cast<int64_t>(rows[i]) * dim,
+                static_cast<size_t>(dim) * sizeof(float));
+  }
+}
+
+}  // namespace sabre

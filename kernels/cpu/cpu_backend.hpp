@@ -1,0 +1,48 @@
+#pragma once
+// The CPU implementation of the model's Backend: fp32 host buffers, OpenBLAS for the matrix products,
+// a ThreadPool for attention over (sequence, head) pairs and for row-wise kernels on long prompts.
+
+#include <memory>
+
+#include "kernels/cpu/thread_pool.hpp"
+#include "model/backend.hpp"
+
+namespace sabre {
+
+class CpuBackend final : public Backend {
+ public:
+  // threads = 0: all hardware threads.
+  explicit CpuBackend(unsigned threads = 0);
+
+  std::string name() const override { return "cpu"; }
+
+  std::unique_ptr<DeviceBuffer> allocate(size_t floats) override;
+  std::unique_ptr<DeviceBuffer> upload(std::span<const float> host) override;
+  void download(const float* source, std::span<float> host) override;
+  std::unique_ptr<KvCache> create_kv_cache(const KvCacheShape& shape, int64_t capacity) override;
+
+  void embedding(std::span<const int32_t> ids, const float* table, int64_t dim, float* out) override;
+  void linear(const float* x, int64_t rows, const LinearWeight& w, float* y) override;
+  void rms_norm(const float* x, int64_t rows, int64_t dim, const float* weight, float eps, float* y) override;
+  void head_rms_norm(float* x, int64_t rows, const HeadLayout& heads, const float* weight, float eps) override;
+  void rope_table(std::span<const int32_t> positions, std::span<const float> inv_freq, float attention_scaling,
+                  float* cos_sin) override;
+  void apply_rope(float* x, int64_t rows, const HeadLayout& heads, const float* cos_sin) override;
+  void store_kv(const float* x, const HeadLayout& k, const HeadLayout& v, std::span<const SequenceSlice> sequences,
+                int64_t layer) override;
+  void attention(const float* x, const HeadLayout& q, std::span<const SequenceSlice> sequences, int64_t layer,
+                 float scale, float* out) override;
+  void silu_mul(const float* gate_up, int64_t rows, int64_t inter, float* out) override;
+  void add(float* x, const float* y, size_t n) override;
+  void gather_rows(const float* x, int64_t dim, std::span<const int32_t> rows, float* out) override;
+
+  unsigned threads() const { return pool_.concurrency(); }
+
+ private:
+  // Splits `rows` into one block per thread when there are enough to pay for the wake-up.
+  void for_row_blocks(int64_t rows, const std::function<void(int64_t begin, int64_t end)>& body);
+
+  ThreadPool pool_;
+};
+
+}  // namespace sabre

@@ -1,0 +1,76 @@
+#include "kernels/cpu/thread_pool.hpp"
+
+namespace sabre {
+
+ThreadPool::ThreadPool(unsigned extra_threads) {
+  workers_.reserve(extra_threads);
+  for (unsigned i = 0; i < extra_threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (auto& worker : workers_) worker.join();
+}
+
+void ThreadPool::parallel_for(int64_t count, const std::function<void(int64_t)>& body) {
+  if (count <= 0) return;
+  if (workers_.empty() || count == 1) {
+    for (int64_t i = 0; i < count; ++i) body(i);
+    return;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    body_ = &body;
+    count_ = count;
+    next_ = 0;
+    busy_ = static_cast<unsigned>(workers_.size()) + 1;
+    error_ = nullptr;
+    ++generation_;
+  }
+  wake_.notify_all();
+  run_chunks();
+  std::unique_lock lock(mutex_);
+  done_.wait(lock, [this] { return busy_ == 0; });
+  body_ = nullptr;
+  if (error_) std::rethrow_exception(error_);
+}
+
+// Takes indices one at a time under the lock: loop bodies here are whole heads or rows (microseconds or
+// more), so the lock is cheap next to them and the load balances itself.
+void ThreadPool::run_chunks() {
+  std::unique_lock lock(mutex_);
+  while (next_ < count_) {
+    const int64_t index = next_++;
+    const auto* body = body_;
+    lock.unlock();
+    try {
+      (*body)(index);
+    } catch (...) {
+      lock.lock();
+      if (!error_) error_ = std::current_exception();
+      next_ = count_;  // stop handing out work
+      continue;
+    }
+    lock.lock();
+  }
+  if (--busy_ == 0) done_.notify_all();
+}
+
+void ThreadPool::worker_loop() {
+  uint64_t seen = 0;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+      if (stopping_) return;
+      seen = generation_;
+    }
+    run_chunks();
+  }
+}
+
+}  // namespace sabre

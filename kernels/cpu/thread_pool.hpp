@@ -1,0 +1,46 @@
+#pragma once
+// A fixed set of worker threads for data-parallel loops (attention over heads, norms over rows). The
+// calling thread works too, so a pool of N threads keeps N + 1 busy; a pool of 0 runs loops inline.
+// Threads are created once: a loop costs a wake-up, not a thread start.
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace sabre {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(unsigned extra_threads);
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+  ~ThreadPool();
+
+  unsigned concurrency() const { return static_cast<unsigned>(workers_.size()) + 1; }
+
+  // Calls body(i) for every i in [0, count), spread over the threads; returns when all are done. The
+  // first exception thrown by a body is rethrown here.
+  void parallel_for(int64_t count, const std::function<void(int64_t)>& body);
+
+ private:
+  void worker_loop();
+  void run_chunks();
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  uint64_t generation_ = 0;
+  bool stopping_ = false;
+  // The loop in progress.
+  const std::function<void(int64_t)>* body_ = nullptr;
+  int64_t count_ = 0;
+  int64_t next_ = 0;
+  unsigned busy_ = 0;
+  std::exception_ptr error_;
+};
+
+}  // namespace sabre

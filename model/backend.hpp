@@ -1,0 +1,103 @@
+#pragma once
+// The operations the Llama/Qwen forward pass needs, implemented once per device: kernels/cpu (fp32,
+// OpenBLAS, threads) now, kernels/cuda later. The model (model/transformer.cpp) is written only against
+// this interface, so a new backend never touches the model code.
+//
+// Pointers passed to the operations live in the backend's own memory space (host memory for the CPU
+// backend, device memory for CUDA): buffers come from allocate()/upload(), and only download() brings
+// values back to the host. Activations are row-major with one row per token. A "row stride" lets an
+// operation work on one part of a fused row (the q, k or v part of a fused QKV projection) in place.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "model/forward_batch.hpp"
+
+namespace sabre {
+
+// A buffer of fp32 values in a backend's memory, freed when the object dies.
+class DeviceBuffer {
+ public:
+  virtual ~DeviceBuffer() = default;
+  virtual float* data() = 0;
+  virtual const float* data() const = 0;
+  virtual size_t size() const = 0;  // in floats
+};
+
+// Keys and values of one sequence for every layer. The backend decides the layout; the model only asks
+// for one by shape and hands it back in SequenceSlice.
+class KvCache {
+ public:
+  virtual ~KvCache() = default;
+  virtual int64_t capacity() const = 0;  // positions it can hold
+};
+
+struct KvCacheShape {
+  int64_t layers = 0;
+  int64_t kv_heads = 0;
+  int64_t head_dim = 0;
+};
+
+// A linear layer as Hugging Face stores it: weight [out_features, in_features] row-major (y = x W^T + b);
+// bias is nullptr when the layer has none.
+struct LinearWeight {
+  const float* weight = nullptr;
+  const float* bias = nullptr;
+  int64_t out_features = 0;
+  int64_t in_features = 0;
+};
+
+// Where the heads of q (or k) sit inside a row: `heads` runs of `head_dim` values starting at `offset`
+// in rows of `row_stride` values.
+struct HeadLayout {
+  int64_t heads = 0;
+  int64_t head_dim = 0;
+  int64_t offset = 0;
+  int64_t row_stride = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  // ---- memory ----
+  virtual std::unique_ptr<DeviceBuffer> allocate(size_t floats) = 0;
+  virtual std::unique_ptr<DeviceBuffer> upload(std::span<const float> host) = 0;
+  virtual void download(const float* source, std::span<float> host) = 0;
+  virtual std::unique_ptr<KvCache> create_kv_cache(const KvCacheShape& shape, int64_t capacity) = 0;
+
+  // ---- operations ----
+  // out[i] = table[ids[i]] for rows of `dim` values (ids already checked against the vocabulary).
+  virtual void embedding(std::span<const int32_t> ids, const float* table, int64_t dim, float* out) = 0;
+  // y[rows, out] = x[rows, in] W^T (+ b). One row takes the matrix-vector path.
+  virtual void linear(const float* x, int64_t rows, const LinearWeight& w, float* y) = 0;
+  // y = x / rms(x) * weight per row of `dim` (y may equal x).
+  virtual void rms_norm(const float* x, int64_t rows, int64_t dim, const float* weight, float eps, float* y) = 0;
+  // The same per head, in place (Qwen3's q_norm / k_norm), weight has head_dim values.
+  virtual void head_rms_norm(float* x, int64_t rows, const HeadLayout& heads, const float* weight, float eps) = 0;
+  // cos_sin[row] = [cos(p * f) ..., sin(p * f) ...] * attention_scaling for p = positions[row] and the
+  // head_dim/2 frequencies f; computed once per step, shared by every layer.
+  virtual void rope_table(std::span<const int32_t> positions, std::span<const float> inv_freq,
+                          float attention_scaling, float* cos_sin) = 0;
+  // Rotates every head in place with Hugging Face's rotate_half pairing (i, i + head_dim/2).
+  virtual void apply_rope(float* x, int64_t rows, const HeadLayout& heads, const float* cos_sin) = 0;
+  // Writes this step's keys and values (rows of each slice) into the slices' caches at layer `layer`.
+  virtual void store_kv(const float* x, const HeadLayout& k, const HeadLayout& v,
+                        std::span<const SequenceSlice> sequences, int64_t layer) = 0;
+  // Causal attention of each slice's queries over its cache (positions 0..cached_tokens+i for row i),
+  // grouped-query (q head h reads kv head h / (q heads / kv heads)). out: rows of q.heads * head_dim.
+  virtual void attention(const float* x, const HeadLayout& q, std::span<const SequenceSlice> sequences,
+                         int64_t layer, float scale, float* out) = 0;
+  // out[rows, inter] = silu(gate) * up where gate_up rows are [gate (inter) | up (inter)].
+  virtual void silu_mul(const float* gate_up, int64_t rows, int64_t inter, float* out) = 0;
+  // x += y over n values.
+  virtual void add(float* x, const float* y, size_t n) = 0;
+  // out[i] = x[rows[i]] for rows of `dim` values.
+  virtual void gather_rows(const float* x, int64_t dim, std::span<const int32_t> rows, float* out) = 0;
+};
+
+}  // namespace sabre

@@ -1,0 +1,151 @@
+#include "model/transformer.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace sabre {
+
+Transformer::Transformer(const ModelConfig& config, const WeightSource& weights, Backend& backend)
+    : config_(config),
+      backend_(backend),
+      weights_(load_model_weights(config, weights, backend)),
+      rope_(rope_frequencies(config, 0)) {
+  q_dim_ = config_.num_attention_heads * config_.head_dim;
+  kv_dim_ = config_.num_key_value_heads * config_.head_dim;
+  qkv_dim_ = q_dim_ + 2 * kv_dim_;
+  q_layout_ = {config_.num_attention_heads, config_.head_dim, 0, qkv_dim_};
+  k_layout_ = {config_.num_key_value_heads, config_.head_dim, q_dim_, qkv_dim_};
+  v_layout_ = {config_.num_key_value_heads, config_.head_dim, q_dim_ + kv_dim_, qkv_dim_};
+  attention_scale_ = 1.0f / std::sqrt(static_cast<float>(config_.head_dim));
+}
+
+std::unique_ptr<KvCache> Transformer::create_kv_cache(int64_t capacity) {
+  return backend_.create_kv_cache({config_.num_hidden_layers, config_.num_key_value_heads, config_.head_dim},
+                                  capacity);
+}
+
+void Transformer::validate(const ForwardBatch& batch, std::span<float> logits) const {
+  const int64_t rows = batch.rows();
+  if (rows == 0) throw std::invalid_argument("forward: the batch has no tokens");
+  if (static_cast<int64_t>(batch.positions.size()) != rows) {
+    throw std::invalid_argument(fmt::format("forward: {} positions for {} tokens", batch.positions.size(), rows));
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    const int32_t id = batch.token_ids[static_cast<size_t>(r)];
+    if (id < 0 || id >= config_.vocab_size) {
+      throw std::invalid_argument(fmt::format("forward: token id {} at row {} is outside the vocabulary (size {})",
+                                              id, r, config_.vocab_size));
+    }
+  }
+  int64_t next_row = 0;
+  for (const auto& s : batch.sequences) {
+    if (s.first_row != next_row || s.num_rows <= 0 || s.kv == nullptr) {
+      throw std::invalid_argument("forward: sequence slices must cover the rows in order, each with a KV cache");
+    }
+    if (s.cached_tokens + s.num_rows > s.kv->capacity()) {
+      throw std::invalid_argument(fmt::format("forward: a sequence needs {} KV positions, its cache holds {}",
+                                              s.cached_tokens + s.num_rows, s.kv->capacity()));
+    }
+    for (int64_t i = 0; i < s.num_rows; ++i) {
+      if (batch.positions[static_cast<size_t>(s.first_row + i)] != s.cached_tokens + i) {
+        throw std::invalid_argument(fmt::format("forward: row {} has position {}, expected {}", s.first_row + i,
+                                                batch.positions[static_cast<size_t>(s.first_row + i)],
+                                                s.cached_tokens + i));
+      }
+    }
+    next_row += s.num_rows;
+  }
+  if (next_row != rows) throw std::invalid_argument("forward: sequence slices do not cover every row");
+  for (int32_t r : batch.logit_rows) {
+    if (r < 0 || r >= rows) throw std::invalid_argument(fmt::format("forward: logits row {} out of range", r));
+  }
+  if (logits.size() != batch.logit_rows.size() * static_cast<size_t>(config_.vocab_size)) {
+    throw std::invalid_argument(fmt::format("forward: logits span holds {} floats, expected {} rows of {}",
+                                            logits.size(), batch.logit_rows.size(), config_.vocab_size));
+  }
+}
+
+void Transformer::reserve(int64_t rows, int64_t logit_rows) {
+  if (rows > capacity_rows_) {
+    // Grow geometrically so that a run of slightly longer prompts does not reallocate every time.
+    const int64_t n = std::max(rows, capacity_rows_ * 2);
+    const auto size = [n](int64_t width) { return static_cast<size_t>(n * width); };
+    hidden_ = backend_.allocate(size(config_.hidden_size));
+    normed_ = backend_.allocate(size(config_.hidden_size));
+    qkv_ = backend_.allocate(size(qkv_dim_));
+    attention_out_ = backend_.allocate(size(q_dim_));
+    projected_ = backend_.allocate(size(config_.hidden_size));
+    gate_up_ = backend_.allocate(size(2 * config_.intermediate_size));
+    activated_ = backend_.allocate(size(config_.intermediate_size));
+    cos_sin_ = backend_.allocate(size(config_.head_dim));
+    capacity_rows_ = n;
+  }
+  if (logit_rows > capacity_logit_rows_) {
+    const int64_t n = std::max(logit_rows, capacity_logit_rows_ * 2);
+    selected_ = backend_.allocate(static_cast<size_t>(n * config_.hidden_size));
+    logits_ = backend_.allocate(static_cast<size_t>(n * config_.vocab_size));
+    capacity_logit_rows_ = n;
+  }
+}
+
+void Transformer::forward(const ForwardBatch& batch, std::span<float> logits) {
+  validate(batch, logits);
+  const int64_t rows = batch.rows();
+  const auto logit_rows = static_cast<int64_t>(batch.logit_rows.size());
+  reserve(rows, std::max<int64_t>(logit_rows, 1));
+
+  if (rope_depends_on_length(config_)) {
+    const int32_t longest = *std::max_element(batch.positions.begin(), batch.positions.end()) + 1;
+    rope_ = rope_frequencies(config_, longest);
+  }
+  backend_.rope_table(batch.positions, rope_.inv_freq, rope_.attention_scaling, cos_sin_->data());
+  backend_.embedding(batch.token_ids, weights_.embed_tokens->data(), config_.hidden_size, hidden_->data());
+
+  for (int64_t layer = 0; layer < config_.num_hidden_layers; ++layer) layer_step(layer, batch, rows);
+
+  if (logit_rows == 0) return;
+  // Only the rows that sample need the final norm and the (vocabulary-wide, expensive) LM head.
+  const float eps = static_cast<float>(config_.rms_norm_eps);
+  backend_.gather_rows(hidden_->data(), config_.hidden_size, batch.logit_rows, selected_->data());
+  backend_.rms_norm(selected_->data(), logit_rows, config_.hidden_size, weights_.final_norm->data(), eps,
+                    selected_->data());
+  const LinearWeight lm_head{weights_.lm_head_data(), nullptr, config_.vocab_size, config_.hidden_size};
+  backend_.linear(selected_->data(), logit_rows, lm_head, logits_->data());
+  backend_.download(logits_->data(), logits);
+}
+
+void Transformer::layer_step(int64_t layer_index, const ForwardBatch& batch, int64_t rows) {
+  const LayerWeights& w = weights_.layers[static_cast<size_t>(layer_index)];
+  const float eps = static_cast<float>(config_.rms_norm_eps);
+  const int64_t hidden = config_.hidden_size;
+  const int64_t inter = config_.intermediate_size;
+  const auto bias = [](const std::unique_ptr<DeviceBuffer>& b) -> const float* { return b ? b->data() : nullptr; };
+
+  // Attention block: x + o_proj(attention(rope(norm(qkv(rms_norm(x)))))).
+  backend_.rms_norm(hidden_->data(), rows, hidden, w.input_norm->data(), eps, normed_->data());
+  backend_.linear(normed_->data(), rows, {w.qkv->data(), bias(w.qkv_bias), qkv_dim_, hidden}, qkv_->data());
+  if (config_.qk_norm) {
+    backend_.head_rms_norm(qkv_->data(), rows, q_layout_, w.q_norm->data(), eps);
+    backend_.head_rms_norm(qkv_->data(), rows, k_layout_, w.k_norm->data(), eps);
+  }
+  backend_.apply_rope(qkv_->data(), rows, q_layout_, cos_sin_->data());
+  backend_.apply_rope(qkv_->data(), rows, k_layout_, cos_sin_->data());
+  backend_.store_kv(qkv_->data(), k_layout_, v_layout_, batch.sequences, layer_index);
+  backend_.attention(qkv_->data(), q_layout_, batch.sequences, layer_index, attention_scale_,
+                     attention_out_->data());
+  backend_.linear(attention_out_->data(), rows, {w.o_proj->data(), bias(w.o_bias), hidden, q_dim_},
+                  projected_->data());
+  backend_.add(hidden_->data(), projected_->data(), static_cast<size_t>(rows * hidden));
+
+  // MLP block: x + down(silu(gate(n)) * up(n)), n = rms_norm(x).
+  backend_.rms_norm(hidden_->data(), rows, hidden, w.post_norm->data(), eps, normed_->data());
+  backend_.linear(normed_->data(), rows, {w.gate_up->data(), nullptr, 2 * inter, hidden}, gate_up_->data());
+  backend_.silu_mul(gate_up_->data(), rows, inter, activated_->data());
+  backend_.linear(activated_->data(), rows, {w.down->data(), nullptr, hidden, inter}, projected_->data());
+  backend_.add(hidden_->data(), projected_->data(), static_cast<size_t>(rows * hidden));
+}
+
+}  // namespace sabre
