@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <cctype>
 #include <stdexcept>
 
 #include "model/chat/error.hpp"
@@ -164,15 +165,61 @@ Value from_dom(simdjson::dom::element element) {
   return Value(nullptr);
 }
 
+// simdjson rejects integers beyond 64 bits, which tokenizer_config.json files do hold (Llama's
+// model_max_length is 1000000000000000019884624838656). Such literals are rewritten as floats, the
+// nearest a template could use anyway.
+std::string widen_big_integers(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 16);
+  bool in_string = false;
+  for (size_t i = 0; i < text.size();) {
+    const char c = text[i];
+    if (in_string) {
+      out.push_back(c);
+      if (c == '\\' && i + 1 < text.size()) {
+        out.push_back(text[i + 1]);
+        i += 2;
+        continue;
+      }
+      if (c == '"') in_string = false;
+      ++i;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      out.push_back(c);
+      ++i;
+      continue;
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) {
+      size_t j = i + 1;
+      bool integral = true;
+      while (j < text.size() && (std::isdigit(static_cast<unsigned char>(text[j])) || text[j] == '.' ||
+                                 text[j] == 'e' || text[j] == 'E' || text[j] == '+' || text[j] == '-')) {
+        integral = integral && std::isdigit(static_cast<unsigned char>(text[j]));
+        ++j;
+      }
+      out.append(text.substr(i, j - i));
+      if (integral && j - i >= 19) out += ".0";
+      i = j;
+      continue;
+    }
+    out.push_back(c);
+    ++i;
+  }
+  return out;
+}
+
 }  // namespace
 
 Value Value::from_json(std::string_view json_text, std::string_view origin) {
   simdjson::dom::parser parser;
-  simdjson::padded_string padded(json_text);
   simdjson::dom::element root;
-  if (auto error = parser.parse(padded).get(root)) {
-    throw std::runtime_error(std::string(origin) + ": invalid JSON: " + simdjson::error_message(error));
+  auto error = parser.parse(simdjson::padded_string(json_text)).get(root);
+  if (error == simdjson::NUMBER_ERROR) {
+    error = parser.parse(simdjson::padded_string(widen_big_integers(json_text))).get(root);
   }
+  if (error) throw std::runtime_error(std::string(origin) + ": invalid JSON: " + simdjson::error_message(error));
   return from_dom(root);
 }
 
