@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "encode_mode.hpp"
+#include "render_chat_mode.hpp"
 #include "examples/tokenize/args.hpp"
 #include "model/tokenizer/tokenizer.hpp"
 
@@ -17,12 +18,17 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("sabre-tokenize"));
   std::string tokenizer_dir;
   tokenize_cli::EncodeOptions encode;
+  bool render_chat = false;
 
   cli::ArgParser args("sabre-tokenize", "Tokenizes text with a Hugging Face tokenizer.json, as the `tokenizers` "
                                         "library would.");
   args.option("--tokenizer", &tokenizer_dir, "DIR", "model or tokenizer directory (or a tokenizer.json file)", true);
   args.flag("--add-special-tokens", &encode.add_special_tokens,
             "apply the post-processor (e.g. Llama's BOS), like encode(add_special_tokens=True)");
+  args.flag("--render-chat", &render_chat,
+            "instead of tokenizing, render the chat template of DIR's tokenizer_config.json: one JSON request "
+            "object per line in ({\"messages\": [...], \"add_generation_prompt\": true, \"tools\": [...], other "
+            "keys become template variables}), one JSON string per line out");
   args.epilog(
       "input:  one JSON string per line on stdin, e.g. \"Hello, world\"\n"
       "output: one JSON array of token ids per line on stdout, e.g. [9707,11,1879]\n"
@@ -42,6 +48,7 @@ int main(int argc, char** argv) {
 
   try {
     std::ios::sync_with_stdio(false);
+    if (render_chat) return tokenize_cli::run_render_chat(tokenizer_dir, std::cin, std::cout, std::cerr);
     const Tokenizer tokenizer = Tokenizer::from_file(tokenizer_dir);
     return tokenize_cli::run_encode(tokenizer, encode, std::cin, std::cout, std::cerr);
   } catch (const std::exception& e) {
