@@ -1,0 +1,20 @@
+#include "model/backend_factory.hpp"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "kernels/cpu/cpu_backend.hpp"
+
+namespace sabre {
+
+std::unique_ptr<Backend> make_backend(std::string_view device, unsigned threads) {
+  if (device == "cpu") return std::make_unique<CpuBackend>(threads);
+  if (device == "cuda" || device.starts_with("cuda:")) {
+// The CUDA backend (kernels/cuda) is later work; until it exists no build can run on a GPU.
+    throw std::runtime_error("--device cuda: not supported yet (this build has no CUDA backend); use --device cpu");
+  }
+  throw std::runtime_error(fmt::format("unknown device '{}' (expected cpu or cuda)", device));
+}
+
+}  // namespace sabre
