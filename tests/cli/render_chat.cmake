@@ -4,7 +4,7 @@
 set(_chat_fixtures ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/chat)
 set(_chat_compare ${CMAKE_CURRENT_SOURCE_DIR}/cli/tokenize/run_and_compare.cmake)
 
-foreach(_model qwen3 llama3_1)
+foreach(_model qwen3 llama3_1 smollm2)
   add_test(NAME cli_render_chat_${_model}
            COMMAND ${CMAKE_COMMAND} -DPROGRAM=$<TARGET_FILE:sabre-tokenize> -DTOKENIZER=${_chat_fixtures}/${_model}
                    -DFLAGS=--render-chat -DINPUT=${_chat_fixtures}/cli_render_input.jsonl
