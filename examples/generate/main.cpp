@@ -1,0 +1,171 @@
+// sabre-generate: loads a model, runs one prompt through the forward pass and prints the continuation,
+// streamed as plain text or as one JSON object (--json) with ids, logprobs and speeds.
+
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <fstream>
+#include <optional>
+#include <random>
+#include <sstream>
+
+#include "json_output.hpp"
+#include "model/backend_factory.hpp"
+#include "model/chat/chat_template.hpp"
+#include "model/checkpoint.hpp"
+#include "model/generator.hpp"
+#include "model/tokenizer/incremental_decoder.hpp"
+#include "model/tokenizer/tokenizer.hpp"
+#include "options.hpp"
+
+namespace {
+
+using namespace sabre;
+using namespace sabre::generate_cli;
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(fmt::format("{}: cannot open for reading", path.string()));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+struct TokenizerFiles {
+  std::string tokenizer_json, tokenizer_config_json, origin;
+};
+
+TokenizerFiles tokenizer_files(const Options& options, const Checkpoint& checkpoint) {
+  if (options.tokenizer_dir) {
+    const std::filesystem::path dir = *options.tokenizer_dir;
+    TokenizerFiles files{read_file(dir / "tokenizer.json"), "", dir.string()};
+    if (std::filesystem::exists(dir / "tokenizer_config.json")) {
+      files.tokenizer_config_json = read_file(dir / "tokenizer_config.json");
+    }
+    return files;
+  }
+  return {checkpoint.tokenizer_json, checkpoint.tokenizer_config_json, checkpoint.path.string()};
+}
+
+// The prompt rendered as one user turn of the model's chat template, ready for the assistant's answer.
+std::string chat_prompt(const TokenizerFiles& files, const std::string& prompt) {
+  if (files.tokenizer_config_json.empty()) {
+    throw std::runtime_error(fmt::format("--chat: {} has no tokenizer_config.json with a chat template",
+                                         files.origin));
+  }
+  const auto chat = chat::ChatTemplate::from_tokenizer_config_json(files.tokenizer_config_json,
+                                                                   files.origin + "/tokenizer_config.json");
+  const std::string request = fmt::format(R"({{"messages": [{{"role": "user", "content": {}}}], )"
+                                          R"("add_generation_prompt": true}})",
+                                          json_string(prompt));
+  return chat.render(chat::ChatRequest::from_json(request, "--prompt"));
+}
+
+SamplingParams sampling_params(const Options& options, const GenerationDefaults& defaults, uint64_t seed) {
+  SamplingParams params;
+  params.seed = seed;
+  // Like vLLM: generation_config.json supplies the defaults; do_sample false there means greedy.
+  params.temperature = defaults.do_sample == false ? 0.0 : defaults.temperature.value_or(1.0);
+  params.top_p = defaults.top_p.value_or(1.0);
+  params.top_k = defaults.top_k.value_or(0);
+  if (options.temperature) params.temperature = *options.temperature;
+  if (options.top_p) params.top_p = *options.top_p;
+  if (options.top_k) params.top_k = *options.top_k;
+  return params;
+}
+
+int run(const Options& options) {
+  Checkpoint checkpoint = open_checkpoint(options.model);
+  const TokenizerFiles files = tokenizer_files(options, checkpoint);
+  std::optional<Tokenizer> tokenizer;
+  if (!files.tokenizer_json.empty()) {
+    tokenizer.emplace(Tokenizer::from_json(files.tokenizer_json, files.origin + "/tokenizer.json"));
+  }
+
+  std::vector<int32_t> prompt_ids;
+  if (options.prompt_ids) {
+    prompt_ids = *options.prompt_ids;
+  } else {
+    if (!tokenizer) {
+      throw std::runtime_error(fmt::format("--prompt needs a tokenizer, and {} has no tokenizer.json; give "
+                                           "--tokenizer DIR or --prompt-ids",
+                                           checkpoint.path.string()));
+    }
+    if (options.chat) {
+      const std::string rendered = chat_prompt(files, *options.prompt);
+      spdlog::debug("chat prompt: {}", rendered);
+      prompt_ids = tokenizer->encode(rendered, /*add_special_tokens=*/false);  // the template has the BOS
+    } else {
+      prompt_ids = tokenizer->encode(*options.prompt, /*add_special_tokens=*/true);
+    }
+  }
+
+  const uint64_t seed = options.seed.value_or(std::random_device{}());
+  GenerationOptions generation;
+  generation.max_new_tokens = options.max_tokens;
+  generation.sampling = sampling_params(options, checkpoint.generation, seed);
+  generation.eos_token_ids = checkpoint.config.eos_token_ids;
+  generation.ignore_eos = options.ignore_eos;
+  spdlog::info("{} prompt tokens; temperature {}, top_p {}, top_k {}, seed {}", prompt_ids.size(),
+               generation.sampling.temperature, generation.sampling.top_p, generation.sampling.top_k, seed);
+
+  auto backend = make_backend(options.device, options.threads);
+  Transformer model(checkpoint.config, *checkpoint.weights, *backend);
+
+  std::optional<IncrementalDecoder> stream;
+  if (tokenizer && !options.json) stream.emplace(*tokenizer, /*skip_special_tokens=*/true, prompt_ids);
+  const auto on_token = [&](int32_t token, float) {
+    if (stream) {
+      const std::string piece = stream->push(token);
+      std::fwrite(piece.data(), 1, piece.size(), stdout);
+      std::fflush(stdout);
+    }
+    return true;
+  };
+  const GenerationResult result = generate(model, prompt_ids, generation, on_token);
+
+  if (options.json) {
+    std::optional<std::string> text;
+    if (tokenizer) text = tokenizer->decode(result.tokens, /*skip_special_tokens=*/true);
+    const std::string json = result_json(text ? &*text : nullptr, result, seed);
+    std::fwrite(json.data(), 1, json.size(), stdout);
+    std::fputc('\n', stdout);
+  } else if (stream) {
+    const std::string rest = stream->flush();
+    std::fwrite(rest.data(), 1, rest.size(), stdout);
+    std::fputc('\n', stdout);
+  } else {
+    std::puts(fmt::format("{}", fmt::join(result.tokens, ",")).c_str());  // no tokenizer: the ids
+  }
+  spdlog::info("{} tokens ({}): prompt {:.1f} tok/s, decode {:.1f} tok/s", result.tokens.size(),
+               finish_reason_name(result.finish_reason), result.prompt_tokens_per_second(),
+               result.decode_tokens_per_second());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Logs go to stderr so that stdout carries only the generated text or JSON.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("sabre"));
+  Options options;
+  try {
+    options = parse_options(argc, argv);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "sabre-generate: %s\n", e.what());
+    return 2;
+  }
+  if (options.help) {
+    std::fputs(usage_text().c_str(), stdout);
+    return 0;
+  }
+  spdlog::set_level(options.verbose ? spdlog::level::debug : spdlog::level::info);
+  try {
+    return run(options);
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+}

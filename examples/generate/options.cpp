@@ -1,0 +1,141 @@
+#include "options.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cmath>
+#include <map>
+#include <string_view>
+
+namespace sabre::generate_cli {
+namespace {
+
+template <class T>
+T parse_number(std::string_view flag, std::string_view text, std::string_view expectation) {
+  T value{};
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end) {
+    throw UsageError(fmt::format("{} expects {}, got '{}'", flag, expectation, text));
+  }
+  return value;
+}
+
+std::vector<int32_t> parse_ids(std::string_view flag, std::string_view text) {
+  std::vector<int32_t> ids;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string_view::npos) comma = text.size();
+    std::string_view item = text.substr(start, comma - start);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    const auto id = parse_number<int64_t>(flag, item, "comma-separated token ids such as 1,2,3");
+    if (id < 0 || id > INT32_MAX) throw UsageError(fmt::format("{}: token id {} is out of range", flag, id));
+    ids.push_back(static_cast<int32_t>(id));
+    start = comma + 1;
+  }
+  return ids;
+}
+
+}  // namespace
+
+std::string usage_text() {
+  return R"(usage: sabre-generate --model PATH (--prompt TEXT | --prompt-ids 1,2,3) [options]
+
+Generates text offline on the CPU from a Hugging Face model directory (config.json + safetensors) or a
+GGUF file.
+
+  --model PATH         model directory or .gguf file (required)
+  --prompt TEXT        prompt text, tokenized with the model's tokenizer (with its BOS, as HF does)
+  --prompt-ids IDS     prompt as comma-separated token ids (no tokenizer needed)
+  --chat               wrap --prompt as one user message in the model's chat template
+  --tokenizer DIR      take tokenizer.json / tokenizer_config.json from DIR instead of the model
+  --max-tokens N       most tokens to generate (default 128)
+  --temperature T      0 = greedy; default from generation_config.json, else 1.0
+  --top-p P            nucleus sampling in (0, 1]; default from generation_config.json, else 1
+  --top-k K            keep the K most likely tokens (0 = all); default from generation_config.json
+  --seed S             sampling seed (default: random, printed in the log and in --json)
+  --ignore-eos         do not stop at end-of-sequence ids
+  --device cpu         where to run (only cpu is available)
+  --threads N          CPU threads (default: all)
+  --json               print one JSON object: text, token_ids, logprobs, prompt_tokens,
+                       completion_tokens, finish_reason, tokens_per_second (decode rate),
+                       prompt_tokens_per_second (prefill rate), seed
+  --verbose            debug logging on stderr
+  --help               this text
+
+Generation stops at any eos id of config.json or generation_config.json (unless --ignore-eos) or after
+--max-tokens. Exit codes: 0 success, 1 runtime error (model, tokenizer), 2 bad command line.
+)";
+}
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  enum class Kind { flag, value };
+  const std::map<std::string_view, Kind> known = {
+      {"--model", Kind::value},      {"--prompt", Kind::value},     {"--prompt-ids", Kind::value},
+      {"--tokenizer", Kind::value},  {"--max-tokens", Kind::value}, {"--temperature", Kind::value},
+      {"--top-p", Kind::value},      {"--top-k", Kind::value},      {"--seed", Kind::value},
+      {"--device", Kind::value},     {"--threads", Kind::value},    {"--ignore-eos", Kind::flag},
+      {"--chat", Kind::flag},        {"--json", Kind::flag},        {"--verbose", Kind::flag},
+      {"--help", Kind::flag},        {"-h", Kind::flag},
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    std::string_view value;
+    bool inline_value = false;
+    if (auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      inline_value = true;
+    }
+    auto it = known.find(arg);
+    if (it == known.end()) throw UsageError(fmt::format("unknown option '{}' (see --help)", arg));
+    if (it->second == Kind::flag) {
+      if (inline_value) throw UsageError(fmt::format("{} takes no value", arg));
+    } else if (!inline_value) {
+      if (i + 1 >= argc) throw UsageError(fmt::format("{} needs a value", arg));
+      value = argv[++i];
+    }
+    if (arg == "--model") o.model = value;
+    else if (arg == "--prompt") o.prompt = std::string(value);
+    else if (arg == "--prompt-ids") o.prompt_ids = parse_ids(arg, value);
+    else if (arg == "--tokenizer") o.tokenizer_dir = std::string(value);
+    else if (arg == "--max-tokens") o.max_tokens = parse_number<int64_t>(arg, value, "a whole number >= 0");
+    else if (arg == "--temperature") o.temperature = parse_number<double>(arg, value, "a number >= 0");
+    else if (arg == "--top-p") o.top_p = parse_number<double>(arg, value, "a number in (0, 1]");
+    else if (arg == "--top-k") o.top_k = parse_number<int64_t>(arg, value, "a whole number >= 0");
+    else if (arg == "--seed") o.seed = parse_number<uint64_t>(arg, value, "a whole number >= 0");
+    else if (arg == "--device") o.device = value;
+    else if (arg == "--threads") o.threads = parse_number<unsigned>(arg, value, "a whole number >= 0");
+    else if (arg == "--ignore-eos") o.ignore_eos = true;
+    else if (arg == "--chat") o.chat = true;
+    else if (arg == "--json") o.json = true;
+    else if (arg == "--verbose") o.verbose = true;
+    else if (arg == "--help" || arg == "-h") o.help = true;
+  }
+  if (o.help) return o;
+  if (o.model.empty()) throw UsageError("--model is required (a model directory or .gguf file)");
+  if (o.prompt.has_value() == o.prompt_ids.has_value()) {
+    throw UsageError("give exactly one of --prompt TEXT or --prompt-ids 1,2,3");
+  }
+  if (o.chat && !o.prompt) throw UsageError("--chat needs --prompt TEXT (it renders text through the chat template)");
+  if (o.max_tokens < 0) throw UsageError(fmt::format("--max-tokens must be >= 0, got {}", o.max_tokens));
+  if (o.temperature && !(*o.temperature >= 0 && std::isfinite(*o.temperature))) {
+    throw UsageError(fmt::format("--temperature must be >= 0, got {}", *o.temperature));
+  }
+  if (o.top_p && !(*o.top_p > 0 && *o.top_p <= 1)) {
+    throw UsageError(fmt::format("--top-p must be in (0, 1], got {}", *o.top_p));
+  }
+  if (o.top_k && *o.top_k < 0) throw UsageError(fmt::format("--top-k must be >= 0, got {}", *o.top_k));
+  if (o.device != "cpu") {
+    if (o.device == "cuda" || o.device.starts_with("cuda:")) {
+      throw UsageError("--device cuda: not supported yet (this build has no CUDA backend); use --device cpu");
+    }
+    throw UsageError(fmt::format("--device '{}' is unknown (expected cpu or cuda)", o.device));
+  }
+  return o;
+}
+
+}  // namespace sabre::generate_cli

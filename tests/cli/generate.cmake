@@ -1,0 +1,57 @@
+# CTest tests that drive sabre-generate on the tiny fixture models (tests/fixtures/models) and compare
+# with transformers' greedy output (golden.json, cli_golden.json made by make_tiny_models.py and
+# make_cli_goldens.py), plus its command-line errors.
+set(_gen_models ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/models)
+set(_gen_check ${CMAKE_CURRENT_SOURCE_DIR}/cli/generate/check_generate.cmake)
+
+function(sabre_generate_test name)
+  cmake_parse_arguments(T "" "EXIT;STDERR;CASE;GOLDEN_IDS" "ARGS" ${ARGN})
+  string(REPLACE ";" "|" packed "${T_ARGS}")
+  set(defs -DPROGRAM=$<TARGET_FILE:sabre-generate> "-DARGS=${packed}")
+  if(DEFINED T_EXIT)
+    list(APPEND defs -DEXPECT_EXIT=${T_EXIT})
+  endif()
+  if(DEFINED T_STDERR)
+    list(APPEND defs "-DEXPECT_STDERR=${T_STDERR}")
+  endif()
+  if(DEFINED T_CASE)
+    list(APPEND defs -DGOLDEN=${_gen_models}/cli_golden.json -DCASE=${T_CASE})
+  endif()
+  if(DEFINED T_GOLDEN_IDS)
+    list(APPEND defs "-DGOLDEN_IDS=${T_GOLDEN_IDS}")
+  endif()
+  add_test(NAME cli_generate_${name} COMMAND ${CMAKE_COMMAND} ${defs} -P ${_gen_check})
+endfunction()
+
+# --prompt-ids, greedy, 32 tokens: HF's continuation (golden.json of the GQA model).
+file(READ ${_gen_models}/llama_gqa_untied/golden.json _gen_golden)
+string(JSON _gen_prompt GET "${_gen_golden}" prompt_ids)
+string(JSON _gen_greedy GET "${_gen_golden}" greedy_ids)
+string(REGEX REPLACE "[][ \n]" "" _gen_prompt_csv "${_gen_prompt}")
+sabre_generate_test(prompt_ids_greedy
+  ARGS --model ${_gen_models}/llama_gqa_untied --prompt-ids ${_gen_prompt_csv} --max-tokens 32 --temperature 0
+       --ignore-eos --json
+  GOLDEN_IDS "${_gen_greedy}")
+
+# Text prompts through the tiny byte-level tokenizer, plain and through the chat template.
+sabre_generate_test(prompt_text
+  ARGS --model ${_gen_models}/qwen3_qknorm --tokenizer ${_gen_models}/byte_tokenizer "--prompt" "Hello, tiny model!"
+       --max-tokens 16 --temperature 0 --json
+  CASE 0)
+sabre_generate_test(chat
+  ARGS --model ${_gen_models}/llama_rope_llama3 --tokenizer ${_gen_models}/byte_tokenizer --chat
+       "--prompt" "What is the capital of France?" --max-tokens 16 --temperature 0 --json
+  CASE 1)
+
+# Command-line mistakes: exit code 2 and a message naming the problem.
+sabre_generate_test(unknown_flag ARGS --model m --prompt-ids 1 --frobnicate EXIT 2 STDERR "unknown option '--frobnicate'")
+sabre_generate_test(no_prompt ARGS --model m EXIT 2 STDERR "exactly one of --prompt")
+sabre_generate_test(bad_ids ARGS --model m --prompt-ids 1,x,3 EXIT 2 STDERR "--prompt-ids expects")
+sabre_generate_test(bad_top_p ARGS --model m --prompt-ids 1 --top-p 1.5 EXIT 2 STDERR "--top-p must be in (0, 1]")
+sabre_generate_test(missing_value ARGS --model m --prompt-ids EXIT 2 STDERR "--prompt-ids needs a value")
+sabre_generate_test(cuda ARGS --model m --prompt-ids 1 --device cuda EXIT 2 STDERR "not supported yet")
+# Runtime failures: exit code 1 with the reason.
+sabre_generate_test(missing_model ARGS --model ${_gen_models}/no_such_model --prompt-ids 1 EXIT 1 STDERR "does not exist")
+sabre_generate_test(id_outside_vocab ARGS --model ${_gen_models}/qwen2_bias --prompt-ids 1,999 EXIT 1
+  STDERR "token id 999")
+sabre_generate_test(no_tokenizer ARGS --model ${_gen_models}/qwen2_bias --prompt hi EXIT 1 STDERR "needs a tokenizer")
