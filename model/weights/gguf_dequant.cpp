@@ -5,7 +5,8 @@
 
 #include "model/weights/gguf_dequant.hpp"
 
-#include <bit>
+#include "model/weights/dtype_convert.hpp"
+
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
@@ -24,7 +25,7 @@ uint16_t load_u16(const uint8_t* p) {
   return v;
 }
 
-float load_half(const uint8_t* p) { return half_to_float(load_u16(p)); }
+float load_half(const uint8_t* p) { return f16_to_f32(load_u16(p)); }
 
 void dequant_q4_0(const uint8_t* b, float* y) {
   const float d = load_half(b);
@@ -240,30 +241,6 @@ BlockDecoder block_decoder(GgmlType type) {
 
 }  // namespace
 
-float half_to_float(uint16_t bits) {
-  const uint32_t sign = static_cast<uint32_t>(bits & 0x8000u) << 16;
-  const uint32_t exponent = (bits >> 10) & 0x1Fu;
-  uint32_t mantissa = bits & 0x3FFu;
-  uint32_t out;
-  if (exponent == 0x1F) {  // inf / nan
-    out = sign | 0x7F800000u | (mantissa << 13);
-  } else if (exponent != 0) {  // normal: rebias 15 -> 127
-    out = sign | ((exponent + 112) << 23) | (mantissa << 13);
-  } else if (mantissa == 0) {  // signed zero
-    out = sign;
-  } else {  // subnormal half: normalise into a float
-    int e = -1;
-    do {
-      ++e;
-      mantissa <<= 1;
-    } while ((mantissa & 0x400u) == 0);
-    out = sign | static_cast<uint32_t>(112 - e) << 23 | ((mantissa & 0x3FFu) << 13);
-  }
-  return std::bit_cast<float>(out);
-}
-
-float bf16_to_float(uint16_t bits) { return std::bit_cast<float>(static_cast<uint32_t>(bits) << 16); }
-
 void dequantize_ggml(GgmlType type, std::span<const std::byte> src, std::span<float> dst) {
   const auto raw = static_cast<uint32_t>(type);
   const auto layout = ggml_block_layout(raw);
@@ -286,10 +263,10 @@ void dequantize_ggml(GgmlType type, std::span<const std::byte> src, std::span<fl
       std::memcpy(out, in, dst.size() * sizeof(float));
       return;
     case GgmlType::f16:
-      for (size_t i = 0; i < dst.size(); ++i) out[i] = half_to_float(load_u16(in + 2 * i));
+      for (size_t i = 0; i < dst.size(); ++i) out[i] = f16_to_f32(load_u16(in + 2 * i));
       return;
     case GgmlType::bf16:
-      for (size_t i = 0; i < dst.size(); ++i) out[i] = bf16_to_float(load_u16(in + 2 * i));
+      for (size_t i = 0; i < dst.size(); ++i) out[i] = bf16_to_f32(load_u16(in + 2 * i));
       return;
     default:
       break;

@@ -13,8 +13,4 @@ namespace sabre {
 // `dst`. Throws std::runtime_error when the sizes disagree or the type is not supported.
 void dequantize_ggml(GgmlType type, std::span<const std::byte> src, std::span<float> dst);
 
-// IEEE half and bfloat16 bit patterns to float.
-float half_to_float(uint16_t bits);
-float bf16_to_float(uint16_t bits);
-
 }  // namespace sabre
