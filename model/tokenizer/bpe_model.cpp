@@ -93,6 +93,20 @@ std::unique_ptr<BpeModel> BpeModel::from_json(Element e, const Where& where) {
     m->unk_id_ = it->second;
   }
 
+  constexpr std::string_view kMarker = "\xE2\x96\x81";  // U+2581
+  m->split_before_marker_ = m->continuing_subword_prefix_.empty() && m->end_of_word_suffix_.empty() &&
+                            !m->ignore_merges_ && m->vocab_.count(kMarker) != 0;
+  for (const auto& [token, id] : m->vocab_) {
+    if (!m->split_before_marker_) break;
+    // Look for the marker preceded by some other character.
+    for (size_t pos = token.find(kMarker, 1); pos != std::string::npos; pos = token.find(kMarker, pos + 1)) {
+      if (pos < kMarker.size() || token.compare(pos - kMarker.size(), kMarker.size(), kMarker) != 0) {
+        m->split_before_marker_ = false;
+        break;
+      }
+    }
+  }
+
   const auto merges_where = where / "merges";
   auto merges = as_array(member(obj, "merges", where), merges_where);
   m->merges_.reserve(merges.size());
@@ -274,6 +288,25 @@ void BpeModel::merge_symbols(std::vector<Symbol>& symbols) const {
 
 void BpeModel::encode_word(std::string_view word, std::vector<TokenId>& out) const {
   if (word.empty()) return;
+  if (split_before_marker_) {
+    constexpr std::string_view kMarker = "\xE2\x96\x81";
+    size_t begin = 0;
+    size_t pos = word.find(kMarker, 1);
+    while (pos != std::string_view::npos) {
+      // Cut before a marker that follows a character other than the marker itself.
+      if (pos < kMarker.size() || word.compare(pos - kMarker.size(), kMarker.size(), kMarker) != 0) {
+        encode_piece(word.substr(begin, pos - begin), out);
+        begin = pos;
+      }
+      pos = word.find(kMarker, pos + kMarker.size());
+    }
+    encode_piece(word.substr(begin), out);
+    return;
+  }
+  encode_piece(word, out);
+}
+
+void BpeModel::encode_piece(std::string_view word, std::vector<TokenId>& out) const {
   if (ignore_merges_) {
     if (auto it = vocab_.find(word); it != vocab_.end()) {
       out.push_back(it->second);

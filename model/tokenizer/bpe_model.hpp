@@ -56,6 +56,7 @@ class BpeModel {
   void merge_symbols(std::vector<Symbol>& symbols) const;
   const MergeTarget* find_merge(TokenId left, TokenId right) const;
   std::optional<TokenId> symbol_id(std::string_view piece, bool first, bool last) const;
+  void encode_piece(std::string_view word, std::vector<TokenId>& out) const;
 
   StringMap<TokenId> vocab_;
   std::vector<std::string> id_to_token_;
@@ -73,6 +74,10 @@ class BpeModel {
   bool fuse_unk_ = false;
   bool byte_fallback_ = false;
   bool ignore_merges_ = false;
+  // SentencePiece-style vocabularies have no pre-tokenizer, so a whole text is one "word". When no
+  // token has the word marker "▁" after another character, no merge can cross the spot just before a
+  // marker, and the word may be cut there into short, cacheable pieces without changing the result.
+  bool split_before_marker_ = false;
 
   // Words seen before and their ids. Bounded: once full, new words are encoded but not stored.
   static constexpr size_t kCacheCapacity = 200'000;
