@@ -8,6 +8,8 @@
 #include <thread>
 #include <vector>
 
+#include <cblas.h>
+
 #include "kernels/cpu/cpu_kernels.hpp"
 
 namespace sabre {
@@ -68,7 +70,10 @@ constexpr int64_t kMinRowsPerThread = 4;
 
 }  // namespace
 
-CpuBackend::CpuBackend(unsigned threads) : pool_(default_threads(threads) - 1) {}
+CpuBackend::CpuBackend(unsigned threads) : pool_(default_threads(threads) - 1) {
+  // OpenBLAS keeps its own threads for the matrix products; by default it uses every core.
+  if (threads > 0) openblas_set_num_threads(static_cast<int>(threads));
+}
 
 std::unique_ptr<DeviceBuffer> CpuBackend::allocate(size_t floats) { return std::make_unique<HostBuffer>(floats); }
 
@@ -90,7 +95,8 @@ std::unique_ptr<KvCache> CpuBackend::create_kv_cache(const KvCacheShape& shape, 
   return std::make_unique<CpuKvCache>(shape, capacity);
 }
 
-void CpuBackend::for_row_blocks(int64_t rows, const std::function<void(int64_t, int64_t)>& body) {
+template <class F>
+void CpuBackend::for_row_blocks(int64_t rows, F&& body) {
   const int64_t blocks = std::min<int64_t>(pool_.concurrency(), rows / kMinRowsPerThread);
   if (blocks <= 1) {
     body(0, rows);

@@ -11,7 +11,7 @@ namespace sabre {
 
 class CpuBackend final : public Backend {
  public:
-  // threads = 0: all hardware threads.
+  // threads = 0: all hardware threads. Also sets OpenBLAS's thread count when given.
   explicit CpuBackend(unsigned threads = 0);
 
   std::string name() const override { return "cpu"; }
@@ -40,7 +40,8 @@ class CpuBackend final : public Backend {
 
  private:
   // Splits `rows` into one block per thread when there are enough to pay for the wake-up.
-  void for_row_blocks(int64_t rows, const std::function<void(int64_t begin, int64_t end)>& body);
+  template <class F>
+  void for_row_blocks(int64_t rows, F&& body);
 
   ThreadPool pool_;
 };

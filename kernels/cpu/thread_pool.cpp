@@ -16,7 +16,7 @@ ThreadPool::~ThreadPool() {
   for (auto& worker : workers_) worker.join();
 }
 
-void ThreadPool::parallel_for(int64_t count, const std::function<void(int64_t)>& body) {
+void ThreadPool::run(int64_t count, IndexFunctionRef body) {
   if (count <= 0) return;
   if (workers_.empty() || count == 1) {
     for (int64_t i = 0; i < count; ++i) body(i);

@@ -5,12 +5,26 @@
 
 #include <condition_variable>
 #include <cstdint>
-#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 namespace sabre {
+
+// A non-owning reference to a callable `void(int64_t)`: unlike std::function it never allocates, so a
+// parallel loop on the decode path costs no heap traffic. The callable must outlive the call.
+class IndexFunctionRef {
+ public:
+  template <class F>
+  IndexFunctionRef(F& f)  // NOLINT(google-explicit-constructor): used like a function parameter
+      : object_(const_cast<void*>(static_cast<const void*>(&f))),
+        call_([](void* o, int64_t i) { (*static_cast<F*>(o))(i); }) {}
+  void operator()(int64_t i) const { call_(object_, i); }
+
+ private:
+  void* object_;
+  void (*call_)(void*, int64_t);
+};
 
 class ThreadPool {
  public:
@@ -23,9 +37,13 @@ class ThreadPool {
 
   // Calls body(i) for every i in [0, count), spread over the threads; returns when all are done. The
   // first exception thrown by a body is rethrown here.
-  void parallel_for(int64_t count, const std::function<void(int64_t)>& body);
+  template <class F>
+  void parallel_for(int64_t count, F&& body) {
+    run(count, IndexFunctionRef(body));
+  }
 
  private:
+  void run(int64_t count, IndexFunctionRef body);
   void worker_loop();
   void run_chunks();
 
@@ -36,7 +54,7 @@ class ThreadPool {
   uint64_t generation_ = 0;
   bool stopping_ = false;
   // The loop in progress.
-  const std::function<void(int64_t)>* body_ = nullptr;
+  const IndexFunctionRef* body_ = nullptr;
   int64_t count_ = 0;
   int64_t next_ = 0;
   unsigned busy_ = 0;
