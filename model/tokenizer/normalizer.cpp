@@ -14,42 +14,85 @@ namespace {
 
 using namespace tokenizer_json;
 
-// Unicode normalization forms through utf8proc.
+// Unicode normalization forms through utf8proc, applied only where the text can change: most text
+// (ASCII, CJK, most letters) is already in every form, and running the whole input through utf8proc
+// would dominate encode time.
 class UnicodeNormalizer final : public Normalizer {
  public:
-  UnicodeNormalizer(int options, char32_t stable_below) : options_(options), stable_below_(stable_below) {}
+  UnicodeNormalizer(bool compose, bool compat) : compose_(compose), compat_(compat) {
+    options_ = UTF8PROC_STABLE | (compose ? UTF8PROC_COMPOSE : UTF8PROC_DECOMPOSE) | (compat ? UTF8PROC_COMPAT : 0);
+  }
 
   void normalize(std::string& text) const override {
-    if (already_stable(text)) return;
-    utf8proc_uint8_t* out = nullptr;
-    // An explicit length (no NULLTERM) so that embedded NUL characters are kept.
-    const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
-                                            static_cast<utf8proc_ssize_t>(text.size()), &out,
-                                            static_cast<utf8proc_option_t>(options_));
-    std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> owned(out, &std::free);
-    if (n < 0) {
-      throw std::runtime_error(fmt::format("Unicode normalization failed: {}", utf8proc_errmsg(n)));
+    // A boundary just before a code point that is not "touched" (see touched()) is stable: nothing
+    // before it reorders or composes across it. So the text is cut at such boundaries and only the
+    // stretches that hold a touched code point go through utf8proc.
+    std::string out;
+    size_t copied = 0;       // text[0, copied) is already in `out`
+    size_t last_stable = 0;  // the latest stable boundary seen
+    size_t pos = 0;
+    bool pending = false;    // a touched code point lies in [last_stable, pos)
+    while (pos < text.size()) {
+      const size_t start = pos;
+      if (static_cast<unsigned char>(text[pos]) < 0x80) {
+        ++pos;
+        if (pending) {
+          flush(text, copied, last_stable, start, out);
+          pending = false;
+        }
+        last_stable = start;
+        continue;
+      }
+      const char32_t cp = utf8::decode_at(text, pos);
+      if (touched(cp)) {
+        pending = true;
+        continue;
+      }
+      if (pending) {
+        flush(text, copied, last_stable, start, out);
+        pending = false;
+      }
+      last_stable = start;
     }
-    text.assign(reinterpret_cast<const char*>(out), static_cast<size_t>(n));
+    if (pending) flush(text, copied, last_stable, text.size(), out);
+    if (copied == 0) return;  // nothing was normalized
+    out.append(text, copied, std::string::npos);
+    text = std::move(out);
   }
 
  private:
-  // Text whose code points are all below the first one that any decomposition or composition touches
-  // is left unchanged by the form; checking that is much cheaper than normalizing.
-  bool already_stable(const std::string& text) const {
-    size_t pos = 0;
-    while (pos < text.size()) {
-      if (static_cast<unsigned char>(text[pos]) < 0x80) {
-        ++pos;
-        continue;
-      }
-      if (utf8::decode_at(text, pos) >= stable_below_) return false;
+  // Whether the form may change this code point or let it combine with its neighbours.
+  bool touched(char32_t cp) const {
+    const utf8proc_property_t* p = utf8proc_get_property(static_cast<utf8proc_int32_t>(cp));
+    if (p->combining_class != 0) return true;
+    if (p->decomp_seqindex != UINT16_MAX && (compat_ || p->decomp_type == 0)) return true;
+    if (compose_) {
+      // The second character of a composition pair (utf8proc flags those with 0x8000), and the Hangul
+      // vowel and trailing jamo that compose algorithmically.
+      if (p->comb_index != UINT16_MAX && (p->comb_index & 0x8000)) return true;
+      return (cp >= 0x1161 && cp <= 0x1175) || (cp >= 0x11A8 && cp <= 0x11C2);
     }
-    return true;
+    return cp >= 0xAC00 && cp <= 0xD7A3;  // Hangul syllables decompose algorithmically
   }
 
-  int options_;
-  char32_t stable_below_;
+  // Appends text[copied, begin) unchanged and text[begin, end) normalized.
+  void flush(const std::string& text, size_t& copied, size_t begin, size_t end, std::string& out) const {
+    if (out.empty()) out.reserve(text.size() + 16);
+    out.append(text, copied, begin - copied);
+    utf8proc_uint8_t* result = nullptr;
+    // An explicit length (no NULLTERM) so that embedded NUL characters are kept.
+    const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data() + begin),
+                                            static_cast<utf8proc_ssize_t>(end - begin), &result,
+                                            static_cast<utf8proc_option_t>(options_));
+    std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> owned(result, &std::free);
+    if (n < 0) throw std::runtime_error(fmt::format("Unicode normalization failed: {}", utf8proc_errmsg(n)));
+    out.append(reinterpret_cast<const char*>(result), static_cast<size_t>(n));
+    copied = end;
+  }
+
+  bool compose_;
+  bool compat_;
+  int options_ = 0;
 };
 
 class LowercaseNormalizer final : public Normalizer {
@@ -138,17 +181,10 @@ class SequenceNormalizer final : public Normalizer {
 std::unique_ptr<Normalizer> make_normalizer(Element e, const Where& where) {
   auto obj = as_object(e, where);
   const auto type = type_of(obj, where);
-  // The first code point each form can change: U+00A0 for compatibility forms (NBSP -> space),
-  // U+00C0 for canonical decomposition (À), U+0300 for composition (combining marks compose onto a
-  // preceding base; nothing below U+0300 composes without one).
-  if (type == "NFC") return std::make_unique<UnicodeNormalizer>(UTF8PROC_STABLE | UTF8PROC_COMPOSE, 0x300);
-  if (type == "NFD") return std::make_unique<UnicodeNormalizer>(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE, 0xC0);
-  if (type == "NFKC") {
-    return std::make_unique<UnicodeNormalizer>(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT, 0xA0);
-  }
-  if (type == "NFKD") {
-    return std::make_unique<UnicodeNormalizer>(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT, 0xA0);
-  }
+  if (type == "NFC") return std::make_unique<UnicodeNormalizer>(true, false);
+  if (type == "NFD") return std::make_unique<UnicodeNormalizer>(false, false);
+  if (type == "NFKC") return std::make_unique<UnicodeNormalizer>(true, true);
+  if (type == "NFKD") return std::make_unique<UnicodeNormalizer>(false, true);
   if (type == "Lowercase") return std::make_unique<LowercaseNormalizer>();
   if (type == "Prepend") return std::make_unique<PrependNormalizer>(std::string(string_member(obj, "prepend", where)));
   if (type == "Replace") {
