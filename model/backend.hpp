@@ -13,6 +13,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "model/forward_batch.hpp"
 
@@ -67,6 +68,9 @@ class Backend {
   // ---- memory ----
   virtual std::unique_ptr<DeviceBuffer> allocate(size_t floats) = 0;
   virtual std::unique_ptr<DeviceBuffer> upload(std::span<const float> host) = 0;
+  // The same for a host array the caller no longer needs: a host-memory backend adopts it instead of
+  // copying, which keeps the peak memory of loading a model at one copy of the weights.
+  virtual std::unique_ptr<DeviceBuffer> upload(std::vector<float>&& host) { return upload(std::span<const float>(host)); }
   virtual void download(const float* source, std::span<float> host) = 0;
   virtual std::unique_ptr<KvCache> create_kv_cache(const KvCacheShape& shape, int64_t capacity) = 0;
 

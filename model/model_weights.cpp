@@ -28,7 +28,7 @@ ModelWeights load_model_weights(const ModelConfig& c, const WeightSource& source
   const int64_t kv_dim = c.num_key_value_heads * c.head_dim;
   const int64_t inter = c.intermediate_size;
   auto load = [&](const std::string& name, std::vector<int64_t> shape) { return load_f32(source, name, shape); };
-  auto upload = [&](const std::vector<float>& host) { return backend.upload(host); };
+  auto upload = [&](std::vector<float>&& host) { return backend.upload(std::move(host)); };
   // Qwen2 biases q/k/v but not o; Llama's and Qwen3's attention_bias covers all four projections.
   const bool o_bias = c.attention_bias && c.architecture != Architecture::qwen2;
 

@@ -113,6 +113,7 @@ int run(const Options& options) {
 
   auto backend = make_backend(options.device, options.threads);
   Transformer model(checkpoint.config, *checkpoint.weights, *backend);
+  checkpoint.weights.reset();  // the backend holds its own converted copy; drop the file's (or GGUF's) one
 
   std::optional<IncrementalDecoder> stream;
   if (tokenizer && !options.json) stream.emplace(*tokenizer, /*skip_special_tokens=*/true, prompt_ids);

@@ -18,6 +18,7 @@ namespace {
 class HostBuffer final : public DeviceBuffer {
  public:
   explicit HostBuffer(size_t floats) : values_(floats) {}
+  explicit HostBuffer(std::vector<float>&& values) : values_(std::move(values)) {}
   float* data() override { return values_.data(); }
   const float* data() const override { return values_.data(); }
   size_t size() const override { return values_.size(); }
@@ -81,6 +82,10 @@ std::unique_ptr<DeviceBuffer> CpuBackend::upload(std::span<const float> host) {
   auto buffer = std::make_unique<HostBuffer>(host.size());
   std::copy(host.begin(), host.end(), buffer->data());
   return buffer;
+}
+
+std::unique_ptr<DeviceBuffer> CpuBackend::upload(std::vector<float>&& host) {
+  return std::make_unique<HostBuffer>(std::move(host));
 }
 
 void CpuBackend::download(const float* source, std::span<float> host) {

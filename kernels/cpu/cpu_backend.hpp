@@ -18,6 +18,7 @@ class CpuBackend final : public Backend {
 
   std::unique_ptr<DeviceBuffer> allocate(size_t floats) override;
   std::unique_ptr<DeviceBuffer> upload(std::span<const float> host) override;
+  std::unique_ptr<DeviceBuffer> upload(std::vector<float>&& host) override;
   void download(const float* source, std::span<float> host) override;
   std::unique_ptr<KvCache> create_kv_cache(const KvCacheShape& shape, int64_t capacity) override;
 
