@@ -21,6 +21,9 @@ using Filter = Value (*)(const Value& input, CallArgs& args);
 
 std::string str(const Value& v) { return to_python_str(v); }
 
+// jinja2's map/select/unique/items filters are Python generators, and the result shows it.
+Value generator(Array items) { return Value::sequence(std::move(items), Value::Sequence::Generator); }
+
 // An attribute path as jinja2's make_attrgetter reads it: "a.b.0" looks up a, then b, then item 0.
 Value lookup_path(const Value& item, const Value& path) {
   if (!path.is_string()) return get_item(item, path);
@@ -66,7 +69,7 @@ Value filter_tojson(const Value& input, CallArgs& args) {
   }
   if (style.indent) style.item_separator = ",";
   const Value separators = args.get_or(2, "separators", Value(nullptr));
-  if (separators.is_array() && separators.as_array().size() == 2 && separators.as_array()[0].is_string() &&
+  if (separators.is_sequence() && separators.as_array().size() == 2 && separators.as_array()[0].is_string() &&
       separators.as_array()[1].is_string()) {
     style.item_separator = separators.as_array()[0].as_string();
     style.key_separator = separators.as_array()[1].as_string();
@@ -79,11 +82,11 @@ Value filter_tojson(const Value& input, CallArgs& args) {
 
 Value filter_items(const Value& input, CallArgs& args) {
   args.expect_at_most(0, {});
-  if (input.is_undefined()) return Value(Array{});
+  if (input.is_undefined()) return generator({});
   if (!input.is_object()) throw TemplateError("Can only get item pairs from a mapping.");
   Array out;
-  for (const auto& [k, v] : input.as_object().entries()) out.push_back(Value::tuple({Value(k), v}));
-  return Value(std::move(out));
+  for (const auto& [k, v] : input.as_object().entries()) out.push_back(Value::tuple({key_value(k), v}));
+  return generator(std::move(out));
 }
 
 Value filter_first(const Value& input, CallArgs& args) {
@@ -254,7 +257,9 @@ Value filter_reverse(const Value& input, CallArgs& args) {
   if (input.is_string()) return slice(input, std::nullopt, std::nullopt, Value(int64_t{-1}));
   Array items = iterate(input);
   std::reverse(items.begin(), items.end());
-  return Value(std::move(items));
+  // Python's reversed() gives an iterator; a generator cannot be reversed, so jinja2 builds a list.
+  if (input.is_lazy()) return Value(std::move(items));
+  return Value::sequence(std::move(items), Value::Sequence::Iterator);
 }
 
 Value filter_sort(const Value& input, CallArgs& args) {
@@ -285,7 +290,7 @@ Value filter_unique(const Value& input, CallArgs& args) {
     seen.push_back(std::move(key));
     out.push_back(item);
   }
-  return Value(std::move(out));
+  return generator(std::move(out));
 }
 
 Value filter_minmax(const Value& input, CallArgs& args, bool want_max) {
@@ -315,6 +320,7 @@ Value filter_sum(const Value& input, CallArgs& args) {
 // map(filter_name, args...) or map(attribute=path, default=value).
 Value filter_map(const Value& input, CallArgs& args) {
   Array out;
+  if (!input.truthy()) return generator({});  // jinja2 maps nothing over a falsy value, None included
   auto attribute = args.get(SIZE_MAX, "attribute");
   if (attribute) {
     const auto fallback = args.get(SIZE_MAX, "default");
@@ -322,7 +328,7 @@ Value filter_map(const Value& input, CallArgs& args) {
       Value v = lookup_path(item, *attribute);
       out.push_back(v.is_undefined() && fallback ? *fallback : v);
     }
-    return Value(std::move(out));
+    return generator(std::move(out));
   }
   if (args.positional.empty()) throw TemplateError("map requires a filter argument");
   const std::string name = str(args.positional[0]);
@@ -331,11 +337,12 @@ Value filter_map(const Value& input, CallArgs& args) {
     CallArgs rest{{args.positional.begin() + 1, args.positional.end()}, args.keyword, name};
     out.push_back(apply_filter(name, item, rest));
   }
-  return Value(std::move(out));
+  return generator(std::move(out));
 }
 
 // select/reject (by a test on the item) and selectattr/rejectattr (by a test on an attribute).
 Value select_like(const Value& input, CallArgs& args, bool keep_when, bool by_attribute) {
+  if (!input.truthy()) return generator({});  // jinja2 selects nothing from a falsy value, None included
   size_t next = 0;
   std::optional<Value> attribute;
   if (by_attribute) {
@@ -359,22 +366,18 @@ Value select_like(const Value& input, CallArgs& args, bool keep_when, bool by_at
     }
     if (passed == keep_when) out.push_back(item);
   }
-  return Value(std::move(out));
+  return generator(std::move(out));
 }
 
-std::string html_escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
-    }
-  }
-  return out;
+Value filter_escape(const Value& input, CallArgs& args) {
+  args.expect_at_most(0, {});
+  if (input.is_markup()) return input;  // already safe: never escaped twice
+  return Value::markup(html_escape(str(input)));
+}
+
+Value filter_safe(const Value& input, CallArgs& args) {
+  args.expect_at_most(0, {});
+  return input.is_markup() ? input : Value::markup(str(input));
 }
 
 Value filter_indent(const Value& input, CallArgs& args) {
@@ -416,7 +419,7 @@ Value filter_dictsort(const Value& input, CallArgs& args) {
   if (by != "key" && by != "value") throw TemplateError("You can only sort by either \"key\" or \"value\"");
   if (!input.is_object()) throw TemplateError("dictsort needs a mapping, not " + input.type_name());
   Array pairs;
-  for (const auto& [k, v] : input.as_object().entries()) pairs.push_back(Value::tuple({Value(k), v}));
+  for (const auto& [k, v] : input.as_object().entries()) pairs.push_back(Value::tuple({key_value(k), v}));
   const size_t index = by == "key" ? 0 : 1;
   std::stable_sort(pairs.begin(), pairs.end(), [&](const Value& a, const Value& b) {
     const Value ka = sort_key(a.as_array()[index], std::nullopt, case_sensitive);
@@ -510,9 +513,9 @@ const std::map<std::string, Filter, std::less<>>& filters() {
       {"reject", [](const Value& in, CallArgs& a) { return select_like(in, a, false, false); }},
       {"selectattr", [](const Value& in, CallArgs& a) { return select_like(in, a, true, true); }},
       {"rejectattr", [](const Value& in, CallArgs& a) { return select_like(in, a, false, true); }},
-      {"safe", &filter_string},
-      {"e", [](const Value& in, CallArgs& a) { a.expect_at_most(0, {}); return Value(html_escape(str(in))); }},
-      {"escape", [](const Value& in, CallArgs& a) { a.expect_at_most(0, {}); return Value(html_escape(str(in))); }},
+      {"safe", &filter_safe},
+      {"e", &filter_escape},
+      {"escape", &filter_escape},
       {"indent", &filter_indent},
       {"wordcount", &filter_wordcount},
       {"dictsort", &filter_dictsort},

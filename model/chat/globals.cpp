@@ -55,10 +55,10 @@ Object dict_from_args(CallArgs& args) {
       for (const auto& [k, v] : source.as_object().entries()) out.set(k, v);
     } else {
       for (const Value& pair : iterate(source)) {
-        if (!pair.is_array() || pair.as_array().size() != 2 || !pair.as_array()[0].is_string()) {
-          throw TemplateError("dictionary update sequence element must be a (str, value) pair");
+        if (!pair.is_sequence() || pair.as_array().size() != 2) {
+          throw TemplateError("dictionary update sequence element must be a (key, value) pair");
         }
-        out.set(pair.as_array()[0].as_string(), pair.as_array()[1]);
+        out.set(dict_key(pair.as_array()[0]), pair.as_array()[1]);
       }
     }
   }

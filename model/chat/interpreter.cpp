@@ -257,8 +257,7 @@ class Renderer {
         Object object;
         for (size_t i = 0; i + 1 < expr.items.size(); i += 2) {
           Value key = eval(*expr.items[i], frame);
-          if (!key.is_string()) throw TemplateError("dict keys must be strings here, not " + key.type_name());
-          object.set(key.as_string(), eval(*expr.items[i + 1], frame));
+          object.set(dict_key(key), eval(*expr.items[i + 1], frame));
         }
         return Value(std::move(object));
       }

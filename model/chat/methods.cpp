@@ -70,7 +70,7 @@ Value affix_test(const Value& self, CallArgs& args) {
   std::vector<std::string> candidates;
   if (arg->is_string()) {
     candidates.push_back(arg->as_string());
-  } else if (arg->is_array()) {
+  } else if (arg->is_tuple()) {
     for (const Value& v : arg->as_array()) {
       if (!v.is_string()) throw TemplateError(args.callee + "() tuple items must be str, not " + v.type_name());
       candidates.push_back(v.as_string());
@@ -239,8 +239,8 @@ Value string_method(const Value& self, const std::string& name) {
 Value dict_items(const Value& self, CallArgs& args) {
   args.expect_at_most(0, {});
   Array out;
-  for (const auto& [k, v] : self.as_object().entries()) out.push_back(Value::tuple({Value(k), v}));
-  return Value(std::move(out));
+  for (const auto& [k, v] : self.as_object().entries()) out.push_back(Value::tuple({key_value(k), v}));
+  return Value::sequence(std::move(out), Value::Sequence::DictItems);
 }
 
 Value dict_method(const Value& self, const std::string& name) {
@@ -248,7 +248,7 @@ Value dict_method(const Value& self, const std::string& name) {
   if (name == "keys") {
     return bind_method(self, name, [](const Value& s, CallArgs& a) {
       a.expect_at_most(0, {});
-      return Value(iterate(s));
+      return Value::sequence(iterate(s), Value::Sequence::DictKeys);
     });
   }
   if (name == "values") {
@@ -256,7 +256,7 @@ Value dict_method(const Value& self, const std::string& name) {
       a.expect_at_most(0, {});
       Array out;
       for (const auto& [k, v] : s.as_object().entries()) out.push_back(v);
-      return Value(std::move(out));
+      return Value::sequence(std::move(out), Value::Sequence::DictValues);
     });
   }
   if (name == "get") {
@@ -264,9 +264,7 @@ Value dict_method(const Value& self, const std::string& name) {
       a.expect_at_most(2, {});
       auto key = a.get(0, "key");
       if (!key) throw TemplateError("get expected at least 1 argument, got 0");
-      if (key->is_string()) {
-        if (const Value* v = s.as_object().find(key->as_string())) return *v;
-      }
+      if (const Value* v = s.as_object().find(dict_key(*key))) return *v;
       return a.get_or(1, "default", Value(nullptr));
     });
   }
@@ -316,7 +314,7 @@ Value find_method(const Value& object, const std::string& name) {
   switch (object.kind()) {
     case Value::Kind::String: return string_method(object, name);
     case Value::Kind::Object: return dict_method(object, name);
-    case Value::Kind::Array: return list_method(object, name);
+    case Value::Kind::Array: return object.is_sequence() ? list_method(object, name) : Value();
     default: return Value();
   }
 }

@@ -91,7 +91,7 @@ Value get_item(const Value& obj, const Value& key) {
   switch (obj.kind()) {
     case Value::Kind::Undefined: fail_undefined(obj);
     case Value::Kind::Array:
-      if (is_integral(key)) {
+      if (is_integral(key) && obj.is_sequence()) {
         if (auto i = resolve_index(key.as_int(), obj.as_array().size())) return obj.as_array()[*i];
         return missing_element(obj, key);
       }
@@ -104,8 +104,8 @@ Value get_item(const Value& obj, const Value& key) {
       }
       break;
     case Value::Kind::Object:
-      if (key.is_string()) {
-        if (const Value* v = obj.as_object().find(key.as_string())) return *v;
+      if (key.is_string() || key.is_number() || key.is_none()) {
+        if (const Value* v = obj.as_object().find(dict_key(key))) return *v;
       }
       break;
     default: break;
@@ -131,9 +131,10 @@ Value slice(const Value& obj, const std::optional<Value>& start, const std::opti
   if (obj.is_string()) {
     chars = utf8_to_u32(obj.as_string());
     size = static_cast<int64_t>(chars.size());
-  } else if (obj.is_array()) {
+  } else if (obj.is_sequence()) {
     size = static_cast<int64_t>(obj.as_array().size());
   } else {
+    // Unlike obj[key], jinja2 compiles obj[a:b] to plain Python slicing, whose TypeError propagates.
     throw TemplateError("'" + obj.type_name() + "' object is not subscriptable");
   }
   // Python's slice.indices(size).
@@ -168,7 +169,7 @@ Array iterate(const Value& value) {
     case Value::Kind::Array: return value.as_array();
     case Value::Kind::Object: {
       Array keys;
-      for (const auto& [k, v] : value.as_object().entries()) keys.emplace_back(k);
+      for (const auto& [k, v] : value.as_object().entries()) keys.push_back(key_value(k));
       return keys;
     }
     case Value::Kind::String: {
@@ -184,10 +185,13 @@ int64_t length_of(const Value& value) {
   switch (value.kind()) {
     case Value::Kind::Undefined: return 0;
     case Value::Kind::String: return static_cast<int64_t>(utf8_length(value.as_string()));
-    case Value::Kind::Array: return static_cast<int64_t>(value.as_array().size());
+    case Value::Kind::Array:
+      if (value.is_lazy()) break;
+      return static_cast<int64_t>(value.as_array().size());
     case Value::Kind::Object: return static_cast<int64_t>(value.as_object().size());
-    default: throw TemplateError("object of type '" + value.type_name() + "' has no len()");
+    default: break;
   }
+  throw TemplateError("object of type '" + value.type_name() + "' has no len()");
 }
 
 Value unary_minus(const Value& operand) {
@@ -206,16 +210,23 @@ Value binary_op(const std::string& op, const Value& left, const Value& right) {
   if (op == "+") {
     if (ints) return Value(left.as_int() + right.as_int());
     if (numbers) return Value(left.as_float() + right.as_float());
-    if (left.is_string() && right.is_string()) return Value(left.as_string() + right.as_string());
-    if (left.is_array() && right.is_array() && left.is_tuple() == right.is_tuple()) {
+    if (left.is_markup() || right.is_markup()) {  // Markup + str escapes the plain side, as markupsafe does
+      if (left.is_string() && right.is_string()) {
+        return Value::markup((left.is_markup() ? left.as_string() : html_escape(left.as_string())) +
+                             (right.is_markup() ? right.as_string() : html_escape(right.as_string())));
+      }
+    } else if (left.is_string() && right.is_string()) {
+      return Value(left.as_string() + right.as_string());
+    }
+    if (left.is_sequence() && right.is_sequence() && left.is_tuple() == right.is_tuple()) {
       Array out = left.as_array();
       out.insert(out.end(), right.as_array().begin(), right.as_array().end());
       return Value(std::move(out), left.is_tuple());
     }
-    if (left.is_string()) {
+    if (left.is_string() && !left.is_markup()) {
       throw type_error("can only concatenate str (not \"" + right.type_name() + "\") to str");
     }
-    if (left.is_array() && !left.is_tuple()) {
+    if (left.is_list()) {
       throw type_error("can only concatenate list (not \"" + right.type_name() + "\") to list");
     }
   } else if (op == "-") {
@@ -224,8 +235,8 @@ Value binary_op(const std::string& op, const Value& left, const Value& right) {
   } else if (op == "*") {
     if (ints) return Value(left.as_int() * right.as_int());
     if (numbers) return Value(left.as_float() * right.as_float());
-    if ((left.is_string() || left.is_array()) && is_integral(right)) return repeat(left, right.as_int());
-    if ((right.is_string() || right.is_array()) && is_integral(left)) return repeat(right, left.as_int());
+    if ((left.is_string() || left.is_sequence()) && is_integral(right)) return repeat(left, right.as_int());
+    if ((right.is_string() || right.is_sequence()) && is_integral(left)) return repeat(right, left.as_int());
   } else if (op == "/") {
     if (numbers) {
       if (right.as_float() == 0.0) throw TemplateError("division by zero");
@@ -275,7 +286,7 @@ int python_compare(const Value& left, const Value& right) {
     const int c = left.as_string().compare(right.as_string());  // UTF-8 byte order is code-point order
     return c < 0 ? -1 : c > 0;
   }
-  if (left.is_array() && right.is_array() && left.is_tuple() == right.is_tuple()) {
+  if (left.is_sequence() && right.is_sequence() && left.is_tuple() == right.is_tuple()) {
     const Array& a = left.as_array();
     const Array& b = right.as_array();
     for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
@@ -303,7 +314,8 @@ bool contains(const Value& container, const Value& item) {
       }
       return false;
     case Value::Kind::Object:
-      return item.is_string() && container.as_object().find(item.as_string()) != nullptr;
+      if (item.is_undefined()) return false;
+      return container.as_object().find(dict_key(item)) != nullptr;
     default:
       throw TemplateError("argument of type '" + container.type_name() + "' is not iterable");
   }

@@ -19,10 +19,37 @@ class Parser {
     std::string end_tag;
     Body body = parse_body({}, end_tag);
     if (!end_tag.empty()) fail(current(), "unexpected end tag '" + end_tag + "'");
+    // jinja2 rejects an unknown filter or test when it compiles the template, unless the use sits in
+    // an if-block or an inline if, where the error waits until that code runs.
+    for (const UnknownName& u : unknown_names_) {
+      if (!u.deferred) throw located_error(origin_, u.pos, "no " + u.what + " named '" + u.name + "'");
+    }
     return body;
   }
 
  private:
+  struct UnknownName {
+    std::string what;  // "filter" or "test"
+    std::string name;
+    SourcePos pos;
+    bool deferred;
+  };
+
+  void note_unknown(const char* what, const std::string& name, SourcePos pos) {
+    unknown_names_.push_back(UnknownName{what, name, pos, soft_depth_ > 0});
+  }
+
+  // Runs `parse` with the soft state that jinja2's compiler gives it: `soft` inside if-blocks and
+  // inline ifs, reset for loop, macro, call, filter and set-block bodies, which get frames of their own.
+  template <class F>
+  auto with_soft(bool soft, F&& parse) {
+    const int saved = soft_depth_;
+    soft_depth_ = soft ? saved + 1 : 0;
+    auto result = parse();
+    soft_depth_ = saved;
+    return result;
+  }
+
   const Token& current() const { return tokens_[pos_]; }
   const Token& peek(size_t ahead = 1) const { return tokens_[std::min(pos_ + ahead, tokens_.size() - 1)]; }
   const Token& advance() { return tokens_[pos_ < tokens_.size() - 1 ? pos_++ : pos_]; }
@@ -159,6 +186,10 @@ class Parser {
   }
 
   StmtPtr parse_if(const Token& at) {
+    return with_soft(true, [&] { return parse_if_soft(at); });
+  }
+
+  StmtPtr parse_if_soft(const Token& at) {
     auto s = std::make_unique<Stmt>(Stmt::Kind::If, at.pos);
     ExprPtr cond = parse_tuple(false);
     expect_block_end();
@@ -211,7 +242,7 @@ class Parser {
     expect_block_end();
     ++loop_depth_;
     std::string end;
-    s->body = parse_body({"endfor", "else"}, end);
+    s->body = with_soft(false, [&] { return parse_body({"endfor", "else"}, end); });
     --loop_depth_;
     if (end == "else") {
       expect_block_end();
@@ -239,7 +270,7 @@ class Parser {
     if (is_op("|")) s->expr = parse_filter_chain(nullptr);
     expect_block_end();
     std::string end;
-    s->body = parse_body({"endset"}, end);
+    s->body = with_soft(false, [&] { return parse_body({"endset"}, end); });
     expect_block_end();
     return s;
   }
@@ -264,7 +295,7 @@ class Parser {
     const int saved = loop_depth_;
     loop_depth_ = 0;
     std::string end;
-    s->body = parse_body({"endmacro"}, end);
+    s->body = with_soft(false, [&] { return parse_body({"endmacro"}, end); });
     loop_depth_ = saved;
     expect_block_end();
     return s;
@@ -277,7 +308,7 @@ class Parser {
     if (s->expr->kind != Expr::Kind::Call) fail(at, "expected a call after 'call'");
     expect_block_end();
     std::string end;
-    s->body = parse_body({"endcall"}, end);
+    s->body = with_soft(false, [&] { return parse_body({"endcall"}, end); });
     expect_block_end();
     return s;
   }
@@ -287,7 +318,7 @@ class Parser {
     s->expr = parse_filter_chain(nullptr, /*leading_pipe=*/false);
     expect_block_end();
     std::string end;
-    s->body = parse_body({"endfilter"}, end);
+    s->body = with_soft(false, [&] { return parse_body({"endfilter"}, end); });
     expect_block_end();
     return s;
   }
@@ -317,6 +348,7 @@ class Parser {
   }
 
   ExprPtr parse_expression() {
+    const size_t unknown_before = unknown_names_.size();
     ExprPtr expr = parse_or();
     while (is_name("if")) {
       const Token& at = advance();
@@ -325,6 +357,7 @@ class Parser {
       cond->b = parse_or();
       if (accept_name("else")) cond->c = parse_expression();
       expr = std::move(cond);
+      for (size_t i = unknown_before; i < unknown_names_.size(); ++i) unknown_names_[i].deferred = true;
     }
     return expr;
   }
@@ -620,7 +653,7 @@ class Parser {
         advance();
         name += "." + advance().text;
       }
-      if (!has_filter(name)) fail(at, "no filter named '" + name + "'");
+      if (!has_filter(name)) note_unknown("filter", name, at.pos);
       auto filter = make(Expr::Kind::Filter, at);
       filter->name = std::move(name);
       filter->a = std::move(node);
@@ -654,7 +687,7 @@ class Parser {
       advance();
       test->name += "." + advance().text;
     }
-    if (!has_test(test->name)) fail(name_token, "no test named '" + test->name + "'");
+    if (!has_test(test->name)) note_unknown("test", test->name, name_token.pos);
     test->a = std::move(node);
     const Token& t = current();
     if (is_op("(")) {
@@ -672,6 +705,8 @@ class Parser {
   const std::string& origin_;
   size_t pos_ = 0;
   int loop_depth_ = 0;
+  int soft_depth_ = 0;
+  std::vector<UnknownName> unknown_names_;
 };
 
 }  // namespace

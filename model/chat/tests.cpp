@@ -57,7 +57,7 @@ const std::map<std::string, Test, std::less<>>& tests() {
       {"iterable",
        [](const Value& v, CallArgs&) { return v.is_undefined() || v.is_string() || v.is_array() || v.is_object(); }},
       {"sequence",
-       [](const Value& v, CallArgs&) { return v.is_undefined() || v.is_string() || v.is_array() || v.is_object(); }},
+       [](const Value& v, CallArgs&) { return v.is_undefined() || v.is_string() || v.is_sequence() || v.is_object(); }},
       {"callable", [](const Value& v, CallArgs&) { return v.is_callable(); }},
       {"even", [](const Value& v, CallArgs& a) { return int_operand(v, a.callee) % 2 == 0; }},
       {"odd", [](const Value& v, CallArgs& a) { return int_operand(v, a.callee) % 2 != 0; }},

@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <cctype>
+#include <charconv>
 #include <stdexcept>
 
 #include "model/chat/error.hpp"
@@ -73,7 +74,7 @@ bool Value::truthy() const {
     case Kind::Int: return int_ != 0;
     case Kind::Float: return float_ != 0.0;
     case Kind::String: return !string_->empty();
-    case Kind::Array: return !array_->empty();
+    case Kind::Array: return is_lazy() || !array_->empty();
     case Kind::Object: return !object_->empty();
     case Kind::Namespace:
     case Kind::Callable: return true;
@@ -88,8 +89,18 @@ std::string Value::type_name() const {
     case Kind::Bool: return "bool";
     case Kind::Int: return "int";
     case Kind::Float: return "float";
-    case Kind::String: return "str";
-    case Kind::Array: return is_tuple_ ? "tuple" : "list";
+    case Kind::String: return markup_ ? "Markup" : "str";
+    case Kind::Array:
+      switch (sequence_) {
+        case Sequence::List: return "list";
+        case Sequence::Tuple: return "tuple";
+        case Sequence::Generator: return "generator";
+        case Sequence::Iterator: return "list_reverseiterator";
+        case Sequence::DictItems: return "dict_items";
+        case Sequence::DictKeys: return "dict_keys";
+        case Sequence::DictValues: return "dict_values";
+      }
+      return "list";
     case Kind::Object: return "dict";
     case Kind::Namespace: return "Namespace";
     case Kind::Callable: return "function";
@@ -108,8 +119,9 @@ bool Value::equals(const Value& other) const {
     case Kind::None: return true;
     case Kind::String: return *string_ == *other.string_;
     case Kind::Array: {
-      // Python: a list never equals a tuple.
-      if (is_tuple_ != other.is_tuple_ || array_->size() != other.array_->size()) return false;
+      // Python: a list never equals a tuple; generators and views compare by identity here.
+      if (sequence_ != other.sequence_ || array_->size() != other.array_->size()) return false;
+      if (!is_sequence()) return array_ == other.array_;
       for (size_t i = 0; i < array_->size(); ++i) {
         if (!(*array_)[i].equals((*other.array_)[i])) return false;
       }
@@ -221,6 +233,41 @@ Value Value::from_json(std::string_view json_text, std::string_view origin) {
   }
   if (error) throw std::runtime_error(std::string(origin) + ": invalid JSON: " + simdjson::error_message(error));
   return from_dom(root);
+}
+
+namespace {
+constexpr char kEncodedKey = '\x01';
+}  // namespace
+
+std::string dict_key(const Value& key) {
+  switch (key.kind()) {
+    case Value::Kind::String: return key.as_string();
+    case Value::Kind::Bool:
+    case Value::Kind::Int: return std::string(1, kEncodedKey) + "i" + std::to_string(key.as_int());
+    case Value::Kind::Float: {
+      const double d = key.as_float();
+      if (d == static_cast<double>(static_cast<int64_t>(d))) {
+        return std::string(1, kEncodedKey) + "i" + std::to_string(static_cast<int64_t>(d));
+      }
+      char buf[40];
+      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
+      return std::string(1, kEncodedKey) + "f" + std::string(buf, end);
+    }
+    case Value::Kind::None: return std::string(1, kEncodedKey) + "n";
+    case Value::Kind::Undefined: throw TemplateError(key.undefined_hint());
+    default: throw TemplateError("unhashable or unsupported dict key type: '" + key.type_name() + "'");
+  }
+}
+
+Value key_value(const std::string& stored_key) {
+  if (stored_key.size() < 2 || stored_key[0] != kEncodedKey) return Value(stored_key);
+  const std::string body = stored_key.substr(2);
+  switch (stored_key[1]) {
+    case 'i': return Value(static_cast<int64_t>(std::stoll(body)));
+    case 'f': return Value(std::stod(body));
+    case 'n': return Value(nullptr);
+    default: return Value(stored_key);
+  }
 }
 
 std::optional<Value> CallArgs::get(size_t index, std::string_view name) const {

@@ -46,6 +46,10 @@ struct Callable {
 class Value {
  public:
   enum class Kind { Undefined, None, Bool, Int, Float, String, Array, Object, Namespace, Callable };
+  // What Python type an Array stands for. jinja2's map/select/... filters return generators and
+  // `reverse` an iterator: always truthy, no len(), no indexing, not JSON-serialisable, while
+  // dict.items()/keys()/values() return views that have a length but no indexing.
+  enum class Sequence : uint8_t { List, Tuple, Generator, Iterator, DictItems, DictKeys, DictValues };
 
   Value() = default;  // undefined, with no hint
   Value(std::nullptr_t) : kind_(Kind::None) {}
@@ -57,7 +61,8 @@ class Value {
   Value(std::string_view s) : Value(std::string(s)) {}
   Value(const char* s) : Value(std::string(s)) {}
   Value(Array a, bool is_tuple = false)
-      : kind_(Kind::Array), array_(std::make_shared<Array>(std::move(a))), is_tuple_(is_tuple) {}
+      : kind_(Kind::Array), array_(std::make_shared<Array>(std::move(a))),
+        sequence_(is_tuple ? Sequence::Tuple : Sequence::List) {}
   Value(Object o) : kind_(Kind::Object), object_(std::make_shared<Object>(std::move(o))) {}
 
   // An undefined value whose misuse raises `hint` (e.g. "'x' is undefined").
@@ -65,6 +70,18 @@ class Value {
   static Value namespace_(Object attributes);
   static Value callable(std::string name, std::function<Value(CallArgs&)> fn);
   static Value tuple(Array items) { return Value(std::move(items), true); }
+  // A string marked safe for HTML (jinja2's Markup, from the safe and escape filters): adding a plain
+  // string to it escapes that string first.
+  static Value markup(std::string text) {
+    Value v(std::move(text));
+    v.markup_ = true;
+    return v;
+  }
+  static Value sequence(Array items, Sequence flavour) {
+    Value v(std::move(items));
+    v.sequence_ = flavour;
+    return v;
+  }
 
   // Parses JSON text into a value (objects keep key order, integers stay ints). Throws
   // std::runtime_error naming `origin` and the offset when the text is not valid JSON.
@@ -78,8 +95,20 @@ class Value {
   bool is_float() const { return kind_ == Kind::Float; }
   bool is_number() const { return kind_ == Kind::Int || kind_ == Kind::Float || kind_ == Kind::Bool; }
   bool is_string() const { return kind_ == Kind::String; }
+  bool is_markup() const { return kind_ == Kind::String && markup_; }
+  // Any array-backed iterable: list, tuple, generator, iterator or dict view.
   bool is_array() const { return kind_ == Kind::Array; }
-  bool is_tuple() const { return kind_ == Kind::Array && is_tuple_; }
+  // A real Python sequence (list or tuple): indexable, sliceable, with a length.
+  bool is_sequence() const {
+    return kind_ == Kind::Array && (sequence_ == Sequence::List || sequence_ == Sequence::Tuple);
+  }
+  bool is_list() const { return kind_ == Kind::Array && sequence_ == Sequence::List; }
+  bool is_tuple() const { return kind_ == Kind::Array && sequence_ == Sequence::Tuple; }
+  // A generator or iterator: truthy even when empty and without a length.
+  bool is_lazy() const {
+    return kind_ == Kind::Array && (sequence_ == Sequence::Generator || sequence_ == Sequence::Iterator);
+  }
+  Sequence sequence_kind() const { return sequence_; }
   bool is_object() const { return kind_ == Kind::Object; }
   bool is_namespace() const { return kind_ == Kind::Namespace; }
   bool is_callable() const { return kind_ == Kind::Callable; }
@@ -112,8 +141,16 @@ class Value {
   std::shared_ptr<Array> array_;
   std::shared_ptr<Object> object_;
   std::shared_ptr<Callable> callable_;
-  bool is_tuple_ = false;
+  Sequence sequence_ = Sequence::List;
+  bool markup_ = false;
 };
+
+// Python dicts also take ints, floats and None as keys (`{0: 'a', 512: 'b'}` in a template). Object
+// stores such a key under an encoded string that JSON text cannot produce by accident; these convert.
+// Equal numbers give the same key (1, 1.0 and True), as in Python. Throws TemplateError for keys
+// Python cannot hash (lists, dicts) or that this implementation does not support (tuples).
+std::string dict_key(const Value& key);
+Value key_value(const std::string& stored_key);
 
 // Positional and keyword arguments of a call; `take` helpers give filters and methods Python-like
 // parameter binding (positional first, then by name, else the default).

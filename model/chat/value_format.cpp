@@ -118,6 +118,12 @@ std::string python_repr(const Value& value) {
     case Value::Kind::Float: return python_float_repr(value.as_float());
     case Value::Kind::String: return python_string_repr(value.as_string());
     case Value::Kind::Array: {
+      if (value.is_lazy()) {  // Python adds the object's address, which no one can match
+        std::string out(1, '<');
+        out += value.type_name();
+        out += " object>";
+        return out;
+      }
       const Array& items = value.as_array();
       std::string out = value.is_tuple() ? "(" : "[";
       for (size_t i = 0; i < items.size(); ++i) {
@@ -126,6 +132,7 @@ std::string python_repr(const Value& value) {
       }
       if (value.is_tuple() && items.size() == 1) out += ",";
       out += value.is_tuple() ? ")" : "]";
+      if (!value.is_sequence()) return value.type_name() + "(" + out + ")";  // dict_items([...]) and friends
       return out;
     }
     case Value::Kind::Object:
@@ -135,7 +142,7 @@ std::string python_repr(const Value& value) {
       for (const auto& [k, v] : value.as_object().entries()) {
         if (!first) out += ", ";
         first = false;
-        out += python_string_repr(k) + ": " + python_repr(v);
+        out += python_repr(key_value(k)) + ": " + python_repr(v);
       }
       out += value.is_namespace() ? "}>" : "}";
       return out;
@@ -143,6 +150,21 @@ std::string python_repr(const Value& value) {
     case Value::Kind::Callable: return "<built-in function " + value.as_callable().name + ">";
   }
   return "";
+}
+
+std::string html_escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&#34;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
 }
 
 std::string to_python_str(const Value& value) {
@@ -200,6 +222,9 @@ void append_json(std::string& out, const Value& value, const JsonStyle& style, i
     }
     case Value::Kind::String: append_json_string(out, value.as_string(), style.ensure_ascii); return;
     case Value::Kind::Array: {
+      if (!value.is_sequence()) {
+        throw TemplateError("Object of type " + value.type_name() + " is not JSON serializable");
+      }
       const Array& items = value.as_array();
       if (items.empty()) {
         out += "[]";
@@ -229,7 +254,9 @@ void append_json(std::string& out, const Value& value, const JsonStyle& style, i
       for (size_t i = 0; i < entries.size(); ++i) {
         if (i) out += style.item_separator;
         if (style.indent) newline(depth + 1);
-        append_json_string(out, entries[i]->first, style.ensure_ascii);
+        // json.dumps writes non-string keys as their JSON text: 512 -> "512", None -> "null".
+        const Value key = key_value(entries[i]->first);
+        append_json_string(out, key.is_string() ? key.as_string() : to_json(key, style), style.ensure_ascii);
         out += style.key_separator;
         append_json(out, entries[i]->second, style, depth + 1);
       }

@@ -16,6 +16,9 @@ std::string python_repr(const Value& value);
 // Python's repr of a float: the shortest text that reads back the same number.
 std::string python_float_repr(double value);
 
+// markupsafe's escape(): & < > " ' as HTML entities.
+std::string html_escape(const std::string& text);
+
 // json.dumps options that transformers' tojson filter exposes.
 struct JsonStyle {
   std::optional<std::string> indent;  // None: one line; else the text repeated per nesting level
