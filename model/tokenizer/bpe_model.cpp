@@ -5,8 +5,8 @@
 #include <xxhash.h>
 
 #include <algorithm>
-#include <mutex>
 
+#include "model/tokenizer/byte_level.hpp"
 #include "model/tokenizer/utf8.hpp"
 
 namespace sabre {
@@ -307,17 +307,31 @@ void BpeModel::encode_word(std::string_view word, std::vector<TokenId>& out) con
 }
 
 void BpeModel::encode_piece(std::string_view word, std::vector<TokenId>& out) const {
+  const bool cacheable = word.size() <= WordCache::kMaxKeyBytes;
+  const uint64_t hash = cacheable ? WordCache::hash(word) : 0;
+  if (cacheable && cache_.lookup(word, hash, out)) return;
+  const size_t first_new = out.size();
+  encode_uncached(word, out);
+  if (cacheable) cache_.insert(word, hash, std::span<const TokenId>(out).subspan(first_new));
+}
+
+void BpeModel::encode_raw_byte_level_word(std::string_view raw, std::vector<TokenId>& out) const {
+  if (raw.empty()) return;
+  const bool cacheable = raw.size() <= WordCache::kMaxKeyBytes;
+  const uint64_t hash = cacheable ? WordCache::hash(raw) : 0;
+  if (cacheable && cache_.lookup(raw, hash, out)) return;
+  thread_local std::string mapped;
+  mapped.clear();
+  byte_level::encode(raw, mapped);
+  const size_t first_new = out.size();
+  encode_uncached(mapped, out);
+  if (cacheable) cache_.insert(raw, hash, std::span<const TokenId>(out).subspan(first_new));
+}
+
+void BpeModel::encode_uncached(std::string_view word, std::vector<TokenId>& out) const {
   if (ignore_merges_) {
     if (auto it = vocab_.find(word); it != vocab_.end()) {
       out.push_back(it->second);
-      return;
-    }
-  }
-  const bool cacheable = word.size() < kMaxCachedWordBytes;
-  if (cacheable) {
-    std::shared_lock lock(cache_mutex_);
-    if (auto it = cache_.find(word); it != cache_.end()) {
-      out.insert(out.end(), it->second.begin(), it->second.end());
       return;
     }
   }
@@ -325,14 +339,7 @@ void BpeModel::encode_piece(std::string_view word, std::vector<TokenId>& out) co
   symbols.clear();
   split_into_symbols(word, symbols);
   merge_symbols(symbols);
-  const size_t first_new = out.size();
   for (int32_t i = symbols.empty() ? -1 : 0; i != -1; i = symbols[i].next) out.push_back(symbols[i].id);
-  if (cacheable) {
-    std::unique_lock lock(cache_mutex_);
-    if (cache_.size() < kCacheCapacity) {
-      cache_.emplace(std::string(word), std::vector<TokenId>(out.begin() + static_cast<ptrdiff_t>(first_new), out.end()));
-    }
-  }
 }
 
 }  // namespace sabre

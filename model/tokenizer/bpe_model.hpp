@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -14,6 +13,7 @@
 
 #include "model/tokenizer/json_util.hpp"
 #include "model/tokenizer/tokenizer.hpp"
+#include "model/tokenizer/word_cache.hpp"
 
 namespace sabre {
 
@@ -33,6 +33,9 @@ class BpeModel {
 
   // Appends the ids of one pre-tokenized word. Thread-safe.
   void encode_word(std::string_view word, std::vector<TokenId>& out) const;
+  // The same for a word still in raw bytes that a ByteLevel step would map to visible characters:
+  // the cache is keyed by the raw bytes so that a word seen before costs no mapping at all.
+  void encode_raw_byte_level_word(std::string_view raw, std::vector<TokenId>& out) const;
 
   std::optional<TokenId> token_to_id(std::string_view token) const;
   const std::string* id_to_token(TokenId id) const;  // nullptr when the id is not in the vocabulary
@@ -57,6 +60,7 @@ class BpeModel {
   const MergeTarget* find_merge(TokenId left, TokenId right) const;
   std::optional<TokenId> symbol_id(std::string_view piece, bool first, bool last) const;
   void encode_piece(std::string_view word, std::vector<TokenId>& out) const;
+  void encode_uncached(std::string_view word, std::vector<TokenId>& out) const;
 
   StringMap<TokenId> vocab_;
   std::vector<std::string> id_to_token_;
@@ -79,11 +83,8 @@ class BpeModel {
   // marker, and the word may be cut there into short, cacheable pieces without changing the result.
   bool split_before_marker_ = false;
 
-  // Words seen before and their ids. Bounded: once full, new words are encoded but not stored.
-  static constexpr size_t kCacheCapacity = 200'000;
-  static constexpr size_t kMaxCachedWordBytes = 256;
-  mutable std::shared_mutex cache_mutex_;
-  mutable StringMap<std::vector<TokenId>> cache_;
+  // Words seen before and their ids (200k words: a few MB, most of a large text's distinct words).
+  mutable WordCache cache_{200'000};
 };
 
 }  // namespace sabre

@@ -22,6 +22,7 @@ class SplitPattern {
 
   // Non-overlapping, non-empty matches, left to right, appended to `out` as byte ranges.
   void find_all(std::string_view text, std::vector<std::pair<size_t, size_t>>& out) const;
+  const Pcre2Regex* regex() const { return regex_ ? &*regex_ : nullptr; }
 
  private:
   std::string literal_;

@@ -70,6 +70,11 @@ class SplitPreTokenizer final : public PreTokenizer {
     });
   }
 
+  // The regex when this split keeps matches and gaps alike as pieces (Isolated, not inverted).
+  const Pcre2Regex* isolating_regex() const {
+    return behavior_ == SplitBehavior::Isolated && !invert_ ? pattern_.regex() : nullptr;
+  }
+
  private:
   SplitPattern pattern_;
   SplitBehavior behavior_;
@@ -104,6 +109,12 @@ class ByteLevelPreTokenizer final : public PreTokenizer {
       p = std::move(mapped);
     }
   }
+
+  const Pcre2Regex* byte_level_split_regex() const override {
+    return !add_prefix_space_ && regex_ ? &*regex_ : nullptr;
+  }
+  // True when this step only maps bytes (no prefix space, no splitting of its own).
+  bool maps_bytes_only() const { return !add_prefix_space_ && !regex_; }
 
  private:
   bool add_prefix_space_;
@@ -186,6 +197,14 @@ class SequencePreTokenizer final : public PreTokenizer {
   explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> parts) : parts_(std::move(parts)) {}
   void pre_tokenize(std::vector<std::string>& pieces, bool starts_text) const override {
     for (const auto& p : parts_) p->pre_tokenize(pieces, starts_text);
+  }
+
+  const Pcre2Regex* byte_level_split_regex() const override {
+    if (parts_.size() == 1) return parts_[0]->byte_level_split_regex();
+    if (parts_.size() != 2) return nullptr;
+    const auto* split = dynamic_cast<const SplitPreTokenizer*>(parts_[0].get());
+    const auto* bytes = dynamic_cast<const ByteLevelPreTokenizer*>(parts_[1].get());
+    return split && bytes && bytes->maps_bytes_only() ? split->isolating_regex() : nullptr;
   }
 
  private:

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "model/tokenizer/json_util.hpp"
+#include "model/tokenizer/pcre2_regex.hpp"
 
 namespace sabre {
 
@@ -16,6 +17,11 @@ class PreTokenizer {
   // Replaces `pieces` by their sub-pieces, in order. `starts_text` says whether pieces[0] begins at
   // the start of the whole input (Metaspace's prepend_scheme "first" needs it).
   virtual void pre_tokenize(std::vector<std::string>& pieces, bool starts_text) const = 0;
+
+  // Non-null when this pre-tokenizer is exactly "split on this regex, keeping matches and gaps as
+  // pieces, then map each piece's bytes with ByteLevel" (the Qwen / Llama 3 / GPT-2 layout). The
+  // encoder then skips building the pieces and looks words up by their raw bytes.
+  virtual const Pcre2Regex* byte_level_split_regex() const { return nullptr; }
 };
 
 // How a Split keeps the delimiters it finds (tokenizers' SplitDelimiterBehavior).

@@ -28,9 +28,24 @@ struct Tokenizer::Impl {
   std::unique_ptr<Decoder> decoder;               // may be null: tokens are joined with spaces
   AddedVocabulary added;
   size_t vocab_size = 0;
+  const Pcre2Regex* byte_level_split = nullptr;  // see PreTokenizer::byte_level_split_regex
 
   // Normalizes, pre-tokenizes and encodes a stretch of text that holds no added token.
   void encode_plain(std::string_view text, bool starts_text, std::vector<TokenId>& ids) const {
+    if (byte_level_split) {
+      // Same pieces as the generic path below (matches and the gaps between them), without copies.
+      thread_local std::vector<std::pair<size_t, size_t>> matches;
+      matches.clear();
+      byte_level_split->find_all(text, matches);
+      size_t last = 0;
+      for (auto [begin, end] : matches) {
+        if (begin > last) model->encode_raw_byte_level_word(text.substr(last, begin - last), ids);
+        model->encode_raw_byte_level_word(text.substr(begin, end - begin), ids);
+        last = end;
+      }
+      if (last < text.size()) model->encode_raw_byte_level_word(text.substr(last), ids);
+      return;
+    }
     std::vector<std::string> words;
     words.emplace_back(text);
     if (pre_tokenizer) pre_tokenizer->pre_tokenize(words, starts_text);
@@ -94,7 +109,10 @@ Tokenizer Tokenizer::from_json(std::string_view json_text, std::string_view orig
     }
   }
   if (auto e = optional_member(obj, "normalizer")) impl->normalizer = make_normalizer(*e, root / "normalizer");
-  if (auto e = optional_member(obj, "pre_tokenizer")) impl->pre_tokenizer = make_pre_tokenizer(*e, root / "pre_tokenizer");
+  if (auto e = optional_member(obj, "pre_tokenizer")) {
+    impl->pre_tokenizer = make_pre_tokenizer(*e, root / "pre_tokenizer");
+    impl->byte_level_split = impl->pre_tokenizer->byte_level_split_regex();
+  }
   impl->model = BpeModel::from_json(member(obj, "model", root), root / "model");
   if (auto e = optional_member(obj, "post_processor")) {
     impl->post_processor = make_post_processor(*e, root / "post_processor");
