@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <thread>
+
 #include "golden_cases.hpp"
 #include "model/tokenizer/incremental_decoder.hpp"
 #include "model/tokenizer/utf8.hpp"
@@ -105,3 +107,28 @@ TEST_CASE("llama2 tokenizer matches HF tokenizers on the corpus", "[tokenizer][p
 TEST_CASE("qwen3 streaming decode adds up to the full decode", "[tokenizer][incremental]") { check_incremental("qwen3"); }
 TEST_CASE("llama3_1 streaming decode adds up to the full decode", "[tokenizer][incremental]") { check_incremental("llama3_1"); }
 TEST_CASE("llama2 streaming decode adds up to the full decode", "[tokenizer][incremental]") { check_incremental("llama2"); }
+
+TEST_CASE("encode from several threads at once gives the same ids", "[tokenizer][threads]") {
+  const auto path = shared_tokenizer("llama3_1");
+  if (!std::filesystem::exists(path)) {
+    WARN("skipped: " << path << " is missing");
+    return;
+  }
+  const Tokenizer tok = Tokenizer::from_file(path);
+  const Goldens g = load_goldens("llama3_1");
+  // The threads share the word cache, filling it while the others read it.
+  std::vector<size_t> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < mismatches.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (size_t round = 0; round < 3; ++round) {
+        for (size_t i = t; i < g.cases.size() + t; ++i) {
+          const auto& c = g.cases[i % g.cases.size()];
+          if (tok.encode(c.text, false) != c.ids_plain) ++mismatches[t];
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (size_t m : mismatches) CHECK(m == 0);
+}
