@@ -68,6 +68,9 @@ unsigned default_threads(unsigned requested) {
 
 // Rows below this are done on the calling thread: waking the pool costs more than the work.
 constexpr int64_t kMinRowsPerThread = 4;
+// Query runs at least this long use matrix products for attention (measured: the per-query loop wins
+// below a few dozen queries, where the products' fixed costs dominate).
+constexpr int64_t kGemmAttentionRows = 32;
 
 }  // namespace
 
@@ -168,24 +171,48 @@ void CpuBackend::store_kv(const float* x, const HeadLayout& k, const HeadLayout&
 
 void CpuBackend::attention(const float* x, const HeadLayout& q, std::span<const SequenceSlice> sequences,
                            int64_t layer, float scale, float* out) {
-  // One task per (sequence, q head): independent, and enough of them to keep every thread busy even
-  // for a single decoding sequence.
-  const int64_t tasks = static_cast<int64_t>(sequences.size()) * q.heads;
-  pool_.parallel_for(tasks, [&](int64_t task) {
-    const SequenceSlice& slice = sequences[static_cast<size_t>(task / q.heads)];
-    const int64_t head = task % q.heads;
+  const int64_t head_dim = q.head_dim;
+  const int64_t out_stride = q.heads * head_dim;
+  const auto head_inputs = [&](const SequenceSlice& slice, int64_t head) {
     CpuKvCache& cache = cpu_cache(slice, layer);
-    const int64_t kv_heads = cache.shape().kv_heads;
-    const int64_t kv_head = head / (q.heads / kv_heads);
-    const int64_t head_dim = q.head_dim;
+    const int64_t kv_head = head / (q.heads / cache.shape().kv_heads);
+    struct {
+      const float* q;
+      const float* k;
+      const float* v;
+      int64_t kv_stride;
+      float* out;
+    } in{x + slice.first_row * q.row_stride + q.offset + head * head_dim, cache.keys(layer) + kv_head * head_dim,
+         cache.values(layer) + kv_head * head_dim, cache.row_floats(), out + slice.first_row * out_stride + head * head_dim};
+    return in;
+  };
+
+  // Long runs of queries (prompts) go through OpenBLAS matrix products, one head after another, each
+  // product threaded by OpenBLAS itself.
+  for (const auto& slice : sequences) {
+    if (slice.num_rows < kGemmAttentionRows) continue;
+    for (int64_t head = 0; head < q.heads; ++head) {
+      const auto in = head_inputs(slice, head);
+      cpu::attention_head_gemm(in.q, q.row_stride, slice.num_rows, slice.cached_tokens, in.k, in.v, in.kv_stride,
+                               head_dim, scale, in.out, out_stride, prefill_scores_);
+    }
+  }
+
+  // Short runs (decode steps, small chunks): one task per (sequence, q head), spread over the pool;
+  // enough tasks to keep every thread busy even for a single decoding sequence.
+  short_slices_.clear();
+  for (const auto& slice : sequences) {
+    if (slice.num_rows < kGemmAttentionRows) short_slices_.push_back(&slice);
+  }
+  const int64_t tasks = static_cast<int64_t>(short_slices_.size()) * q.heads;
+  pool_.parallel_for(tasks, [&](int64_t task) {
+    const SequenceSlice& slice = *short_slices_[static_cast<size_t>(task / q.heads)];
+    const auto in = head_inputs(slice, task % q.heads);
     thread_local std::vector<float> scores;  // grows to the longest context once, then is reused
     const auto needed = static_cast<size_t>(slice.cached_tokens + slice.num_rows);
     if (scores.size() < needed) scores.resize(std::max(needed, scores.size() * 2));
-    const int64_t out_stride = q.heads * head_dim;
-    cpu::attention_head(x + slice.first_row * q.row_stride + q.offset + head * head_dim, q.row_stride,
-                        slice.num_rows, slice.cached_tokens, cache.keys(layer) + kv_head * head_dim,
-                        cache.values(layer) + kv_head * head_dim, cache.row_floats(), head_dim, scale,
-                        out + slice.first_row * out_stride + head * head_dim, out_stride, scores.data());
+    cpu::attention_head(in.q, q.row_stride, slice.num_rows, slice.cached_tokens, in.k, in.v, in.kv_stride, head_dim,
+                        scale, in.out, out_stride, scores.data());
   });
 }
 

@@ -3,6 +3,7 @@
 // a ThreadPool for attention over (sequence, head) pairs and for row-wise kernels on long prompts.
 
 #include <memory>
+#include <vector>
 
 #include "kernels/cpu/thread_pool.hpp"
 #include "model/backend.hpp"
@@ -45,6 +46,8 @@ class CpuBackend final : public Backend {
   void for_row_blocks(int64_t rows, F&& body);
 
   ThreadPool pool_;
+  std::vector<float> prefill_scores_;
+  std::vector<const SequenceSlice*> short_slices_;  // attention_head_gemm's score blocks, kept between steps
 };
 
 }  // namespace sabre

@@ -7,6 +7,24 @@
 #include <limits>
 
 namespace sabre::cpu {
+namespace {
+
+// A dot product the compiler can vectorise: without -ffast-math it may not reorder a single running
+// sum, so the sum is split over 16 independent lanes (two AVX2 or one AVX-512 register) explicitly.
+inline float dot(const float* a, const float* b, int64_t n) {
+  constexpr int kLanes = 16;
+  float lanes[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int l = 0; l < kLanes; ++l) lanes[l] += a[i + l] * b[i + l];
+  }
+  float sum = 0.0f;
+  for (int l = 0; l < kLanes; ++l) sum += lanes[l];
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+}  // namespace
 
 void linear(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias, int64_t out,
             float* y) {
@@ -29,8 +47,7 @@ void rms_norm(const float* x, int64_t rows, int64_t dim, const float* weight, fl
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * x_stride;
     float* yr = y + r * y_stride;
-    float sum = 0.0f;
-    for (int64_t i = 0; i < dim; ++i) sum += xr[i] * xr[i];
+    const float sum = dot(xr, xr, dim);
     // Hugging Face: hidden * torch.rsqrt(variance + eps), then weight * (that).
     const float inv = 1.0f / std::sqrt(sum / static_cast<float>(dim) + eps);
     for (int64_t i = 0; i < dim; ++i) yr[i] = weight[i] * (xr[i] * inv);
@@ -89,10 +106,7 @@ void attention_head(const float* q, int64_t q_stride, int64_t rows, int64_t firs
     const int64_t keys = first_position + i + 1;
     float max_score = -std::numeric_limits<float>::infinity();
     for (int64_t j = 0; j < keys; ++j) {
-      const float* kj = k + j * kv_stride;
-      float dot = 0.0f;
-      for (int64_t d = 0; d < head_dim; ++d) dot += qi[d] * kj[d];
-      scores[j] = dot * scale;
+      scores[j] = dot(qi, k + j * kv_stride, head_dim) * scale;
       max_score = std::max(max_score, scores[j]);
     }
     float total = 0.0f;
@@ -102,12 +116,57 @@ void attention_head(const float* q, int64_t q_stride, int64_t rows, int64_t firs
     }
     const float inv_total = 1.0f / total;
     float* oi = out + i * out_stride;
-    std::fill(oi, oi + head_dim, 0.0f);
-    for (int64_t j = 0; j < keys; ++j) {
-      const float* vj = v + j * kv_stride;
-      const float w = scores[j] * inv_total;
-      for (int64_t d = 0; d < head_dim; ++d) oi[d] += w * vj[d];
+    // Weighted sum of values, 16 output dimensions at a time held in a local accumulator (registers),
+    // rather than read-modify-writing the output row once per key.
+    constexpr int64_t kChunk = 16;
+    for (int64_t d0 = 0; d0 < head_dim; d0 += kChunk) {
+      const int64_t width = std::min(kChunk, head_dim - d0);
+      float acc[kChunk] = {};
+      if (width == kChunk) {
+        for (int64_t j = 0; j < keys; ++j) {
+          const float* vj = v + j * kv_stride + d0;
+          const float w = scores[j];
+          for (int64_t l = 0; l < kChunk; ++l) acc[l] += w * vj[l];
+        }
+      } else {
+        for (int64_t j = 0; j < keys; ++j) {
+          const float* vj = v + j * kv_stride + d0;
+          for (int64_t l = 0; l < width; ++l) acc[l] += scores[j] * vj[l];
+        }
+      }
+      for (int64_t l = 0; l < width; ++l) oi[d0 + l] = acc[l] * inv_total;
     }
+  }
+}
+
+void attention_head_gemm(const float* q, int64_t q_stride, int64_t rows, int64_t first_position, const float* k,
+                         const float* v, int64_t kv_stride, int64_t head_dim, float scale, float* out,
+                         int64_t out_stride, std::vector<float>& scratch) {
+  constexpr int64_t kBlock = 128;  // queries per block: bounds the score matrix at 128 x context
+  for (int64_t r0 = 0; r0 < rows; r0 += kBlock) {
+    const int64_t n = std::min(kBlock, rows - r0);
+    const int64_t keys = first_position + r0 + n;  // what the block's last query sees
+    if (scratch.size() < static_cast<size_t>(n * keys)) scratch.resize(static_cast<size_t>(n * keys));
+    float* s = scratch.data();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(n), static_cast<blasint>(keys),
+                static_cast<blasint>(head_dim), scale, q + r0 * q_stride, static_cast<blasint>(q_stride), k,
+                static_cast<blasint>(kv_stride), 0.0f, s, static_cast<blasint>(keys));
+    for (int64_t i = 0; i < n; ++i) {
+      float* row = s + i * keys;
+      const int64_t visible = first_position + r0 + i + 1;
+      const float max_score = *std::max_element(row, row + visible);
+      float total = 0.0f;
+      for (int64_t j = 0; j < visible; ++j) {
+        row[j] = std::exp(row[j] - max_score);
+        total += row[j];
+      }
+      const float inv_total = 1.0f / total;
+      for (int64_t j = 0; j < visible; ++j) row[j] *= inv_total;
+      std::fill(row + visible, row + keys, 0.0f);  // the causal mask
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<blasint>(n), static_cast<blasint>(head_dim),
+                static_cast<blasint>(keys), 1.0f, s, static_cast<blasint>(keys), v, static_cast<blasint>(kv_stride),
+                0.0f, out + r0 * out_stride, static_cast<blasint>(out_stride));
   }
 }
 

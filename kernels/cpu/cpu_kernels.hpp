@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "kernels/cpu/thread_pool.hpp"
 
@@ -38,5 +39,13 @@ void silu_mul(const float* gate_up, int64_t rows, int64_t inter, float* out);
 void attention_head(const float* q, int64_t q_stride, int64_t rows, int64_t first_position, const float* k,
                     const float* v, int64_t kv_stride, int64_t head_dim, float scale, float* out,
                     int64_t out_stride, float* scores);
+
+// The same for a long run of queries (a prompt), as matrix products: for blocks of queries, the scores
+// against every key they may see come from one sgemm, the causal mask and softmax are applied row by
+// row, and a second sgemm weighs the values. OpenBLAS threads the products, so call it from one thread.
+// `scratch` grows to block x (first_position + rows) floats.
+void attention_head_gemm(const float* q, int64_t q_stride, int64_t rows, int64_t first_position, const float* k,
+                         const float* v, int64_t kv_stride, int64_t head_dim, float scale, float* out,
+                         int64_t out_stride, std::vector<float>& scratch);
 
 }  // namespace sabre::cpu
