@@ -174,6 +174,21 @@ TEST_CASE("broken safetensors headers name file, tensor and expectation", "[weig
     CHECK(load_f32(*source, "w", {2, 2}) == std::vector<float>{1, 2, 3, 4});
     CHECK(load_f32(*source, "b", {2}) == std::vector<float>{5, 6});
   }
+  SECTION("F16 and BF16 tensors convert to fp32") {
+    // 1.0, -2.0, 0.5 in binary16 and bfloat16.
+    const uint16_t f16[] = {0x3c00, 0xc000, 0x3800};
+    const uint16_t bf16[] = {0x3f80, 0xc000, 0x3f00};
+    std::string bytes(reinterpret_cast<const char*>(f16), 6);
+    bytes.append(reinterpret_cast<const char*>(bf16), 6);
+    write_safetensors(file,
+                      R"({"h": {"dtype": "F16", "shape": [3], "data_offsets": [0, 6]},
+                          "b": {"dtype": "BF16", "shape": [1, 3], "data_offsets": [6, 12]}})",
+                      bytes);
+    auto source = SafetensorsSource::open_file(file);
+    CHECK(source->find("h")->dtype == DType::f16);
+    CHECK(load_f32(*source, "h", {3}) == std::vector<float>{1.0f, -2.0f, 0.5f});
+    CHECK(load_f32(*source, "b", {1, 3}) == std::vector<float>{1.0f, -2.0f, 0.5f});
+  }
   SECTION("file shorter than the length field") {
     std::ofstream(file, std::ios::binary) << "abc";
     CHECK_THAT(error_opening(file), Catch::Contains("too short") && Catch::Contains("model.safetensors"));
