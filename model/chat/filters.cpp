@@ -439,44 +439,17 @@ Value filter_attr(const Value& input, CallArgs& args) {
   return Value::undefined("'" + input.type_name() + " object' has no attribute '" + name + "'");
 }
 
-// printf-style "%s"|format(...), for the conversions templates use (%s %d %i %r %f %%).
+// "%s, %s"|format(a, b) is Python's "%s, %s" % (a, b); keyword arguments fill %(name)s.
 Value filter_format(const Value& input, CallArgs& args) {
-  const std::string fmt = str(input);
-  std::string out;
-  size_t next = 0;
-  for (size_t i = 0; i < fmt.size(); ++i) {
-    if (fmt[i] != '%') {
-      out.push_back(fmt[i]);
-      continue;
-    }
-    if (++i >= fmt.size()) throw TemplateError("incomplete format");
-    const char conversion = fmt[i];
-    if (conversion == '%') {
-      out.push_back('%');
-      continue;
-    }
-    if (next >= args.positional.size()) throw TemplateError("not enough arguments for format string");
-    const Value& v = args.positional[next++];
-    switch (conversion) {
-      case 's': out += str(v); break;
-      case 'r': out += python_repr(v); break;
-      case 'd':
-      case 'i':
-        if (!v.is_number()) throw TemplateError("%" + std::string(1, conversion) + " format: a real number is required, not " + v.type_name());
-        out += std::to_string(v.is_float() ? static_cast<int64_t>(std::trunc(v.as_float())) : v.as_int());
-        break;
-      case 'f': {
-        if (!v.is_number()) throw TemplateError("%f format: a real number is required, not " + v.type_name());
-        char buf[64];
-        std::snprintf(buf, sizeof buf, "%f", v.as_float());
-        out += buf;
-        break;
-      }
-      default: throw TemplateError(std::string("unsupported format character '") + conversion + "'");
-    }
+  if (!args.positional.empty() && !args.keyword.empty()) {
+    throw TemplateError("can't handle positional and keyword arguments at the same time");
   }
-  if (next < args.positional.size()) throw TemplateError("not all arguments converted during string formatting");
-  return Value(std::move(out));
+  if (!args.keyword.empty()) {
+    Object mapping;
+    for (const auto& [k, v] : args.keyword) mapping.set(k, v);
+    return Value(python_percent_format(str(input), Value(std::move(mapping))));
+  }
+  return Value(python_percent_format(str(input), Value::tuple(args.positional)));
 }
 
 const std::map<std::string, Filter, std::less<>>& filters() {

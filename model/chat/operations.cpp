@@ -263,7 +263,7 @@ Value binary_op(const std::string& op, const Value& left, const Value& right) {
       if (m != 0.0 && ((m < 0) != (b < 0))) m += b;
       return Value(m);
     }
-    if (left.is_string()) throw TemplateError("printf-style '%' string formatting is not supported; use format()");
+    if (left.is_string()) return Value(python_percent_format(left.as_string(), right));
   } else if (op == "**") {
     if (ints && right.as_int() >= 0) {
       int64_t result = 1;

@@ -16,6 +16,10 @@ std::string python_repr(const Value& value);
 // Python's repr of a float: the shortest text that reads back the same number.
 std::string python_float_repr(double value);
 
+// Python's `fmt % arguments`: a tuple gives the positional values, a dict serves %(key)s, anything
+// else is the single value. Throws TemplateError as Python raises TypeError/ValueError.
+std::string python_percent_format(const std::string& fmt, const Value& arguments);
+
 // markupsafe's escape(): & < > " ' as HTML entities.
 std::string html_escape(const std::string& text);
 
