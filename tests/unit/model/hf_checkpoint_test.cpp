@@ -1,0 +1,67 @@
+// open_hf_checkpoint / open_checkpoint on Hugging Face directories: what a Checkpoint carries, and the
+// errors for directories that lack a part.
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "model/checkpoint.hpp"
+
+using namespace sabre;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kModels = fs::path(SABRE_TEST_FIXTURES) / "models";
+
+struct TempDir {
+  fs::path path = fs::temp_directory_path() / ("sabre_ckpt_test_" + std::to_string(std::random_device{}()));
+  TempDir() { fs::create_directories(path); }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("an HF directory becomes a Checkpoint", "[checkpoint]") {
+  Checkpoint c = open_checkpoint(kModels / "qwen2_bias");
+  CHECK(c.path == kModels / "qwen2_bias");
+  CHECK(c.config.architecture == Architecture::qwen2);
+  CHECK(c.config.eos_token_ids == std::vector<int32_t>{2, 4});  // config's 2 + generation_config's [2, 4]
+  CHECK(c.generation.temperature == 0.7);
+  CHECK(c.generation.top_p == 0.8);
+  CHECK(c.generation.top_k == 20);
+  CHECK(c.generation.repetition_penalty == 1.05);
+  REQUIRE(c.weights != nullptr);
+  CHECK(c.weights->find("model.embed_tokens.weight") != nullptr);
+  CHECK(c.tokenizer_json.empty());  // the tiny models ship no tokenizer
+  CHECK(c.tokenizer_config_json.empty());
+}
+
+TEST_CASE("tokenizer files are read when present", "[checkpoint]") {
+  TempDir dir;
+  for (const char* f : {"config.json", "generation_config.json", "model.safetensors"}) {
+    fs::copy_file(kModels / "qwen3_qknorm" / f, dir.path / f);
+  }
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json"}) {
+    fs::copy_file(kModels / "byte_tokenizer" / f, dir.path / f);
+  }
+  Checkpoint c = open_hf_checkpoint(dir.path);
+  CHECK_THAT(c.tokenizer_json, Catch::Contains("\"<|eot|>\""));
+  CHECK_THAT(c.tokenizer_config_json, Catch::Contains("chat_template"));
+}
+
+TEST_CASE("incomplete directories are refused with the missing part named", "[checkpoint]") {
+  TempDir dir;
+  CHECK_THROWS_WITH(open_hf_checkpoint(dir.path / "nope"), Catch::Contains("nope"));
+  CHECK_THROWS_WITH(open_hf_checkpoint(dir.path), Catch::Contains("config.json"));
+  fs::copy_file(kModels / "qwen3_qknorm" / "config.json", dir.path / "config.json");
+  CHECK_THROWS_WITH(open_hf_checkpoint(dir.path), Catch::Contains("model.safetensors"));
+  std::ofstream(dir.path / "generation_config.json") << R"({"top_p": "high"})";
+  CHECK_THROWS_WITH(open_hf_checkpoint(dir.path),
+                    Catch::Contains("generation_config.json") && Catch::Contains("'top_p'"));
+}
