@@ -87,38 +87,90 @@ std::vector<float> unpermute_rope_rows(const std::vector<float>& w, int64_t rows
   return out;
 }
 
-// Llama 3.1-style rope scaling: llama.cpp stores only the per-frequency divisors (rope_freqs.weight).
-// Recover the parameters by checking the tensor against the standard Llama 3 recipe (low 1, high 4,
-// original context 8192) with the largest divisor as the factor; anything else is refused rather than
-// run with the wrong frequencies.
-GgufLlama3Rope recover_llama3_rope(const std::vector<float>& freqs, double theta, int64_t head_dim,
-                                   const std::string& origin) {
-  GgufLlama3Rope rope;
-  rope.factor = *std::max_element(freqs.begin(), freqs.end());
-  const double low_wavelen = rope.original_max_position_embeddings / rope.low_freq_factor;
-  const double high_wavelen = rope.original_max_position_embeddings / rope.high_freq_factor;
-  if (static_cast<int64_t>(freqs.size()) * 2 != head_dim) {
+// Llama 3.1-style rope scaling: llama.cpp stores only the per-frequency divisors (rope_freqs.weight),
+// not the parameters. The divisors depend on the parameters only through factor, low_freq_factor / L and
+// high_freq_factor / L (L = original context), so with L fixed (the file's
+// rope.scaling.original_context_length, else Llama 3's 8192) the other two are fitted to the tensor and
+// the result is checked against every entry; a tensor that no Llama 3 recipe explains is refused rather
+// than run with the wrong frequencies.
+GgufLlama3Rope recover_llama3_rope(const std::vector<float>& divisors, double theta, int64_t head_dim,
+                                   int64_t original_context, const std::string& origin) {
+  if (static_cast<int64_t>(divisors.size()) * 2 != head_dim) {
     throw std::runtime_error(fmt::format("{}: rope_freqs.weight has {} entries, expected head_dim/2 = {}", origin,
-                                         freqs.size(), head_dim / 2));
+                                         divisors.size(), head_dim / 2));
   }
-  for (size_t i = 0; i < freqs.size(); ++i) {
+  GgufLlama3Rope rope;
+  rope.original_max_position_embeddings = original_context;
+  rope.factor = *std::max_element(divisors.begin(), divisors.end());
+  const double L = static_cast<double>(original_context);
+  auto near = [](double a, double b) { return std::fabs(a - b) <= 1e-4 * std::max(1.0, std::fabs(b)); };
+
+  // x = 1 / wavelength, decreasing with the index. Entries equal to 1 lie above high/L, entries equal
+  // to the factor below low/L, the rest interpolate linearly in x: s = (x - low/L) / (high/L - low/L).
+  std::vector<double> x(divisors.size());
+  double min_x_one = 1e300, max_x_full = -1e300;
+  std::vector<std::pair<double, double>> smooth;  // (x, s)
+  for (size_t i = 0; i < divisors.size(); ++i) {
     const double freq = 1.0 / std::pow(theta, 2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
-    const double wavelen = 2.0 * std::numbers::pi / freq;
+    x[i] = freq / (2.0 * std::numbers::pi);
+    const double d = divisors[i];
+    if (near(d, 1.0)) {
+      min_x_one = std::min(min_x_one, x[i]);
+    } else if (near(d, rope.factor)) {
+      max_x_full = std::max(max_x_full, x[i]);
+    } else {
+      smooth.emplace_back(x[i], (1.0 / d - 1.0 / rope.factor) / (1.0 - 1.0 / rope.factor));
+    }
+  }
+  double low_x, high_x;  // low/L and high/L
+  if (smooth.size() >= 2) {
+    const auto [x0, s0] = smooth.front();
+    const auto [x1, s1] = smooth.back();
+    const double slope = (s1 - s0) / (x1 - x0);
+    low_x = x0 - s0 / slope;
+    high_x = low_x + 1.0 / slope;
+  } else {
+    // Too few interpolated entries to fit: any thresholds in the gaps give the same divisors.
+    const double lo_bound = max_x_full > -1e300 ? max_x_full : 0.0;
+    const double hi_bound = min_x_one < 1e300 ? min_x_one : 2.0 * std::max(lo_bound, x.front());
+    if (smooth.empty()) {
+      low_x = lo_bound + (hi_bound - lo_bound) / 3.0;
+      high_x = lo_bound + 2.0 * (hi_bound - lo_bound) / 3.0;
+    } else {
+      const auto [xs, s] = smooth.front();
+      double width = 1e300;
+      if (s > 0) width = std::min(width, (xs - lo_bound) / s);
+      if (s < 1) width = std::min(width, (hi_bound - xs) / (1.0 - s));
+      width *= 0.5;
+      low_x = xs - s * width;
+      high_x = low_x + width;
+    }
+  }
+  rope.low_freq_factor = low_x * L;
+  rope.high_freq_factor = high_x * L;
+
+  // Recompute every divisor as transformers / llama.cpp would and insist on a match.
+  const double low_wavelen = L / rope.low_freq_factor;
+  const double high_wavelen = L / rope.high_freq_factor;
+  for (size_t i = 0; i < divisors.size(); ++i) {
+    const double wavelen = 1.0 / x[i];
     double expected;
     if (wavelen < high_wavelen) {
       expected = 1.0;
     } else if (wavelen > low_wavelen) {
       expected = rope.factor;
     } else {
-      const double smooth = (rope.original_max_position_embeddings / wavelen - rope.low_freq_factor) /
-                            (rope.high_freq_factor - rope.low_freq_factor);
-      expected = 1.0 / ((1.0 - smooth) / rope.factor + smooth);
+      const double s = (L / wavelen - rope.low_freq_factor) / (rope.high_freq_factor - rope.low_freq_factor);
+      expected = 1.0 / ((1.0 - s) / rope.factor + s);
     }
-    if (std::fabs(expected - freqs[i]) > 1e-3 * expected) {
+    if (!(rope.low_freq_factor > 0 && rope.high_freq_factor > rope.low_freq_factor) ||
+        std::fabs(expected - divisors[i]) > 1e-3 * expected) {
       throw std::runtime_error(fmt::format(
-          "{}: rope_freqs.weight[{}] = {} does not follow Llama 3 rope scaling with factor {}, low_freq_factor 1, "
-          "high_freq_factor 4, original context 8192 (expected {}); this rope scaling is not supported",
-          origin, i, freqs[i], rope.factor, expected));
+          "{}: rope_freqs.weight[{}] = {} is not explained by Llama 3 rope scaling (fitted factor {}, "
+          "low_freq_factor {}, high_freq_factor {}, original context {} give {}); this rope scaling is not "
+          "supported",
+          origin, i, divisors[i], rope.factor, rope.low_freq_factor, rope.high_freq_factor, original_context,
+          expected));
     }
   }
   return rope;
@@ -165,7 +217,10 @@ Checkpoint open_gguf_checkpoint(const std::filesystem::path& path) {
     const uint64_t head_dim = file.contains(arch + ".attention.key_length")
                                   ? file.get_uint(arch + ".attention.key_length")
                                   : file.get_uint(arch + ".embedding_length") / heads;
-    llama3_rope = recover_llama3_rope(file.tensor_to_f32(*freqs), theta, static_cast<int64_t>(head_dim), origin);
+    const std::string original_key = arch + ".rope.scaling.original_context_length";
+    const int64_t original_context = file.contains(original_key) ? file.get_int(original_key) : 8192;
+    llama3_rope = recover_llama3_rope(file.tensor_to_f32(*freqs), theta, static_cast<int64_t>(head_dim),
+                                      original_context, origin);
   }
 
   Checkpoint checkpoint;
