@@ -89,6 +89,9 @@ struct Stmt {
   Body body;
   Body else_body;
   std::vector<MacroParam> params;
+  // Macros whose body names `varargs` / `kwargs` accept extra positional / keyword arguments.
+  bool uses_varargs = false;
+  bool uses_kwargs = false;
 
   Stmt(Kind k, SourcePos p) : kind(k), pos(p) {}
 };

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <utility>
 
 #include "model/chat/builtins.hpp"
 #include "model/chat/error.hpp"
@@ -452,6 +453,125 @@ Value filter_format(const Value& input, CallArgs& args) {
   return Value(python_percent_format(str(input), Value::tuple(args.positional)));
 }
 
+Value filter_batch(const Value& input, CallArgs& args) {
+  args.expect_at_most(2, {"linecount", "fill_with"});
+  const int64_t size = args.get_or(0, "linecount", Value(int64_t{1})).as_int();
+  if (size <= 0) throw TemplateError("batch size must be positive");
+  const auto fill = args.get(1, "fill_with");
+  Array out;
+  Array current;
+  for (const Value& item : iterate(input)) {
+    current.push_back(item);
+    if (static_cast<int64_t>(current.size()) == size) out.emplace_back(std::exchange(current, {}));
+  }
+  if (!current.empty()) {
+    if (fill && !fill->is_none()) {
+      while (static_cast<int64_t>(current.size()) < size) current.push_back(*fill);
+    }
+    out.emplace_back(std::move(current));
+  }
+  return generator(std::move(out));
+}
+
+Value filter_slice(const Value& input, CallArgs& args) {
+  args.expect_at_most(2, {"slices", "fill_with"});
+  const int64_t slices = args.get_or(0, "slices", Value(int64_t{1})).as_int();
+  if (slices <= 0) throw TemplateError("slice count must be positive");
+  const auto fill = args.get(1, "fill_with");
+  const Array items = iterate(input);
+  const auto length = static_cast<int64_t>(items.size());
+  const int64_t per_slice = length / slices;
+  const int64_t with_extra = length % slices;
+  int64_t offset = 0;
+  Array out;
+  for (int64_t n = 0; n < slices; ++n) {
+    const int64_t start = offset + n * per_slice;
+    if (n < with_extra) ++offset;
+    const int64_t end = offset + (n + 1) * per_slice;
+    Array part(items.begin() + start, items.begin() + end);
+    if (fill && !fill->is_none() && n >= with_extra) part.push_back(*fill);
+    out.emplace_back(std::move(part));
+  }
+  return generator(std::move(out));
+}
+
+Value filter_center(const Value& input, CallArgs& args) {
+  args.expect_at_most(1, {"width"});
+  return Value(python_center(str(input), args.get_or(0, "width", Value(int64_t{80})).as_int(), " "));
+}
+
+Value filter_truncate(const Value& input, CallArgs& args) {
+  args.expect_at_most(4, {"length", "killwords", "end", "leeway"});
+  const int64_t length = args.get_or(0, "length", Value(int64_t{255})).as_int();
+  const bool killwords = args.get_or(1, "killwords", Value(false)).truthy();
+  const std::string end = str(args.get_or(2, "end", Value("...")));
+  const Value leeway_arg = args.get_or(3, "leeway", Value(nullptr));
+  const int64_t leeway = leeway_arg.is_none() ? 5 : leeway_arg.as_int();  // jinja2's truncate.leeway policy
+  const auto end_length = static_cast<int64_t>(utf8_length(end));
+  if (length < end_length) throw TemplateError("expected length >= " + std::to_string(end_length));
+  const std::u32string s = utf8_to_u32(str(input));
+  if (static_cast<int64_t>(s.size()) <= length + leeway) return Value(str(input));
+  std::string kept = u32_to_utf8(s.substr(0, static_cast<size_t>(length - end_length)));
+  if (!killwords) kept = python_rsplit(kept, std::string(" "), 1).front();
+  return Value(kept + end);
+}
+
+Value filter_striptags(const Value& input, CallArgs& args) {
+  // markupsafe's striptags: drop comments and tags, collapse whitespace, unescape entities.
+  args.expect_at_most(0, {});
+  std::string text = str(input);
+  std::string stripped;
+  for (size_t i = 0; i < text.size();) {
+    if (text.compare(i, 4, "<!--") == 0) {
+      const size_t close = text.find("-->", i + 4);
+      if (close != std::string::npos) {
+        i = close + 3;
+        continue;
+      }
+    }
+    if (text[i] == '<') {
+      const size_t close = text.find('>', i + 1);
+      if (close != std::string::npos) {
+        i = close + 1;
+        continue;
+      }
+    }
+    stripped.push_back(text[i++]);
+  }
+  std::string joined;
+  for (const std::string& word : python_split(stripped, std::nullopt, -1)) {
+    if (!joined.empty()) joined.push_back(' ');
+    joined += word;
+  }
+  static const std::pair<const char*, const char*> entities[] = {
+      {"&lt;", "<"}, {"&gt;", ">"}, {"&#34;", "\""}, {"&quot;", "\""}, {"&#39;", "'"}, {"&amp;", "&"}};
+  for (const auto& [entity, plain] : entities) joined = python_replace(joined, entity, plain, -1);
+  return Value(std::move(joined));
+}
+
+// pprint.pformat sorts dict keys; this copy does, for values short enough to fit one line.
+Value sorted_dicts(const Value& v) {
+  if (v.is_object()) {
+    std::vector<std::pair<std::string, Value>> entries = v.as_object().entries();
+    std::stable_sort(entries.begin(), entries.end(),
+                     [](const auto& a, const auto& b) { return python_compare(key_value(a.first), key_value(b.first)) < 0; });
+    Object out;
+    for (auto& [k, x] : entries) out.set(k, sorted_dicts(x));
+    return Value(std::move(out));
+  }
+  if (v.is_sequence()) {
+    Array out;
+    for (const Value& x : v.as_array()) out.push_back(sorted_dicts(x));
+    return Value(std::move(out), v.is_tuple());
+  }
+  return v;
+}
+
+Value filter_pprint(const Value& input, CallArgs& args) {
+  args.expect_at_most(0, {});
+  return Value(python_repr(sorted_dicts(input)));
+}
+
 const std::map<std::string, Filter, std::less<>>& filters() {
   static const std::map<std::string, Filter, std::less<>> table = {
       {"length", &filter_length},
@@ -494,6 +614,14 @@ const std::map<std::string, Filter, std::less<>>& filters() {
       {"dictsort", &filter_dictsort},
       {"attr", &filter_attr},
       {"format", &filter_format},
+      {"batch", &filter_batch},
+      {"slice", &filter_slice},
+      {"center", &filter_center},
+      {"truncate", &filter_truncate},
+      {"striptags", &filter_striptags},
+      {"pprint", &filter_pprint},
+      {"forceescape",
+       [](const Value& in, CallArgs& a) { a.expect_at_most(0, {}); return Value::markup(html_escape(str(in))); }},
   };
   return table;
 }

@@ -2,6 +2,7 @@
 // and strftime_now helpers transformers adds.
 
 #include <ctime>
+#include <memory>
 
 #include "model/chat/builtins.hpp"
 #include "model/chat/error.hpp"
@@ -80,6 +81,41 @@ Object make_globals() {
                   }
                 }
                 return Value::namespace_(std::move(attributes));
+              }));
+  globals.set("joiner", Value::callable("joiner", [](CallArgs& args) {
+                args.expect_at_most(1, {"sep"});
+                const std::string separator = to_python_str(args.get_or(0, "sep", Value(", ")));
+                auto used = std::make_shared<bool>(false);
+                return Value::callable("joiner", [separator, used](CallArgs&) {
+                  if (!*used) {
+                    *used = true;
+                    return Value("");
+                  }
+                  return Value(separator);
+                });
+              }));
+  globals.set("cycler", Value::callable("cycler", [](CallArgs& args) {
+                // A namespace with next() and reset(); `current` is not offered (it would change under it).
+                if (args.positional.empty()) throw TemplateError("at least one item has to be provided");
+                struct State {
+                  Array items;
+                  size_t position = 0;
+                };
+                auto state = std::make_shared<State>(State{args.positional, 0});
+                Object methods;
+                methods.set("next", Value::callable("next", [state](CallArgs&) {
+                              Value v = state->items[state->position];
+                              state->position = (state->position + 1) % state->items.size();
+                              return v;
+                            }));
+                methods.set("reset", Value::callable("reset", [state](CallArgs&) {
+                              state->position = 0;
+                              return Value(nullptr);
+                            }));
+                return Value::namespace_(std::move(methods));
+              }));
+  globals.set("lipsum", Value::callable("lipsum", [](CallArgs&) -> Value {
+                throw TemplateError("lipsum() (random placeholder text) is not supported");
               }));
   globals.set("raise_exception", Value::callable("raise_exception", [](CallArgs& args) -> Value {
                 throw TemplateError(to_python_str(args.get_or(0, "message", Value(""))));

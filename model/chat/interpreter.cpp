@@ -3,6 +3,8 @@
 // use namespace()), while if-blocks share the frame around them.
 
 #include <functional>
+#include <memory>
+#include <optional>
 
 #include "model/chat/builtins.hpp"
 #include "model/chat/operations.hpp"
@@ -141,6 +143,7 @@ class Renderer {
       return exec_body(stmt.else_body, else_frame, out) == Flow::Break ? Flow::Normal : Flow::Normal;
     }
     const auto n = static_cast<int64_t>(items.size());
+    auto last_changed = std::make_shared<std::optional<Value>>();  // loop.changed() remembers across iterations
     for (int64_t i = 0; i < n; ++i) {
       Frame iteration{{}, &frame};
       Object loop;
@@ -159,6 +162,12 @@ class Renderer {
                  if (args.positional.empty()) throw TemplateError("no items for cycling given");
                  return args.positional[static_cast<size_t>(i) % args.positional.size()];
                }));
+      loop.set("changed", Value::callable("changed", [last_changed](CallArgs& args) {
+                 Value current = Value::tuple(args.positional);
+                 if (*last_changed && (*last_changed)->equals(current)) return Value(false);
+                 *last_changed = std::move(current);
+                 return Value(true);
+               }));
       iteration.vars.set("loop", Value(std::move(loop)));
       bind_target(stmt.target, items[static_cast<size_t>(i)], iteration);
       if (exec_body(stmt.body, iteration, out) == Flow::Break) break;
@@ -171,15 +180,26 @@ class Renderer {
     return Value::callable(stmt.text, [this, def](CallArgs& args) {
       // Macros see the template's top-level names, their own parameters and `caller`.
       Frame frame{{}, &root_};
-      if (args.positional.size() > def->params.size()) {
+      if (args.positional.size() > def->params.size() && !def->uses_varargs) {
         throw TemplateError("macro '" + def->text + "' takes not more than " + std::to_string(def->params.size()) +
                             " argument(s)");
       }
+      Object extra_keywords;
       for (const auto& [k, v] : args.keyword) {
-        bool known = k == "caller";
+        bool known = false;
         for (const MacroParam& p : def->params) known = known || p.name == k;
-        if (!known) throw TemplateError("macro '" + def->text + "' takes no keyword argument '" + k + "'");
-        if (k == "caller") frame.vars.set("caller", v);
+        if (k == "caller") {
+          frame.vars.set("caller", v);
+        } else if (!known) {
+          if (!def->uses_kwargs) throw TemplateError("macro '" + def->text + "' takes no keyword argument '" + k + "'");
+          extra_keywords.set(k, v);
+        }
+      }
+      if (def->uses_kwargs) frame.vars.set("kwargs", Value(std::move(extra_keywords)));
+      if (def->uses_varargs) {
+        Array rest;
+        for (size_t i = def->params.size(); i < args.positional.size(); ++i) rest.push_back(args.positional[i]);
+        frame.vars.set("varargs", Value::tuple(std::move(rest)));
       }
       for (size_t i = 0; i < def->params.size(); ++i) {
         const MacroParam& p = def->params[i];

@@ -131,9 +131,20 @@ Value format_method(const Value& self, CallArgs& args) {
     } else if (c == '{') {
       const size_t close = fmt.find('}', i);
       if (close == std::string::npos) throw TemplateError("Single '{' encountered in format string");
-      const std::string field = fmt.substr(i + 1, close - i - 1);
-      if (field.find_first_of(":!") != std::string::npos) {
-        throw TemplateError("str.format() format specs and conversions are not supported: {" + field + "}");
+      std::string field = fmt.substr(i + 1, close - i - 1);
+      std::string spec;
+      char conversion = '\0';
+      if (const size_t colon = field.find(':'); colon != std::string::npos) {
+        spec = field.substr(colon + 1);
+        field.resize(colon);
+      }
+      if (const size_t bang = field.find('!'); bang != std::string::npos) {
+        if (bang + 2 != field.size()) throw TemplateError("expected ':' after conversion specifier");
+        conversion = field[bang + 1];
+        if (conversion != 'r' && conversion != 's' && conversion != 'a') {
+          throw TemplateError(std::string("Unknown conversion specifier ") + conversion);
+        }
+        field.resize(bang);
       }
       Value v;
       if (field.empty()) {
@@ -153,7 +164,9 @@ Value format_method(const Value& self, CallArgs& args) {
         }
         if (!found) throw TemplateError("KeyError: '" + field + "'");
       }
-      out += to_python_str(v);
+      if (conversion == 'r' || conversion == 'a') v = Value(python_repr(v));
+      else if (conversion == 's') v = Value(to_python_str(v));
+      out += python_format_value(v, spec);
       i = close;
     } else if (c == '}') {
       throw TemplateError("Single '}' encountered in format string");
@@ -185,6 +198,28 @@ Value char_class_method(const Value& self, CallArgs& args) {
   const std::u32string s = utf8_to_u32(self.as_string());
   if (s.empty()) return Value(false);
   return Value(std::all_of(s.begin(), s.end(), kPredicate));
+}
+
+Value pad_method(const Value& self, CallArgs& args,
+                 std::string (*pad)(std::string_view, int64_t, std::string_view)) {
+  args.expect_at_most(2, {});
+  const int64_t width = int_arg(args, 0, "width", 0);
+  const std::string fill = args.get(1, "fillchar") ? string_arg(args, 1, "fillchar") : std::string(" ");
+  if (utf8_length(fill) != 1) throw TemplateError("The fill character must be exactly one character long");
+  return Value(pad(self.as_string(), width, fill));
+}
+
+// str.islower/isupper: some cased character and none of the other case.
+Value cased_test(const Value& self, CallArgs& args, bool want_lower) {
+  args.expect_at_most(0, {});
+  bool cased = false;
+  for (char32_t cp : utf8_to_u32(self.as_string())) {
+    const bool is_lower = to_upper_cp(cp) != cp;
+    const bool is_upper = to_lower_cp(cp) != cp;
+    if (want_lower ? is_upper : is_lower) return Value(false);
+    cased = cased || is_lower || is_upper;
+  }
+  return Value(cased);
 }
 
 bool is_digit_cp(char32_t cp) { return cp >= '0' && cp <= '9'; }
@@ -224,6 +259,31 @@ Value string_method(const Value& self, const std::string& name) {
          return Value(n);
        }},
       {"join", &join_method},
+      {"center", [](const Value& s, CallArgs& a) { return pad_method(s, a, &python_center); }},
+      {"ljust", [](const Value& s, CallArgs& a) { return pad_method(s, a, &python_ljust); }},
+      {"rjust", [](const Value& s, CallArgs& a) { return pad_method(s, a, &python_rjust); }},
+      {"zfill",
+       [](const Value& s, CallArgs& a) {
+         a.expect_at_most(1, {});
+         std::string text = s.as_string();
+         const bool sign = !text.empty() && (text[0] == '-' || text[0] == '+');
+         const std::string body = python_rjust(std::string_view(text).substr(sign ? 1 : 0),
+                                               int_arg(a, 0, "width", 0) - (sign ? 1 : 0), "0");
+         return Value(sign ? text.substr(0, 1) + body : body);
+       }},
+      {"swapcase",
+       [](const Value& s, CallArgs& a) {
+         a.expect_at_most(0, {});
+         std::string out;
+         for (char32_t cp : utf8_to_u32(s.as_string())) {
+           const char32_t upper = to_upper_cp(cp);
+           append_utf8(out, upper != cp ? upper : to_lower_cp(cp));
+         }
+         return Value(std::move(out));
+       }},
+      {"casefold", [](const Value& s, CallArgs& a) { a.expect_at_most(0, {}); return Value(to_lower(s.as_string())); }},
+      {"isupper", [](const Value& s, CallArgs& a) { return cased_test(s, a, false); }},
+      {"islower", [](const Value& s, CallArgs& a) { return cased_test(s, a, true); }},
       {"format", &format_method},
       {"isdigit", &char_class_method<is_digit_cp>},
       {"isalpha", &char_class_method<is_letter_cp>},

@@ -11,6 +11,34 @@ namespace {
 
 using Type = Token::Type;
 
+bool expr_names(const Expr* e, std::string_view name) {
+  if (!e) return false;
+  if (e->kind == Expr::Kind::Name && e->name == name) return true;
+  if (expr_names(e->a.get(), name) || expr_names(e->b.get(), name) || expr_names(e->c.get(), name)) return true;
+  for (const ExprPtr& item : e->items) {
+    if (expr_names(item.get(), name)) return true;
+  }
+  for (const auto& [k, v] : e->kwargs) {
+    if (expr_names(v.get(), name)) return true;
+  }
+  return false;
+}
+
+// Whether a statement list mentions `name` anywhere (nested macros included, as jinja2 looks too).
+bool body_names(const Body& body, std::string_view name) {
+  for (const StmtPtr& s : body) {
+    if (expr_names(s->expr.get(), name) || expr_names(s->condition.get(), name)) return true;
+    for (const auto& [cond, branch] : s->branches) {
+      if (expr_names(cond.get(), name) || body_names(branch, name)) return true;
+    }
+    if (body_names(s->body, name) || body_names(s->else_body, name)) return true;
+    for (const MacroParam& p : s->params) {
+      if (expr_names(p.default_value.get(), name)) return true;
+    }
+  }
+  return false;
+}
+
 class Parser {
  public:
   Parser(const std::vector<Token>& tokens, const std::string& origin) : tokens_(tokens), origin_(origin) {}
@@ -297,6 +325,8 @@ class Parser {
     std::string end;
     s->body = with_soft(false, [&] { return parse_body({"endmacro"}, end); });
     loop_depth_ = saved;
+    s->uses_varargs = body_names(s->body, "varargs");
+    s->uses_kwargs = body_names(s->body, "kwargs");
     expect_block_end();
     return s;
   }

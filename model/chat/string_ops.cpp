@@ -152,6 +152,34 @@ std::string python_capitalize(std::string_view text) {
   return out;
 }
 
+namespace {
+
+std::string repeat_fill(std::string_view fill, int64_t n) {
+  std::string out;
+  for (int64_t i = 0; i < n; ++i) out += fill;
+  return out;
+}
+
+}  // namespace
+
+std::string python_center(std::string_view text, int64_t width, std::string_view fill) {
+  const auto length = static_cast<int64_t>(utf8_length(text));
+  if (width <= length) return std::string(text);
+  const int64_t margin = width - length;
+  const int64_t left = margin / 2 + (margin & width & 1);  // CPython's rounding
+  return repeat_fill(fill, left) + std::string(text) + repeat_fill(fill, margin - left);
+}
+
+std::string python_ljust(std::string_view text, int64_t width, std::string_view fill) {
+  const auto length = static_cast<int64_t>(utf8_length(text));
+  return std::string(text) + repeat_fill(fill, std::max<int64_t>(0, width - length));
+}
+
+std::string python_rjust(std::string_view text, int64_t width, std::string_view fill) {
+  const auto length = static_cast<int64_t>(utf8_length(text));
+  return repeat_fill(fill, std::max<int64_t>(0, width - length)) + std::string(text);
+}
+
 std::vector<std::string> python_splitlines(std::string_view text, bool keepends) {
   std::vector<std::string> out;
   size_t start = 0;

@@ -19,5 +19,9 @@ std::string python_replace(std::string_view text, std::string_view old, std::str
 std::string python_title(std::string_view text);
 std::string python_capitalize(std::string_view text);
 std::vector<std::string> python_splitlines(std::string_view text, bool keepends);
+// str.center/ljust/rjust with a one-character fill, counting code points.
+std::string python_center(std::string_view text, int64_t width, std::string_view fill);
+std::string python_ljust(std::string_view text, int64_t width, std::string_view fill);
+std::string python_rjust(std::string_view text, int64_t width, std::string_view fill);
 
 }  // namespace sabre::chat

@@ -20,6 +20,9 @@ std::string python_float_repr(double value);
 // else is the single value. Throws TemplateError as Python raises TypeError/ValueError.
 std::string python_percent_format(const std::string& fmt, const Value& arguments);
 
+// format(value, spec) with Python's format-spec mini-language, as str.format applies it per field.
+std::string python_format_value(const Value& value, std::string_view spec);
+
 // markupsafe's escape(): & < > " ' as HTML entities.
 std::string html_escape(const std::string& text);
 
