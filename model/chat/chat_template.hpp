@@ -35,6 +35,8 @@ struct ChatRequest {
   static ChatRequest from_json(std::string_view json_text, std::string_view origin);
 };
 
+// Parsed once; render() is const and touches no shared mutable state, so one ChatTemplate can serve
+// many requests on many threads at once.
 class ChatTemplate {
  public:
   // Reads `chat_template` from a tokenizer_config.json (a string, or a list of {name, template}), or
