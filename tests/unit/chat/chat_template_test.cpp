@@ -6,6 +6,8 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <thread>
+#include <vector>
 #include <unistd.h>
 
 #include "model/chat/chat_template.hpp"
@@ -136,4 +138,30 @@ TEST_CASE("the three real templates load from the committed fixtures", "[chat]")
     CHECK(chat.source().find("messages") != std::string::npos);
     CHECK(chat.special_tokens().eos_token.has_value());
   }
+}
+
+TEST_CASE("one ChatTemplate renders on several threads at once", "[chat]") {
+  const ChatTemplate chat =
+      ChatTemplate::from_tokenizer_config(testing::chat_fixtures() / "qwen3" / "tokenizer_config.json");
+  const ChatRequest r = request(R"({"messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "Hi"},
+      {"role": "assistant", "content": "<think>\nx\n</think>\n\nok", "tool_calls": [{"function": {"name": "f", "arguments": {"a": [1, 2.5]}}}]},
+      {"role": "tool", "content": "r"}], "tools": [{"type": "function", "function": {"name": "f"}}],
+      "add_generation_prompt": true, "enable_thinking": false})");
+  const std::string expected = chat.render(r);
+  std::vector<std::string> results(4);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < results.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 100; ++i) {
+        std::string out = chat.render(r);
+        if (out != expected) {
+          results[t] = out;
+          return;
+        }
+      }
+      results[t] = expected;
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (const std::string& result : results) CHECK(result == expected);
 }
