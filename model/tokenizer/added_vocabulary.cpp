@@ -56,10 +56,10 @@ void AddedVocabulary::load(Array tokens, const Where& where, const Normalizer* n
     const size_t index = tokens_.size();
     index_by_id_[t.id] = index;
     id_by_content_.emplace(t.content, t.id);
+    t.text = t.content;
     if (t.normalized) {
-      std::string pattern = t.content;
-      if (normalizer) normalizer->normalize(pattern);
-      normalized_.add(pattern, index);
+      if (normalizer) normalizer->normalize(t.text);
+      normalized_.add(t.text, index);
     } else {
       raw_.add(t.content, index);
     }

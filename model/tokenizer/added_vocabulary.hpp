@@ -18,6 +18,9 @@ class Normalizer;
 
 struct AddedToken {
   std::string content;
+  // What id_to_token / decode give for it: the content, normalized for a normalized token (that is
+  // what `tokenizers` returns, e.g. "new" for a "NEW" added with a Lowercase normalizer).
+  std::string text;
   TokenId id = 0;
   bool special = false;
   bool lstrip = false;

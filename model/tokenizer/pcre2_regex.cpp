@@ -16,6 +16,9 @@ constexpr std::string_view kWhiteSpaceItems =
     "\\t\\n\\x{0B}\\f\\r\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}"
     "\\x{205F}\\x{3000}";
 
+// Oniguruma's Unicode \w: Letter, Mark, Decimal_Number, Connector_Punctuation (PCRE2 10.42's lacks Mark).
+constexpr std::string_view kWordItems = "\\p{L}\\p{M}\\p{Nd}\\p{Pc}";
+
 struct MatchDataDeleter {
   void operator()(pcre2_match_data* md) const { pcre2_match_data_free(md); }
 };
@@ -104,6 +107,20 @@ std::string translate_onig_pattern(std::string_view pattern) {
       }
       if (next == 'S' && !in_class) {
         out.append("[^").append(kWhiteSpaceItems).append("]");
+        ++i;
+        continue;
+      }
+      if (next == 'w') {
+        if (in_class) {
+          out.append(kWordItems);
+        } else {
+          out.append("[").append(kWordItems).append("]");
+        }
+        ++i;
+        continue;
+      }
+      if (next == 'W' && !in_class) {
+        out.append("[^").append(kWordItems).append("]");
         ++i;
         continue;
       }

@@ -31,8 +31,9 @@ class Pcre2Regex {
   std::unique_ptr<Compiled> compiled_;
 };
 
-// Oniguruma (Ruby syntax, UTF-8) and PCRE2 differ on `\s`/`\S`: Oniguruma's is the Unicode White_Space
-// property, PCRE2's also contains U+180E. Replaces them with explicit classes; the rest passes through.
+// Oniguruma (Ruby syntax, UTF-8) and PCRE2 differ on `\s`/`\S` (Oniguruma's is the Unicode White_Space
+// property, PCRE2's also contains U+180E) and on `\w`/`\W` (Oniguruma's includes combining marks such
+// as U+FE0F). Replaces them with explicit classes; the rest passes through.
 std::string translate_onig_pattern(std::string_view pattern);
 
 }  // namespace sabre

@@ -17,6 +17,11 @@ using namespace tokenizer_json;
 constexpr std::string_view kGpt2Pattern =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
+// The Whitespace pre-tokenizer's \w+|[^\w\s]+ with Rust's Unicode \w (Alphabetic, marks, decimal
+// digits, connector punctuation, the two joiners).
+constexpr std::string_view kRustWordPattern =
+    R"([\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\x{200C}\x{200D}]+|[^\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\x{200C}\x{200D}\s]+)";
+
 std::vector<Segment> segments_from_matches(size_t text_size, const std::vector<std::pair<size_t, size_t>>& matches,
                                            bool invert) {
   std::vector<Segment> segments;
@@ -299,7 +304,8 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(Element e, const Where& where) 
   }
   if (type == "WhitespaceSplit") return std::make_unique<WhitespaceSplitPreTokenizer>();
   if (type == "Whitespace") {
-    return std::make_unique<SplitPreTokenizer>(SplitPattern::regex(R"(\w+|[^\w\s]+)", fmt::format("{}: {}", where.origin, where.path)),
+    // `tokenizers` writes \w+|[^\w\s]+ for Rust's regex crate, whose \w is wider than PCRE2's: spelled out.
+    return std::make_unique<SplitPreTokenizer>(SplitPattern::regex(kRustWordPattern, fmt::format("{}: {}", where.origin, where.path)),
                                                SplitBehavior::Removed, true);
   }
   if (type == "Sequence") {

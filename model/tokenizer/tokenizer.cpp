@@ -164,7 +164,7 @@ std::string Tokenizer::decode(std::span<const TokenId> ids, bool skip_special_to
   for (TokenId id : ids) {
     if (const AddedToken* added = impl_->added.by_id(id)) {
       if (skip_special_tokens && added->special) continue;
-      tokens.push_back(added->content);
+      tokens.push_back(added->text);
     } else if (const std::string* token = impl_->model->id_to_token(id)) {
       tokens.push_back(*token);
     }
@@ -192,7 +192,7 @@ std::optional<TokenId> Tokenizer::token_to_id(std::string_view token) const {
 }
 
 std::optional<std::string> Tokenizer::id_to_token(TokenId id) const {
-  if (const AddedToken* added = impl_->added.by_id(id)) return added->content;
+  if (const AddedToken* added = impl_->added.by_id(id)) return added->text;
   if (const std::string* token = impl_->model->id_to_token(id)) return *token;
   return std::nullopt;
 }
