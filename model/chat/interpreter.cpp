@@ -16,10 +16,16 @@ namespace sabre::chat {
 
 namespace {
 
-struct Frame {
+// Frames live in shared_ptrs so that a macro can hold a weak reference to the frame it was defined
+// in (a macro defined in a loop sees that iteration's variables); a strong one would make a cycle, as
+// the frame holds the macro.
+struct Frame : std::enable_shared_from_this<Frame> {
+  Frame(Object v, Frame* p) : vars(std::move(v)), parent(p) {}
   Object vars;
-  Frame* parent = nullptr;
+  Frame* parent = nullptr;  // outlives this frame while it executes
 };
+
+std::shared_ptr<Frame> child_of(Frame& parent) { return std::make_shared<Frame>(Object{}, &parent); }
 
 enum class Flow { Normal, Break, Continue };
 
@@ -68,7 +74,7 @@ class Renderer {
       case Stmt::Kind::Set: assign(stmt.target, eval(*stmt.expr, frame), frame); return Flow::Normal;
       case Stmt::Kind::SetBlock: {
         std::string captured;
-        exec_body(stmt.body, frame, captured);
+        exec_body(stmt.body, *child_of(frame), captured);  // assignments inside stay inside, as in jinja2
         Value value(std::move(captured));
         if (stmt.expr) value = apply_filter_chain(*stmt.expr, std::move(value), frame);
         assign(stmt.target, std::move(value), frame);
@@ -76,11 +82,11 @@ class Renderer {
       }
       case Stmt::Kind::FilterBlock: {
         std::string captured;
-        exec_body(stmt.body, frame, captured);
+        exec_body(stmt.body, *child_of(frame), captured);
         out += to_python_str(apply_filter_chain(*stmt.expr, Value(std::move(captured)), frame));
         return Flow::Normal;
       }
-      case Stmt::Kind::Macro: frame.vars.set(stmt.text, make_macro(stmt)); return Flow::Normal;
+      case Stmt::Kind::Macro: frame.vars.set(stmt.text, make_macro(stmt, frame)); return Flow::Normal;
       case Stmt::Kind::CallBlock: {
         const Expr& call = *stmt.expr;
         Value callee = eval(*call.a, frame);
@@ -139,13 +145,14 @@ class Renderer {
       items = std::move(kept);
     }
     if (items.empty()) {
-      Frame else_frame{{}, &frame};
-      return exec_body(stmt.else_body, else_frame, out) == Flow::Break ? Flow::Normal : Flow::Normal;
+      exec_body(stmt.else_body, *child_of(frame), out);
+      return Flow::Normal;
     }
     const auto n = static_cast<int64_t>(items.size());
     auto last_changed = std::make_shared<std::optional<Value>>();  // loop.changed() remembers across iterations
     for (int64_t i = 0; i < n; ++i) {
-      Frame iteration{{}, &frame};
+      const std::shared_ptr<Frame> iteration_frame = child_of(frame);
+      Frame& iteration = *iteration_frame;
       Object loop;
       loop.set("index", Value(i + 1));
       loop.set("index0", Value(i));
@@ -175,11 +182,15 @@ class Renderer {
     return Flow::Normal;
   }
 
-  Value make_macro(const Stmt& stmt) {
+  Value make_macro(const Stmt& stmt, Frame& defined_in) {
     const Stmt* def = &stmt;
-    return Value::callable(stmt.text, [this, def](CallArgs& args) {
-      // Macros see the template's top-level names, their own parameters and `caller`.
-      Frame frame{{}, &root_};
+    std::weak_ptr<Frame> scope = defined_in.weak_from_this();
+    return Value::callable(stmt.text, [this, def, scope](CallArgs& args) {
+      // Macros see the names of the scope they were defined in, their own parameters and `caller`;
+      // one that outlived its scope falls back to the template's top level.
+      const std::shared_ptr<Frame> parent = scope.lock();
+      const std::shared_ptr<Frame> frame_ptr = child_of(parent ? *parent : root_);
+      Frame& frame = *frame_ptr;
       if (args.positional.size() > def->params.size() && !def->uses_varargs) {
         throw TemplateError("macro '" + def->text + "' takes not more than " + std::to_string(def->params.size()) +
                             " argument(s)");
@@ -219,9 +230,12 @@ class Renderer {
 
   Value make_caller(const Stmt& stmt, Frame& frame) {
     const Stmt* def = &stmt;
-    Frame* outer = &frame;
-    return Value::callable("caller", [this, def, outer](CallArgs& args) {
-      Frame inner{{}, outer};
+    std::weak_ptr<Frame> scope = frame.weak_from_this();
+    return Value::callable("caller", [this, def, scope](CallArgs& args) {
+      const std::shared_ptr<Frame> outer = scope.lock();
+      if (!outer) throw TemplateError("caller() called after its call block ended");
+      const std::shared_ptr<Frame> inner_ptr = child_of(*outer);
+      Frame& inner = *inner_ptr;
       for (size_t i = 0; i < def->params.size(); ++i) {
         const MacroParam& p = def->params[i];
         if (auto v = args.get(i, p.name)) inner.vars.set(p.name, *v);
@@ -355,7 +369,8 @@ Template Template::parse(std::string_view source, std::string origin, LexerOptio
 }
 
 std::string Template::render(const Object& variables) const {
-  Frame root{make_globals(), nullptr};
+  const auto root_ptr = std::make_shared<Frame>(make_globals(), nullptr);
+  Frame& root = *root_ptr;
   for (const auto& [k, v] : variables.entries()) root.vars.set(k, v);
   Renderer renderer(*origin_, root);
   std::string out;
