@@ -181,22 +181,26 @@ std::string python_rjust(std::string_view text, int64_t width, std::string_view 
 }
 
 std::vector<std::string> python_splitlines(std::string_view text, bool keepends) {
+  // Python breaks lines at \n, \r, \r\n, \v, \f, \x1c-\x1e, \x85, U+2028 and U+2029.
+  const std::u32string s = utf8_to_u32(text);
+  auto is_break = [](char32_t c) {
+    return c == '\n' || c == '\r' || c == 0x0B || c == 0x0C || (c >= 0x1C && c <= 0x1E) || c == 0x85 || c == 0x2028 ||
+           c == 0x2029;
+  };
   std::vector<std::string> out;
   size_t start = 0;
   size_t i = 0;
-  while (i < text.size()) {
-    const char c = text[i];
-    if (c == '\n' || c == '\r') {
-      size_t end = i;
-      size_t next = i + 1;
-      if (c == '\r' && next < text.size() && text[next] == '\n') ++next;
-      out.emplace_back(text.substr(start, (keepends ? next : end) - start));
-      start = i = next;
-    } else {
+  while (i < s.size()) {
+    if (!is_break(s[i])) {
       ++i;
+      continue;
     }
+    size_t next = i + 1;
+    if (s[i] == '\r' && next < s.size() && s[next] == '\n') ++next;
+    out.push_back(u32_to_utf8(std::u32string_view(s).substr(start, (keepends ? next : i) - start)));
+    start = i = next;
   }
-  if (start < text.size()) out.emplace_back(text.substr(start));
+  if (start < s.size()) out.push_back(u32_to_utf8(std::u32string_view(s).substr(start)));
   return out;
 }
 

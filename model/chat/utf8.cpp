@@ -113,10 +113,32 @@ bool is_letter_cp(char32_t cp) {
   return false;
 }
 
+// Python's str.upper() uses the full Unicode mappings, where a few characters become two or three.
+const char* full_upper(char32_t cp) {
+  switch (cp) {
+    case 0x00DF: return "SS";
+    case 0x0149: return "\u02BCN";
+    case 0xFB00: return "FF";
+    case 0xFB01: return "FI";
+    case 0xFB02: return "FL";
+    case 0xFB03: return "FFI";
+    case 0xFB04: return "FFL";
+    case 0xFB05:
+    case 0xFB06: return "ST";
+    default: return nullptr;
+  }
+}
+
 std::string to_upper(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (char32_t cp : utf8_to_u32(text)) append_utf8(out, to_upper_cp(cp));
+  for (char32_t cp : utf8_to_u32(text)) {
+    if (const char* expansion = full_upper(cp)) {
+      out += expansion;
+    } else {
+      append_utf8(out, to_upper_cp(cp));
+    }
+  }
   return out;
 }
 

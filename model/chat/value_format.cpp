@@ -59,6 +59,8 @@ bool python_printable(char32_t cp) {
   if (cp < 0x20 || cp == 0x7F) return false;
   if (cp >= 0x80 && cp <= 0xA0) return false;
   if (cp == 0xAD || cp == 0x1680 || cp == 0x180E || cp == 0xFEFF || cp == 0x3000) return false;
+  if ((cp >= 0x0600 && cp <= 0x0605) || cp == 0x061C || cp == 0x06DD || cp == 0x070F || cp == 0x08E2) return false;
+  if (cp == 0x110BD || cp == 0x110CD || (cp >= 0x1BCA0 && cp <= 0x1BCA3) || (cp >= 0x1D173 && cp <= 0x1D17A)) return false;
   if (cp >= 0x2000 && cp <= 0x200F) return false;
   if (cp >= 0x2028 && cp <= 0x202F) return false;
   if (cp >= 0x205F && cp <= 0x206F) return false;
