@@ -1,6 +1,7 @@
 #pragma once
 // A Hugging Face `tokenizer.json` tokenizer (BPE, byte-level or SentencePiece-style), producing exactly
-// the ids of the `tokenizers` library.
+// the ids of the `tokenizers` library. Thread-safe: encode/decode may run on many threads at once (they
+// share a bounded cache of encoded words). For streaming output see incremental_decoder.hpp.
 
 #include <cstdint>
 #include <filesystem>
@@ -17,7 +18,8 @@ using TokenId = int32_t;
 
 class Tokenizer {
  public:
-  // Throws std::runtime_error naming the file and the unsupported or malformed part.
+  // Throws std::runtime_error naming the file and the unsupported or malformed part. A directory means
+  // its tokenizer.json.
   static Tokenizer from_file(const std::filesystem::path& tokenizer_json);
   static Tokenizer from_json(std::string_view json_text, std::string_view origin);
 
@@ -26,7 +28,8 @@ class Tokenizer {
   ~Tokenizer();
 
   // Added/special tokens are matched in the text; add_special_tokens applies the post-processor
-  // (e.g. Llama's BOS), as `tokenizers`' encode(text, add_special_tokens=...).
+  // (e.g. Llama's BOS), as `tokenizers`' encode(text, add_special_tokens=...). Bytes that are not valid
+  // UTF-8 are first replaced by U+FFFD (one per maximal invalid sequence).
   std::vector<TokenId> encode(std::string_view text, bool add_special_tokens) const;
   // As `tokenizers`' decode(ids, skip_special_tokens=...). Invalid UTF-8 becomes U+FFFD.
   std::string decode(std::span<const TokenId> ids, bool skip_special_tokens) const;

@@ -142,19 +142,4 @@ bool is_numeric(char32_t c) {
   return cat >= UTF8PROC_CATEGORY_ND && cat <= UTF8PROC_CATEGORY_NO;
 }
 
-size_t incomplete_tail_length(std::string_view text) {
-  // Look back at most 3 bytes for a lead byte whose sequence runs past the end and whose bytes so far
-  // are a valid prefix of a sequence.
-  const size_t n = text.size();
-  for (size_t back = 1; back <= 3 && back <= n; ++back) {
-    const auto lead = static_cast<unsigned char>(text[n - back]);
-    if (is_continuation(lead)) continue;
-    const size_t need = expected_length(lead);
-    if (need <= back) return 0;
-    if (back >= 2 && !second_byte_ok(lead, static_cast<unsigned char>(text[n - back + 1]))) return 0;
-    return back;  // the bytes after the second were checked as continuation bytes by the loop
-  }
-  return 0;
-}
-
 }  // namespace sabre::utf8

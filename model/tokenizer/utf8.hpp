@@ -47,8 +47,4 @@ bool is_alphanumeric(char32_t c);
 // Rust's char::is_numeric: general category N*.
 bool is_numeric(char32_t c);
 
-// Number of bytes at the end of `text` that start a UTF-8 sequence which is not complete yet (0 if the
-// text ends on a sequence boundary). Used by streaming code to hold bytes back.
-size_t incomplete_tail_length(std::string_view text);
-
 }  // namespace sabre::utf8
