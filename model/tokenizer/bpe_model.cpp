@@ -81,11 +81,9 @@ std::unique_ptr<BpeModel> BpeModel::from_json(Element e, const Where& where) {
       }
     }
   }
-  m->has_all_byte_tokens_ = true;
   for (int b = 0; b < 256; ++b) {
     auto it = m->vocab_.find(fmt::format("<0x{:02X}>", b));
     m->byte_fallback_ids_[b] = it == m->vocab_.end() ? -1 : it->second;
-    if (it == m->vocab_.end()) m->has_all_byte_tokens_ = false;
   }
   if (auto unk = optional_string_member(obj, "unk_token", where)) {
     auto it = m->vocab_.find(*unk);

@@ -40,7 +40,6 @@ class BpeModel {
   std::optional<TokenId> token_to_id(std::string_view token) const;
   const std::string* id_to_token(TokenId id) const;  // nullptr when the id is not in the vocabulary
   size_t vocab_size() const { return vocab_.size(); }
-  TokenId max_id() const { return static_cast<TokenId>(id_to_token_.size()) - 1; }
 
  private:
   struct MergeTarget {
@@ -71,7 +70,6 @@ class BpeModel {
   std::unordered_map<char32_t, TokenId> single_char_ids_;
   std::array<TokenId, 128> ascii_ids_{};
   std::array<TokenId, 256> byte_fallback_ids_{};  // <0xNN> tokens, -1 where absent
-  bool has_all_byte_tokens_ = false;
   std::optional<TokenId> unk_id_;
   std::string continuing_subword_prefix_;
   std::string end_of_word_suffix_;
