@@ -18,6 +18,7 @@ namespace sabre {
 
 class IncrementalDecoder {
  public:
+  // `tokenizer` must outlive the decoder.
   // `context`: ids that come before the stream (e.g. the end of the prompt). They are decoded for
   // context only, never returned, so that the first generated token keeps its leading space.
   IncrementalDecoder(const Tokenizer& tokenizer, bool skip_special_tokens, std::span<const TokenId> context = {});
