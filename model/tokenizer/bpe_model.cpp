@@ -17,10 +17,6 @@ size_t StringHash::operator()(std::string_view s) const noexcept { return XXH3_6
 
 namespace {
 
-uint64_t pair_key(TokenId left, TokenId right) {
-  return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
-}
-
 // Merges in tokenizer.json are either "a b" strings (older files) or ["a", "b"] pairs.
 std::pair<std::string_view, std::string_view> merge_parts(Element e, const Where& where) {
   std::string_view s;
@@ -107,7 +103,7 @@ std::unique_ptr<BpeModel> BpeModel::from_json(Element e, const Where& where) {
 
   const auto merges_where = where / "merges";
   auto merges = as_array(member(obj, "merges", where), merges_where);
-  m->merges_.reserve(merges.size());
+  m->merges_ = MergeTable(merges.size());
   uint32_t rank = 0;
   std::string merged;
   for (auto merge : merges) {
@@ -129,7 +125,7 @@ std::unique_ptr<BpeModel> BpeModel::from_json(Element e, const Where& where) {
       here.fail(fmt::format("merge \"{} {}\" produces \"{}\", which is missing from the vocabulary", left, right, merged));
     }
     // A pair listed twice keeps its last rank, as `tokenizers` builds its map.
-    m->merges_[pair_key(l->second, r->second)] = MergeTarget{rank, target->second};
+    m->merges_.set(l->second, r->second, MergeTarget{rank, target->second});
     ++rank;
   }
   return m;
@@ -147,8 +143,7 @@ const std::string* BpeModel::id_to_token(TokenId id) const {
 }
 
 const BpeModel::MergeTarget* BpeModel::find_merge(TokenId left, TokenId right) const {
-  auto it = merges_.find(pair_key(left, right));
-  return it == merges_.end() ? nullptr : &it->second;
+  return merges_.get(left, right);
 }
 
 std::optional<TokenId> BpeModel::symbol_id(std::string_view piece, bool first, bool last) const {
@@ -175,7 +170,7 @@ void BpeModel::split_into_symbols(std::string_view word, std::vector<Symbol>& sy
   uint32_t unk_len = 0;
   auto add = [&](TokenId id, uint32_t len) {
     const auto index = static_cast<int32_t>(symbols.size());
-    symbols.push_back(Symbol{id, index - 1, index + 1, len});
+    symbols.push_back(Symbol{id, index - 1, index + 1, len, UINT32_MAX, -1});
   };
   size_t pos = 0;
   while (pos < word.size()) {
@@ -222,25 +217,34 @@ void BpeModel::merge_symbols(std::vector<Symbol>& symbols) const {
   const size_t n = symbols.size();
   if (n < 2) return;
   if (n <= 24) {
+    // Each symbol remembers the merge it forms with its right neighbour, so a merge costs two
+    // lookups (the new pairs on either side) and finding the best pair is a scan of cached ranks.
+    auto refresh_pair = [&](int32_t i) {
+      auto& s = symbols[i];
+      const auto* m = s.next == -1 ? nullptr : find_merge(s.id, symbols[s.next].id);
+      s.pair_rank = m ? m->rank : UINT32_MAX;
+      s.pair_new_id = m ? m->new_id : -1;
+    };
+    for (int32_t i = 0; i < static_cast<int32_t>(n); ++i) refresh_pair(i);
     while (true) {
-      uint32_t best_rank = UINT32_MAX;
       int32_t best_pos = -1;
-      TokenId best_id = -1;
-      for (int32_t i = 0; i != -1 && symbols[i].next != -1; i = symbols[i].next) {
-        if (const auto* m = find_merge(symbols[i].id, symbols[symbols[i].next].id); m && m->rank < best_rank) {
-          best_rank = m->rank;
+      uint32_t best_rank = UINT32_MAX;
+      for (int32_t i = 0; i != -1; i = symbols[i].next) {
+        if (symbols[i].pair_rank < best_rank) {  // strict: the leftmost of equal ranks wins
+          best_rank = symbols[i].pair_rank;
           best_pos = i;
-          best_id = m->new_id;
         }
       }
       if (best_pos < 0) break;
       auto& left = symbols[best_pos];
       auto& right = symbols[left.next];
-      left.id = best_id;
+      left.id = left.pair_new_id;
       left.byte_len += right.byte_len;
       right.byte_len = 0;
       left.next = right.next;
       if (left.next != -1) symbols[left.next].prev = best_pos;
+      refresh_pair(best_pos);
+      if (left.prev != -1) refresh_pair(left.prev);
     }
     return;
   }

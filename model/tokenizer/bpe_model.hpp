@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "model/tokenizer/json_util.hpp"
+#include "model/tokenizer/merge_table.hpp"
 #include "model/tokenizer/tokenizer.hpp"
 #include "model/tokenizer/word_cache.hpp"
 
@@ -42,15 +43,15 @@ class BpeModel {
   size_t vocab_size() const { return vocab_.size(); }
 
  private:
-  struct MergeTarget {
-    uint32_t rank;
-    TokenId new_id;
-  };
+  using MergeTarget = MergeTable::Target;
   struct Symbol {
     TokenId id;
     int32_t prev;
     int32_t next;
     uint32_t byte_len;  // 0 once merged into its left neighbour
+    // The merge of this symbol with the next one, if any (short words keep it to avoid lookups).
+    uint32_t pair_rank;
+    TokenId pair_new_id;
   };
 
   BpeModel() = default;
@@ -64,7 +65,7 @@ class BpeModel {
   StringMap<TokenId> vocab_;
   std::vector<std::string> id_to_token_;
   std::vector<bool> id_present_;
-  std::unordered_map<uint64_t, MergeTarget> merges_;
+  MergeTable merges_;
   // Single code points of the vocabulary, looked up without hashing a string (only used when there
   // is no continuing_subword_prefix / end_of_word_suffix to add).
   std::unordered_map<char32_t, TokenId> single_char_ids_;
