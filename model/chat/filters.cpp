@@ -197,6 +197,7 @@ Value filter_int(const Value& input, CallArgs& args) {
   args.expect_at_most(2, {"default", "base"});
   const Value fallback = args.get_or(0, "default", Value(int64_t{0}));
   const int base = static_cast<int>(args.get_or(1, "base", Value(int64_t{10})).as_int());
+  if (input.is_undefined()) fail_undefined(input);  // int(Undefined) raises in jinja2
   if (input.is_int() || input.is_bool()) return Value(input.as_int());
   if (input.is_float()) {
     if (!std::isfinite(input.as_float())) return fallback;
@@ -214,6 +215,7 @@ Value filter_int(const Value& input, CallArgs& args) {
 Value filter_float(const Value& input, CallArgs& args) {
   args.expect_at_most(1, {"default"});
   const Value fallback = args.get_or(0, "default", Value(0.0));
+  if (input.is_undefined()) fail_undefined(input);  // float(Undefined) raises in jinja2
   if (input.is_number()) return Value(input.as_float());
   if (input.is_string()) {
     if (auto f = parse_python_float(input.as_string())) return Value(*f);
@@ -287,6 +289,9 @@ Value filter_unique(const Value& input, CallArgs& args) {
   Array out;
   for (const Value& item : iterate(input)) {
     Value key = sort_key(item, attribute, case_sensitive);
+    if (key.is_object() || key.is_list() || key.is_namespace()) {  // jinja2 keeps a Python set of them
+      throw TemplateError("unhashable type: '" + key.type_name() + "'");
+    }
     if (std::any_of(seen.begin(), seen.end(), [&](const Value& s) { return s.equals(key); })) continue;
     seen.push_back(std::move(key));
     out.push_back(item);
@@ -387,6 +392,10 @@ Value filter_indent(const Value& input, CallArgs& args) {
   const std::string indention = width.is_string() ? width.as_string() : std::string(static_cast<size_t>(width.as_int()), ' ');
   const bool first = args.get_or(1, "first", Value(false)).truthy();
   const bool blank = args.get_or(2, "blank", Value(false)).truthy();
+  if (!input.is_string()) {  // jinja2 appends "\n" to the value itself, which only a string survives
+    if (input.is_undefined()) fail_undefined(input);
+    throw TemplateError("unsupported operand type(s) for +=: '" + input.type_name() + "' and 'str'");
+  }
   const std::vector<std::string> lines = python_splitlines(str(input) + "\n", false);
   std::string out;
   for (size_t i = 0; i < lines.size(); ++i) {
@@ -508,6 +517,10 @@ Value filter_truncate(const Value& input, CallArgs& args) {
   const Value leeway_arg = args.get_or(3, "leeway", Value(nullptr));
   const int64_t leeway = leeway_arg.is_none() ? 5 : leeway_arg.as_int();  // jinja2's truncate.leeway policy
   const auto end_length = static_cast<int64_t>(utf8_length(end));
+  if (!input.is_string()) {  // jinja2 measures the value itself
+    if (length_of(input) <= length + leeway) return input;
+    throw TemplateError("truncate needs a string, not " + input.type_name());
+  }
   if (length < end_length) throw TemplateError("expected length >= " + std::to_string(end_length));
   const std::u32string s = utf8_to_u32(str(input));
   if (static_cast<int64_t>(s.size()) <= length + leeway) return Value(str(input));

@@ -203,6 +203,7 @@ Value unary_minus(const Value& operand) {
 
 Value binary_op(const std::string& op, const Value& left, const Value& right) {
   if (op == "~") return Value(to_python_str(left) + to_python_str(right));
+  if (op == "%" && left.is_string() && !left.is_markup()) return Value(python_percent_format(left.as_string(), right));
   if (left.is_undefined()) fail_undefined(left);
   if (right.is_undefined()) fail_undefined(right);
   const bool numbers = left.is_number() && right.is_number();
@@ -261,6 +262,7 @@ Value binary_op(const std::string& op, const Value& left, const Value& right) {
       if (b == 0.0) throw TemplateError("float modulo");
       double m = std::fmod(left.as_float(), b);
       if (m != 0.0 && ((m < 0) != (b < 0))) m += b;
+      if (m == 0.0) m = std::copysign(0.0, b);  // Python's zero takes the divisor's sign
       return Value(m);
     }
     if (left.is_string()) return Value(python_percent_format(left.as_string(), right));
@@ -270,7 +272,12 @@ Value binary_op(const std::string& op, const Value& left, const Value& right) {
       for (int64_t i = 0; i < right.as_int(); ++i) result *= left.as_int();
       return Value(result);
     }
-    if (numbers) return Value(std::pow(left.as_float(), right.as_float()));
+    if (numbers) {
+      if (left.as_float() == 0.0 && right.as_float() < 0) {
+        throw TemplateError("0.0 cannot be raised to a negative power");
+      }
+      return Value(std::pow(left.as_float(), right.as_float()));
+    }
   }
   throw type_error("unsupported operand type(s) for " + op + ": " + operand_types(left, right));
 }

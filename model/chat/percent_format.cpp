@@ -130,7 +130,9 @@ std::string python_percent_format(const std::string& fmt, const Value& arguments
         throw TemplateError(std::string("unsupported format character '") + conversion + "'");
     }
   }
-  if (!mapping && next < positional.size()) throw TemplateError("not all arguments converted during string formatting");
+  // CPython skips this check when the argument supports item access (a list or dict, not a tuple).
+  const bool indexable = mapping || arguments.is_undefined() || (arguments.is_array() && !arguments.is_tuple());
+  if (!indexable && next < positional.size()) throw TemplateError("not all arguments converted during string formatting");
   return out;
 }
 

@@ -21,14 +21,6 @@ Value required(const CallArgs& args, std::string_view name) {
   return *v;
 }
 
-bool integral(const Value& v) { return v.is_int() || v.is_bool(); }
-
-int64_t int_operand(const Value& v, const std::string& test) {
-  if (v.is_undefined()) fail_undefined(v);
-  if (!integral(v)) throw TemplateError("test '" + test + "' needs an integer, not " + v.type_name());
-  return v.as_int();
-}
-
 bool has_cased(const std::string& s, bool want_lower) {
   // Python's islower/isupper: at least one cased character and none of the opposite case.
   bool cased = false;
@@ -58,15 +50,13 @@ const std::map<std::string, Test, std::less<>>& tests() {
        [](const Value& v, CallArgs&) { return v.is_undefined() || v.is_string() || v.is_array() || v.is_object(); }},
       {"sequence",
        [](const Value& v, CallArgs&) { return v.is_undefined() || v.is_string() || v.is_sequence() || v.is_object(); }},
-      {"callable", [](const Value& v, CallArgs&) { return v.is_callable(); }},
-      {"even", [](const Value& v, CallArgs& a) { return int_operand(v, a.callee) % 2 == 0; }},
-      {"odd", [](const Value& v, CallArgs& a) { return int_operand(v, a.callee) % 2 != 0; }},
+      // jinja2's Undefined defines __call__ (to raise), so Python calls it callable.
+      {"callable", [](const Value& v, CallArgs&) { return v.is_callable() || v.is_undefined(); }},
+      // value % 2 == 1 and friends, with Python's % (floats allowed).
+      {"even", [](const Value& v, CallArgs&) { return binary_op("%", v, Value(int64_t{2})).equals(Value(int64_t{0})); }},
+      {"odd", [](const Value& v, CallArgs&) { return binary_op("%", v, Value(int64_t{2})).equals(Value(int64_t{1})); }},
       {"divisibleby",
-       [](const Value& v, CallArgs& a) {
-         const int64_t d = int_operand(required(a, "num"), a.callee);
-         if (d == 0) throw TemplateError("integer division or modulo by zero");
-         return int_operand(v, a.callee) % d == 0;
-       }},
+       [](const Value& v, CallArgs& a) { return binary_op("%", v, required(a, "num")).equals(Value(int64_t{0})); }},
       {"eq", [](const Value& v, CallArgs& a) { return v.equals(required(a, "other")); }},
       {"equalto", [](const Value& v, CallArgs& a) { return v.equals(required(a, "other")); }},
       {"==", [](const Value& v, CallArgs& a) { return v.equals(required(a, "other")); }},

@@ -113,12 +113,14 @@ std::string python_string_repr(const std::string& text) {
 
 std::string python_repr(const Value& value) {
   switch (value.kind()) {
-    case Value::Kind::Undefined: return "";
+    case Value::Kind::Undefined: return "Undefined";  // repr(); str() of undefined is ""
     case Value::Kind::None: return "None";
     case Value::Kind::Bool: return value.as_bool() ? "True" : "False";
     case Value::Kind::Int: return std::to_string(value.as_int());
     case Value::Kind::Float: return python_float_repr(value.as_float());
-    case Value::Kind::String: return python_string_repr(value.as_string());
+    case Value::Kind::String:
+      if (value.is_markup()) return "Markup(" + python_string_repr(value.as_string()) + ")";
+      return python_string_repr(value.as_string());
     case Value::Kind::Array: {
       if (value.is_lazy()) {  // Python adds the object's address, which no one can match
         std::string out(1, '<');
@@ -171,6 +173,7 @@ std::string html_escape(const std::string& text) {
 
 std::string to_python_str(const Value& value) {
   if (value.is_string()) return value.as_string();
+  if (value.is_undefined()) return "";
   return python_repr(value);
 }
 
