@@ -92,6 +92,9 @@ struct Stmt {
   // Macros whose body names `varargs` / `kwargs` accept extra positional / keyword arguments.
   bool uses_varargs = false;
   bool uses_kwargs = false;
+  // Names this statement's scope (loop body, macro, block) starts undefined; see scopes.hpp.
+  std::vector<std::string> initially_missing;
+  std::vector<std::string> else_initially_missing;  // for a for-loop's else block
 
   Stmt(Kind k, SourcePos p) : kind(k), pos(p) {}
 };

@@ -9,6 +9,7 @@
 #include "model/chat/builtins.hpp"
 #include "model/chat/operations.hpp"
 #include "model/chat/parser.hpp"
+#include "model/chat/scopes.hpp"
 #include "model/chat/template.hpp"
 #include "model/chat/value_format.hpp"
 
@@ -25,7 +26,12 @@ struct Frame : std::enable_shared_from_this<Frame> {
   Frame* parent = nullptr;  // outlives this frame while it executes
 };
 
-std::shared_ptr<Frame> child_of(Frame& parent) { return std::make_shared<Frame>(Object{}, &parent); }
+// A frame for a scope, with the names jinja2 would start undefined there (scopes.hpp) already set.
+std::shared_ptr<Frame> child_of(Frame& parent, const std::vector<std::string>& initially_missing = {}) {
+  auto frame = std::make_shared<Frame>(Object{}, &parent);
+  for (const std::string& name : initially_missing) frame->vars.set(name, Value::undefined("'" + name + "' is undefined"));
+  return frame;
+}
 
 enum class Flow { Normal, Break, Continue };
 
@@ -74,7 +80,7 @@ class Renderer {
       case Stmt::Kind::Set: assign(stmt.target, eval(*stmt.expr, frame), frame); return Flow::Normal;
       case Stmt::Kind::SetBlock: {
         std::string captured;
-        exec_body(stmt.body, *child_of(frame), captured);  // assignments inside stay inside, as in jinja2
+        exec_body(stmt.body, *child_of(frame, stmt.initially_missing), captured);  // assignments stay inside
         Value value(std::move(captured));
         if (stmt.expr) value = apply_filter_chain(*stmt.expr, std::move(value), frame);
         assign(stmt.target, std::move(value), frame);
@@ -82,7 +88,7 @@ class Renderer {
       }
       case Stmt::Kind::FilterBlock: {
         std::string captured;
-        exec_body(stmt.body, *child_of(frame), captured);
+        exec_body(stmt.body, *child_of(frame, stmt.initially_missing), captured);
         out += to_python_str(apply_filter_chain(*stmt.expr, Value(std::move(captured)), frame));
         return Flow::Normal;
       }
@@ -97,7 +103,7 @@ class Renderer {
       }
       case Stmt::Kind::Break: return Flow::Break;
       case Stmt::Kind::Continue: return Flow::Continue;
-      case Stmt::Kind::Generation: return exec_body(stmt.body, frame, out);
+      case Stmt::Kind::Generation: return exec_body(stmt.body, *child_of(frame, stmt.initially_missing), out);
     }
     return Flow::Normal;
   }
@@ -145,13 +151,13 @@ class Renderer {
       items = std::move(kept);
     }
     if (items.empty()) {
-      exec_body(stmt.else_body, *child_of(frame), out);
+      exec_body(stmt.else_body, *child_of(frame, stmt.else_initially_missing), out);
       return Flow::Normal;
     }
     const auto n = static_cast<int64_t>(items.size());
     auto last_changed = std::make_shared<std::optional<Value>>();  // loop.changed() remembers across iterations
     for (int64_t i = 0; i < n; ++i) {
-      const std::shared_ptr<Frame> iteration_frame = child_of(frame);
+      const std::shared_ptr<Frame> iteration_frame = child_of(frame, stmt.initially_missing);
       Frame& iteration = *iteration_frame;
       Object loop;
       loop.set("index", Value(i + 1));
@@ -189,7 +195,7 @@ class Renderer {
       // Macros see the names of the scope they were defined in, their own parameters and `caller`;
       // one that outlived its scope falls back to the template's top level.
       const std::shared_ptr<Frame> parent = scope.lock();
-      const std::shared_ptr<Frame> frame_ptr = child_of(parent ? *parent : root_);
+      const std::shared_ptr<Frame> frame_ptr = child_of(parent ? *parent : root_, def->initially_missing);
       Frame& frame = *frame_ptr;
       if (args.positional.size() > def->params.size() && !def->uses_varargs) {
         throw TemplateError("macro '" + def->text + "' takes not more than " + std::to_string(def->params.size()) +
@@ -234,7 +240,7 @@ class Renderer {
     return Value::callable("caller", [this, def, scope](CallArgs& args) {
       const std::shared_ptr<Frame> outer = scope.lock();
       if (!outer) throw TemplateError("caller() called after its call block ended");
-      const std::shared_ptr<Frame> inner_ptr = child_of(*outer);
+      const std::shared_ptr<Frame> inner_ptr = child_of(*outer, def->initially_missing);
       Frame& inner = *inner_ptr;
       for (size_t i = 0; i < def->params.size(); ++i) {
         const MacroParam& p = def->params[i];
@@ -364,17 +370,20 @@ class Renderer {
 Template Template::parse(std::string_view source, std::string origin, LexerOptions options) {
   auto shared_origin = std::make_shared<const std::string>(std::move(origin));
   const std::vector<Token> tokens = tokenize(source, options, *shared_origin);
-  auto body = std::make_shared<const Body>(parse_template(tokens, *shared_origin));
-  return Template(std::move(body), std::move(shared_origin));
+  auto compiled = std::make_shared<Compiled>();
+  compiled->body = parse_template(tokens, *shared_origin);
+  compiled->root_missing = resolve_scopes(compiled->body);
+  return Template(std::move(compiled), std::move(shared_origin));
 }
 
 std::string Template::render(const Object& variables) const {
   const auto root_ptr = std::make_shared<Frame>(make_globals(), nullptr);
   Frame& root = *root_ptr;
   for (const auto& [k, v] : variables.entries()) root.vars.set(k, v);
+  for (const std::string& name : compiled_->root_missing) root.vars.set(name, Value::undefined("'" + name + "' is undefined"));
   Renderer renderer(*origin_, root);
   std::string out;
-  renderer.exec_body(*body_, root, out);
+  renderer.exec_body(compiled_->body, root, out);
   return out;
 }
 

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "model/chat/ast.hpp"
 #include "model/chat/lexer.hpp"
@@ -24,9 +25,13 @@ class Template {
   const std::string& origin() const { return *origin_; }
 
  private:
-  Template(std::shared_ptr<const Body> body, std::shared_ptr<const std::string> origin)
-      : body_(std::move(body)), origin_(std::move(origin)) {}
-  std::shared_ptr<const Body> body_;
+  struct Compiled {
+    Body body;
+    std::vector<std::string> root_missing;  // top-level names that start undefined (scopes.hpp)
+  };
+  Template(std::shared_ptr<const Compiled> compiled, std::shared_ptr<const std::string> origin)
+      : compiled_(std::move(compiled)), origin_(std::move(origin)) {}
+  std::shared_ptr<const Compiled> compiled_;
   std::shared_ptr<const std::string> origin_;
 };
 
