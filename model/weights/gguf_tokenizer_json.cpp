@@ -128,9 +128,8 @@ std::string byte_level_spelling(const std::string& token, const std::array<char3
 }
 
 struct Vocabulary {
-  std::vector<std::string> tokens;     // as the file spells them
-  std::vector<std::string> spellings;  // as tokenizer.json's vocab spells them
-  std::vector<int64_t> types;          // empty when the file has no token_type
+  std::vector<std::string> tokens;  // as the file spells them
+  std::vector<int64_t> types;       // empty when the file has no token_type
 };
 
 std::optional<int64_t> optional_id(const GgufFile& file, std::string_view key) {
