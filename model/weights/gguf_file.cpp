@@ -246,6 +246,11 @@ void GgufFile::Impl::parse() {
         path.string(), magic));
   }
   version = in.read<uint32_t>("the version");
+  if (const uint32_t swapped = __builtin_bswap32(version); swapped == 2 || swapped == 3) {
+    throw std::runtime_error(fmt::format(
+        "GGUF file '{}' is big-endian (version {} byte-swapped); only little-endian GGUF files are supported",
+        path.string(), swapped));
+  }
   if (version != 2 && version != 3) {
     throw std::runtime_error(fmt::format(
         "GGUF file '{}' has version {}; only versions 2 and 3 are supported", path.string(), version));

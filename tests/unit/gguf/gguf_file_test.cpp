@@ -125,6 +125,21 @@ TEST_CASE("GGUF errors name the file and what was expected", "[gguf]") {
     CHECK_THAT(open_error(write_variant("v1.gguf", bytes)),
                Catch::Contains("version 1") && Catch::Contains("2 and 3"));
   }
+  SECTION("version 2 reads like version 3") {
+    auto bytes = good;
+    const uint32_t version = 2;
+    std::memcpy(bytes.data() + 4, &version, 4);
+    const auto file = sabre::GgufFile::open(write_variant("v2.gguf", bytes));
+    CHECK(file.version() == 2);
+    CHECK(file.get_uint("test.u8") == 200);
+    CHECK(file.tensors().size() == 26);
+  }
+  SECTION("big-endian file") {
+    auto bytes = good;
+    const uint32_t version = 0x03000000;  // 3 as a big-endian writer stores it
+    std::memcpy(bytes.data() + 4, &version, 4);
+    CHECK_THAT(open_error(write_variant("big_endian.gguf", bytes)), Catch::Contains("big-endian"));
+  }
   SECTION("truncated inside the metadata") {
     std::vector<char> bytes(good.begin(), good.begin() + 200);
     CHECK_THAT(open_error(write_variant("truncated_meta.gguf", bytes)),
