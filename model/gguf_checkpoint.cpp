@@ -266,8 +266,9 @@ Checkpoint open_gguf_checkpoint(const std::filesystem::path& path) {
     weights->add(hf_names[i], std::move(shape), std::move(values), origin);
   }
   checkpoint.weights = std::move(weights);
-  checkpoint.tokenizer_json = gguf_tokenizer_json(file);
-  checkpoint.tokenizer_config_json = gguf_tokenizer_config_json(file);
+  const GgufTokenizerMetadata tokenizer = read_gguf_tokenizer_metadata(file);
+  checkpoint.tokenizer_json = tokenizer_json_from_gguf(tokenizer);
+  checkpoint.tokenizer_config_json = tokenizer_config_json_from_gguf(tokenizer);
   spdlog::info("opened {}: {} with {} tensors", origin, architecture_name(config.architecture),
                checkpoint.weights->names().size());
   return checkpoint;

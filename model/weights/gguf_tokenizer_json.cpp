@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
+#include <tuple>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -132,18 +133,27 @@ struct Vocabulary {
   std::vector<int64_t> types;       // empty when the file has no token_type
 };
 
-std::optional<int64_t> optional_id(const GgufFile& file, std::string_view key) {
-  if (!file.contains(key)) return std::nullopt;
-  return file.get_int(key);
+std::string token_at(const GgufTokenizerMetadata& meta, std::string_view key, int64_t id) {
+  if (id < 0 || static_cast<size_t>(id) >= meta.tokens.size()) {
+    throw std::runtime_error(fmt::format("GGUF file '{}': {} = {} is outside the vocabulary of {} tokens",
+                                         meta.origin, key, id, meta.tokens.size()));
+  }
+  return meta.tokens[static_cast<size_t>(id)];
 }
 
-std::string token_at(const GgufFile& file, const std::vector<std::string>& tokens, std::string_view key,
-                     int64_t id) {
-  if (id < 0 || static_cast<size_t>(id) >= tokens.size()) {
-    throw std::runtime_error(fmt::format("GGUF file '{}': {} = {} is outside the vocabulary of {} tokens",
-                                         file.path().string(), key, id, tokens.size()));
+std::vector<std::pair<std::string, std::string>> split_merges(const GgufTokenizerMetadata& meta) {
+  std::vector<std::pair<std::string, std::string>> merges;
+  merges.reserve(meta.merges->size());
+  for (const auto& merge : *meta.merges) {
+    const auto space = merge.find(' ');
+    if (space == std::string::npos || merge.find(' ', space + 1) != std::string::npos) {
+      throw std::runtime_error(fmt::format(
+          "GGUF file '{}': tokenizer.ggml.merges entry '{}' is not two tokens separated by one space",
+          meta.origin, merge));
+    }
+    merges.emplace_back(merge.substr(0, space), merge.substr(space + 1));
   }
-  return tokens[static_cast<size_t>(id)];
+  return merges;
 }
 
 void append_added_tokens(std::string& out, const Vocabulary& vocab, bool byte_level,
@@ -240,45 +250,44 @@ struct SpecialTokens {
   bool add_eos = false;
 };
 
-SpecialTokens special_tokens(const GgufFile& file, const std::vector<std::string>& tokens,
-                             bool add_bos_default) {
+SpecialTokens special_tokens(const GgufTokenizerMetadata& meta, bool add_bos_default) {
   SpecialTokens s;
-  s.bos_id = optional_id(file, "tokenizer.ggml.bos_token_id");
-  s.eos_id = optional_id(file, "tokenizer.ggml.eos_token_id");
-  if (s.bos_id) s.bos = token_at(file, tokens, "tokenizer.ggml.bos_token_id", *s.bos_id);
-  if (s.eos_id) s.eos = token_at(file, tokens, "tokenizer.ggml.eos_token_id", *s.eos_id);
-  s.add_bos = file.contains("tokenizer.ggml.add_bos_token") ? file.get_bool("tokenizer.ggml.add_bos_token")
-                                                            : add_bos_default;
-  s.add_eos = file.contains("tokenizer.ggml.add_eos_token") && file.get_bool("tokenizer.ggml.add_eos_token");
+  s.bos_id = meta.bos_id;
+  s.eos_id = meta.eos_id;
+  if (s.bos_id) s.bos = token_at(meta, "tokenizer.ggml.bos_token_id", *s.bos_id);
+  if (s.eos_id) s.eos = token_at(meta, "tokenizer.ggml.eos_token_id", *s.eos_id);
+  s.add_bos = meta.add_bos.value_or(add_bos_default);
+  s.add_eos = meta.add_eos.value_or(false);
   if (s.add_bos && !s.bos) {
     throw std::runtime_error(fmt::format(
         "GGUF file '{}' asks for a BOS token (tokenizer.ggml.add_bos_token) but has no "
         "tokenizer.ggml.bos_token_id",
-        file.path().string()));
+        meta.origin));
   }
   if (s.add_eos && !s.eos) {
     throw std::runtime_error(fmt::format(
         "GGUF file '{}' asks for an EOS token (tokenizer.ggml.add_eos_token) but has no "
         "tokenizer.ggml.eos_token_id",
-        file.path().string()));
+        meta.origin));
   }
   return s;
 }
+
+bool is_sentencepiece(const GgufTokenizerMetadata& meta) { return meta.model == "llama"; }
 
 std::optional<std::string> maybe(bool flag, const std::optional<std::string>& v) {
   return flag ? v : std::nullopt;
 }
 
-std::string byte_level_tokenizer_json(const GgufFile& file, const Vocabulary& vocab) {
-  const std::string pre = file.contains("tokenizer.ggml.pre") ? file.get_string("tokenizer.ggml.pre")
-                                                              : std::string("default");
+std::string byte_level_tokenizer_json(const GgufTokenizerMetadata& meta, const Vocabulary& vocab) {
+  const std::string pre = meta.pre.value_or("default");
   const auto recipe = recipe_for(pre);
   if (!recipe) {
     throw std::runtime_error(fmt::format(
         "GGUF file '{}': tokenizer.ggml.pre is '{}', a pre-tokenizer Sabre does not know (known: default, "
         "gpt-2, llama3, llama-bpe, smaug-bpe, falcon3, dbrx, pixtral, qwen2, deepseek-r1-qwen, megrez, "
         "smollm, codeshell, exaone, minerva, olmo, mpt, jais, trillion)",
-        file.path().string(), pre));
+        meta.origin, pre));
   }
   const auto alphabet = byte_level_alphabet();
   std::vector<std::string> spellings;
@@ -289,23 +298,12 @@ std::string byte_level_tokenizer_json(const GgufFile& file, const Vocabulary& vo
     spellings.push_back(byte_level_spelling(token, alphabet, ok));
     in_alphabet.push_back(ok);
   }
-  std::vector<std::pair<std::string, std::string>> merges;
-  if (file.contains("tokenizer.ggml.merges")) {
-    for (const auto& merge : file.get_string_array("tokenizer.ggml.merges")) {
-      const auto space = merge.find(' ');
-      if (space == std::string::npos || merge.find(' ', space + 1) != std::string::npos) {
-        throw std::runtime_error(fmt::format(
-            "GGUF file '{}': tokenizer.ggml.merges entry '{}' is not two tokens separated by one space",
-            file.path().string(), merge));
-      }
-      merges.emplace_back(merge.substr(0, space), merge.substr(space + 1));
-    }
-  } else {
+  if (!meta.merges) {
     throw std::runtime_error(fmt::format(
-        "GGUF file '{}' has a gpt2 (byte-level BPE) tokenizer without tokenizer.ggml.merges",
-        file.path().string()));
+        "GGUF file '{}' has a gpt2 (byte-level BPE) tokenizer without tokenizer.ggml.merges", meta.origin));
   }
-  const auto special = special_tokens(file, vocab.tokens, false);
+  const auto merges = split_merges(meta);
+  const auto special = special_tokens(meta, false);
 
   std::string out = R"({"version":"1.0","truncation":null,"padding":null,)";
   append_added_tokens(out, vocab, true, in_alphabet);
@@ -393,33 +391,23 @@ std::vector<std::pair<std::string, std::string>> merges_from_scores(const std::v
   return merges;
 }
 
-std::string sentencepiece_tokenizer_json(const GgufFile& file, const Vocabulary& vocab) {
+std::string sentencepiece_tokenizer_json(const GgufTokenizerMetadata& meta, const Vocabulary& vocab) {
   std::vector<std::pair<std::string, std::string>> merges;
-  if (file.contains("tokenizer.ggml.merges")) {
-    for (const auto& merge : file.get_string_array("tokenizer.ggml.merges")) {
-      const auto space = merge.find(' ');
-      if (space == std::string::npos) {
-        throw std::runtime_error(fmt::format("GGUF file '{}': tokenizer.ggml.merges entry '{}' has no space",
-                                             file.path().string(), merge));
-      }
-      merges.emplace_back(merge.substr(0, space), merge.substr(space + 1));
-    }
+  if (meta.merges) {
+    merges = split_merges(meta);
   } else {
-    const auto scores = file.get_float_array("tokenizer.ggml.scores");
-    if (scores.size() != vocab.tokens.size()) {
+    if (!meta.scores || meta.scores->size() != vocab.tokens.size()) {
       throw std::runtime_error(fmt::format(
-          "GGUF file '{}': tokenizer.ggml.scores has {} entries but tokenizer.ggml.tokens has {}",
-          file.path().string(), scores.size(), vocab.tokens.size()));
+          "GGUF file '{}': a SentencePiece tokenizer without merges needs tokenizer.ggml.scores with one "
+          "score per token ({} tokens, {} scores)",
+          meta.origin, vocab.tokens.size(), meta.scores ? meta.scores->size() : 0));
     }
-    merges = merges_from_scores(vocab.tokens, scores);
+    merges = merges_from_scores(vocab.tokens, *meta.scores);
   }
-  const auto special = special_tokens(file, vocab.tokens, true);
-  const bool add_space_prefix = !file.contains("tokenizer.ggml.add_space_prefix") ||
-                                file.get_bool("tokenizer.ggml.add_space_prefix");
+  const auto special = special_tokens(meta, true);
+  const bool add_space_prefix = meta.add_space_prefix.value_or(true);
   std::optional<std::string> unk;
-  if (auto id = optional_id(file, "tokenizer.ggml.unknown_token_id")) {
-    unk = token_at(file, vocab.tokens, "tokenizer.ggml.unknown_token_id", *id);
-  }
+  if (meta.unk_id) unk = token_at(meta, "tokenizer.ggml.unknown_token_id", *meta.unk_id);
 
   std::string out = R"({"version":"1.0","truncation":null,"padding":null,)";
   append_added_tokens(out, vocab, false, {});
@@ -455,28 +443,60 @@ std::string sentencepiece_tokenizer_json(const GgufFile& file, const Vocabulary&
 
 }  // namespace
 
-std::string gguf_tokenizer_json(const GgufFile& file) {
-  if (!file.contains("tokenizer.ggml.model")) return "";
-  const std::string& model = file.get_string("tokenizer.ggml.model");
-  Vocabulary vocab;
-  vocab.tokens = file.get_string_array("tokenizer.ggml.tokens");
+GgufTokenizerMetadata read_gguf_tokenizer_metadata(const GgufFile& file) {
+  GgufTokenizerMetadata meta;
+  meta.origin = file.path().string();
+  auto opt_string = [&](const char* key) {
+    return file.contains(key) ? std::optional<std::string>(file.get_string(key)) : std::nullopt;
+  };
+  auto opt_int = [&](const char* key) {
+    return file.contains(key) ? std::optional<int64_t>(file.get_int(key)) : std::nullopt;
+  };
+  auto opt_bool = [&](const char* key) {
+    return file.contains(key) ? std::optional<bool>(file.get_bool(key)) : std::nullopt;
+  };
+  meta.model = opt_string("tokenizer.ggml.model");
+  meta.pre = opt_string("tokenizer.ggml.pre");
+  if (file.contains("tokenizer.ggml.tokens")) meta.tokens = file.get_string_array("tokenizer.ggml.tokens");
   if (file.contains("tokenizer.ggml.token_type")) {
-    vocab.types = file.get_int_array("tokenizer.ggml.token_type");
-    if (vocab.types.size() != vocab.tokens.size()) {
-      throw std::runtime_error(fmt::format(
-          "GGUF file '{}': tokenizer.ggml.token_type has {} entries but tokenizer.ggml.tokens has {}",
-          file.path().string(), vocab.types.size(), vocab.tokens.size()));
-    }
+    meta.token_types = file.get_int_array("tokenizer.ggml.token_type");
   }
-  if (model == "gpt2") return byte_level_tokenizer_json(file, vocab);
-  if (model == "llama") return sentencepiece_tokenizer_json(file, vocab);
+  if (file.contains("tokenizer.ggml.merges")) meta.merges = file.get_string_array("tokenizer.ggml.merges");
+  if (file.contains("tokenizer.ggml.scores")) meta.scores = file.get_float_array("tokenizer.ggml.scores");
+  meta.bos_id = opt_int("tokenizer.ggml.bos_token_id");
+  meta.eos_id = opt_int("tokenizer.ggml.eos_token_id");
+  meta.unk_id = opt_int("tokenizer.ggml.unknown_token_id");
+  meta.pad_id = opt_int("tokenizer.ggml.padding_token_id");
+  meta.add_bos = opt_bool("tokenizer.ggml.add_bos_token");
+  meta.add_eos = opt_bool("tokenizer.ggml.add_eos_token");
+  meta.add_space_prefix = opt_bool("tokenizer.ggml.add_space_prefix");
+  meta.chat_template = opt_string("tokenizer.chat_template");
+  return meta;
+}
+
+std::string tokenizer_json_from_gguf(const GgufTokenizerMetadata& meta) {
+  if (!meta.model) return "";
+  Vocabulary vocab;
+  vocab.tokens = meta.tokens;
+  vocab.types = meta.token_types;
+  if (vocab.tokens.empty()) {
+    throw std::runtime_error(fmt::format("GGUF file '{}' names tokenizer model '{}' but has no tokenizer.ggml.tokens",
+                                         meta.origin, *meta.model));
+  }
+  if (!vocab.types.empty() && vocab.types.size() != vocab.tokens.size()) {
+    throw std::runtime_error(fmt::format(
+        "GGUF file '{}': tokenizer.ggml.token_type has {} entries but tokenizer.ggml.tokens has {}", meta.origin,
+        vocab.types.size(), vocab.tokens.size()));
+  }
+  if (*meta.model == "gpt2") return byte_level_tokenizer_json(meta, vocab);
+  if (*meta.model == "llama") return sentencepiece_tokenizer_json(meta, vocab);
   throw std::runtime_error(fmt::format(
       "GGUF file '{}': tokenizer.ggml.model is '{}'; Sabre supports 'gpt2' (byte-level BPE) and 'llama' "
       "(SentencePiece BPE)",
-      file.path().string(), model));
+      meta.origin, *meta.model));
 }
 
-std::string gguf_tokenizer_config_json(const GgufFile& file) {
+std::string tokenizer_config_json_from_gguf(const GgufTokenizerMetadata& meta) {
   std::string out = "{";
   bool first = true;
   auto key = [&](std::string_view name) {
@@ -485,21 +505,18 @@ std::string gguf_tokenizer_config_json(const GgufFile& file) {
     append_json_string(out, name);
     out.push_back(':');
   };
-  if (file.contains("tokenizer.ggml.tokens")) {
-    const auto tokens = file.get_string_array("tokenizer.ggml.tokens");
-    const bool sentencepiece = file.contains("tokenizer.ggml.model") &&
-                               file.get_string("tokenizer.ggml.model") == "llama";
-    const auto special = special_tokens(file, tokens, sentencepiece);
-    const std::array<std::pair<std::string_view, std::string_view>, 4> names = {{
-        {"bos_token", "tokenizer.ggml.bos_token_id"},
-        {"eos_token", "tokenizer.ggml.eos_token_id"},
-        {"unk_token", "tokenizer.ggml.unknown_token_id"},
-        {"pad_token", "tokenizer.ggml.padding_token_id"},
+  if (!meta.tokens.empty()) {
+    const auto special = special_tokens(meta, is_sentencepiece(meta));
+    const std::array<std::tuple<std::string_view, std::string_view, std::optional<int64_t>>, 4> names = {{
+        {"bos_token", "tokenizer.ggml.bos_token_id", meta.bos_id},
+        {"eos_token", "tokenizer.ggml.eos_token_id", meta.eos_id},
+        {"unk_token", "tokenizer.ggml.unknown_token_id", meta.unk_id},
+        {"pad_token", "tokenizer.ggml.padding_token_id", meta.pad_id},
     }};
-    for (const auto& [name, gguf_key] : names) {
+    for (const auto& [name, gguf_key, id] : names) {
       key(name);
-      if (auto id = optional_id(file, gguf_key)) {
-        append_json_string(out, token_at(file, tokens, gguf_key, *id));
+      if (id) {
+        append_json_string(out, token_at(meta, gguf_key, *id));
       } else {
         out += "null";
       }
@@ -509,9 +526,9 @@ std::string gguf_tokenizer_config_json(const GgufFile& file) {
     key("add_eos_token");
     out += special.add_eos ? "true" : "false";
   }
-  if (file.contains("tokenizer.chat_template")) {
+  if (meta.chat_template) {
     key("chat_template");
-    append_json_string(out, file.get_string("tokenizer.chat_template"));
+    append_json_string(out, *meta.chat_template);
   }
   out += "}";
   return out;
