@@ -79,8 +79,11 @@ class Renderer {
       case Stmt::Kind::For: return exec_for(stmt, frame, out);
       case Stmt::Kind::Set: assign(stmt.target, eval(*stmt.expr, frame), frame); return Flow::Normal;
       case Stmt::Kind::SetBlock: {
+        // jinja2 compiles block bodies inline: a break or continue inside leaves the loop around it,
+        // dropping what the block had captured.
         std::string captured;
-        exec_body(stmt.body, *child_of(frame, stmt.initially_missing), captured);  // assignments stay inside
+        const Flow flow = exec_body(stmt.body, *child_of(frame, stmt.initially_missing), captured);
+        if (flow != Flow::Normal) return flow;
         Value value(std::move(captured));
         if (stmt.expr) value = apply_filter_chain(*stmt.expr, std::move(value), frame);
         assign(stmt.target, std::move(value), frame);
@@ -88,7 +91,8 @@ class Renderer {
       }
       case Stmt::Kind::FilterBlock: {
         std::string captured;
-        exec_body(stmt.body, *child_of(frame, stmt.initially_missing), captured);
+        const Flow flow = exec_body(stmt.body, *child_of(frame, stmt.initially_missing), captured);
+        if (flow != Flow::Normal) return flow;
         out += to_python_str(apply_filter_chain(*stmt.expr, Value(std::move(captured)), frame));
         return Flow::Normal;
       }
@@ -150,10 +154,14 @@ class Renderer {
       }
       items = std::move(kept);
     }
-    if (items.empty()) {
-      exec_body(stmt.else_body, *child_of(frame, stmt.else_initially_missing), out);
-      return Flow::Normal;
-    }
+    // jinja2 runs the else block unless some iteration reached the end of the body: an empty loop,
+    // but also one whose every iteration ended in continue, or that broke out before finishing one.
+    bool completed_an_iteration = false;
+    // A break or continue in the else block belongs to the enclosing loop, as in jinja2's Python code.
+    const auto run_else = [&] {
+      if (completed_an_iteration || stmt.else_body.empty()) return Flow::Normal;
+      return exec_body(stmt.else_body, *child_of(frame, stmt.else_initially_missing), out);
+    };
     const auto n = static_cast<int64_t>(items.size());
     auto last_changed = std::make_shared<std::optional<Value>>();  // loop.changed() remembers across iterations
     for (int64_t i = 0; i < n; ++i) {
@@ -183,9 +191,11 @@ class Renderer {
                }));
       iteration.vars.set("loop", Value(std::move(loop)));
       bind_target(stmt.target, items[static_cast<size_t>(i)], iteration);
-      if (exec_body(stmt.body, iteration, out) == Flow::Break) break;
+      const Flow flow = exec_body(stmt.body, iteration, out);
+      if (flow == Flow::Normal) completed_an_iteration = true;
+      if (flow == Flow::Break) break;
     }
-    return Flow::Normal;
+    return run_else();
   }
 
   Value make_macro(const Stmt& stmt, Frame& defined_in) {

@@ -274,10 +274,8 @@ class Parser {
     --loop_depth_;
     if (end == "else") {
       expect_block_end();
-      const int saved = loop_depth_;
-      loop_depth_ = 0;  // break/continue in a for's else belong to an outer loop, if any
-      loop_depth_ = saved;
-      s->else_body = parse_body({"endfor"}, end);
+      // The else block is outside this loop: a break/continue there belongs to an enclosing loop.
+      s->else_body = with_soft(false, [&] { return parse_body({"endfor"}, end); });
     }
     expect_block_end();
     return s;
@@ -338,7 +336,10 @@ class Parser {
     if (s->expr->kind != Expr::Kind::Call) fail(at, "expected a call after 'call'");
     expect_block_end();
     std::string end;
+    const int saved = loop_depth_;
+    loop_depth_ = 0;  // the body becomes the caller() macro: a loop around it is not its loop
     s->body = with_soft(false, [&] { return parse_body({"endcall"}, end); });
+    loop_depth_ = saved;
     expect_block_end();
     return s;
   }
