@@ -19,6 +19,9 @@ struct Checkpoint {
   std::unique_ptr<WeightSource> weights;
   std::string tokenizer_json;         // tokenizer.json text ("" when the model ships none)
   std::string tokenizer_config_json;  // tokenizer_config.json text (chat_template, bos/eos token), or ""
+  // chat_template.jinja text, which newer Hub repositories ship beside tokenizer_config.json instead of
+  // its "chat_template" field; "" when absent.
+  std::string chat_template_jinja;
 };
 
 // Opens an HF model directory or a .gguf file. Throws std::runtime_error naming the path and what is

@@ -38,6 +38,7 @@ Checkpoint open_hf_checkpoint(const std::filesystem::path& dir) {
   checkpoint.weights = SafetensorsSource::open_directory(dir);
   checkpoint.tokenizer_json = read_optional_text(dir / "tokenizer.json");
   checkpoint.tokenizer_config_json = read_optional_text(dir / "tokenizer_config.json");
+  checkpoint.chat_template_jinja = read_optional_text(dir / "chat_template.jinja");
   spdlog::debug("opened {}: {} with {} tensors from {}", dir.string(), architecture_name(checkpoint.config.architecture),
                 checkpoint.weights->names().size(), checkpoint.weights->description());
   return checkpoint;

@@ -34,19 +34,23 @@ std::string read_file(const std::filesystem::path& path) {
 }
 
 struct TokenizerFiles {
-  std::string tokenizer_json, tokenizer_config_json, origin;
+  std::string tokenizer_json, tokenizer_config_json, chat_template_jinja, origin;
 };
 
 TokenizerFiles tokenizer_files(const Options& options, const Checkpoint& checkpoint) {
   if (options.tokenizer_dir) {
     const std::filesystem::path dir = *options.tokenizer_dir;
-    TokenizerFiles files{read_file(dir / "tokenizer.json"), "", dir.string()};
+    TokenizerFiles files{read_file(dir / "tokenizer.json"), "", "", dir.string()};
     if (std::filesystem::exists(dir / "tokenizer_config.json")) {
       files.tokenizer_config_json = read_file(dir / "tokenizer_config.json");
     }
+    if (std::filesystem::exists(dir / "chat_template.jinja")) {
+      files.chat_template_jinja = read_file(dir / "chat_template.jinja");
+    }
     return files;
   }
-  return {checkpoint.tokenizer_json, checkpoint.tokenizer_config_json, checkpoint.path.string()};
+  return {checkpoint.tokenizer_json, checkpoint.tokenizer_config_json, checkpoint.chat_template_jinja,
+          checkpoint.path.string()};
 }
 
 // The prompt rendered as one user turn of the model's chat template, ready for the assistant's answer.
@@ -55,8 +59,10 @@ std::string chat_prompt(const TokenizerFiles& files, const std::string& prompt) 
     throw std::runtime_error(fmt::format("--chat: {} has no tokenizer_config.json with a chat template",
                                          files.origin));
   }
-  const auto chat = chat::ChatTemplate::from_tokenizer_config_json(files.tokenizer_config_json,
-                                                                   files.origin + "/tokenizer_config.json");
+  std::optional<std::string> separate_template;
+  if (!files.chat_template_jinja.empty()) separate_template = files.chat_template_jinja;
+  const auto chat = chat::ChatTemplate::from_tokenizer_config_json(
+      files.tokenizer_config_json, files.origin + "/tokenizer_config.json", separate_template);
   const std::string request = fmt::format(R"({{"messages": [{{"role": "user", "content": {}}}], )"
                                           R"("add_generation_prompt": true}})",
                                           json_string(prompt));

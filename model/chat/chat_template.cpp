@@ -102,8 +102,9 @@ ChatTemplate ChatTemplate::from_tokenizer_config(const std::filesystem::path& fi
   return from_config(read_file(file), file.string(), separate_file);
 }
 
-ChatTemplate ChatTemplate::from_tokenizer_config_json(std::string_view json_text, std::string_view origin) {
-  return from_config(json_text, origin, std::nullopt);
+ChatTemplate ChatTemplate::from_tokenizer_config_json(std::string_view json_text, std::string_view origin,
+                                                      const std::optional<std::string>& separate_template) {
+  return from_config(json_text, origin, separate_template);
 }
 
 ChatTemplate ChatTemplate::from_config(std::string_view json_text, std::string_view origin,
@@ -120,10 +121,11 @@ ChatTemplate ChatTemplate::from_config(std::string_view json_text, std::string_v
   tokens.cls_token = token_text(config, "cls_token", origin);
   tokens.mask_token = token_text(config, "mask_token", origin);
 
+  // As in transformers, a chat_template.jinja file takes priority over the config's own field.
+  if (separate_file) return from_string(*separate_file, std::move(tokens), "chat_template.jinja beside " + std::string(origin));
   const Value* field = config.find("chat_template");
   const std::string label = "chat template of " + std::string(origin);
   if (!field || field->is_none()) {
-    if (separate_file) return from_string(*separate_file, std::move(tokens), "chat_template.jinja beside " + std::string(origin));
     throw std::runtime_error(std::string(origin) +
                              ": this model has no chat template (tokenizer_config.json has no 'chat_template' and "
                              "there is no chat_template.jinja); pass a template explicitly or use plain prompts");

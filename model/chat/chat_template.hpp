@@ -39,11 +39,14 @@ struct ChatRequest {
 // many requests on many threads at once.
 class ChatTemplate {
  public:
-  // Reads `chat_template` from a tokenizer_config.json (a string, or a list of {name, template}), or
-  // a chat_template.jinja file beside it, plus the special tokens. Throws std::runtime_error when the
+  // Reads `chat_template` from a tokenizer_config.json (a string, or a list of {name, template}) or,
+  // taking priority, a chat_template.jinja file beside it, plus the special tokens. Throws std::runtime_error when the
   // model has no chat template, and TemplateError when the template does not parse.
   static ChatTemplate from_tokenizer_config(const std::filesystem::path& file);
-  static ChatTemplate from_tokenizer_config_json(std::string_view json_text, std::string_view origin);
+  // `separate_template` is the text of a chat_template.jinja shipped beside the config; it takes priority
+  // over the config's "chat_template", as in transformers and from_tokenizer_config.
+  static ChatTemplate from_tokenizer_config_json(std::string_view json_text, std::string_view origin,
+                                                 const std::optional<std::string>& separate_template = std::nullopt);
   static ChatTemplate from_string(std::string source, SpecialTokens special_tokens,
                                   std::string origin = "chat template");
 
@@ -67,8 +70,8 @@ class ChatTemplate {
     Template compiled;
   };
   ChatTemplate() = default;
-  // `separate_file` is the text of a chat_template.jinja found beside tokenizer_config.json, used when
-  // the config itself holds no template (newer Hub repositories store it there).
+  // `separate_file` is the text of a chat_template.jinja found beside tokenizer_config.json; as in
+  // transformers it takes priority over the config's "chat_template" (newer Hub repositories store it there).
   static ChatTemplate from_config(std::string_view json_text, std::string_view origin,
                                   const std::optional<std::string>& separate_file);
   const Named& selected() const;

@@ -121,6 +121,15 @@ TEST_CASE("chat_template.jinja beside tokenizer_config.json is used when the con
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("chat_template.jinja takes priority over the config's own template, as in transformers", "[chat]") {
+  const char* config = R"({"eos_token": "<e>", "chat_template": "config:{{ messages[0].content }}"})";
+  const std::string separate = "jinja:{{ messages[0].content }}{{ eos_token }}";
+  CHECK(ChatTemplate::from_tokenizer_config_json(config, "cfg").render(request(kOneUser)) == "config:Hi");
+  CHECK(ChatTemplate::from_tokenizer_config_json(config, "cfg", separate).render(request(kOneUser)) == "jinja:Hi<e>");
+  CHECK(ChatTemplate::from_tokenizer_config_json(R"({"eos_token": "<e>"})", "cfg", separate).render(request(kOneUser)) ==
+        "jinja:Hi<e>");
+}
+
 TEST_CASE("strftime_now formats the current local time", "[chat]") {
   const ChatTemplate chat = ChatTemplate::from_string("{{ strftime_now('%Y') }}|{{ strftime_now('%d %b %Y')|length }}", {});
   const std::time_t now = std::time(nullptr);

@@ -40,6 +40,7 @@ TEST_CASE("an HF directory becomes a Checkpoint", "[checkpoint]") {
   CHECK(c.weights->find("model.embed_tokens.weight") != nullptr);
   CHECK(c.tokenizer_json.empty());  // the tiny models ship no tokenizer
   CHECK(c.tokenizer_config_json.empty());
+  CHECK(c.chat_template_jinja.empty());
 }
 
 TEST_CASE("tokenizer files are read when present", "[checkpoint]") {
@@ -53,6 +54,9 @@ TEST_CASE("tokenizer files are read when present", "[checkpoint]") {
   Checkpoint c = open_hf_checkpoint(dir.path);
   CHECK_THAT(c.tokenizer_json, Catch::Contains("\"<|eot|>\""));
   CHECK_THAT(c.tokenizer_config_json, Catch::Contains("chat_template"));
+  CHECK(c.chat_template_jinja.empty());
+  std::ofstream(dir.path / "chat_template.jinja") << "{{ messages[0].content }}";
+  CHECK(open_hf_checkpoint(dir.path).chat_template_jinja == "{{ messages[0].content }}");
 }
 
 TEST_CASE("incomplete directories are refused with the missing part named", "[checkpoint]") {
