@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "config/json_fields.hpp"
+#include "io/text/read_file.hpp"
 
 namespace sabre {
 namespace {
@@ -131,14 +132,6 @@ void merge_ids(std::vector<int32_t>& into, const std::vector<int32_t>& more) {
   for (int32_t id : more) {
     if (std::find(into.begin(), into.end(), id) == into.end()) into.push_back(id);
   }
-}
-
-std::string read_text_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(fmt::format("{}: cannot open for reading", path.string()));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 }  // namespace

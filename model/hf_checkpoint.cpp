@@ -10,20 +10,14 @@
 
 #include "model/checkpoint.hpp"
 #include "model/weights/safetensors.hpp"
+#include "io/text/read_file.hpp"
 
 namespace sabre {
 namespace {
 
 // "" when the file does not exist: tokenizer files are optional for a checkpoint (the caller may give
 // --tokenizer DIR or use ids directly).
-std::string read_optional_text(const std::filesystem::path& path) {
-  if (!std::filesystem::exists(path)) return {};
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(fmt::format("{}: cannot open for reading", path.string()));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+std::string read_optional_text(const std::filesystem::path& path) { return read_text_file_if_exists(path).value_or(""); }
 
 }  // namespace
 

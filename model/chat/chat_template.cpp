@@ -5,18 +5,11 @@
 #include <stdexcept>
 
 #include "model/chat/error.hpp"
+#include "io/text/read_file.hpp"
 
 namespace sabre::chat {
 
 namespace {
-
-std::string read_file(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open " + file.string());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // bos_token and friends are strings, null, or AddedToken objects {"content": "<s>", ...}.
 std::optional<std::string> token_text(const Object& config, std::string_view key, std::string_view origin) {
@@ -98,8 +91,8 @@ ChatRequest ChatRequest::from_json(std::string_view json_text, std::string_view 
 ChatTemplate ChatTemplate::from_tokenizer_config(const std::filesystem::path& file) {
   std::optional<std::string> separate_file;
   const std::filesystem::path jinja = file.parent_path() / "chat_template.jinja";
-  if (std::filesystem::exists(jinja)) separate_file = read_file(jinja);
-  return from_config(read_file(file), file.string(), separate_file);
+  if (std::filesystem::exists(jinja)) separate_file = read_text_file(jinja);
+  return from_config(read_text_file(file), file.string(), separate_file);
 }
 
 ChatTemplate ChatTemplate::from_tokenizer_config_json(std::string_view json_text, std::string_view origin,

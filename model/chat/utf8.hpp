@@ -6,12 +6,13 @@
 #include <string_view>
 #include <vector>
 
+#include "io/text/utf8_encode.hpp"  // append_utf8
+
 namespace sabre::chat {
 
 // Decodes UTF-8; an invalid byte becomes the code point of that byte so nothing is lost.
 std::u32string utf8_to_u32(std::string_view text);
 std::string u32_to_utf8(std::u32string_view text);
-void append_utf8(std::string& out, char32_t cp);
 // Number of code points.
 size_t utf8_length(std::string_view text);
 // Python's str.isspace() for one code point (ASCII and the common Unicode spaces).

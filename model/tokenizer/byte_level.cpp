@@ -1,6 +1,7 @@
 #include "model/tokenizer/byte_level.hpp"
 
 #include "model/tokenizer/utf8.hpp"
+#include "io/text/utf8_encode.hpp"
 
 namespace sabre::byte_level {
 
@@ -22,7 +23,7 @@ struct Tables {
       const char32_t cp = printable(b) ? static_cast<char32_t>(b) : next_extra++;
       byte_to_code_point[b] = cp;
       code_point_to_byte[cp] = static_cast<int16_t>(b);
-      utf8::append(byte_to_utf8[b], cp);
+      append_utf8(byte_to_utf8[b], cp);
     }
   }
 };

@@ -7,6 +7,7 @@
 
 #include "model/tokenizer/pattern.hpp"
 #include "model/tokenizer/utf8.hpp"
+#include "io/text/utf8_encode.hpp"
 
 namespace sabre {
 
@@ -107,7 +108,7 @@ class LowercaseNormalizer final : public Normalizer {
         out.append("i\xCC\x87");
         continue;
       }
-      utf8::append(out, static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c))));
+      append_utf8(out, static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c))));
     }
     text = std::move(out);
   }

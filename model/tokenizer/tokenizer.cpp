@@ -14,6 +14,7 @@
 #include "model/tokenizer/post_processor.hpp"
 #include "model/tokenizer/pre_tokenizer.hpp"
 #include "model/tokenizer/utf8.hpp"
+#include "io/text/read_file.hpp"
 
 namespace sabre {
 
@@ -72,23 +73,10 @@ struct Tokenizer::Impl {
   }
 };
 
-namespace {
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(fmt::format("{}: cannot open tokenizer file", path.string()));
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (!in.good() && !in.eof()) throw std::runtime_error(fmt::format("{}: read error", path.string()));
-  return std::move(buffer).str();
-}
-
-}  // namespace
-
 Tokenizer Tokenizer::from_file(const std::filesystem::path& tokenizer_json) {
   std::filesystem::path path = tokenizer_json;
   if (std::filesystem::is_directory(path)) path /= "tokenizer.json";
-  return from_json(read_file(path), path.string());
+  return from_json(read_text_file(path), path.string());
 }
 
 Tokenizer Tokenizer::from_json(std::string_view json_text, std::string_view origin) {

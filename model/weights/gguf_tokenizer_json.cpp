@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "model/weights/gguf_json_text.hpp"
+#include "io/text/utf8_encode.hpp"
 
 namespace sabre {
 namespace {
@@ -65,24 +66,6 @@ std::array<char32_t, 256> byte_level_alphabet() {
     table[b] = printable ? static_cast<char32_t>(b) : next++;
   }
   return table;
-}
-
-void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
 }
 
 // Code points of a UTF-8 string; nullopt when it is not valid UTF-8.

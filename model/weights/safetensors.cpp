@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "config/json_fields.hpp"
+#include "io/text/read_file.hpp"
 
 namespace sabre {
 namespace {
@@ -84,14 +85,6 @@ TensorView parse_entry(const std::filesystem::path& path, std::string_view name,
   }
   view.bytes = data.subspan(begin, end - begin);
   return view;
-}
-
-std::string read_text_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(fmt::format("{}: cannot open for reading", path.string()));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 }  // namespace
