@@ -26,6 +26,8 @@ class DeviceBuffer {
   virtual float* data() = 0;
   virtual const float* data() const = 0;
   virtual size_t size() const = 0;  // in floats
+  // The same memory as raw bytes, for weights kept in a packed (quantised) format.
+  const std::byte* bytes() const { return reinterpret_cast<const std::byte*>(data()); }
 };
 
 // Keys and values of one sequence for every layer. The backend decides the layout; the model only asks
@@ -42,13 +44,21 @@ struct KvCacheShape {
   int64_t head_dim = 0;
 };
 
+// How a matrix's values are stored. f32: plain floats. q8_0 / q4_1: GGUF's blocks of 32 weights along a
+// row (Q8_0: fp16 scale + 32 int8; Q4_1: fp16 scale, fp16 min, 32 nibbles), kept as the file has them so
+// that decoding reads 4.5-8.5 bits per weight instead of 32.
+enum class WeightFormat { f32, q8_0, q4_1 };
+
 // A linear layer as Hugging Face stores it: weight [out_features, in_features] row-major (y = x W^T + b);
-// bias is nullptr when the layer has none.
+// bias is nullptr when the layer has none. For f32, `weight` holds the values; for a quantised format
+// `blocks` holds out_features rows of in_features / 32 blocks each (and `weight` is null).
 struct LinearWeight {
   const float* weight = nullptr;
   const float* bias = nullptr;
   int64_t out_features = 0;
   int64_t in_features = 0;
+  WeightFormat format = WeightFormat::f32;
+  const std::byte* blocks = nullptr;
 };
 
 // Where the heads of q (or k) sit inside a row: `heads` runs of `head_dim` values starting at `offset`
@@ -71,13 +81,15 @@ class Backend {
   // The same for a host array the caller no longer needs: a host-memory backend adopts it instead of
   // copying, which keeps the peak memory of loading a model at one copy of the weights.
   virtual std::unique_ptr<DeviceBuffer> upload(std::vector<float>&& host) { return upload(std::span<const float>(host)); }
+  // Packed weight bytes (a quantised matrix); read back through DeviceBuffer::bytes().
+  virtual std::unique_ptr<DeviceBuffer> upload_bytes(std::span<const std::byte> host) = 0;
   virtual void download(const float* source, std::span<float> host) = 0;
   virtual std::unique_ptr<KvCache> create_kv_cache(const KvCacheShape& shape, int64_t capacity) = 0;
 
   // ---- operations ----
   // out[i] = table[ids[i]] for rows of `dim` values (ids already checked against the vocabulary).
   virtual void embedding(std::span<const int32_t> ids, const float* table, int64_t dim, float* out) = 0;
-  // y[rows, out] = x[rows, in] W^T (+ b). One row takes the matrix-vector path.
+  // y[rows, out] = x[rows, in] W^T (+ b), W in any WeightFormat. One row takes the matrix-vector path.
   virtual void linear(const float* x, int64_t rows, const LinearWeight& w, float* y) = 0;
   // y = x / rms(x) * weight per row of `dim` (y may equal x).
   virtual void rms_norm(const float* x, int64_t rows, int64_t dim, const float* weight, float eps, float* y) = 0;

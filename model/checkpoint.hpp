@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "config/model_config.hpp"
 #include "model/weights/weight_source.hpp"
@@ -24,12 +25,18 @@ struct Checkpoint {
   std::string chat_template_jinja;
 };
 
+// How a GGUF file's quantised matrices reach the backend. quantized: Q8_0 / Q4_1 matrices of linear
+// layers stay in their blocks and are multiplied with directly (less memory traffic per decoded token);
+// f32: everything is dequantised to fp32 at load (the reference path). Other types are always fp32.
+enum class GgufWeights { quantized, f32 };
+std::string_view gguf_weights_name(GgufWeights mode);
+
 // Opens an HF model directory or a .gguf file. Throws std::runtime_error naming the path and what is
-// missing or malformed.
-Checkpoint open_checkpoint(const std::filesystem::path& path);
+// missing or malformed. `gguf_weights` matters only for GGUF files.
+Checkpoint open_checkpoint(const std::filesystem::path& path, GgufWeights gguf_weights = GgufWeights::quantized);
 
 // The HF-directory and GGUF halves of open_checkpoint.
 Checkpoint open_hf_checkpoint(const std::filesystem::path& dir);
-Checkpoint open_gguf_checkpoint(const std::filesystem::path& file);
+Checkpoint open_gguf_checkpoint(const std::filesystem::path& file, GgufWeights mode = GgufWeights::quantized);
 
 }  // namespace sabre

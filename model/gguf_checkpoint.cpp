@@ -1,7 +1,8 @@
-// open_gguf_checkpoint: a GGUF file as a Checkpoint. The tensors are dequantised to fp32 once (the CPU
-// backend computes in fp32) under their Hugging Face names, and the metadata is turned into the
-// config.json / tokenizer.json / tokenizer_config.json texts the HF path reads, so that the rest of
-// Sabre cannot tell the two formats apart.
+// open_gguf_checkpoint: a GGUF file as a Checkpoint. The tensors are dequantised to fp32 once under their
+// Hugging Face names, and the metadata is turned into the config.json / tokenizer.json /
+// tokenizer_config.json texts the HF path reads, so that the rest of Sabre cannot tell the two formats
+// apart. With GgufWeights::quantized the 2-D Q8_0 / Q4_1 tensors are also kept as the file's blocks
+// (QuantizedTensorSource), which load_model_weights prefers for linear layers.
 
 #include <algorithm>
 #include <atomic>
@@ -9,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <numbers>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -18,15 +20,18 @@
 #include <spdlog/spdlog.h>
 
 #include "model/checkpoint.hpp"
+#include "model/quantized_tensors.hpp"
 #include "model/weights/gguf_file.hpp"
 #include "model/weights/gguf_model_config.hpp"
+#include "model/weights/gguf_types.hpp"
 #include "model/weights/gguf_tokenizer_json.hpp"
 
 namespace sabre {
 namespace {
 
-// Tensors that own their fp32 data; views point into a node-based map, so they stay valid.
-class GgufWeightSource final : public WeightSource {
+// Tensors that own their fp32 data (and optionally their quantised blocks); views point into node-based
+// maps, so they stay valid.
+class GgufWeightSource final : public WeightSource, public QuantizedTensorSource {
  public:
   explicit GgufWeightSource(std::string description) : description_(std::move(description)) {}
 
@@ -40,6 +45,14 @@ class GgufWeightSource final : public WeightSource {
     e.view.shape = std::move(shape);
     e.view.bytes = std::as_bytes(std::span<const float>(e.data));
     e.view.origin = std::move(origin);
+  }
+
+  void add_quantized(const std::string& name, QuantizedTensor tensor) {
+    quantized_.insert_or_assign(name, std::move(tensor));
+  }
+  const QuantizedTensor* find_quantized(std::string_view name) const override {
+    auto it = quantized_.find(name);
+    return it == quantized_.end() ? nullptr : &it->second;
   }
 
   const TensorView* find(std::string_view name) const override {
@@ -60,21 +73,24 @@ class GgufWeightSource final : public WeightSource {
     std::vector<float> data;
   };
   std::map<std::string, Entry, std::less<>> entries_;
+  std::map<std::string, QuantizedTensor, std::less<>> quantized_;
   std::string description_;
 };
 
 // llama.cpp's converter reorders the rows of Llama's q/k projections (within each head, the two rotary
 // halves are interleaved) to suit its rope kernel. Undo it the way transformers' GGUF loader does:
-// stored row h*d + 2*i + j holds Hugging Face row h*d + j*(d/2) + i.
-std::vector<float> unpermute_rope_rows(const std::vector<float>& w, int64_t rows, int64_t cols, int64_t heads,
-                                       const std::string& name) {
+// stored row h*d + 2*i + j holds Hugging Face row h*d + j*(d/2) + i. `cols` counts elements of T per
+// row: floats, or the bytes of a row of quantised blocks (blocks never straddle rows).
+template <class T>
+std::vector<T> unpermute_rope_rows(const std::vector<T>& w, int64_t rows, int64_t cols, int64_t heads,
+                                   const std::string& name) {
   if (heads <= 0 || rows % heads != 0 || (rows / heads) % 2 != 0) {
     throw std::runtime_error(fmt::format("tensor '{}' has {} rows, not {} heads of an even size", name, rows,
                                          heads));
   }
   const int64_t head_dim = rows / heads;
   const int64_t half = head_dim / 2;
-  std::vector<float> out(w.size());
+  std::vector<T> out(w.size());
   for (int64_t h = 0; h < heads; ++h) {
     for (int64_t j = 0; j < 2; ++j) {
       for (int64_t i = 0; i < half; ++i) {
@@ -202,9 +218,18 @@ std::vector<std::vector<float>> dequantise_all(const GgufFile& file, const std::
   return out;
 }
 
+// The quantised formats the backend multiplies with directly.
+std::optional<WeightFormat> direct_format(uint32_t raw_type) {
+  if (raw_type == static_cast<uint32_t>(GgmlType::q8_0)) return WeightFormat::q8_0;
+  if (raw_type == static_cast<uint32_t>(GgmlType::q4_1)) return WeightFormat::q4_1;
+  return std::nullopt;
+}
+
 }  // namespace
 
-Checkpoint open_gguf_checkpoint(const std::filesystem::path& path) {
+std::string_view gguf_weights_name(GgufWeights mode) { return mode == GgufWeights::quantized ? "quantized" : "f32"; }
+
+Checkpoint open_gguf_checkpoint(const std::filesystem::path& path, GgufWeights mode) {
   const GgufFile file = GgufFile::open(path);
   const std::string origin = path.string();
   const std::string arch = gguf_architecture(file);
@@ -247,8 +272,8 @@ Checkpoint open_gguf_checkpoint(const std::filesystem::path& path) {
   std::vector<std::string> type_summary;
   for (const auto& [type, count] : type_counts) type_summary.push_back(fmt::format("{} {}", count, type));
   auto weights = std::make_unique<GgufWeightSource>(
-      fmt::format("{} (GGUF v{}: {}; dequantised to F32)", path.filename().string(), file.version(),
-                  fmt::join(type_summary, ", ")));
+      fmt::format("{} (GGUF v{}: {}; {})", path.filename().string(), file.version(), fmt::join(type_summary, ", "),
+                  mode == GgufWeights::quantized ? "Q8_0/Q4_1 matrices kept quantised" : "dequantised to F32"));
   const ModelConfig& config = checkpoint.config;
   for (size_t i = 0; i < todo.size(); ++i) {
     const auto& tensor = *todo[i];
@@ -256,12 +281,25 @@ Checkpoint open_gguf_checkpoint(const std::filesystem::path& path) {
     auto values = std::move(data[i]);
     const bool is_q = tensor.name.ends_with(".attn_q.weight");
     const bool is_k = tensor.name.ends_with(".attn_k.weight");
-    if (arch == "llama" && (is_q || is_k)) {
+    const bool unpermute = arch == "llama" && (is_q || is_k);
+    const int64_t rope_heads = is_q ? config.num_attention_heads : config.num_key_value_heads;
+    if (unpermute) {
       if (shape.size() != 2) {
         throw std::runtime_error(fmt::format("{}: tensor '{}' is not 2-D", origin, tensor.name));
       }
-      values = unpermute_rope_rows(values, shape[0], shape[1],
-                                   is_q ? config.num_attention_heads : config.num_key_value_heads, tensor.name);
+      values = unpermute_rope_rows(values, shape[0], shape[1], rope_heads, tensor.name);
+    }
+    const auto format = direct_format(tensor.raw_type);
+    if (mode == GgufWeights::quantized && format && shape.size() == 2 && shape[1] % 32 == 0) {
+      QuantizedTensor q;
+      q.format = *format;
+      q.shape = shape;
+      q.blocks.assign(tensor.bytes.begin(), tensor.bytes.end());
+      if (unpermute) {
+        const auto row_bytes = static_cast<int64_t>(q.blocks.size()) / shape[0];
+        q.blocks = unpermute_rope_rows(q.blocks, shape[0], row_bytes, rope_heads, tensor.name);
+      }
+      weights->add_quantized(hf_names[i], std::move(q));
     }
     weights->add(hf_names[i], std::move(shape), std::move(values), origin);
   }

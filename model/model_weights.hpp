@@ -1,7 +1,9 @@
 #pragma once
-// The weights of a Llama/Qwen2/Qwen3 model in a backend's memory, converted to fp32 and arranged for the
-// forward pass: q/k/v fused into one projection and gate/up into another, so each layer does three big
-// matrix products instead of six (one GEMV each for decode, fewer passes over the activations).
+// The weights of a Llama/Qwen2/Qwen3 model in a backend's memory, arranged for the forward pass: q/k/v
+// fused into one projection and gate/up into another, so each layer does three big matrix products
+// instead of six (one GEMV each for decode, fewer passes over the activations). The matrices of linear
+// layers stay in the checkpoint's quantised format when it offers one (QuantizedTensorSource: GGUF Q8_0 /
+// Q4_1); everything else is fp32.
 
 #include <memory>
 #include <vector>
@@ -12,26 +14,36 @@
 
 namespace sabre {
 
+// A linear layer's matrix: fp32 values, or quantised blocks the backend multiplies with directly.
+struct MatrixWeight {
+  std::unique_ptr<DeviceBuffer> buffer;
+  WeightFormat format = WeightFormat::f32;
+
+  LinearWeight linear(const float* bias, int64_t out_features, int64_t in_features) const;
+};
+
 struct LayerWeights {
   std::unique_ptr<DeviceBuffer> input_norm;  // [hidden]
-  std::unique_ptr<DeviceBuffer> qkv;         // [q_dim + 2 * kv_dim, hidden]: q rows, then k, then v
+  MatrixWeight qkv;                          // [q_dim + 2 * kv_dim, hidden]: q rows, then k, then v
   std::unique_ptr<DeviceBuffer> qkv_bias;    // [q_dim + 2 * kv_dim] or null
   std::unique_ptr<DeviceBuffer> q_norm;      // [head_dim] (Qwen3) or null
   std::unique_ptr<DeviceBuffer> k_norm;      // [head_dim] (Qwen3) or null
-  std::unique_ptr<DeviceBuffer> o_proj;      // [hidden, q_dim]
+  MatrixWeight o_proj;                       // [hidden, q_dim]
   std::unique_ptr<DeviceBuffer> o_bias;      // [hidden] or null
   std::unique_ptr<DeviceBuffer> post_norm;   // [hidden]
-  std::unique_ptr<DeviceBuffer> gate_up;     // [2 * intermediate, hidden]: gate rows, then up
-  std::unique_ptr<DeviceBuffer> down;        // [hidden, intermediate]
+  MatrixWeight gate_up;                      // [2 * intermediate, hidden]: gate rows, then up
+  MatrixWeight down;                         // [hidden, intermediate]
 };
 
 struct ModelWeights {
   std::unique_ptr<DeviceBuffer> embed_tokens;  // [vocab, hidden]
   std::vector<LayerWeights> layers;
   std::unique_ptr<DeviceBuffer> final_norm;    // [hidden]
-  std::unique_ptr<DeviceBuffer> lm_head;       // [vocab, hidden], null when tied to embed_tokens
+  // [vocab, hidden]. Tied to embed_tokens: empty in fp32 (the embedding table serves), or the quantised
+  // copy of the embedding when the checkpoint has one (the lookup itself needs the fp32 table).
+  MatrixWeight lm_head;
 
-  const float* lm_head_data() const { return (lm_head ? lm_head : embed_tokens)->data(); }
+  LinearWeight lm_head_linear(int64_t vocab, int64_t hidden) const;
 };
 
 // Reads every tensor the architecture needs by its Hugging Face name, checking shapes (errors name the

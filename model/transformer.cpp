@@ -112,7 +112,7 @@ void Transformer::forward(const ForwardBatch& batch, std::span<float> logits) {
   backend_.gather_rows(hidden_->data(), config_.hidden_size, batch.logit_rows, selected_->data());
   backend_.rms_norm(selected_->data(), logit_rows, config_.hidden_size, weights_.final_norm->data(), eps,
                     selected_->data());
-  const LinearWeight lm_head{weights_.lm_head_data(), nullptr, config_.vocab_size, config_.hidden_size};
+  const LinearWeight lm_head = weights_.lm_head_linear(config_.vocab_size, config_.hidden_size);
   backend_.linear(selected_->data(), logit_rows, lm_head, logits_->data());
   backend_.download(logits_->data(), logits);
 }
@@ -126,7 +126,7 @@ void Transformer::layer_step(int64_t layer_index, const ForwardBatch& batch, int
 
   // Attention block: x + o_proj(attention(rope(norm(qkv(rms_norm(x)))))).
   backend_.rms_norm(hidden_->data(), rows, hidden, w.input_norm->data(), eps, normed_->data());
-  backend_.linear(normed_->data(), rows, {w.qkv->data(), bias(w.qkv_bias), qkv_dim_, hidden}, qkv_->data());
+  backend_.linear(normed_->data(), rows, w.qkv.linear(bias(w.qkv_bias), qkv_dim_, hidden), qkv_->data());
   if (config_.qk_norm) {
     backend_.head_rms_norm(qkv_->data(), rows, q_layout_, w.q_norm->data(), eps);
     backend_.head_rms_norm(qkv_->data(), rows, k_layout_, w.k_norm->data(), eps);
@@ -136,15 +136,15 @@ void Transformer::layer_step(int64_t layer_index, const ForwardBatch& batch, int
   backend_.store_kv(qkv_->data(), k_layout_, v_layout_, batch.sequences, layer_index);
   backend_.attention(qkv_->data(), q_layout_, batch.sequences, layer_index, attention_scale_,
                      attention_out_->data());
-  backend_.linear(attention_out_->data(), rows, {w.o_proj->data(), bias(w.o_bias), hidden, q_dim_},
+  backend_.linear(attention_out_->data(), rows, w.o_proj.linear(bias(w.o_bias), hidden, q_dim_),
                   projected_->data());
   backend_.add(hidden_->data(), projected_->data(), static_cast<size_t>(rows * hidden));
 
   // MLP block: x + down(silu(gate(n)) * up(n)), n = rms_norm(x).
   backend_.rms_norm(hidden_->data(), rows, hidden, w.post_norm->data(), eps, normed_->data());
-  backend_.linear(normed_->data(), rows, {w.gate_up->data(), nullptr, 2 * inter, hidden}, gate_up_->data());
+  backend_.linear(normed_->data(), rows, w.gate_up.linear(nullptr, 2 * inter, hidden), gate_up_->data());
   backend_.silu_mul(gate_up_->data(), rows, inter, activated_->data());
-  backend_.linear(activated_->data(), rows, {w.down->data(), nullptr, hidden, inter}, projected_->data());
+  backend_.linear(activated_->data(), rows, w.down.linear(nullptr, hidden, inter), projected_->data());
   backend_.add(hidden_->data(), projected_->data(), static_cast<size_t>(rows * hidden));
 }
 

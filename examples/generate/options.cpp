@@ -59,6 +59,8 @@ GGUF file.
   --ignore-eos         do not stop at end-of-sequence ids
   --device cpu         where to run (only cpu is available)
   --threads N          CPU threads (default: all)
+  --gguf-weights MODE  quantized (default): a GGUF file's Q8_0/Q4_1 matrices are multiplied with as
+                       stored; f32: every weight is dequantised to fp32 at load
   --json               print one JSON object: text, token_ids, logprobs, prompt_tokens,
                        completion_tokens, finish_reason, tokens_per_second (decode rate),
                        prompt_tokens_per_second (prefill rate), seed
@@ -78,6 +80,7 @@ Options parse_options(int argc, char** argv) {
       {"--tokenizer", Kind::value},  {"--max-tokens", Kind::value}, {"--temperature", Kind::value},
       {"--top-p", Kind::value},      {"--top-k", Kind::value},      {"--seed", Kind::value},
       {"--device", Kind::value},     {"--threads", Kind::value},    {"--ignore-eos", Kind::flag},
+      {"--gguf-weights", Kind::value},
       {"--chat", Kind::flag},        {"--json", Kind::flag},        {"--verbose", Kind::flag},
       {"--help", Kind::flag},        {"-h", Kind::flag},
   };
@@ -109,6 +112,11 @@ Options parse_options(int argc, char** argv) {
     else if (arg == "--seed") o.seed = parse_number<uint64_t>(arg, value, "a whole number >= 0");
     else if (arg == "--device") o.device = value;
     else if (arg == "--threads") o.threads = parse_number<unsigned>(arg, value, "a whole number >= 0");
+    else if (arg == "--gguf-weights") {
+      if (value == "quantized") o.gguf_weights = GgufWeights::quantized;
+      else if (value == "f32") o.gguf_weights = GgufWeights::f32;
+      else throw UsageError(fmt::format("--gguf-weights must be quantized or f32, got '{}'", value));
+    }
     else if (arg == "--ignore-eos") o.ignore_eos = true;
     else if (arg == "--chat") o.chat = true;
     else if (arg == "--json") o.json = true;

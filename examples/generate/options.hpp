@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "model/checkpoint.hpp"
+
 namespace sabre::generate_cli {
 
 class UsageError : public std::runtime_error {
@@ -29,6 +31,7 @@ struct Options {
   bool chat = false;
   std::string device = "cpu";
   unsigned threads = 0;  // 0: all hardware threads
+  GgufWeights gguf_weights = GgufWeights::quantized;
   bool json = false;
   bool verbose = false;
   bool help = false;

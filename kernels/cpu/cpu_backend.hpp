@@ -20,6 +20,7 @@ class CpuBackend final : public Backend {
   std::unique_ptr<DeviceBuffer> allocate(size_t floats) override;
   std::unique_ptr<DeviceBuffer> upload(std::span<const float> host) override;
   std::unique_ptr<DeviceBuffer> upload(std::vector<float>&& host) override;
+  std::unique_ptr<DeviceBuffer> upload_bytes(std::span<const std::byte> host) override;
   void download(const float* source, std::span<float> host) override;
   std::unique_ptr<KvCache> create_kv_cache(const KvCacheShape& shape, int64_t capacity) override;
 
@@ -45,7 +46,13 @@ class CpuBackend final : public Backend {
   template <class F>
   void for_row_blocks(int64_t rows, F&& body);
 
+  // linear() for a few rows (decode): GEMV over runs of W's rows spread over the pool, any WeightFormat.
+  void gemv_linear(const float* x, int64_t rows, const LinearWeight& w, float* y);
+  // linear() for many rows (prefill) of a quantised W: dequantised tiles of W through sgemm.
+  void quantized_gemm_linear(const float* x, int64_t rows, const LinearWeight& w, float* y);
+
   ThreadPool pool_;
+  std::vector<float> dequantized_tile_;  // quantized_linear's prefill scratch, kept between calls
   std::vector<float> prefill_scores_;
   std::vector<const SequenceSlice*> short_slices_;  // attention_head_gemm's score blocks, kept between steps
 };

@@ -10,6 +10,7 @@
 
 #include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cpu/cpu_kernels.hpp"
+#include "kernels/cpu/quantized_gemv.hpp"
 #include "kernels/cpu/thread_pool.hpp"
 
 using namespace sabre;
@@ -51,6 +52,48 @@ TEST_CASE("linear: GEMM and GEMV paths, with and without bias", "[kernels]") {
         }
       }
       INFO("rows " << rows << " bias " << with_bias);
+      CHECK(max_abs_diff(y, ref) < 1e-4f);
+    }
+  }
+}
+
+TEST_CASE("f32_gemv: row ranges, odd widths, the 4-row and 1-row paths", "[kernels]") {
+  for (int64_t in : {1, 15, 16, 37, 576}) {
+    const int64_t out = 11;
+    auto w = random_values(static_cast<size_t>(out * in), 4);
+    auto x = random_values(static_cast<size_t>(in), 5);
+    std::vector<float> y(static_cast<size_t>(out - 2), 123.0f);
+    cpu::f32_gemv(w.data(), in, x.data(), 2, out, y.data());  // rows 2..10: two 4-row passes and one single row
+    std::vector<double> ref(y.size());
+    for (int64_t o = 2; o < out; ++o) {
+      double sum = 0;
+      for (int64_t i = 0; i < in; ++i) sum += double(x[i]) * w[o * in + i];
+      ref[o - 2] = sum;
+    }
+    INFO("in " << in);
+    CHECK(max_abs_diff(y, ref) < 1e-4f);
+  }
+}
+
+TEST_CASE("CpuBackend::linear fp32: pool-threaded GEMV for few rows, sgemm for many", "[kernels]") {
+  for (unsigned threads : {1u, 3u}) {
+    CpuBackend backend(threads);
+    for (int64_t rows : {1, 4, 5}) {
+      const int64_t in = 200, out = 333;
+      auto x = random_values(static_cast<size_t>(rows * in), 6);
+      auto w = random_values(static_cast<size_t>(out * in), 7);
+      auto b = random_values(static_cast<size_t>(out), 8);
+      std::vector<float> y(static_cast<size_t>(rows * out), 123.0f);
+      backend.linear(x.data(), rows, LinearWeight{w.data(), b.data(), out, in}, y.data());
+      std::vector<double> ref(y.size());
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t o = 0; o < out; ++o) {
+          double sum = b[o];
+          for (int64_t i = 0; i < in; ++i) sum += double(x[r * in + i]) * w[o * in + i];
+          ref[r * out + o] = sum;
+        }
+      }
+      INFO("threads " << threads << " rows " << rows);
       CHECK(max_abs_diff(y, ref) < 1e-4f);
     }
   }

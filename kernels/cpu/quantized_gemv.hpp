@@ -1,0 +1,34 @@
+#pragma once
+// Matrix products straight from GGUF's quantised blocks (Q8_0, Q4_1), so that decoding reads the 4.5-8.5
+// bits per weight the file stores instead of a 32-bit copy. Every weight is dequantised with exactly the
+// arithmetic of model/weights/gguf_dequant.cpp (same operations, same order, so the same fp32 value);
+// only the order in which the products are summed differs from "dequantise, then sgemv".
+
+#include <cstddef>
+#include <cstdint>
+
+#include "model/backend.hpp"
+
+namespace sabre::cpu {
+
+// Bytes one row of `in` weights takes in `format` (`in` must be a multiple of the block size, 32).
+size_t weight_row_bytes(WeightFormat format, int64_t in);
+// Elements per block of a quantised format (32 for Q8_0 and Q4_1).
+int64_t weight_block_elements(WeightFormat format);
+
+// y[o - row_begin] = dot(dequantised row o of W, x) for o in [row_begin, row_end). W holds rows of
+// weight_row_bytes(format, in) bytes. Single-threaded; CpuBackend splits the rows over its pool.
+void quantized_gemv(WeightFormat format, const std::byte* weight, int64_t in, const float* x, int64_t row_begin,
+                    int64_t row_end, float* y);
+
+// The same for an fp32 matrix (rows of `in` floats, any `in`). CpuBackend runs decode's fp32 GEMVs
+// through this on its own pool rather than OpenBLAS's sgemv, so only one set of threads is ever awake
+// during a decode step (OpenBLAS's threads and the pool's competing for two cores cost the most).
+void f32_gemv(const float* weight, int64_t in, const float* x, int64_t row_begin, int64_t row_end, float* y);
+
+// out[(o - row_begin) * in + i] = dequantised W[o, i] for o in [row_begin, row_end): the prefill path
+// dequantises a tile of rows and hands it to sgemm.
+void dequantize_rows(WeightFormat format, const std::byte* weight, int64_t in, int64_t row_begin, int64_t row_end,
+                     float* out);
+
+}  // namespace sabre::cpu
