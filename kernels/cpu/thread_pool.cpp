@@ -1,6 +1,29 @@
 #include "kernels/cpu/thread_pool.hpp"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SABRE_CPU_RELAX() _mm_pause()
+#else
+#define SABRE_CPU_RELAX() ((void)0)
+#endif
+
 namespace sabre {
+namespace {
+
+// ~50-150 us of pause instructions (depending on the CPU's pause latency): longer than the gaps
+// between a decode step's loops, much shorter than a scheduler tick.
+constexpr int kSpinIterations = 2048;
+
+}  // namespace
+
+template <class Ready>
+bool ThreadPool::spin_until(Ready&& ready) {
+  for (int i = 0; i < kSpinIterations; ++i) {
+    if (ready()) return true;
+    SABRE_CPU_RELAX();
+  }
+  return ready();
+}
 
 ThreadPool::ThreadPool(unsigned extra_threads) {
   workers_.reserve(extra_threads);
@@ -33,6 +56,7 @@ void ThreadPool::run(int64_t count, IndexFunctionRef body) {
   }
   wake_.notify_all();
   run_chunks();
+  spin_until([this] { return busy_.load(std::memory_order_acquire) == 0; });
   std::unique_lock lock(mutex_);
   done_.wait(lock, [this] { return busy_ == 0; });
   body_ = nullptr;
@@ -63,6 +87,7 @@ void ThreadPool::run_chunks() {
 void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   for (;;) {
+    spin_until([&] { return stopping_.load(std::memory_order_relaxed) || generation_.load(std::memory_order_relaxed) != seen; });
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
