@@ -3,12 +3,15 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
 #include <cblas.h>
+#include <sys/mman.h>
 
 #include "kernels/cpu/cpu_kernels.hpp"
 #include "kernels/cpu/quantized_gemv.hpp"
@@ -27,6 +30,41 @@ class HostBuffer final : public DeviceBuffer {
  private:
   std::vector<float> values_;
 };
+
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+
+// Weights (uploads of 2 MB or more) live in 2 MB-aligned memory the kernel is asked to back with
+// transparent huge pages: decoding streams every weight once per token, and with 4 KB pages each 4 KB
+// costs a TLB miss (the VM's THP setting is "madvise", so plain vectors never get huge pages).
+class HugePageBuffer final : public DeviceBuffer {
+ public:
+  explicit HugePageBuffer(size_t floats) : size_(floats) {
+    const size_t bytes = (floats * sizeof(float) + kHugePage - 1) / kHugePage * kHugePage;
+    values_.reset(static_cast<float*>(std::aligned_alloc(kHugePage, bytes)));
+    if (!values_) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+    madvise(values_.get(), bytes, MADV_HUGEPAGE);  // advisory: without THP the buffer still works
+#endif
+  }
+  float* data() override { return values_.get(); }
+  const float* data() const override { return values_.get(); }
+  size_t size() const override { return size_; }
+
+  static constexpr size_t kHugePage = size_t{2} << 20;
+
+ private:
+  std::unique_ptr<float[], FreeDeleter> values_;
+  size_t size_;
+};
+
+std::unique_ptr<DeviceBuffer> weight_buffer(const void* source, size_t bytes) {
+  const size_t floats = (bytes + sizeof(float) - 1) / sizeof(float);
+  auto buffer = std::make_unique<HugePageBuffer>(floats);
+  std::memcpy(buffer->data(), source, bytes);
+  return buffer;
+}
 
 // One sequence's keys and values: per layer, `capacity` rows of kv_heads * head_dim floats.
 class CpuKvCache final : public KvCache {
@@ -91,16 +129,24 @@ CpuBackend::CpuBackend(unsigned threads) : pool_(default_threads(threads) - 1) {
 std::unique_ptr<DeviceBuffer> CpuBackend::allocate(size_t floats) { return std::make_unique<HostBuffer>(floats); }
 
 std::unique_ptr<DeviceBuffer> CpuBackend::upload(std::span<const float> host) {
+  if (host.size_bytes() >= HugePageBuffer::kHugePage) return weight_buffer(host.data(), host.size_bytes());
   auto buffer = std::make_unique<HostBuffer>(host.size());
   std::copy(host.begin(), host.end(), buffer->data());
   return buffer;
 }
 
 std::unique_ptr<DeviceBuffer> CpuBackend::upload(std::vector<float>&& host) {
+  // Copied rather than adopted when large: one tensor at a time, so the peak memory barely grows.
+  if (host.size() * sizeof(float) >= HugePageBuffer::kHugePage) {
+    auto buffer = weight_buffer(host.data(), host.size() * sizeof(float));
+    std::vector<float>().swap(host);
+    return buffer;
+  }
   return std::make_unique<HostBuffer>(std::move(host));
 }
 
 std::unique_ptr<DeviceBuffer> CpuBackend::upload_bytes(std::span<const std::byte> host) {
+  if (host.size() >= HugePageBuffer::kHugePage) return weight_buffer(host.data(), host.size());
   // HostBuffer stores floats; round up so the bytes fit (the tail float is padding nobody reads).
   auto buffer = std::make_unique<HostBuffer>((host.size() + sizeof(float) - 1) / sizeof(float));
   std::memcpy(buffer->data(), host.data(), host.size());
