@@ -1,6 +1,8 @@
 #pragma once
-// The CPU implementation of the model's Backend: fp32 host buffers, OpenBLAS for the matrix products,
-// a ThreadPool for attention over (sequence, head) pairs and for row-wise kernels on long prompts.
+// The CPU implementation of the model's Backend: fp32 host buffers (weights in huge pages), fp32 or
+// GGUF-quantised (Q8_0 / Q4_1) weights, OpenBLAS sgemm for prefill's matrix products, own GEMV kernels
+// for decode, and a ThreadPool for those GEMVs, attention over (sequence, head) pairs and row-wise
+// kernels on long prompts.
 
 #include <memory>
 #include <vector>

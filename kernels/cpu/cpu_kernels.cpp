@@ -26,10 +26,10 @@ inline float dot(const float* a, const float* b, int64_t n) {
 
 }  // namespace
 
-// OpenBLAS rather than an own kernel: decode is one GEMV per matrix and memory-bound. Measured over all of
-// SmolLM2's layer matrices (cycled, out of cache) on the development VM: OpenBLAS sgemv 8.4 GB/s, a
-// hand-vectorised 4-row GEMV 8.5 GB/s, so there is nothing to win; for prefill OpenBLAS's sgemm is far
-// ahead of anything simple.
+// OpenBLAS: for prefill its sgemm is far ahead of anything simple. Its sgemv is as fast as a
+// hand-vectorised GEMV on one thread (8.4 vs 8.5 GB/s over SmolLM2's matrices), but CpuBackend decodes
+// through cpu::f32_gemv on its own pool instead (quantized_gemv.hpp), so that only one set of threads
+// is awake during a decode step; this function's one-row path serves direct callers.
 void linear(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias, int64_t out,
             float* y) {
   const float beta = bias ? 1.0f : 0.0f;
