@@ -4,12 +4,10 @@
 #include <string>
 #include <string_view>
 
+#include "io/text/json_writer.hpp"  // json_string
 #include "model/generator.hpp"
 
 namespace sabre::generate_cli {
-
-// A JSON string literal for UTF-8 `text` (quotes, backslashes and control characters escaped).
-std::string json_string(std::string_view text);
 
 std::string result_json(const std::string* text, const GenerationResult& result, uint64_t seed);
 

@@ -11,6 +11,7 @@
 #include <random>
 #include <sstream>
 
+#include "io/text/read_file.hpp"
 #include "json_output.hpp"
 #include "model/backend_factory.hpp"
 #include "model/chat/chat_template.hpp"
@@ -25,14 +26,6 @@ namespace {
 using namespace sabre;
 using namespace sabre::generate_cli;
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(fmt::format("{}: cannot open for reading", path.string()));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 struct TokenizerFiles {
   std::string tokenizer_json, tokenizer_config_json, chat_template_jinja, origin;
 };
@@ -40,12 +33,12 @@ struct TokenizerFiles {
 TokenizerFiles tokenizer_files(const Options& options, const Checkpoint& checkpoint) {
   if (options.tokenizer_dir) {
     const std::filesystem::path dir = *options.tokenizer_dir;
-    TokenizerFiles files{read_file(dir / "tokenizer.json"), "", "", dir.string()};
+    TokenizerFiles files{read_text_file(dir / "tokenizer.json"), "", "", dir.string()};
     if (std::filesystem::exists(dir / "tokenizer_config.json")) {
-      files.tokenizer_config_json = read_file(dir / "tokenizer_config.json");
+      files.tokenizer_config_json = read_text_file(dir / "tokenizer_config.json");
     }
     if (std::filesystem::exists(dir / "chat_template.jinja")) {
-      files.chat_template_jinja = read_file(dir / "chat_template.jinja");
+      files.chat_template_jinja = read_text_file(dir / "chat_template.jinja");
     }
     return files;
   }
