@@ -139,6 +139,7 @@ int run(const Options& options) {
   } else {
     std::puts(fmt::format("{}", fmt::join(result.tokens, ",")).c_str());  // no tokenizer: the ids
   }
+  std::fflush(stdout);  // the answer's last line before the summary log on stderr
   spdlog::info("{} tokens ({}): prompt {:.1f} tok/s, decode {:.1f} tok/s", result.tokens.size(),
                finish_reason_name(result.finish_reason), result.prompt_tokens_per_second(),
                result.decode_tokens_per_second());
