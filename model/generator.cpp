@@ -32,7 +32,10 @@ GenerationResult generate(Transformer& model, std::span<const int32_t> prompt, c
                                             "of {} positions",
                                             prompt_length, options.max_new_tokens, context));
   }
-  Sampler sampler(options.sampling);
+  // With ignore_eos the eos ids neither end generation nor get masked by min_tokens; stop_token_ids still do.
+  const std::span<const int32_t> eos_ids =
+      options.ignore_eos ? std::span<const int32_t>{} : std::span<const int32_t>(options.eos_token_ids);
+  Sampler sampler(options.sampling, prompt, eos_ids);
   GenerationResult result;
   result.prompt_tokens = prompt_length;
   if (options.max_new_tokens == 0) return result;
@@ -67,10 +70,8 @@ GenerationResult generate(Transformer& model, std::span<const int32_t> prompt, c
       decode_start = clock::now();
       result.prefill_seconds = std::chrono::duration<double>(decode_start - prefill_start).count();
     }
-    const bool is_eos = std::find(options.eos_token_ids.begin(), options.eos_token_ids.end(), next.token) !=
-                        options.eos_token_ids.end();
     const bool keep_going = !on_token || on_token(next.token, next.logprob);
-    if ((is_eos && !options.ignore_eos) || !keep_going) {
+    if (sampler.is_stop_token(next.token) || !keep_going) {
       result.finish_reason = FinishReason::stop;
       break;
     }

@@ -19,7 +19,8 @@ namespace sabre {
 struct GenerationOptions {
   int64_t max_new_tokens = 128;
   SamplingParams sampling;
-  std::vector<int32_t> eos_token_ids;  // any of them ends generation (and is kept in the output)
+  std::vector<int32_t> eos_token_ids;  // any of them ends generation (and is kept in the output), as do
+                                       // sampling.stop_token_ids; min_tokens masks both
   bool ignore_eos = false;
 };
 
