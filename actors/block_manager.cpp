@@ -152,7 +152,12 @@ void BlockManager::mark_computed(SequenceId seq, int64_t num_tokens) {
 
 void BlockManager::fork(SequenceId parent, SequenceId child) {
   if (sequences_.count(child)) throw std::logic_error(fmt::format("BlockManager::fork: child sequence {} already exists", child));
-  Sequence copy = sequence(parent, "fork");
+  const Sequence& source = sequence(parent, "fork");
+  // Siblings share KV they only read: a block not yet computed would be written by both of them.
+  if (source.num_computed != static_cast<int64_t>(source.tokens.size()))
+    throw std::logic_error(fmt::format("BlockManager::fork: sequence {} has {} of {} tokens computed; fork after its prefill",
+                                       parent, source.num_computed, source.tokens.size()));
+  Sequence copy = source;
   for (BlockId id : copy.table) ++blocks_[static_cast<size_t>(id)].ref_count;
   sequences_.emplace(child, std::move(copy));
 }

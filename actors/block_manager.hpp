@@ -75,6 +75,7 @@ class BlockManager {
   void mark_computed(SequenceId seq, int64_t num_tokens);
 
   // Makes `child` share all of `parent`'s blocks (n > 1 sampling: refcounts go up, nothing is copied).
+  // The parent must be fully computed (fork after prefill); otherwise throws std::logic_error.
   void fork(SequenceId parent, SequenceId child);
 
   // Releases the sequence's blocks (finish, abort or preemption by recompute). Cached blocks stay

@@ -123,7 +123,10 @@ TEST_CASE("block manager: a block filled during decode becomes reusable once com
 TEST_CASE("block manager: fork shares blocks and copies the shared partial block on write", "[block_manager]") {
   BlockManager bm({.block_size = 4, .num_blocks = 8, .enable_prefix_caching = true});
   bm.allocate(1, iota_tokens(6));
+  CHECK_THROWS_AS(bm.fork(1, 2), std::logic_error);  // prefill has not run yet
+  bm.mark_computed(1, 6);
   bm.fork(1, 2);
+  CHECK_THROWS_AS(bm.fork(1, 2), std::logic_error);  // child exists
   bm.check_invariants();
   CHECK(bm.ref_count(bm.block_table(1)[0]) == 2);
   CHECK(bm.num_used_blocks() == 2);
