@@ -175,3 +175,20 @@ TEST_CASE("block manager: prefix caching can be disabled", "[block_manager]") {
   CHECK(bm.prefix_cache_stats().queried_blocks == 0);
   bm.check_invariants();
 }
+
+TEST_CASE("block keys chain the parent: equal blocks after different prefixes differ", "[block_manager]") {
+  const std::vector<int32_t> a{1, 2, 3, 4};
+  const std::vector<int32_t> b{1, 2, 3, 5};
+  const BlockKey ka = chain_block_key(kRootBlockKey, a);
+  CHECK(ka == chain_block_key(kRootBlockKey, a));
+  CHECK_FALSE(ka == chain_block_key(kRootBlockKey, b));
+  CHECK_FALSE(chain_block_key(ka, a) == chain_block_key(chain_block_key(kRootBlockKey, b), a));
+  // A prompt that shares a later block but not the first one gets no hit at all.
+  BlockManager bm({.block_size = 4, .num_blocks = 8});
+  std::vector<int32_t> first{1, 2, 3, 4, 9, 9, 9, 9, 0};
+  bm.allocate(1, first);
+  bm.mark_computed(1, 9);
+  std::vector<int32_t> second{7, 7, 7, 7, 9, 9, 9, 9, 0};
+  CHECK(bm.allocate(2, second) == 0);
+  bm.check_invariants();
+}
