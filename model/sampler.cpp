@@ -119,6 +119,7 @@ void Sampler::apply_bias_mask_and_penalties(std::vector<float>& logits) const {
     l = l > 0 ? l / penalty : l * penalty;
   }
   for (const auto& [token, count] : output_counts_) {
+    check_token_in_vocab(token, vocab, "the output history");
     float& l = logits[static_cast<size_t>(token)];
     l -= static_cast<float>(params_.frequency_penalty * static_cast<double>(count) + params_.presence_penalty);
   }
