@@ -1,0 +1,258 @@
+#include "actors/scheduler.hpp"
+
+#include <algorithm>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+namespace sabre {
+
+namespace {
+
+bool in_plan(const StepPlan& plan, SequenceId seq) {
+  return std::any_of(plan.chunks.begin(), plan.chunks.end(),
+                     [seq](const ScheduledChunk& c) { return c.seq == seq; });
+}
+
+}  // namespace
+
+std::string to_string(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::stop: return "stop";
+    case FinishReason::length: return "length";
+  }
+  return "unknown";
+}
+
+Scheduler::Scheduler(SchedulerConfig config, BlockManager& blocks) : config_(config), blocks_(blocks) {
+  if (config_.max_num_batched_tokens < 1 || config_.max_num_seqs < 1 || config_.max_waiting < 0 ||
+      config_.max_model_len < 2) {
+    throw std::invalid_argument(fmt::format(
+        "scheduler config: max_num_batched_tokens ({}) and max_num_seqs ({}) must be >= 1, max_waiting ({}) "
+        ">= 0, max_model_len ({}) >= 2",
+        config_.max_num_batched_tokens, config_.max_num_seqs, config_.max_waiting, config_.max_model_len));
+  }
+}
+
+void Scheduler::add(SequenceRequest request) {
+  const auto prompt_len = static_cast<int64_t>(request.prompt.size());
+  if (sequences_.count(request.id) != 0) {
+    throw SchedulerRequestInvalid(fmt::format("request {}: id already in use", request.id));
+  }
+  if (prompt_len == 0) throw SchedulerRequestInvalid(fmt::format("request {}: empty prompt", request.id));
+  if (request.max_tokens < 1) {
+    throw SchedulerRequestInvalid(
+        fmt::format("request {}: max_tokens must be at least 1, got {}", request.id, request.max_tokens));
+  }
+  if (prompt_len + request.max_tokens > config_.max_model_len) {
+    throw SchedulerRequestInvalid(fmt::format(
+        "request {}: prompt of {} tokens plus max_tokens {} is {} tokens, more than max_model_len {}", request.id,
+        prompt_len, request.max_tokens, prompt_len + request.max_tokens, config_.max_model_len));
+  }
+  // The last sampled token is never fed back, so its KV is never needed.
+  const int64_t kv_tokens = prompt_len + request.max_tokens - 1;
+  const int64_t blocks_needed = (kv_tokens + blocks_.block_size() - 1) / blocks_.block_size();
+  if (blocks_needed > blocks_.num_total_blocks()) {
+    throw SchedulerRequestInvalid(fmt::format(
+        "request {}: {} tokens of KV need {} blocks of {} tokens, the whole pool has {}", request.id, kv_tokens,
+        blocks_needed, blocks_.block_size(), blocks_.num_total_blocks()));
+  }
+  if (num_waiting() >= config_.max_waiting) {
+    throw SchedulerOverloaded(fmt::format("overloaded: {} requests already waiting (max_waiting {}); retry later",
+                                          num_waiting(), config_.max_waiting));
+  }
+  SchedulerSequence s;
+  s.id = request.id;
+  s.arrival = next_arrival_++;
+  s.tokens = std::move(request.prompt);
+  s.prompt_len = prompt_len;
+  s.max_tokens = request.max_tokens;
+  s.stop_token_ids = std::move(request.stop_token_ids);
+  const SequenceId id = s.id;
+  sequences_.emplace(id, std::move(s));
+  waiting_.push_back(id);  // the newest arrival goes last
+}
+
+bool Scheduler::abort(SequenceId seq) {
+  auto it = sequences_.find(seq);
+  if (it == sequences_.end()) return false;
+  if (blocks_.has_sequence(seq)) blocks_.free(seq);
+  waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), seq), waiting_.end());
+  running_.erase(std::remove(running_.begin(), running_.end(), seq), running_.end());
+  if (in_flight_) {
+    // The rank may still compute its rows; on_step_done must not apply them to a later sequence
+    // that reuses the id.
+    auto& chunks = in_flight_->chunks;
+    chunks.erase(std::remove_if(chunks.begin(), chunks.end(), [seq](const ScheduledChunk& c) { return c.seq == seq; }),
+                 chunks.end());
+  }
+  sequences_.erase(it);
+  return true;
+}
+
+StepPlan Scheduler::schedule() {
+  if (in_flight_) throw std::logic_error("Scheduler::schedule: the previous step is still in flight");
+  StepPlan plan;
+  Budget budget{config_.max_num_batched_tokens};
+  schedule_decodes(plan, budget);
+  schedule_running_prefills(plan, budget);
+  // Admitting work right after preempting for lack of blocks would only take the blocks back.
+  if (plan.preempted.empty()) admit_waiting(plan, budget);
+  plan.num_batched_tokens = config_.max_num_batched_tokens - budget.tokens;
+  if (!plan.empty()) in_flight_ = plan;
+  return plan;
+}
+
+void Scheduler::schedule_decodes(StepPlan& plan, Budget& budget) {
+  const std::vector<SequenceId> order = running_;  // preemption edits running_
+  for (SequenceId id : order) {
+    if (budget.tokens == 0) return;
+    if (std::find(running_.begin(), running_.end(), id) == running_.end()) continue;  // preempted
+    SchedulerSequence& s = sequences_.at(id);
+    const int64_t in_blocks = blocks_.num_tokens(id);
+    const bool wants_decode = s.num_computed == in_blocks && static_cast<int64_t>(s.tokens.size()) > in_blocks;
+    if (!wants_decode) continue;
+    bool preempted_self = false;
+    while (!blocks_.can_append(id)) {
+      if (preempt_latest(plan) == id) {
+        preempted_self = true;
+        break;
+      }
+    }
+    if (preempted_self) return;  // everything after it in arrival order is gone too
+    const AppendResult slot = blocks_.append_slot(id, s.tokens.back());
+    if (slot.copy_from) plan.block_copies.push_back({*slot.copy_from, slot.block});
+    ScheduledChunk chunk;
+    chunk.seq = id;
+    chunk.tokens = {s.tokens.back()};
+    chunk.num_cached = s.num_computed;
+    chunk.block_table = blocks_.block_table(id);
+    chunk.is_decode = true;
+    chunk.wants_logits = true;
+    plan.chunks.push_back(std::move(chunk));
+    --budget.tokens;
+  }
+}
+
+void Scheduler::schedule_running_prefills(StepPlan& plan, Budget& budget) {
+  for (SequenceId id : running_) {
+    if (budget.tokens == 0) return;
+    SchedulerSequence& s = sequences_.at(id);
+    if (s.num_computed < static_cast<int64_t>(s.tokens.size()) && !in_plan(plan, id) &&
+        s.num_computed < blocks_.num_tokens(id)) {
+      add_prefill_chunk(plan, budget, s);
+    }
+  }
+}
+
+void Scheduler::admit_waiting(StepPlan& plan, Budget& budget) {
+  while (budget.tokens > 0 && !waiting_.empty() && num_running() < config_.max_num_seqs) {
+    const SequenceId id = waiting_.front();
+    SchedulerSequence& s = sequences_.at(id);
+    // Strict FCFS: a head that does not fit blocks the ones behind it.
+    if (!blocks_.can_allocate(s.tokens)) return;
+    s.num_computed = blocks_.allocate(id, s.tokens);  // prefix-cache hits are already computed
+    waiting_.pop_front();
+    const auto pos = std::upper_bound(running_.begin(), running_.end(), s.arrival,
+                                      [this](int64_t arrival, SequenceId other) {
+                                        return arrival < sequences_.at(other).arrival;
+                                      });
+    running_.insert(pos, id);
+    add_prefill_chunk(plan, budget, s);
+  }
+}
+
+void Scheduler::add_prefill_chunk(StepPlan& plan, Budget& budget, SchedulerSequence& s) {
+  const auto total = static_cast<int64_t>(s.tokens.size());
+  const int64_t length = std::min(budget.tokens, total - s.num_computed);
+  ScheduledChunk chunk;
+  chunk.seq = s.id;
+  chunk.tokens.assign(s.tokens.begin() + s.num_computed, s.tokens.begin() + s.num_computed + length);
+  chunk.num_cached = s.num_computed;
+  chunk.block_table = blocks_.block_table(s.id);
+  chunk.wants_logits = s.num_computed + length == total;
+  plan.chunks.push_back(std::move(chunk));
+  budget.tokens -= length;
+}
+
+SequenceId Scheduler::preempt_latest(StepPlan& plan) {
+  for (auto it = running_.rbegin(); it != running_.rend(); ++it) {
+    const SequenceId victim = *it;
+    if (in_plan(plan, victim)) continue;
+    SchedulerSequence& s = sequences_.at(victim);
+    blocks_.free(victim);
+    // Recompute: prompt and generated tokens are prefilled again when it is readmitted.
+    s.num_computed = 0;
+    ++s.num_preemptions;
+    ++num_preemptions_;
+    running_.erase(std::next(it).base());
+    insert_waiting(victim);
+    plan.preempted.push_back(victim);
+    return victim;
+  }
+  // Unreachable while the caller's own sequence is running and unscheduled.
+  throw std::logic_error("Scheduler: no running sequence left to preempt");
+}
+
+void Scheduler::insert_waiting(SequenceId seq) {
+  const int64_t arrival = sequences_.at(seq).arrival;
+  const auto pos = std::upper_bound(waiting_.begin(), waiting_.end(), arrival, [this](int64_t a, SequenceId other) {
+    return a < sequences_.at(other).arrival;
+  });
+  waiting_.insert(pos, seq);
+}
+
+std::vector<FinishedSequence> Scheduler::on_step_done(const std::vector<StepResult>& results) {
+  if (!in_flight_) throw std::logic_error("Scheduler::on_step_done: no step in flight");
+  StepPlan plan = std::move(*in_flight_);
+  in_flight_.reset();
+  std::unordered_map<SequenceId, int32_t> sampled;
+  for (const StepResult& r : results) sampled[r.seq] = r.token;
+
+  std::vector<FinishedSequence> finished;
+  for (const ScheduledChunk& chunk : plan.chunks) {
+    SchedulerSequence& s = sequences_.at(chunk.seq);  // aborted ones were removed from the plan
+    s.num_computed = chunk.num_cached + static_cast<int64_t>(chunk.tokens.size());
+    blocks_.mark_computed(chunk.seq, s.num_computed);
+    if (!chunk.wants_logits) continue;
+    const auto it = sampled.find(chunk.seq);
+    if (it == sampled.end()) {
+      throw std::logic_error(fmt::format(
+          "Scheduler::on_step_done: no sampled token for sequence {} whose chunk wanted logits", chunk.seq));
+    }
+    s.tokens.push_back(it->second);
+    if (auto reason = finish_reason(s)) finish(chunk.seq, *reason, finished);
+  }
+  return finished;
+}
+
+std::optional<FinishReason> Scheduler::finish_reason(const SchedulerSequence& s) const {
+  const int32_t last = s.tokens.back();
+  if (std::find(s.stop_token_ids.begin(), s.stop_token_ids.end(), last) != s.stop_token_ids.end()) {
+    return FinishReason::stop;
+  }
+  if (s.num_generated() >= s.max_tokens) return FinishReason::length;
+  return std::nullopt;
+}
+
+void Scheduler::finish(SequenceId seq, FinishReason reason, std::vector<FinishedSequence>& out) {
+  auto it = sequences_.find(seq);
+  FinishedSequence done;
+  done.seq = seq;
+  done.reason = reason;
+  done.generated.assign(it->second.tokens.begin() + it->second.prompt_len, it->second.tokens.end());
+  blocks_.free(seq);
+  running_.erase(std::remove(running_.begin(), running_.end(), seq), running_.end());
+  sequences_.erase(it);
+  out.push_back(std::move(done));
+}
+
+const SchedulerSequence* Scheduler::find(SequenceId seq) const {
+  auto it = sequences_.find(seq);
+  return it == sequences_.end() ? nullptr : &it->second;
+}
+
+std::vector<SequenceId> Scheduler::waiting_ids() const { return {waiting_.begin(), waiting_.end()}; }
+std::vector<SequenceId> Scheduler::running_ids() const { return running_; }
+
+}  // namespace sabre

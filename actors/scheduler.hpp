@@ -1,0 +1,113 @@
+#pragma once
+// The scheduling policy of the engine, CAF-free so each decision can be unit tested: continuous
+// batching under a per-step token budget, decodes first, chunked prefill, FCFS admission, preemption
+// by recompute, a bounded waiting queue and abort. The scheduler actor wraps it.
+//
+// Protocol: schedule() and on_step_done() alternate; one step is in flight at a time (the plan of
+// step N+1 needs the tokens sampled in step N). add() and abort() may come at any moment.
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "actors/block_manager.hpp"
+#include "actors/sequence.hpp"
+#include "actors/step_plan.hpp"
+
+namespace sabre {
+
+struct SchedulerConfig {
+  int64_t max_num_batched_tokens = 2048;  // token budget of one step (the prefill chunk size)
+  int64_t max_num_seqs = 256;             // running sequences at most
+  int64_t max_waiting = 1024;             // add() beyond this many waiting requests is rejected
+  int64_t max_model_len = 4096;           // prompt + max_tokens at most
+};
+
+// The server is full: the waiting queue is at its bound. The HTTP layer answers 503.
+class SchedulerOverloaded : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A request that can never run: too long for max_model_len or for the whole KV pool, or malformed.
+// The HTTP layer answers 400.
+class SchedulerRequestInvalid : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// One sampled token for a chunk that wanted logits.
+struct StepResult {
+  SequenceId seq = 0;
+  int32_t token = 0;
+};
+
+struct FinishedSequence {
+  SequenceId seq = 0;
+  FinishReason reason = FinishReason::length;
+  std::vector<int32_t> generated;
+};
+
+class Scheduler {
+ public:
+  // `blocks` must outlive the scheduler; the scheduler is its only user.
+  Scheduler(SchedulerConfig config, BlockManager& blocks);
+
+  // Queues a request. Throws SchedulerOverloaded when the waiting queue is full and
+  // SchedulerRequestInvalid when it can never fit (the message names the lengths involved).
+  void add(SequenceRequest request);
+
+  // Removes the sequence wherever it is (waiting, running, mid-prefill, in the step in flight) and
+  // frees its blocks now. Returns false for an unknown (finished or never added) id.
+  bool abort(SequenceId seq);
+
+  // Plans the next step. Throws std::logic_error while a step is in flight.
+  StepPlan schedule();
+
+  // Applies the step in flight: marks its KV computed, appends the sampled tokens (one per chunk that
+  // wanted logits, except for sequences aborted meanwhile) and returns the sequences that finished,
+  // whose blocks are already freed.
+  std::vector<FinishedSequence> on_step_done(const std::vector<StepResult>& results);
+
+  int64_t num_waiting() const { return static_cast<int64_t>(waiting_.size()); }
+  int64_t num_running() const { return static_cast<int64_t>(running_.size()); }
+  bool has_unfinished() const { return !waiting_.empty() || !running_.empty(); }
+  bool step_in_flight() const { return in_flight_.has_value(); }
+  int64_t num_preemptions() const { return num_preemptions_; }
+  const SchedulerSequence* find(SequenceId seq) const;
+  // Ids in queue order, for tests and metrics.
+  std::vector<SequenceId> waiting_ids() const;
+  std::vector<SequenceId> running_ids() const;
+
+ private:
+  struct Budget {
+    int64_t tokens = 0;
+  };
+  void schedule_decodes(StepPlan& plan, Budget& budget);
+  void schedule_running_prefills(StepPlan& plan, Budget& budget);
+  void admit_waiting(StepPlan& plan, Budget& budget);
+  void add_prefill_chunk(StepPlan& plan, Budget& budget, SchedulerSequence& s);
+  // Frees the most recently arrived running sequence not in `plan` and puts it back in the waiting
+  // queue; returns its id.
+  SequenceId preempt_latest(StepPlan& plan);
+  void insert_waiting(SequenceId seq);
+  void finish(SequenceId seq, FinishReason reason, std::vector<FinishedSequence>& out);
+  std::optional<FinishReason> finish_reason(const SchedulerSequence& s) const;
+
+  SchedulerConfig config_;
+  BlockManager& blocks_;
+  std::unordered_map<SequenceId, SchedulerSequence> sequences_;
+  std::deque<SequenceId> waiting_;    // ascending arrival (FCFS; preempted ones return to their place)
+  std::vector<SequenceId> running_;   // ascending arrival, so the back is the preemption victim
+  std::optional<StepPlan> in_flight_;
+  int64_t next_arrival_ = 0;
+  int64_t num_preemptions_ = 0;
+};
+
+std::string to_string(FinishReason reason);
+
+}  // namespace sabre

@@ -1,0 +1,357 @@
+// Unit tests of the scheduling policy: every decision (budget, order, chunking, admission, preemption,
+// abort, rejection, prefix-cache skipping) checked on small hand-computed scenarios.
+#include <catch2/catch.hpp>
+
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "actors/scheduler.hpp"
+
+using namespace sabre;
+
+namespace {
+
+std::vector<int32_t> iota_tokens(int32_t n, int32_t first = 1) {
+  std::vector<int32_t> t(static_cast<size_t>(n));
+  std::iota(t.begin(), t.end(), first);
+  return t;
+}
+
+SequenceRequest request(SequenceId id, std::vector<int32_t> prompt, int64_t max_tokens = 8) {
+  return SequenceRequest{.id = id, .prompt = std::move(prompt), .max_tokens = max_tokens, .stop_token_ids = {}};
+}
+
+// Answers every chunk that wants logits with `token`, as a model would.
+std::vector<FinishedSequence> complete(Scheduler& sched, const StepPlan& plan, int32_t token = 1000) {
+  std::vector<StepResult> results;
+  for (const auto& c : plan.chunks) {
+    if (c.wants_logits) results.push_back({c.seq, token});
+  }
+  return sched.on_step_done(results);
+}
+
+const ScheduledChunk& chunk_of(const StepPlan& plan, SequenceId seq) {
+  for (const auto& c : plan.chunks) {
+    if (c.seq == seq) return c;
+  }
+  FAIL("sequence " << seq << " not in the plan");
+  throw std::logic_error("unreachable");
+}
+
+bool planned(const StepPlan& plan, SequenceId seq) {
+  for (const auto& c : plan.chunks) {
+    if (c.seq == seq) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("scheduler: decodes come first, then prefill chunks cut to the remaining budget", "[scheduler]") {
+  BlockManager bm({.block_size = 4, .num_blocks = 64, .enable_prefix_caching = false});
+  Scheduler sched({.max_num_batched_tokens = 10, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100}, bm);
+  sched.add(request(1, iota_tokens(6)));
+  StepPlan p1 = sched.schedule();
+  REQUIRE(p1.chunks.size() == 1);
+  CHECK(p1.chunks[0].tokens.size() == 6);
+  CHECK(p1.chunks[0].wants_logits);
+  CHECK_FALSE(p1.chunks[0].is_decode);
+  CHECK(p1.num_batched_tokens == 6);
+  complete(sched, p1, 500);
+
+  sched.add(request(2, iota_tokens(20, 100)));
+  // Step 2: sequence 1 decodes (1 token), sequence 2 gets the other 9 of the budget, no logits.
+  StepPlan p2 = sched.schedule();
+  REQUIRE(p2.chunks.size() == 2);
+  CHECK(p2.chunks[0].seq == 1);
+  CHECK(p2.chunks[0].is_decode);
+  CHECK(p2.chunks[0].tokens == std::vector<int32_t>{500});
+  CHECK(p2.chunks[0].num_cached == 6);
+  CHECK(p2.chunks[1].seq == 2);
+  CHECK(p2.chunks[1].tokens == iota_tokens(9, 100));
+  CHECK(p2.chunks[1].num_cached == 0);
+  CHECK_FALSE(p2.chunks[1].wants_logits);
+  CHECK(p2.num_batched_tokens == 10);
+  complete(sched, p2, 501);
+
+  // Step 3: the partially prefilled sequence continues where it stopped.
+  StepPlan p3 = sched.schedule();
+  REQUIRE(p3.chunks.size() == 2);
+  CHECK(p3.chunks[0].seq == 1);
+  CHECK(p3.chunks[1].tokens == iota_tokens(9, 109));
+  CHECK(p3.chunks[1].num_cached == 9);
+  CHECK_FALSE(p3.chunks[1].wants_logits);
+  complete(sched, p3);
+
+  // Step 4: the last 2 prompt tokens; now logits are wanted. Budget left over stays unused.
+  StepPlan p4 = sched.schedule();
+  REQUIRE(p4.chunks.size() == 2);
+  CHECK(p4.chunks[1].tokens == iota_tokens(2, 118));
+  CHECK(p4.chunks[1].num_cached == 18);
+  CHECK(p4.chunks[1].wants_logits);
+  CHECK(p4.num_batched_tokens == 3);
+  complete(sched, p4, 777);
+  CHECK(sched.find(2)->tokens.back() == 777);
+  CHECK(sched.find(2)->num_computed == 20);
+
+  // The block tables handed out cover the rows computed.
+  StepPlan p5 = sched.schedule();
+  for (const auto& c : p5.chunks) {
+    CHECK(static_cast<int64_t>(c.block_table.size()) * 4 >= c.num_cached + static_cast<int64_t>(c.tokens.size()));
+  }
+}
+
+TEST_CASE("scheduler: a prompt larger than the budget is chunked over several steps alone", "[scheduler]") {
+  BlockManager bm({.block_size = 4, .num_blocks = 64, .enable_prefix_caching = false});
+  Scheduler sched({.max_num_batched_tokens = 8, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100}, bm);
+  sched.add(request(1, iota_tokens(20)));
+  sched.add(request(2, iota_tokens(3, 50)));
+  // Sequence 2 must wait until sequence 1's prompt no longer takes the whole budget (FCFS).
+  StepPlan p1 = sched.schedule();
+  REQUIRE(p1.chunks.size() == 1);
+  CHECK(p1.chunks[0].tokens.size() == 8);
+  complete(sched, p1);
+  StepPlan p2 = sched.schedule();
+  REQUIRE(p2.chunks.size() == 1);
+  CHECK(p2.chunks[0].num_cached == 8);
+  complete(sched, p2);
+  StepPlan p3 = sched.schedule();
+  REQUIRE(p3.chunks.size() == 2);
+  CHECK(p3.chunks[0].tokens.size() == 4);
+  CHECK(p3.chunks[0].wants_logits);
+  CHECK(p3.chunks[1].seq == 2);
+  CHECK(p3.chunks[1].tokens.size() == 3);
+  CHECK(p3.chunks[1].wants_logits);
+}
+
+TEST_CASE("scheduler: FCFS admission under max_num_seqs", "[scheduler]") {
+  BlockManager bm({.block_size = 4, .num_blocks = 64, .enable_prefix_caching = false});
+  Scheduler sched({.max_num_batched_tokens = 100, .max_num_seqs = 2, .max_waiting = 8, .max_model_len = 100}, bm);
+  sched.add(request(1, iota_tokens(3), 1));
+  sched.add(request(2, iota_tokens(3, 10), 5));
+  sched.add(request(3, iota_tokens(3, 20), 5));
+  StepPlan p1 = sched.schedule();
+  CHECK(p1.chunks.size() == 2);
+  CHECK(planned(p1, 1));
+  CHECK(planned(p1, 2));
+  CHECK(sched.waiting_ids() == std::vector<SequenceId>{3});
+  auto done = complete(sched, p1);
+  REQUIRE(done.size() == 1);  // sequence 1 wanted one token
+  CHECK(done[0].seq == 1);
+  CHECK(done[0].reason == FinishReason::length);
+  CHECK(done[0].generated == std::vector<int32_t>{1000});
+  StepPlan p2 = sched.schedule();
+  CHECK(planned(p2, 3));
+  CHECK(chunk_of(p2, 2).is_decode);
+  CHECK(sched.running_ids() == std::vector<SequenceId>{2, 3});
+}
+
+TEST_CASE("scheduler: a stop token finishes with reason stop and frees the blocks", "[scheduler]") {
+  BlockManager bm({.block_size = 4, .num_blocks = 16, .enable_prefix_caching = true});
+  Scheduler sched({.max_num_batched_tokens = 100, .max_num_seqs = 2, .max_waiting = 8, .max_model_len = 100}, bm);
+  sched.add(SequenceRequest{.id = 1, .prompt = iota_tokens(5), .max_tokens = 10, .stop_token_ids = {2, 9}});
+  complete(sched, sched.schedule(), 5);
+  auto done = complete(sched, sched.schedule(), 9);
+  REQUIRE(done.size() == 1);
+  CHECK(done[0].reason == FinishReason::stop);
+  CHECK(done[0].generated == std::vector<int32_t>{5, 9});
+  CHECK(bm.num_free_blocks() == 16);
+  CHECK_FALSE(sched.has_unfinished());
+}
+
+TEST_CASE("scheduler: preemption frees the latest arrival, requeues it first, and readmits it", "[scheduler]") {
+  // 4 blocks of 2 tokens: three 2-token prompts take 3 blocks; their decodes need one new block each.
+  BlockManager bm({.block_size = 2, .num_blocks = 4, .enable_prefix_caching = false});
+  Scheduler sched({.max_num_batched_tokens = 100, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100}, bm);
+  sched.add(request(1, {1, 2}, 3));
+  sched.add(request(2, {3, 4}, 3));
+  sched.add(request(3, {5, 6}, 3));
+  complete(sched, sched.schedule(), 10);
+  sched.add(request(4, {7, 8}, 3));  // waits: never preempt to admit it
+  CHECK(bm.num_free_blocks() == 1);
+
+  StepPlan p2 = sched.schedule();
+  CHECK(p2.preempted == std::vector<SequenceId>{3});
+  REQUIRE(p2.chunks.size() == 2);
+  CHECK(p2.chunks[0].seq == 1);
+  CHECK(p2.chunks[1].seq == 2);
+  CHECK(sched.waiting_ids() == std::vector<SequenceId>{3, 4});  // FCFS order kept
+  const SchedulerSequence* victim = sched.find(3);
+  CHECK(victim->tokens == std::vector<int32_t>{5, 6, 10});  // recompute: prompt + generated
+  CHECK(victim->num_computed == 0);
+  CHECK(victim->num_preemptions == 1);
+  CHECK_FALSE(bm.has_sequence(3));
+  CHECK(sched.num_preemptions() == 1);
+  complete(sched, p2, 11);
+
+  // Sequences 1 and 2 have room in their second block; 3 (needs 2 blocks) still does not fit.
+  StepPlan p3 = sched.schedule();
+  CHECK(p3.chunks.size() == 2);
+  CHECK(p3.preempted.empty());
+  auto done = complete(sched, p3, 12);
+  CHECK(done.size() == 2);  // 3 tokens each
+  CHECK(bm.num_free_blocks() == 4);
+
+  // Readmitted before sequence 4, recomputing all three tokens with logits on the last.
+  StepPlan p4 = sched.schedule();
+  REQUIRE(p4.chunks.size() == 2);
+  CHECK(p4.chunks[0].seq == 3);
+  CHECK(p4.chunks[0].tokens == std::vector<int32_t>{5, 6, 10});
+  CHECK(p4.chunks[0].num_cached == 0);
+  CHECK(p4.chunks[0].wants_logits);
+  CHECK(p4.chunks[1].seq == 4);
+  complete(sched, p4, 20);
+  auto done3 = complete(sched, sched.schedule(), 21);
+  REQUIRE(done3.size() == 1);  // 3 kept the token generated before preemption: its third is this one
+  CHECK(done3[0].seq == 3);
+  CHECK(done3[0].generated == std::vector<int32_t>{10, 20, 21});
+  auto done4 = complete(sched, sched.schedule(), 22);
+  REQUIRE(done4.size() == 1);
+  CHECK(done4[0].generated == std::vector<int32_t>{20, 21, 22});
+  CHECK(bm.num_free_blocks() == 4);
+  bm.check_invariants();
+}
+
+TEST_CASE("scheduler: a decode that cannot get a block and is the latest preempts itself", "[scheduler]") {
+  BlockManager bm({.block_size = 2, .num_blocks = 2, .enable_prefix_caching = false});
+  Scheduler sched({.max_num_batched_tokens = 100, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100}, bm);
+  sched.add(request(1, {1, 2}, 2));
+  sched.add(request(2, {3, 4}, 2));
+  complete(sched, sched.schedule());
+  // Sequence 1 takes nothing new? It needs a block: the pool is full, so 2 (latest) goes.
+  StepPlan p = sched.schedule();
+  CHECK(p.preempted == std::vector<SequenceId>{2});
+  REQUIRE(p.chunks.size() == 1);
+  CHECK(p.chunks[0].seq == 1);
+  auto done = complete(sched, p);
+  CHECK(done.size() == 1);
+  StepPlan p3 = sched.schedule();
+  REQUIRE(p3.chunks.size() == 1);
+  CHECK(p3.chunks[0].seq == 2);
+  CHECK(p3.chunks[0].tokens.size() == 3);
+}
+
+TEST_CASE("scheduler: abort frees blocks in every state", "[scheduler]") {
+  BlockManager bm({.block_size = 4, .num_blocks = 32, .enable_prefix_caching = true});
+  Scheduler sched({.max_num_batched_tokens = 10, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100}, bm);
+  sched.add(request(1, iota_tokens(5)));        // will be decoding
+  sched.add(request(2, iota_tokens(30, 100)));  // will be mid-prefill
+  complete(sched, sched.schedule());
+  sched.add(request(3, iota_tokens(4, 200)));   // waiting
+  StepPlan p = sched.schedule();               // in flight: 1 decodes, 2 continues
+  CHECK(sched.find(2)->num_computed == 5);
+  CHECK(sched.waiting_ids() == std::vector<SequenceId>{3});
+
+  SECTION("waiting") { CHECK(sched.abort(3)); }
+  SECTION("mid-prefill, in flight") { CHECK(sched.abort(2)); }
+  SECTION("decoding, in flight") { CHECK(sched.abort(1)); }
+  CHECK_FALSE(sched.abort(42));
+  bm.check_invariants();
+  // The step in flight completes; the aborted sequence's rows are ignored.
+  complete(sched, p);
+  sched.abort(1);
+  sched.abort(2);
+  sched.abort(3);
+  CHECK(bm.num_free_blocks() == 32);
+  CHECK_FALSE(sched.has_unfinished());
+  bm.check_invariants();
+}
+
+TEST_CASE("scheduler: abort of a mid-prefill sequence between steps frees its blocks", "[scheduler]") {
+  BlockManager bm({.block_size = 4, .num_blocks = 32, .enable_prefix_caching = false});
+  Scheduler sched({.max_num_batched_tokens = 8, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100}, bm);
+  sched.add(request(1, iota_tokens(30)));
+  complete(sched, sched.schedule());
+  CHECK(bm.num_free_blocks() == 32 - 8);  // the whole prompt's blocks are reserved at admission
+  CHECK(sched.abort(1));
+  CHECK(bm.num_free_blocks() == 32);
+  CHECK(sched.schedule().empty());
+}
+
+TEST_CASE("scheduler: a full waiting queue rejects with an overloaded error", "[scheduler]") {
+  BlockManager bm({.block_size = 4, .num_blocks = 32, .enable_prefix_caching = false});
+  Scheduler sched({.max_num_batched_tokens = 8, .max_num_seqs = 1, .max_waiting = 2, .max_model_len = 100}, bm);
+  sched.add(request(1, iota_tokens(3)));
+  sched.add(request(2, iota_tokens(3)));
+  try {
+    sched.add(request(3, iota_tokens(3)));
+    FAIL("expected SchedulerOverloaded");
+  } catch (const SchedulerOverloaded& e) {
+    CHECK_THAT(e.what(), Catch::Contains("overloaded"));
+    CHECK_THAT(e.what(), Catch::Contains("2"));
+  }
+  CHECK(sched.find(3) == nullptr);
+  complete(sched, sched.schedule());  // admits 1, the queue has room again
+  CHECK_NOTHROW(sched.add(request(3, iota_tokens(3))));
+}
+
+TEST_CASE("scheduler: requests longer than max_model_len or the pool are rejected by name", "[scheduler]") {
+  BlockManager bm({.block_size = 4, .num_blocks = 4, .enable_prefix_caching = false});
+  Scheduler sched({.max_num_batched_tokens = 8, .max_num_seqs = 4, .max_waiting = 2, .max_model_len = 64}, bm);
+  try {
+    sched.add(request(1, iota_tokens(60), 10));
+    FAIL("expected SchedulerRequestInvalid");
+  } catch (const SchedulerRequestInvalid& e) {
+    const std::string what = e.what();
+    CHECK_THAT(what, Catch::Contains("60 tokens"));
+    CHECK_THAT(what, Catch::Contains("max_tokens 10"));
+    CHECK_THAT(what, Catch::Contains("max_model_len 64"));
+  }
+  // 17 tokens of KV need 5 blocks of 4; the pool has 4.
+  CHECK_THROWS_AS(sched.add(request(2, iota_tokens(10), 8)), SchedulerRequestInvalid);
+  CHECK_NOTHROW(sched.add(request(2, iota_tokens(10), 7)));
+  CHECK_THROWS_AS(sched.add(request(2, iota_tokens(3))), SchedulerRequestInvalid);  // id in use
+  CHECK_THROWS_AS(sched.add(request(3, {})), SchedulerRequestInvalid);
+  CHECK_THROWS_AS(sched.add(request(3, {1}, 0)), SchedulerRequestInvalid);
+}
+
+TEST_CASE("scheduler: prefix-cache hits skip the cached tokens", "[scheduler]") {
+  BlockManager bm({.block_size = 4, .num_blocks = 32, .enable_prefix_caching = true});
+  Scheduler sched({.max_num_batched_tokens = 100, .max_num_seqs = 4, .max_waiting = 4, .max_model_len = 100}, bm);
+  sched.add(request(1, iota_tokens(12), 1));
+  CHECK(complete(sched, sched.schedule()).size() == 1);
+  std::vector<int32_t> longer = iota_tokens(12);
+  longer.insert(longer.end(), {90, 91, 92});
+  sched.add(request(2, longer, 1));
+  StepPlan p = sched.schedule();
+  REQUIRE(p.chunks.size() == 1);
+  CHECK(p.chunks[0].num_cached == 12);
+  CHECK(p.chunks[0].tokens == std::vector<int32_t>{90, 91, 92});
+  CHECK(p.num_batched_tokens == 3);
+  CHECK(bm.prefix_cache_stats().hit_blocks == 3);
+  // The same prompt again: allocate keeps the last token uncached so it yields logits.
+  complete(sched, p);
+  sched.add(request(3, iota_tokens(12), 1));
+  StepPlan q = sched.schedule();
+  CHECK(q.chunks[0].num_cached == 8);
+  CHECK(q.chunks[0].tokens.size() == 4);
+}
+
+TEST_CASE("scheduler: plan and step protocol", "[scheduler]") {
+  BlockManager bm({.block_size = 4, .num_blocks = 32, .enable_prefix_caching = false});
+  Scheduler sched({.max_num_batched_tokens = 100, .max_num_seqs = 4, .max_waiting = 4, .max_model_len = 100}, bm);
+  CHECK(sched.schedule().empty());
+  CHECK_THROWS_AS(sched.on_step_done({}), std::logic_error);
+  sched.add(request(1, iota_tokens(5)));
+  sched.add(request(2, iota_tokens(3, 40)));
+  StepPlan p = sched.schedule();
+  CHECK_THROWS_AS(sched.schedule(), std::logic_error);
+  CHECK_THROWS_AS(sched.on_step_done({{1, 7}}), std::logic_error);  // 2's token is missing
+
+  SECTION("to_forward_batch") {
+    BlockManager bm2({.block_size = 4, .num_blocks = 32, .enable_prefix_caching = false});
+    Scheduler s2({.max_num_batched_tokens = 6, .max_num_seqs = 4, .max_waiting = 4, .max_model_len = 100}, bm2);
+    s2.add(request(1, iota_tokens(4)));
+    complete(s2, s2.schedule());
+    s2.add(request(2, iota_tokens(9, 40)));
+    const ForwardBatch batch = to_forward_batch(s2.schedule());
+    CHECK(batch.token_ids == std::vector<int32_t>{1000, 40, 41, 42, 43, 44});
+    CHECK(batch.positions == std::vector<int32_t>{4, 0, 1, 2, 3, 4});
+    REQUIRE(batch.sequences.size() == 2);
+    CHECK(batch.sequences[1].first_row == 1);
+    CHECK(batch.sequences[1].cached_tokens == 0);
+    CHECK(batch.sequences[1].kv == nullptr);
+    CHECK(batch.logit_rows == std::vector<int32_t>{0});  // the prefill chunk is not the last
+  }
+}
