@@ -213,23 +213,42 @@ TEST_CASE("scheduler: preemption frees the latest arrival, requeues it first, an
   bm.check_invariants();
 }
 
-TEST_CASE("scheduler: a decode that cannot get a block and is the latest preempts itself", "[scheduler]") {
+TEST_CASE("scheduler: a decode without a block preempts the latest arrival, even itself", "[scheduler]") {
   BlockManager bm({.block_size = 2, .num_blocks = 2, .enable_prefix_caching = false});
   Scheduler sched({.max_num_batched_tokens = 100, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100}, bm);
-  sched.add(request(1, {1, 2}, 2));
-  sched.add(request(2, {3, 4}, 2));
-  complete(sched, sched.schedule());
-  // Sequence 1 takes nothing new? It needs a block: the pool is full, so 2 (latest) goes.
-  StepPlan p = sched.schedule();
-  CHECK(p.preempted == std::vector<SequenceId>{2});
-  REQUIRE(p.chunks.size() == 1);
-  CHECK(p.chunks[0].seq == 1);
-  auto done = complete(sched, p);
-  CHECK(done.size() == 1);
-  StepPlan p3 = sched.schedule();
-  REQUIRE(p3.chunks.size() == 1);
-  CHECK(p3.chunks[0].seq == 2);
-  CHECK(p3.chunks[0].tokens.size() == 3);
+
+  SECTION("the victim is a later sequence not yet planned") {
+    sched.add(request(1, {1, 2}, 2));
+    sched.add(request(2, {3, 4}, 2));
+    complete(sched, sched.schedule());
+    // Both blocks are full and in use: sequence 1's decode needs a third, so 2 (latest) goes.
+    StepPlan p = sched.schedule();
+    CHECK(p.preempted == std::vector<SequenceId>{2});
+    REQUIRE(p.chunks.size() == 1);
+    CHECK(p.chunks[0].seq == 1);
+    CHECK(complete(sched, p).size() == 1);
+    StepPlan p3 = sched.schedule();
+    REQUIRE(p3.chunks.size() == 1);
+    CHECK(p3.chunks[0].seq == 2);
+    CHECK(p3.chunks[0].tokens.size() == 3);
+  }
+  SECTION("the decoding sequence is itself the latest") {
+    BlockManager bm3({.block_size = 2, .num_blocks = 3, .enable_prefix_caching = false});
+    Scheduler s3({.max_num_batched_tokens = 100, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100}, bm3);
+    s3.add(request(1, {1, 2, 3}, 2));  // 2 blocks, one slot left for its decode
+    s3.add(request(2, {4, 5}, 2));     // 1 full block: its decode needs a fourth block
+    complete(s3, s3.schedule());
+    StepPlan p = s3.schedule();
+    CHECK(p.preempted == std::vector<SequenceId>{2});
+    REQUIRE(p.chunks.size() == 1);
+    CHECK(p.chunks[0].seq == 1);  // already planned, so it is not the victim
+    CHECK(s3.waiting_ids() == std::vector<SequenceId>{2});
+    CHECK(complete(s3, p).size() == 1);
+    StepPlan p3 = s3.schedule();
+    REQUIRE(p3.chunks.size() == 1);
+    CHECK(p3.chunks[0].tokens == std::vector<int32_t>{4, 5, 1000});
+    CHECK(bm3.num_free_blocks() == 1);
+  }
 }
 
 TEST_CASE("scheduler: abort frees blocks in every state", "[scheduler]") {
