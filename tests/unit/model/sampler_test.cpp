@@ -8,23 +8,10 @@
 #include <vector>
 
 #include "model/sampler.hpp"
+#include "sampler_test_support.hpp"
 
 using namespace sabre;
-
-namespace {
-
-// log-softmax probabilities: p = [0.5, 0.25, 0.125, 0.0625, 0.0625].
-const std::vector<float> kLogits = {std::log(0.5f), std::log(0.25f), std::log(0.125f), std::log(0.0625f),
-                                    std::log(0.0625f)};
-
-std::map<int32_t, double> frequencies(const SamplingParams& params, int draws = 40000) {
-  Sampler sampler(params);
-  std::map<int32_t, double> counts;
-  for (int i = 0; i < draws; ++i) counts[sampler.sample(kLogits).token] += 1.0 / draws;
-  return counts;
-}
-
-}  // namespace
+using namespace sabre::sampler_test;
 
 TEST_CASE("greedy at temperature 0 picks the argmax with its logprob", "[sampler]") {
   Sampler sampler({.temperature = 0.0});
