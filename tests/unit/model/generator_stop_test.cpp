@@ -11,34 +11,14 @@
 #include "kernels/cpu/cpu_backend.hpp"
 #include "model/checkpoint.hpp"
 #include "model/generator.hpp"
+#include "greedy_fixture.hpp"
 
 using namespace sabre;
-namespace fs = std::filesystem;
 
-namespace {
-
-// The GQA fixture model and HF's greedy continuation of its golden prompt.
-struct GreedyFixture {
-  CpuBackend backend{2};
-  Checkpoint checkpoint;
-  std::unique_ptr<Transformer> model;
-  std::vector<int32_t> prompt, greedy;
-
-  GreedyFixture() {
-    const fs::path dir = fs::path(SABRE_TEST_FIXTURES) / "models" / "llama_gqa_untied";
-    checkpoint = open_checkpoint(dir);
-    model = std::make_unique<Transformer>(checkpoint.config, *checkpoint.weights, backend);
-    simdjson::dom::parser parser;
-    simdjson::dom::element doc = parser.load((dir / "golden.json").string());
-    for (int64_t id : doc["prompt_ids"].get_array()) prompt.push_back(static_cast<int32_t>(id));
-    for (int64_t id : doc["greedy_ids"].get_array()) greedy.push_back(static_cast<int32_t>(id));
-  }
-};
-
-}  // namespace
+using generator_test::GreedyFixture;
 
 TEST_CASE("a stop token id ends generation, ignore_eos or not", "[generate]") {
-  GreedyFixture f;
+  GreedyFixture f("llama_gqa_untied");
   REQUIRE(f.greedy.size() > 6);
   const int32_t stop = f.greedy[5];
   const auto first = static_cast<size_t>(std::find(f.greedy.begin(), f.greedy.end(), stop) - f.greedy.begin());
@@ -53,7 +33,7 @@ TEST_CASE("a stop token id ends generation, ignore_eos or not", "[generate]") {
 }
 
 TEST_CASE("min_tokens keeps eos out of the first tokens", "[generate]") {
-  GreedyFixture f;
+  GreedyFixture f("llama_gqa_untied");
   // Pretend HF's first greedy token is eos: without min_tokens generation stops at once.
   GenerationOptions options;
   options.max_new_tokens = 8;

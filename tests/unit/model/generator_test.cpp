@@ -11,33 +11,14 @@
 #include "model/backend_factory.hpp"
 #include "model/checkpoint.hpp"
 #include "model/generator.hpp"
+#include "greedy_fixture.hpp"
 
 using namespace sabre;
-namespace fs = std::filesystem;
 
-namespace {
-
-struct Fixture {
-  CpuBackend backend{2};
-  Checkpoint checkpoint;
-  std::unique_ptr<Transformer> model;
-  std::vector<int32_t> prompt, greedy;
-
-  explicit Fixture(const char* name) {
-    const fs::path dir = fs::path(SABRE_TEST_FIXTURES) / "models" / name;
-    checkpoint = open_checkpoint(dir);
-    model = std::make_unique<Transformer>(checkpoint.config, *checkpoint.weights, backend);
-    simdjson::dom::parser parser;
-    simdjson::dom::element doc = parser.load((dir / "golden.json").string());
-    for (int64_t id : doc["prompt_ids"].get_array()) prompt.push_back(static_cast<int32_t>(id));
-    for (int64_t id : doc["greedy_ids"].get_array()) greedy.push_back(static_cast<int32_t>(id));
-  }
-};
-
-}  // namespace
+using generator_test::GreedyFixture;
 
 TEST_CASE("greedy generate reproduces HF and reports timings", "[generate]") {
-  Fixture f("llama_gqa_untied");
+  GreedyFixture f("llama_gqa_untied");
   GenerationOptions options;
   options.max_new_tokens = 32;
   options.sampling.temperature = 0;
@@ -53,7 +34,7 @@ TEST_CASE("greedy generate reproduces HF and reports timings", "[generate]") {
 }
 
 TEST_CASE("any eos id stops generation unless ignore_eos", "[generate]") {
-  Fixture f("qwen3_qknorm");
+  GreedyFixture f("qwen3_qknorm");
   GenerationOptions options;
   options.max_new_tokens = 32;
   options.sampling.temperature = 0;
@@ -79,7 +60,7 @@ TEST_CASE("any eos id stops generation unless ignore_eos", "[generate]") {
 }
 
 TEST_CASE("seeded sampling is reproducible", "[generate]") {
-  Fixture f("qwen2_bias");
+  GreedyFixture f("qwen2_bias");
   GenerationOptions options;
   options.max_new_tokens = 20;
   options.sampling = {.temperature = 1.5, .top_p = 0.95, .top_k = 50, .seed = 7};
@@ -93,7 +74,7 @@ TEST_CASE("seeded sampling is reproducible", "[generate]") {
 }
 
 TEST_CASE("generate limits", "[generate]") {
-  Fixture f("qwen2_bias");
+  GreedyFixture f("qwen2_bias");
   GenerationOptions options;
   CHECK_THROWS_WITH(generate(*f.model, std::vector<int32_t>{}, options), Catch::Contains("no tokens"));
   options.max_new_tokens = 1000;  // the fixtures have 256 positions
