@@ -121,9 +121,10 @@ constexpr int64_t kPrefillTileFloats = 384 * 1024;
 
 }  // namespace
 
-CpuBackend::CpuBackend(unsigned threads) : pool_(default_threads(threads) - 1) {
+CpuBackend::CpuBackend(CpuBackendOptions options)
+    : options_(options), pool_(default_threads(options.threads) - 1) {
   // OpenBLAS keeps its own threads for the matrix products; by default it uses every core.
-  if (threads > 0) openblas_set_num_threads(static_cast<int>(threads));
+  if (options.threads > 0) openblas_set_num_threads(static_cast<int>(options.threads));
 }
 
 std::unique_ptr<DeviceBuffer> CpuBackend::allocate(size_t floats) { return std::make_unique<HostBuffer>(floats); }

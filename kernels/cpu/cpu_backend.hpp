@@ -12,10 +12,19 @@
 
 namespace sabre {
 
+struct CpuBackendOptions {
+  unsigned threads = 0;  // 0: all hardware threads. Also sets OpenBLAS's thread count when given.
+  // Every row's result independent of what else shares the step (batch size, chunking, other
+  // sequences): the same kernels with the same summation order for one row or many, instead of
+  // OpenBLAS products for long runs of rows. Costs prefill speed; makes continuous batching
+  // reproduce single-request outputs bit for bit.
+  bool batch_invariant = false;
+};
+
 class CpuBackend final : public Backend {
  public:
-  // threads = 0: all hardware threads. Also sets OpenBLAS's thread count when given.
-  explicit CpuBackend(unsigned threads = 0);
+  explicit CpuBackend(CpuBackendOptions options = {});
+  explicit CpuBackend(unsigned threads) : CpuBackend(CpuBackendOptions{threads}) {}
 
   std::string name() const override { return "cpu"; }
 
@@ -42,6 +51,7 @@ class CpuBackend final : public Backend {
   void gather_rows(const float* x, int64_t dim, std::span<const int32_t> rows, float* out) override;
 
   unsigned threads() const { return pool_.concurrency(); }
+  bool batch_invariant() const { return options_.batch_invariant; }
 
  private:
   // Splits `rows` into one block per thread when there are enough to pay for the wake-up.
@@ -53,6 +63,7 @@ class CpuBackend final : public Backend {
   // linear() for many rows (prefill) of a quantised W: dequantised tiles of W through sgemm.
   void quantized_gemm_linear(const float* x, int64_t rows, const LinearWeight& w, float* y);
 
+  CpuBackendOptions options_;
   ThreadPool pool_;
   std::vector<float> dequantized_tile_;  // quantized_linear's prefill scratch, kept between calls
   std::vector<float> prefill_scores_;
