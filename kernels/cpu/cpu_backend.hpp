@@ -4,6 +4,7 @@
 // for decode, and a ThreadPool for those GEMVs, attention over (sequence, head) pairs and row-wise
 // kernels on long prompts.
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -69,5 +70,17 @@ class CpuBackend final : public Backend {
   std::vector<float> prefill_scores_;
   std::vector<const SequenceSlice*> short_slices_;  // attention_head_gemm's score blocks, kept between steps
 };
+
+template <class F>
+void CpuBackend::for_row_blocks(int64_t rows, F&& body) {
+  // Rows below this per thread are done on the calling thread: waking the pool costs more than the work.
+  constexpr int64_t kMinRowsPerThread = 4;
+  const int64_t blocks = std::min<int64_t>(pool_.concurrency(), rows / kMinRowsPerThread);
+  if (blocks <= 1) {
+    body(0, rows);
+    return;
+  }
+  pool_.parallel_for(blocks, [&](int64_t b) { body(rows * b / blocks, rows * (b + 1) / blocks); });
+}
 
 }  // namespace sabre
