@@ -11,15 +11,19 @@
 
 #include "kernels/cpu/cpu_kernels.hpp"
 #include "kernels/cpu/quantized_gemv.hpp"
+#include "kernels/cpu/row_invariant_gemm.hpp"
 
-// CpuBackend's linear layers: the pool-threaded GEMV for decode and sgemm (over dequantised tiles for
-// quantised weights) for prefill.
+// CpuBackend's linear layers. Default mode: the pool-threaded row-invariant kernel for decode (a few
+// rows) and sgemm (over dequantised tiles for quantised weights) for prefill. Batch-invariant mode: the
+// row-invariant kernel (row_invariant_gemm.hpp) for every row count, so a row's result never depends on
+// what shares its step.
 
 namespace sabre {
 namespace {
 
-// Linear layers: up to this many rows (decode steps of a few sequences) use the pool-threaded GEMV
-// (fused dequantise-and-dot for quantised W); more go to sgemm (quantised W dequantised tile by tile).
+// Default mode: up to this many rows (decode steps of a few sequences) use the pool-threaded
+// row-invariant kernel (fused dequantise-and-dot for quantised W); more go to sgemm (quantised W
+// dequantised tile by tile), which is faster for long prompts but rounds differently.
 constexpr int64_t kMaxGemvRows = 4;
 constexpr int64_t kGemvTasksPerThread = 4;   // some slack when a thread is descheduled
 constexpr int64_t kMinGemvRowsPerTask = 32;
@@ -27,7 +31,7 @@ constexpr int64_t kPrefillTileFloats = 384 * 1024;
 }  // namespace
 
 void CpuBackend::linear(const float* x, int64_t rows, const LinearWeight& w, float* y) {
-  if (rows <= kMaxGemvRows) {
+  if (rows <= kMaxGemvRows || options_.batch_invariant) {
     gemv_linear(x, rows, w, y);
   } else if (w.format == WeightFormat::f32) {
     cpu::linear(x, rows, w.in_features, w.weight, w.bias, w.out_features, y);
@@ -36,29 +40,18 @@ void CpuBackend::linear(const float* x, int64_t rows, const LinearWeight& w, flo
   }
 }
 
+// Any number of rows through the row-invariant kernel. Each task takes a run of output rows for every
+// input row, so W is read once per step; which task computes an element, and which other rows share
+// its register tile, never changes the element's arithmetic. Biases are added inside the kernel, the
+// same way for every row count.
 void CpuBackend::gemv_linear(const float* x, int64_t rows, const LinearWeight& w, float* y) {
-  const int64_t in = w.in_features;
   const int64_t out = w.out_features;
-  // Each task takes a run of output rows for every input row, so W is read once per step.
-  const auto rows_gemv = [&](int64_t begin, int64_t end) {
-    for (int64_t r = 0; r < rows; ++r) {
-      if (w.format == WeightFormat::f32) {
-        cpu::f32_gemv(w.weight, in, x + r * in, begin, end, y + r * out + begin);
-      } else {
-        cpu::quantized_gemv(w.format, w.blocks, in, x + r * in, begin, end, y + r * out + begin);
-      }
-    }
-  };
+  const auto run = [&](int64_t begin, int64_t end) { cpu::row_invariant_gemm(w, x, rows, begin, end, y + begin, out); };
   const int64_t tasks = std::min<int64_t>(pool_.concurrency() * kGemvTasksPerThread, out / kMinGemvRowsPerTask);
   if (tasks <= 1) {
-    rows_gemv(0, out);
+    run(0, out);
   } else {
-    pool_.parallel_for(tasks, [&](int64_t task) { rows_gemv(out * task / tasks, out * (task + 1) / tasks); });
-  }
-  if (w.bias) {
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t o = 0; o < out; ++o) y[r * out + o] += w.bias[o];
-    }
+    pool_.parallel_for(tasks, [&](int64_t task) { run(out * task / tasks, out * (task + 1) / tasks); });
   }
 }
 

@@ -2,7 +2,8 @@
 // Matrix products straight from GGUF's quantised blocks (Q8_0, Q4_1), so that decoding reads the 4.5-8.5
 // bits per weight the file stores instead of a 32-bit copy. Every weight is dequantised with exactly the
 // arithmetic of model/weights/gguf_dequant.cpp (same operations, same order, so the same fp32 value);
-// only the order in which the products are summed differs from "dequantise, then sgemv".
+// only the order in which the products are summed differs from "dequantise, then sgemv". The GEMVs are
+// row_invariant_gemm.hpp's kernel with one input row, so a row's result is the same alone or in a batch.
 
 #include <cstddef>
 #include <cstdint>

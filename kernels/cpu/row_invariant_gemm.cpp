@@ -1,0 +1,286 @@
+#include "kernels/cpu/row_invariant_gemm.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include "kernels/cpu/quantized_gemv.hpp"
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include <immintrin.h>
+#define SABRE_ROW_INVARIANT_AVX2 1
+#endif
+
+namespace sabre::cpu {
+namespace {
+
+constexpr int64_t kQuantBlock = 32;
+constexpr size_t kQ8_0Bytes = 2 + 32;      // fp16 scale d, 32 int8: w = q * d
+constexpr size_t kQ4_1Bytes = 2 + 2 + 16;  // fp16 scale d, fp16 min m, 32 nibbles: w = q * d + m
+// Elements in the two accumulators' span: below in - in % kLanes2 they are summed in vector lanes.
+constexpr int64_t kLanes2 = 16;
+
+// Outputs are processed in blocks whose weights (about this many bytes) stay in L2 while every tile of
+// input rows walks them; a block is a whole number of column tiles.
+constexpr size_t kOutputBlockBytes = 160 * 1024;
+
+void check_arguments(WeightFormat format, int64_t in, int64_t rows, int64_t out_begin, int64_t out_end) {
+  if (format != WeightFormat::f32 && format != WeightFormat::q8_0 && format != WeightFormat::q4_1) {
+    throw std::invalid_argument("row_invariant_gemm: unknown weight format");
+  }
+  if (in <= 0 || (format != WeightFormat::f32 && in % kQuantBlock != 0)) {
+    throw std::invalid_argument(fmt::format(
+        "row_invariant_gemm: {} input features for a quantised matrix is not a positive multiple of {}", in,
+        kQuantBlock));
+  }
+  if (rows < 0 || out_begin < 0 || out_end < out_begin) {
+    throw std::invalid_argument(fmt::format("row_invariant_gemm: bad ranges (rows {}, outputs [{}, {}))", rows,
+                                            out_begin, out_end));
+  }
+}
+
+#ifdef SABRE_ROW_INVARIANT_AVX2
+
+uint16_t load_u16(const std::byte* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+
+// The fixed reduction tree every element goes through: (lanes 0-3 + lanes 4-7), then pairs, then one.
+inline float horizontal_sum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// Weight sources: how a row of W is walked in steps, and how the 8-weight groups of a step are formed.
+// A step is kGroups groups of 8 consecutive elements; group g of any step goes to accumulator g % 2
+// (kGroups is even, so element i always lands in accumulator (i / 8) % 2).
+
+struct F32Source {
+  static constexpr int kGroups = 2;
+  static constexpr int64_t kStep = 16;
+  const float* weight;
+  int64_t in;
+
+  using Row = const float*;
+  using Step = const float*;
+  Row row(int64_t o) const { return weight + o * in; }
+  static Step step(Row row, int64_t k) { return row + k * kStep; }
+  static __m256 group(const Step& s, int g) { return _mm256_loadu_ps(s + 8 * g); }
+  // The leftover elements past the vector span, one fused multiply-add each, in order.
+  float tail(Row row, const float* x, float sum) const {
+    for (int64_t i = in - in % kLanes2; i < in; ++i) sum = std::fma(row[i], x[i], sum);
+    return sum;
+  }
+  size_t row_bytes() const { return static_cast<size_t>(in) * sizeof(float); }
+};
+
+struct Q8_0Source {
+  static constexpr int kGroups = 4;
+  static constexpr int64_t kStep = kQuantBlock;
+  const std::byte* blocks;
+  int64_t in;
+
+  using Row = const std::byte*;
+  struct Step {
+    __m256 d;
+    const int8_t* q;
+  };
+  Row row(int64_t o) const { return blocks + static_cast<size_t>(o) * row_bytes(); }
+  static Step step(Row row, int64_t k) {
+    const std::byte* block = row + static_cast<size_t>(k) * kQ8_0Bytes;
+    return {_mm256_set1_ps(_cvtsh_ss(load_u16(block))), reinterpret_cast<const int8_t*>(block + 2)};
+  }
+  // q * d, as gguf_dequant.cpp computes it (the int8 -> float conversion is exact).
+  static __m256 group(const Step& s, int g) {
+    const __m128i q8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s.q + 8 * g));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8)), s.d);
+  }
+  float tail(Row, const float*, float sum) const { return sum; }
+  size_t row_bytes() const { return static_cast<size_t>(in / kQuantBlock) * kQ8_0Bytes; }
+};
+
+struct Q4_1Source {
+  static constexpr int kGroups = 4;
+  static constexpr int64_t kStep = kQuantBlock;
+  const std::byte* blocks;
+  int64_t in;
+
+  using Row = const std::byte*;
+  struct Step {
+    __m256 d, m;
+    __m128i low, high;  // elements 0..15 (low nibbles) and 16..31 (high nibbles), one per byte
+  };
+  Row row(int64_t o) const { return blocks + static_cast<size_t>(o) * row_bytes(); }
+  static Step step(Row row, int64_t k) {
+    const std::byte* block = row + static_cast<size_t>(k) * kQ4_1Bytes;
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 4));
+    const __m128i mask = _mm_set1_epi8(0x0F);
+    return {_mm256_set1_ps(_cvtsh_ss(load_u16(block))), _mm256_set1_ps(_cvtsh_ss(load_u16(block + 2))),
+            _mm_and_si128(packed, mask), _mm_and_si128(_mm_srli_epi16(packed, 4), mask)};
+  }
+  // q * d + m as gguf_dequant.cpp's expression compiles: a rounded product, then a rounded sum (the
+  // project builds with -std=c++20, where GCC does not contract a * b + c into a fused multiply-add).
+  static __m256 group(const Step& s, int g) {
+    const __m128i half = g < 2 ? s.low : s.high;
+    const __m128i nibbles = (g & 1) ? _mm_srli_si128(half, 8) : half;
+    const __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(nibbles));
+    return _mm256_add_ps(_mm256_mul_ps(q, s.d), s.m);
+  }
+  float tail(Row, const float*, float sum) const { return sum; }
+  size_t row_bytes() const { return static_cast<size_t>(in / kQuantBlock) * kQ4_1Bytes; }
+};
+
+// One register tile: rows [0, R) of x against outputs [o, o + C). Every accumulator sees the same
+// sequence of fused multiply-adds whatever R and C are, so the tile shape never shows in the result.
+template <int R, int C, class Source>
+void tile(const Source& src, int64_t o, const float* x, int64_t in, const float* bias, float* y,
+          int64_t y_stride) {
+  __m256 acc[R][C][2];
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) acc[r][c][0] = acc[r][c][1] = _mm256_setzero_ps();
+  }
+  typename Source::Row rows[C];
+  for (int c = 0; c < C; ++c) rows[c] = src.row(o + c);
+  const int64_t steps = (in - in % kLanes2) / Source::kStep;
+  for (int64_t k = 0; k < steps; ++k) {
+    typename Source::Step step[C];
+    for (int c = 0; c < C; ++c) step[c] = Source::step(rows[c], k);
+    const float* xk = x + k * Source::kStep;
+    for (int g = 0; g < Source::kGroups; ++g) {
+      for (int c = 0; c < C; ++c) {
+        const __m256 w = Source::group(step[c], g);
+        for (int r = 0; r < R; ++r) {
+          acc[r][c][g & 1] = _mm256_fmadd_ps(w, _mm256_loadu_ps(xk + r * in + 8 * g), acc[r][c][g & 1]);
+        }
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) {
+      float sum = horizontal_sum(_mm256_add_ps(acc[r][c][0], acc[r][c][1]));
+      sum = src.tail(rows[c], x + r * in, sum);
+      if (bias) sum += bias[o + c];
+      y[r * y_stride + c] = sum;
+    }
+  }
+}
+
+// Column tiles as wide as keeps 2 * R * C accumulators within twelve of the sixteen vector registers.
+template <int R>
+constexpr int columns_for_rows() {
+  return R >= 6 ? 1 : R >= 3 ? 2 : R == 2 ? 3 : 4;
+}
+
+template <int R, class Source>
+void row_tile(const Source& src, int64_t out_begin, int64_t out_end, const float* x, int64_t in, const float* bias,
+              float* y, int64_t y_stride) {
+  constexpr int C = columns_for_rows<R>();
+  int64_t o = out_begin;
+  for (; o + C <= out_end; o += C) tile<R, C>(src, o, x, in, bias, y + (o - out_begin), y_stride);
+  for (; o < out_end; ++o) tile<R, 1>(src, o, x, in, bias, y + (o - out_begin), y_stride);
+}
+
+constexpr int kTileRows = 6;
+
+template <class Source>
+void gemm(const Source& src, const float* x, int64_t rows, int64_t out_begin, int64_t out_end, const float* bias,
+          float* y, int64_t y_stride) {
+  const int64_t in = src.in;
+  const int64_t block = std::max<int64_t>(12, static_cast<int64_t>(kOutputBlockBytes / src.row_bytes()) / 12 * 12);
+  for (int64_t ob = out_begin; ob < out_end; ob += block) {
+    const int64_t oe = std::min(out_end, ob + block);
+    float* yb = y + (ob - out_begin);
+    int64_t r = 0;
+    for (; r + kTileRows <= rows; r += kTileRows) {
+      row_tile<kTileRows>(src, ob, oe, x + r * in, in, bias, yb + r * y_stride, y_stride);
+    }
+    const float* xr = x + r * in;
+    float* yr = yb + r * y_stride;
+    switch (rows - r) {
+      case 0: break;
+      case 1: row_tile<1>(src, ob, oe, xr, in, bias, yr, y_stride); break;
+      case 2: row_tile<2>(src, ob, oe, xr, in, bias, yr, y_stride); break;
+      case 3: row_tile<3>(src, ob, oe, xr, in, bias, yr, y_stride); break;
+      case 4: row_tile<4>(src, ob, oe, xr, in, bias, yr, y_stride); break;
+      case 5: row_tile<5>(src, ob, oe, xr, in, bias, yr, y_stride); break;
+      default: throw std::logic_error("row_invariant_gemm: row tail longer than a tile");
+    }
+  }
+}
+
+#else  // portable fallback: the same element arithmetic, one dot product at a time
+
+// The AVX2 reduction tree written out on 16 lanes: (acc0 + acc1), then lanes l + l+4, then pairs.
+float reduce_lanes(const float (&lanes)[kLanes2]) {
+  float v[8];
+  for (int l = 0; l < 8; ++l) v[l] = lanes[l] + lanes[l + 8];
+  const float s0 = v[0] + v[4], s1 = v[1] + v[5], s2 = v[2] + v[6], s3 = v[3] + v[7];
+  return (s0 + s2) + (s1 + s3);
+}
+
+float dot(const float* w, const float* x, int64_t in) {
+  float lanes[kLanes2] = {};
+  const int64_t vector_end = in - in % kLanes2;
+  for (int64_t i = 0; i < vector_end; ++i) lanes[i % kLanes2] = std::fma(w[i], x[i], lanes[i % kLanes2]);
+  float sum = reduce_lanes(lanes);
+  for (int64_t i = vector_end; i < in; ++i) sum = std::fma(w[i], x[i], sum);
+  return sum;
+}
+
+#endif
+
+}  // namespace
+
+void row_invariant_gemm(WeightFormat format, const void* weight, int64_t in, const float* x, int64_t rows,
+                        int64_t out_begin, int64_t out_end, const float* bias, float* y, int64_t y_stride) {
+  check_arguments(format, in, rows, out_begin, out_end);
+  if (rows == 0 || out_end == out_begin) return;
+#ifdef SABRE_ROW_INVARIANT_AVX2
+  switch (format) {
+    case WeightFormat::f32:
+      gemm(F32Source{static_cast<const float*>(weight), in}, x, rows, out_begin, out_end, bias, y, y_stride);
+      break;
+    case WeightFormat::q8_0:
+      gemm(Q8_0Source{static_cast<const std::byte*>(weight), in}, x, rows, out_begin, out_end, bias, y, y_stride);
+      break;
+    case WeightFormat::q4_1:
+      gemm(Q4_1Source{static_cast<const std::byte*>(weight), in}, x, rows, out_begin, out_end, bias, y, y_stride);
+      break;
+  }
+#else
+  // Dequantised with dequantize_rows, whose values are gguf_dequant.cpp's.
+  thread_local std::vector<float> dequantised;
+  for (int64_t o = out_begin; o < out_end; ++o) {
+    const float* w = nullptr;
+    if (format == WeightFormat::f32) {
+      w = static_cast<const float*>(weight) + o * in;
+    } else {
+      dequantised.resize(static_cast<size_t>(in));
+      dequantize_rows(format, static_cast<const std::byte*>(weight), in, o, o + 1, dequantised.data());
+      w = dequantised.data();
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      float sum = dot(w, x + r * in, in);
+      if (bias) sum += bias[o];
+      y[r * y_stride + (o - out_begin)] = sum;
+    }
+  }
+#endif
+}
+
+void row_invariant_gemm(const LinearWeight& w, const float* x, int64_t rows, int64_t out_begin, int64_t out_end,
+                        float* y, int64_t y_stride) {
+  const void* weight = w.format == WeightFormat::f32 ? static_cast<const void*>(w.weight)
+                                                     : static_cast<const void*>(w.blocks);
+  row_invariant_gemm(w.format, weight, w.in_features, x, rows, out_begin, out_end, w.bias, y, y_stride);
+}
+
+}  // namespace sabre::cpu
