@@ -16,14 +16,6 @@ bool in_plan(const StepPlan& plan, SequenceId seq) {
 
 }  // namespace
 
-std::string to_string(FinishReason reason) {
-  switch (reason) {
-    case FinishReason::stop: return "stop";
-    case FinishReason::length: return "length";
-  }
-  return "unknown";
-}
-
 Scheduler::Scheduler(SchedulerConfig config, BlockManager& blocks) : config_(config), blocks_(blocks) {
   if (config_.max_num_batched_tokens < 1 || config_.max_num_seqs < 1 || config_.max_waiting < 0 ||
       config_.max_model_len < 2) {
@@ -34,10 +26,18 @@ Scheduler::Scheduler(SchedulerConfig config, BlockManager& blocks) : config_(con
   }
 }
 
-void Scheduler::add(SequenceRequest request) {
+void Scheduler::check_new_request(const SequenceRequest& request) const {
   const auto prompt_len = static_cast<int64_t>(request.prompt.size());
+  const auto n = 1 + static_cast<int64_t>(request.extra_sample_ids.size());
   if (sequences_.count(request.id) != 0) {
     throw SchedulerRequestInvalid(fmt::format("request {}: id already in use", request.id));
+  }
+  std::unordered_set<SequenceId> ids{request.id};
+  for (SequenceId extra : request.extra_sample_ids) {
+    if (sequences_.count(extra) != 0 || !ids.insert(extra).second) {
+      throw SchedulerRequestInvalid(
+          fmt::format("request {}: sample id {} is already in use or given twice", request.id, extra));
+    }
   }
   if (prompt_len == 0) throw SchedulerRequestInvalid(fmt::format("request {}: empty prompt", request.id));
   if (request.max_tokens < 1) {
@@ -49,14 +49,34 @@ void Scheduler::add(SequenceRequest request) {
         "request {}: prompt of {} tokens plus max_tokens {} is {} tokens, more than max_model_len {}", request.id,
         prompt_len, request.max_tokens, prompt_len + request.max_tokens, config_.max_model_len));
   }
+  if (n > config_.max_num_seqs) {
+    throw SchedulerRequestInvalid(fmt::format("request {}: n = {} samples can never run together under max_num_seqs {}",
+                                              request.id, n, config_.max_num_seqs));
+  }
   // The last sampled token is never fed back, so its KV is never needed.
+  const int64_t bs = blocks_.block_size();
   const int64_t kv_tokens = prompt_len + request.max_tokens - 1;
-  const int64_t blocks_needed = (kv_tokens + blocks_.block_size() - 1) / blocks_.block_size();
-  if (blocks_needed > blocks_.num_total_blocks()) {
+  const int64_t blocks_each = (kv_tokens + bs - 1) / bs;
+  if (n == 1 && blocks_each > blocks_.num_total_blocks()) {
     throw SchedulerRequestInvalid(fmt::format(
         "request {}: {} tokens of KV need {} blocks of {} tokens, the whole pool has {}", request.id, kv_tokens,
-        blocks_needed, blocks_.block_size(), blocks_.num_total_blocks()));
+        blocks_each, bs, blocks_.num_total_blocks()));
   }
+  // n samples at full length at once: the prompt's full blocks are shared; everything after them (the
+  // partial last prompt block, copied on the first write, and the growth) is each sample's own. With
+  // max_tokens 1 nothing is ever appended, so the prompt's blocks are all there is.
+  const int64_t shared = prompt_len / bs;
+  const int64_t group_blocks = request.max_tokens == 1 ? blocks_each : shared + n * (blocks_each - shared);
+  if (n > 1 && group_blocks > blocks_.num_total_blocks()) {
+    throw SchedulerRequestInvalid(fmt::format(
+        "request {}: n = {} samples of a {}-token prompt with max_tokens {} need {} KV blocks of {} tokens at once "
+        "(the prompt's {} full blocks shared), the whole pool has {}",
+        request.id, n, prompt_len, request.max_tokens, group_blocks, bs, shared, blocks_.num_total_blocks()));
+  }
+}
+
+void Scheduler::add(SequenceRequest request) {
+  check_new_request(request);
   if (num_waiting() >= config_.max_waiting) {
     throw SchedulerOverloaded(fmt::format("overloaded: {} requests already waiting (max_waiting {}); retry later",
                                           num_waiting(), config_.max_waiting));
@@ -65,9 +85,19 @@ void Scheduler::add(SequenceRequest request) {
   s.id = request.id;
   s.arrival = next_arrival_++;
   s.tokens = std::move(request.prompt);
-  s.prompt_len = prompt_len;
+  s.prompt_len = static_cast<int64_t>(s.tokens.size());
   s.max_tokens = request.max_tokens;
   s.stop_token_ids = std::move(request.stop_token_ids);
+  s.pending_samples = request.extra_sample_ids;
+  // Each sample keeps its own copy of the prompt: it is what it recomputes after a preemption.
+  for (SequenceId extra : request.extra_sample_ids) {
+    SchedulerSequence sample = s;
+    sample.id = extra;
+    sample.arrival = next_arrival_++;  // later than its parent: the first preemption victim of the group
+    sample.pending_samples.clear();
+    sample.fork_parent = s.id;
+    sequences_.emplace(extra, std::move(sample));
+  }
   const SequenceId id = s.id;
   sequences_.emplace(id, std::move(s));
   waiting_.push_back(id);  // the newest arrival goes last
@@ -76,18 +106,45 @@ void Scheduler::add(SequenceRequest request) {
 bool Scheduler::abort(SequenceId seq) {
   auto it = sequences_.find(seq);
   if (it == sequences_.end()) return false;
+  const SchedulerSequence& s = it->second;
+  if (s.fork_parent) {
+    // An unforked sample holds nothing: it only has to stop being expected by its parent's prefill.
+    auto& siblings = sequences_.at(*s.fork_parent).pending_samples;
+    siblings.erase(std::remove(siblings.begin(), siblings.end(), seq), siblings.end());
+    drop_from_step_in_flight(seq);
+    sequences_.erase(it);
+    return true;
+  }
   if (blocks_.has_sequence(seq)) blocks_.free(seq);
   waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), seq), waiting_.end());
   running_.erase(std::remove(running_.begin(), running_.end(), seq), running_.end());
-  if (in_flight_) {
-    // The rank may still compute its rows; on_step_done must not apply them to a later sequence
-    // that reuses the id.
-    auto& chunks = in_flight_->chunks;
-    chunks.erase(std::remove_if(chunks.begin(), chunks.end(), [seq](const ScheduledChunk& c) { return c.seq == seq; }),
-                 chunks.end());
-  }
+  drop_from_step_in_flight(seq);
+  if (!s.pending_samples.empty()) hand_over_prefill(s);
   sequences_.erase(it);
   return true;
+}
+
+void Scheduler::drop_from_step_in_flight(SequenceId seq) {
+  if (!in_flight_) return;
+  // The rank may still compute its rows or sample its token; on_step_done must not apply them to a
+  // later sequence that reuses the id.
+  auto& chunks = in_flight_->chunks;
+  chunks.erase(std::remove_if(chunks.begin(), chunks.end(), [seq](const ScheduledChunk& c) { return c.seq == seq; }),
+               chunks.end());
+  for (ScheduledChunk& c : chunks) {
+    c.sample_ids.erase(std::remove(c.sample_ids.begin(), c.sample_ids.end(), seq), c.sample_ids.end());
+  }
+}
+
+void Scheduler::hand_over_prefill(const SchedulerSequence& parent) {
+  const SequenceId heir_id = parent.pending_samples.front();
+  SchedulerSequence& heir = sequences_.at(heir_id);
+  heir.fork_parent.reset();
+  heir.arrival = parent.arrival;
+  heir.num_computed = 0;
+  heir.pending_samples.assign(parent.pending_samples.begin() + 1, parent.pending_samples.end());
+  for (SequenceId sibling : heir.pending_samples) sequences_.at(sibling).fork_parent = heir_id;
+  insert_waiting(heir_id);
 }
 
 StepPlan Scheduler::schedule() {
@@ -129,6 +186,7 @@ void Scheduler::schedule_decodes(StepPlan& plan, Budget& budget) {
     chunk.block_table = blocks_.block_table(id);
     chunk.is_decode = true;
     chunk.wants_logits = true;
+    chunk.sample_ids = {id};
     plan.chunks.push_back(std::move(chunk));
     --budget.tokens;
   }
@@ -146,20 +204,33 @@ void Scheduler::schedule_running_prefills(StepPlan& plan, Budget& budget) {
 }
 
 void Scheduler::admit_waiting(StepPlan& plan, Budget& budget) {
-  while (budget.tokens > 0 && !waiting_.empty() && num_running() < config_.max_num_seqs) {
+  while (budget.tokens > 0 && !waiting_.empty()) {
     const SequenceId id = waiting_.front();
     SchedulerSequence& s = sequences_.at(id);
-    // Strict FCFS: a head that does not fit blocks the ones behind it.
+    // Strict FCFS: a head that does not fit blocks the ones behind it. Its unforked samples take their
+    // max_num_seqs places now, so forking them later never goes over.
+    const auto slots_needed = 1 + static_cast<int64_t>(s.pending_samples.size());
+    if (num_sequence_slots_taken() + slots_needed > config_.max_num_seqs) return;
     if (!blocks_.can_allocate(s.tokens)) return;
     s.num_computed = blocks_.allocate(id, s.tokens);  // prefix-cache hits are already computed
     waiting_.pop_front();
-    const auto pos = std::upper_bound(running_.begin(), running_.end(), s.arrival,
-                                      [this](int64_t arrival, SequenceId other) {
-                                        return arrival < sequences_.at(other).arrival;
-                                      });
-    running_.insert(pos, id);
+    insert_running(id);
     add_prefill_chunk(plan, budget, s);
   }
+}
+
+int64_t Scheduler::num_sequence_slots_taken() const {
+  auto taken = static_cast<int64_t>(running_.size());
+  for (SequenceId id : running_) taken += static_cast<int64_t>(sequences_.at(id).pending_samples.size());
+  return taken;
+}
+
+void Scheduler::insert_running(SequenceId seq) {
+  const int64_t arrival = sequences_.at(seq).arrival;
+  const auto pos = std::upper_bound(running_.begin(), running_.end(), arrival, [this](int64_t a, SequenceId other) {
+    return a < sequences_.at(other).arrival;
+  });
+  running_.insert(pos, seq);
 }
 
 void Scheduler::add_prefill_chunk(StepPlan& plan, Budget& budget, SchedulerSequence& s) {
@@ -171,6 +242,10 @@ void Scheduler::add_prefill_chunk(StepPlan& plan, Budget& budget, SchedulerSeque
   chunk.num_cached = s.num_computed;
   chunk.block_table = blocks_.block_table(s.id);
   chunk.wants_logits = s.num_computed + length == total;
+  if (chunk.wants_logits) {
+    chunk.sample_ids.push_back(s.id);
+    chunk.sample_ids.insert(chunk.sample_ids.end(), s.pending_samples.begin(), s.pending_samples.end());
+  }
   plan.chunks.push_back(std::move(chunk));
   budget.tokens -= length;
 }
@@ -215,15 +290,42 @@ std::vector<FinishedSequence> Scheduler::on_step_done(const std::vector<StepResu
     s.num_computed = chunk.num_cached + static_cast<int64_t>(chunk.tokens.size());
     blocks_.mark_computed(chunk.seq, s.num_computed);
     if (!chunk.wants_logits) continue;
-    const auto it = sampled.find(chunk.seq);
-    if (it == sampled.end()) {
-      throw std::logic_error(fmt::format(
-          "Scheduler::on_step_done: no sampled token for sequence {} whose chunk wanted logits", chunk.seq));
+    std::vector<int32_t> tokens;
+    for (SequenceId id : chunk.sample_ids) {
+      const auto it = sampled.find(id);
+      if (it == sampled.end()) {
+        throw std::logic_error(fmt::format(
+            "Scheduler::on_step_done: no sampled token for sequence {} in the chunk of sequence {} that wanted logits",
+            id, chunk.seq));
+      }
+      tokens.push_back(it->second);
     }
-    s.tokens.push_back(it->second);
-    if (auto reason = finish_reason(s)) finish(chunk.seq, *reason, finished);
+    // Fork before the parent's own token goes in: samples share the prompt, not the parent's token.
+    for (size_t i = 0; i < chunk.sample_ids.size(); ++i) {
+      if (chunk.sample_ids[i] != chunk.seq) fork_sample(s, chunk.sample_ids[i], tokens[i]);
+    }
+    for (size_t i = 0; i < chunk.sample_ids.size(); ++i) {
+      if (chunk.sample_ids[i] == chunk.seq) s.tokens.push_back(tokens[i]);
+    }
+    for (SequenceId id : chunk.sample_ids) {
+      if (auto reason = finish_reason(sequences_.at(id))) finish(id, *reason, finished);
+    }
   }
   return finished;
+}
+
+void Scheduler::fork_sample(SchedulerSequence& parent, SequenceId child_id, int32_t token) {
+  SchedulerSequence& child = sequences_.at(child_id);
+  if (child.fork_parent != parent.id) {
+    throw std::logic_error(fmt::format("Scheduler: sequence {} is not an unforked sample of sequence {}", child_id, parent.id));
+  }
+  blocks_.fork(parent.id, child_id);  // refcounts only; the token's slot is taken when it is next planned
+  child.fork_parent.reset();
+  child.num_computed = parent.num_computed;
+  child.tokens.push_back(token);
+  auto& pending = parent.pending_samples;
+  pending.erase(std::remove(pending.begin(), pending.end(), child_id), pending.end());
+  insert_running(child_id);
 }
 
 std::optional<FinishReason> Scheduler::finish_reason(const SchedulerSequence& s) const {

@@ -5,6 +5,12 @@
 //
 // Protocol: schedule() and on_step_done() alternate; one step is in flight at a time (the plan of
 // step N+1 needs the tokens sampled in step N). add() and abort() may come at any moment.
+//
+// n > 1 samples (SequenceRequest::extra_sample_ids): only the first id is queued and prefilled. The
+// chunk that completes its prompt lists every sample in ScheduledChunk::sample_ids; on_step_done forks
+// the others from it (they share its prompt blocks) and from then on they are independent sequences
+// (own tokens, finish, preemption and abort). Their first appends may copy the shared partial last
+// block; those copies travel in the next plan's block_copies.
 
 #include <cstdint>
 #include <deque>
@@ -40,7 +46,7 @@ class SchedulerRequestInvalid : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// One sampled token for a chunk that wanted logits.
+// One sampled token: one per id in the sample_ids of each chunk that wanted logits.
 struct StepResult {
   SequenceId seq = 0;
   int32_t token = 0;
@@ -57,26 +63,33 @@ class Scheduler {
   // `blocks` must outlive the scheduler; the scheduler is its only user.
   Scheduler(SchedulerConfig config, BlockManager& blocks);
 
-  // Queues a request. Throws SchedulerOverloaded when the waiting queue is full and
-  // SchedulerRequestInvalid when it can never fit (the message names the lengths involved).
+  // Queues a request (one waiting entry, whatever its n). Throws SchedulerOverloaded when the waiting
+  // queue is full and SchedulerRequestInvalid when it can never fit: longer than max_model_len, more KV
+  // than the whole pool (for n > 1: all samples at full length at once, the prompt's full blocks shared),
+  // more samples than max_num_seqs, or an id in use (the message names the numbers involved).
   void add(SequenceRequest request);
 
-  // Removes the sequence wherever it is (waiting, running, mid-prefill, in the step in flight) and
-  // frees its blocks now. Returns false for an unknown (finished or never added) id.
+  // Removes the sequence wherever it is (waiting, running, mid-prefill, in the step in flight, or an
+  // n > 1 sample not forked yet) and frees its blocks now. Aborting the sequence that prefills for
+  // unforked samples hands the prefill to the first of them (same FCFS place, prefill starts over with
+  // whatever the prefix cache still holds). Returns false for an unknown (finished or never added) id.
   bool abort(SequenceId seq);
 
   // Plans the next step. Throws std::logic_error while a step is in flight.
   StepPlan schedule();
 
-  // Applies the step in flight: marks its KV computed, appends the sampled tokens (one per chunk that
-  // wanted logits, except for sequences aborted meanwhile) and returns the sequences that finished,
-  // whose blocks are already freed.
+  // Applies the step in flight: marks its KV computed, forks n > 1 samples whose prompt is now
+  // computed, appends the sampled tokens (one per sample id of each chunk that wanted logits; results
+  // for sequences aborted meanwhile are ignored) and returns the sequences that finished, whose blocks
+  // are already freed. Needs no free block (the new tokens' slots are taken when the next step is
+  // planned, where a shortage preempts), so it never fails for lack of room.
   std::vector<FinishedSequence> on_step_done(const std::vector<StepResult>& results);
 
   int64_t num_waiting() const { return static_cast<int64_t>(waiting_.size()); }
   int64_t num_running() const { return static_cast<int64_t>(running_.size()); }
   bool has_unfinished() const { return !waiting_.empty() || !running_.empty(); }
   bool step_in_flight() const { return in_flight_.has_value(); }
+  // Preemptions so far (a counter for metrics).
   int64_t num_preemptions() const { return num_preemptions_; }
   const SchedulerSequence* find(SequenceId seq) const;
   // Ids in queue order, for tests and metrics.
@@ -91,6 +104,16 @@ class Scheduler {
   void schedule_running_prefills(StepPlan& plan, Budget& budget);
   void admit_waiting(StepPlan& plan, Budget& budget);
   void add_prefill_chunk(StepPlan& plan, Budget& budget, SchedulerSequence& s);
+  // Running sequences plus the unforked samples of running ones: what max_num_seqs bounds.
+  int64_t num_sequence_slots_taken() const;
+  void insert_running(SequenceId seq);
+  // Gives `child` (an unforked sample of `parent`, whose prompt is now computed) the parent's blocks and
+  // its own first token, and makes it a running sequence.
+  void fork_sample(SchedulerSequence& parent, SequenceId child, int32_t token);
+  // `parent` is being aborted before its samples were forked: the first sample takes over its place.
+  void hand_over_prefill(const SchedulerSequence& parent);
+  void drop_from_step_in_flight(SequenceId seq);
+  void check_new_request(const SequenceRequest& request) const;
   // Frees the most recently arrived running sequence not in `plan` and puts it back in the waiting
   // queue; returns its id.
   SequenceId preempt_latest(StepPlan& plan);
@@ -107,7 +130,5 @@ class Scheduler {
   int64_t next_arrival_ = 0;
   int64_t num_preemptions_ = 0;
 };
-
-std::string to_string(FinishReason reason);
 
 }  // namespace sabre

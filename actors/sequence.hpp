@@ -4,16 +4,13 @@
 // (sampler, stop strings, streaming).
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "actors/block_manager.hpp"
+#include "model/finish_reason.hpp"
 
 namespace sabre {
-
-enum class FinishReason {
-  stop,    // a stop token id (eos included unless the request ignores it)
-  length,  // max_tokens generated
-};
 
 struct SequenceRequest {
   SequenceId id = 0;
@@ -21,6 +18,11 @@ struct SequenceRequest {
   int64_t max_tokens = 16;
   // Token ids that end generation; the caller puts the eos ids here unless the request ignores eos.
   std::vector<int32_t> stop_token_ids;
+  // n > 1 sampling: the ids of samples 2..n (empty for n = 1). Only `id` is queued and prefilled; the
+  // chunk that completes its prompt samples one token for each of id, extra_sample_ids[0], ... (see
+  // ScheduledChunk::sample_ids), and then every extra sample is forked from `id`, sharing the prompt's
+  // KV blocks. From there on each one is an ordinary sequence with the same max_tokens and stop ids.
+  std::vector<SequenceId> extra_sample_ids;
 };
 
 struct SchedulerSequence {
@@ -34,6 +36,12 @@ struct SchedulerSequence {
   // generated tokens are recomputed as if they were prompt.
   int64_t num_computed = 0;
   int64_t num_preemptions = 0;
+  // n > 1, on the sequence that prefills for its siblings: samples still waiting for its prompt to be
+  // computed (forked from it when that happens, then this is empty for good).
+  std::vector<SequenceId> pending_samples;
+  // n > 1, on a sample not forked yet: the sequence whose prefill it waits for. Such a sample is in
+  // neither the waiting queue nor the running set and holds no blocks.
+  std::optional<SequenceId> fork_parent;
 
   int64_t num_generated() const { return static_cast<int64_t>(tokens.size()) - prompt_len; }
 };

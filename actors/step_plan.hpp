@@ -17,10 +17,17 @@ struct ScheduledChunk {
   int64_t num_cached = 0;            // tokens already computed; tokens[i] sits at position num_cached + i
   std::vector<BlockId> block_table;  // the sequence's blocks, covering at least num_cached + tokens.size()
   bool is_decode = false;            // one generated token (otherwise a prefill chunk)
-  bool wants_logits = false;         // decodes and the last chunk of a prompt: a token is sampled
+  bool wants_logits = false;         // decodes and the last chunk of a prompt: tokens are sampled
+  // When wants_logits: sample one token from this chunk's logits row for each id here, each with that
+  // sequence's own sampler, and return one StepResult per id. Normally just {seq}; the chunk that
+  // completes the prompt of an n > 1 request lists {seq, sample 2, ..., sample n}. Empty otherwise.
+  std::vector<SequenceId> sample_ids;
 };
 
-// Copy block `from`'s KV into block `to` before the step writes into `to`.
+// Copy block `from`'s KV into block `to` (copy-on-write of a partial block shared by n > 1 siblings).
+// Apply all of a plan's copies in list order before its forward pass: `from` may be written by the
+// same step (the last sibling keeps the original block), and a block freed by a preemption while
+// planning may be the source of one copy and the target of a later one.
 struct BlockCopy {
   BlockId from = -1;
   BlockId to = -1;

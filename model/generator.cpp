@@ -8,10 +8,6 @@
 
 namespace sabre {
 
-std::string_view finish_reason_name(FinishReason reason) {
-  return reason == FinishReason::stop ? "stop" : "length";
-}
-
 double GenerationResult::prompt_tokens_per_second() const {
   return prefill_seconds > 0 ? static_cast<double>(prompt_tokens) / prefill_seconds : 0.0;
 }

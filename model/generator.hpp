@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "model/finish_reason.hpp"
 #include "model/sampler.hpp"
 #include "model/transformer.hpp"
 
@@ -23,9 +24,6 @@ struct GenerationOptions {
                                        // sampling.stop_token_ids; min_tokens masks both
   bool ignore_eos = false;
 };
-
-enum class FinishReason { stop, length };
-std::string_view finish_reason_name(FinishReason reason);
 
 struct GenerationResult {
   std::vector<int32_t> tokens;   // generated ids (an eos that stopped generation included)

@@ -1,7 +1,10 @@
-// Seeded simulation of the scheduler against a fake model: many requests with shared prefixes run to
-// completion under a small KV pool (forcing preemption) with random aborts, between steps and while a
-// step is in flight. The fake model's token depends only on (request, position), so a recomputed
-// sequence must continue exactly as it would have without preemption.
+// Seeded simulation of the scheduler against a fake model: many requests with shared prefixes, some
+// with n > 1 samples, run to completion under a small KV pool (forcing preemption) with random aborts,
+// between steps and while a step is in flight. The fake model's token depends only on (sequence,
+// position), so a recomputed sequence must continue exactly as it would have without preemption. A
+// fake device holds the token each KV slot was computed for: it applies each plan's block copies, then
+// its chunks' writes, and every chunk must read its own sequence's tokens through its block table
+// (checks prefix-cache reuse, forked sharing and copy-on-write together).
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
@@ -20,6 +23,30 @@ int32_t fake_model_token(SequenceId seq, int64_t position) {
   return static_cast<int32_t>((seq * 31 + position * 7) % 500 + 1);
 }
 
+// The KV pool as the device would hold it: which token each slot was computed for (-1: never written).
+class FakeDevice {
+ public:
+  FakeDevice(int32_t num_blocks, int32_t block_size)
+      : block_size_(block_size), slots_(static_cast<size_t>(num_blocks), std::vector<int32_t>(static_cast<size_t>(block_size), -1)) {}
+
+  void copy(const BlockCopy& c) { slots_.at(static_cast<size_t>(c.to)) = slots_.at(static_cast<size_t>(c.from)); }
+  int32_t& at(const std::vector<BlockId>& table, int64_t position) {
+    return slots_.at(static_cast<size_t>(table.at(static_cast<size_t>(position / block_size_))))
+        .at(static_cast<size_t>(position % block_size_));
+  }
+  // Whether positions [0, n) read through `table` hold `tokens`' first n.
+  bool holds(const std::vector<BlockId>& table, const std::vector<int32_t>& tokens, int64_t n) {
+    for (int64_t p = 0; p < n; ++p) {
+      if (at(table, p) != tokens[static_cast<size_t>(p)]) return false;
+    }
+    return true;
+  }
+
+ private:
+  int32_t block_size_;
+  std::vector<std::vector<int32_t>> slots_;
+};
+
 struct Expected {
   std::vector<int32_t> tokens;  // prompt + generated so far, as the fake model produced them
   int64_t prompt_len = 0;
@@ -32,14 +59,19 @@ void simulate(uint32_t seed) {
   const SchedulerConfig config{.max_num_batched_tokens = 16, .max_num_seqs = 6, .max_waiting = 10, .max_model_len = 64};
   BlockManager bm({.block_size = 4, .num_blocks = 24, .enable_prefix_caching = true});
   Scheduler sched(config, bm);
+  FakeDevice device(bm.num_total_blocks(), bm.block_size());
   const std::vector<std::vector<int32_t>> prefixes = {{}, {7, 7, 7, 7, 8, 8, 8, 8}, {9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}};
 
   const int num_requests = 150;
-  int next_id = 0;
+  int requests_offered = 0;
+  SequenceId next_id = 0;
   std::map<SequenceId, Expected> live;
   std::set<SequenceId> aborted;
   std::map<SequenceId, FinishedSequence> finished;
   int64_t overloaded = 0;
+  int64_t rejected_groups = 0;
+  int64_t samples_forked = 0;
+  int64_t block_copies = 0;
   auto random_live = [&]() -> std::optional<SequenceId> {
     if (live.empty()) return std::nullopt;
     auto it = live.begin();
@@ -56,22 +88,35 @@ void simulate(uint32_t seed) {
     }
   };
 
-  for (int step = 0; next_id < num_requests || sched.has_unfinished(); ++step) {
+  for (int step = 0; requests_offered < num_requests || sched.has_unfinished(); ++step) {
     REQUIRE(step < 100000);
-    for (int k = std::uniform_int_distribution<int>(0, 2)(rng); k > 0 && next_id < num_requests; --k) {
+    for (int k = std::uniform_int_distribution<int>(0, 2)(rng); k > 0 && requests_offered < num_requests; --k) {
       Expected e;
       e.tokens = prefixes[std::uniform_int_distribution<size_t>(0, prefixes.size() - 1)(rng)];
       const int tail = std::uniform_int_distribution<int>(1, 20)(rng);
       for (int i = 0; i < tail; ++i) e.tokens.push_back(std::uniform_int_distribution<int32_t>(1, 50)(rng));
       e.prompt_len = static_cast<int64_t>(e.tokens.size());
       e.max_tokens = std::uniform_int_distribution<int64_t>(1, 20)(rng);
+      // A quarter of the requests want n = 2..4 samples.
+      std::vector<SequenceId> extra;
+      if (std::uniform_int_distribution<int>(0, 3)(rng) == 0) {
+        for (int i = std::uniform_int_distribution<int>(1, 3)(rng); i > 0; --i) extra.push_back(next_id + 1 + static_cast<SequenceId>(extra.size()));
+      }
       try {
-        sched.add({.id = next_id, .prompt = e.tokens, .max_tokens = e.max_tokens, .stop_token_ids = {}});
+        sched.add({.id = next_id, .prompt = e.tokens, .max_tokens = e.max_tokens, .stop_token_ids = {}, .extra_sample_ids = extra});
+        for (SequenceId id : extra) live.emplace(id, e);
         live.emplace(next_id, std::move(e));
-        ++next_id;
+        next_id += 1 + static_cast<SequenceId>(extra.size());
+        ++requests_offered;
       } catch (const SchedulerOverloaded&) {
         ++overloaded;  // the same request is offered again later, as a client retrying would
         break;
+      } catch (const SchedulerRequestInvalid& invalid) {
+        // Only a group can be too big for the pool here (one sample of the longest request fits).
+        CHECK_THAT(invalid.what(), Catch::Contains("samples"));
+        CHECK_FALSE(extra.empty());
+        ++rejected_groups;
+        ++requests_offered;
       }
     }
     maybe_abort();
@@ -82,6 +127,19 @@ void simulate(uint32_t seed) {
     CHECK(sched.num_running() <= config.max_num_seqs);
     int64_t rows = 0;
     std::vector<StepResult> results;
+    // The device runs the plan: copies first, then every chunk reads its context and writes its rows.
+    for (const BlockCopy& copy : plan.block_copies) device.copy(copy);
+    block_copies += static_cast<int64_t>(plan.block_copies.size());
+    for (const auto& c : plan.chunks) {
+      CHECK(device.holds(c.block_table, live.at(c.seq).tokens, c.num_cached));
+    }
+    for (const auto& c : plan.chunks) {
+      for (size_t i = 0; i < c.tokens.size(); ++i) device.at(c.block_table, c.num_cached + static_cast<int64_t>(i)) = c.tokens[i];
+    }
+    for (const auto& c : plan.chunks) {
+      // No chunk wrote into a slot another chunk of the step reads or writes.
+      CHECK(device.holds(c.block_table, live.at(c.seq).tokens, c.num_cached + static_cast<int64_t>(c.tokens.size())));
+    }
     for (const auto& c : plan.chunks) {
       const Expected& e = live.at(c.seq);
       rows += static_cast<int64_t>(c.tokens.size());
@@ -92,7 +150,20 @@ void simulate(uint32_t seed) {
       CHECK(c.tokens == expected_slice);
       CHECK(c.wants_logits == (c.num_cached + static_cast<int64_t>(c.tokens.size()) == static_cast<int64_t>(e.tokens.size())));
       CHECK(static_cast<int64_t>(c.block_table.size()) * bm.block_size() >= c.num_cached + static_cast<int64_t>(c.tokens.size()));
-      if (c.wants_logits) results.push_back({c.seq, fake_model_token(c.seq, static_cast<int64_t>(e.tokens.size()))});
+      if (!c.wants_logits) {
+        CHECK(c.sample_ids.empty());
+        continue;
+      }
+      REQUIRE_FALSE(c.sample_ids.empty());
+      CHECK(c.sample_ids[0] == c.seq);
+      for (SequenceId id : c.sample_ids) {
+        // A sample not forked yet has exactly its parent's tokens: the prompt.
+        REQUIRE(live.count(id) == 1);
+        CHECK(live.at(id).tokens == e.tokens);
+        CHECK(static_cast<bool>(sched.find(id)->fork_parent) == (id != c.seq));
+        samples_forked += id != c.seq ? 1 : 0;
+        results.push_back({id, fake_model_token(id, static_cast<int64_t>(live.at(id).tokens.size()))});
+      }
     }
     CHECK(rows == plan.num_batched_tokens);
     if (plan.empty()) {
@@ -118,7 +189,7 @@ void simulate(uint32_t seed) {
   }
 
   CHECK(live.empty());
-  CHECK(static_cast<int64_t>(finished.size() + aborted.size()) == num_requests);
+  CHECK(static_cast<SequenceId>(finished.size() + aborted.size()) == next_id);
   for (const auto& [id, f] : finished) {
     CHECK(f.reason == FinishReason::length);
   }
@@ -130,10 +201,13 @@ void simulate(uint32_t seed) {
   CHECK(bm.prefix_cache_stats().hit_blocks > 0);
   CHECK(overloaded > 0);
   CHECK(!aborted.empty());
+  CHECK(samples_forked > 20);
+  CHECK(block_copies > 0);
   if (std::getenv("SABRE_SIM_STATS") != nullptr) {
     WARN("seed " << seed << ": " << finished.size() << " finished, " << aborted.size() << " aborted, "
                  << sched.num_preemptions() << " preemptions, " << bm.prefix_cache_stats().hit_blocks
-                 << " prefix-cache hit blocks, " << overloaded << " overloaded rejections");
+                 << " prefix-cache hit blocks, " << overloaded << " overloaded rejections, " << samples_forked
+                 << " samples forked, " << block_copies << " block copies, " << rejected_groups << " groups too big");
   }
 }
 

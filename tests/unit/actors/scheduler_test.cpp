@@ -2,51 +2,14 @@
 // abort, rejection, prefix-cache skipping) checked on small hand-computed scenarios.
 #include <catch2/catch.hpp>
 
-#include <numeric>
 #include <string>
 #include <vector>
 
 #include "actors/scheduler.hpp"
+#include "scheduler_test_support.hpp"
 
 using namespace sabre;
-
-namespace {
-
-std::vector<int32_t> iota_tokens(int32_t n, int32_t first = 1) {
-  std::vector<int32_t> t(static_cast<size_t>(n));
-  std::iota(t.begin(), t.end(), first);
-  return t;
-}
-
-SequenceRequest request(SequenceId id, std::vector<int32_t> prompt, int64_t max_tokens = 8) {
-  return SequenceRequest{.id = id, .prompt = std::move(prompt), .max_tokens = max_tokens, .stop_token_ids = {}};
-}
-
-// Answers every chunk that wants logits with `token`, as a model would.
-std::vector<FinishedSequence> complete(Scheduler& sched, const StepPlan& plan, int32_t token = 1000) {
-  std::vector<StepResult> results;
-  for (const auto& c : plan.chunks) {
-    if (c.wants_logits) results.push_back({c.seq, token});
-  }
-  return sched.on_step_done(results);
-}
-
-const ScheduledChunk& chunk_of(const StepPlan& plan, SequenceId seq) {
-  for (const auto& c : plan.chunks) {
-    if (c.seq == seq) return c;
-  }
-  FAIL("sequence " << seq << " not in the plan");
-  throw std::logic_error("unreachable");
-}
-
-bool planned(const StepPlan& plan, SequenceId seq) {
-  for (const auto& c : plan.chunks) {
-    if (c.seq == seq) return true;
-  }
-  return false;
-}
-
-}  // namespace
+using namespace sabre::test;
 
 TEST_CASE("scheduler: decodes come first, then prefill chunks cut to the remaining budget", "[scheduler]") {
   BlockManager bm({.block_size = 4, .num_blocks = 64, .enable_prefix_caching = false});
@@ -56,6 +19,7 @@ TEST_CASE("scheduler: decodes come first, then prefill chunks cut to the remaini
   REQUIRE(p1.chunks.size() == 1);
   CHECK(p1.chunks[0].tokens.size() == 6);
   CHECK(p1.chunks[0].wants_logits);
+  CHECK(p1.chunks[0].sample_ids == std::vector<SequenceId>{1});
   CHECK_FALSE(p1.chunks[0].is_decode);
   CHECK(p1.num_batched_tokens == 6);
   complete(sched, p1, 500);
@@ -68,10 +32,12 @@ TEST_CASE("scheduler: decodes come first, then prefill chunks cut to the remaini
   CHECK(p2.chunks[0].is_decode);
   CHECK(p2.chunks[0].tokens == std::vector<int32_t>{500});
   CHECK(p2.chunks[0].num_cached == 6);
+  CHECK(p2.chunks[0].sample_ids == std::vector<SequenceId>{1});
   CHECK(p2.chunks[1].seq == 2);
   CHECK(p2.chunks[1].tokens == iota_tokens(9, 100));
   CHECK(p2.chunks[1].num_cached == 0);
   CHECK_FALSE(p2.chunks[1].wants_logits);
+  CHECK(p2.chunks[1].sample_ids.empty());
   CHECK(p2.num_batched_tokens == 10);
   complete(sched, p2, 501);
 
@@ -150,7 +116,7 @@ TEST_CASE("scheduler: FCFS admission under max_num_seqs", "[scheduler]") {
 TEST_CASE("scheduler: a stop token finishes with reason stop and frees the blocks", "[scheduler]") {
   BlockManager bm({.block_size = 4, .num_blocks = 16, .enable_prefix_caching = true});
   Scheduler sched({.max_num_batched_tokens = 100, .max_num_seqs = 2, .max_waiting = 8, .max_model_len = 100}, bm);
-  sched.add(SequenceRequest{.id = 1, .prompt = iota_tokens(5), .max_tokens = 10, .stop_token_ids = {2, 9}});
+  sched.add(SequenceRequest{.id = 1, .prompt = iota_tokens(5), .max_tokens = 10, .stop_token_ids = {2, 9}, .extra_sample_ids = {}});
   complete(sched, sched.schedule(), 5);
   auto done = complete(sched, sched.schedule(), 9);
   REQUIRE(done.size() == 1);
