@@ -6,14 +6,16 @@
 //
 // How: one templated micro-kernel computes a register tile of R input rows x C outputs; each element's
 // dot product always has the same shape, whatever R and C are:
-//   - two 8-lane accumulators; element i (i below in - in % 16 for fp32, every i for Q8_0/Q4_1) goes to
-//     lane i % 8 of accumulator (i / 8) % 2, added in increasing i by fused multiply-add;
-//   - then one horizontal sum of (accumulator 0 + accumulator 1) in a fixed tree;
-//   - then fp32's leftover elements (in % 16 of them) by scalar fused multiply-add, in order;
+//   - one 8-lane accumulator; element i (i below in - in % 8) goes to lane i % 8, added in increasing i
+//     by fused multiply-add;
+//   - then one horizontal sum of the 8 lanes in a fixed tree ((l + l+4), then (0 + 2) + (1 + 3));
+//   - then fp32's leftover elements (in % 8 of them) by scalar fused multiply-add, in order;
 //   - then + bias[o], when there is a bias.
 // Quantised weights are dequantised in registers with exactly model/weights/gguf_dequant.cpp's
 // arithmetic, so the values multiplied are the dequantiser's. Tiles share each weight load and
-// dequantisation over R rows (and each x load over C outputs), which is what keeps prefill fast.
+// dequantisation over R rows (and each x load over C outputs); from 12 rows on, quantised weights are
+// first dequantised into fp32 panels shared by all rows (the same values, so the same bits). That is
+// what keeps prefill fast.
 // Threading over runs of outputs never changes an element's arithmetic either.
 //
 // The single-row kernels cpu::quantized_gemv and cpu::f32_gemv are this kernel with one row.
