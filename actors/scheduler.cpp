@@ -141,6 +141,7 @@ void Scheduler::hand_over_prefill(const SchedulerSequence& parent) {
   SchedulerSequence& heir = sequences_.at(heir_id);
   heir.fork_parent.reset();
   heir.arrival = parent.arrival;
+  heir.ever_scheduled = parent.ever_scheduled;  // the request's queue time is counted once
   heir.num_computed = 0;
   heir.pending_samples.assign(parent.pending_samples.begin() + 1, parent.pending_samples.end());
   for (SequenceId sibling : heir.pending_samples) sequences_.at(sibling).fork_parent = heir_id;
@@ -215,6 +216,8 @@ void Scheduler::admit_waiting(StepPlan& plan, Budget& budget) {
     s.num_computed = blocks_.allocate(id, s.tokens);  // prefix-cache hits are already computed
     waiting_.pop_front();
     insert_running(id);
+    if (!s.ever_scheduled) plan.first_scheduled.push_back(id);
+    s.ever_scheduled = true;
     add_prefill_chunk(plan, budget, s);
   }
 }
@@ -321,6 +324,7 @@ void Scheduler::fork_sample(SchedulerSequence& parent, SequenceId child_id, int3
   }
   blocks_.fork(parent.id, child_id);  // refcounts only; the token's slot is taken when it is next planned
   child.fork_parent.reset();
+  child.ever_scheduled = true;
   child.num_computed = parent.num_computed;
   child.tokens.push_back(token);
   auto& pending = parent.pending_samples;

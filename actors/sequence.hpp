@@ -36,6 +36,7 @@ struct SchedulerSequence {
   // generated tokens are recomputed as if they were prompt.
   int64_t num_computed = 0;
   int64_t num_preemptions = 0;
+  bool ever_scheduled = false;    // admitted at least once (or forked): its queue time is over
   // n > 1, on the sequence that prefills for its siblings: samples still waiting for its prompt to be
   // computed (forked from it when that happens, then this is empty for good).
   std::vector<SequenceId> pending_samples;

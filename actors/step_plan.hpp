@@ -37,6 +37,10 @@ struct StepPlan {
   std::vector<ScheduledChunk> chunks;     // decodes first, then prefill chunks
   std::vector<BlockCopy> block_copies;
   std::vector<SequenceId> preempted;      // freed this step, back to the waiting queue
+  // Requests scheduled for the first time in this step (their queue time ends now); readmissions after
+  // a preemption and forked samples are not listed. The id is the request's (the one given to
+  // Scheduler::add, or its first sample's when that one was aborted before it ever ran).
+  std::vector<SequenceId> first_scheduled;
   int64_t num_batched_tokens = 0;
 
   bool empty() const { return chunks.empty(); }

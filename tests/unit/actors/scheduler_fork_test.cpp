@@ -200,11 +200,13 @@ TEST_CASE("scheduler n > 1: abort a sample or the parent, before and after the f
     CHECK(p.chunks[0].seq == 11);
     CHECK(p.chunks[0].tokens == prompt);
     CHECK(p.chunks[0].sample_ids == std::vector<SequenceId>{11, 12});
+    CHECK(p.first_scheduled == std::vector<SequenceId>{11});  // the request's queue time ends now
     complete_per_sequence(sched, p);
     survivors = {11, 12};
   }
   SECTION("the parent before the fork, in the step in flight") {
     const StepPlan p = sched.schedule();
+    CHECK(p.first_scheduled == std::vector<SequenceId>{10});
     CHECK(sched.abort(10));
     CHECK(bm.num_used_blocks() == 0);  // its blocks are freed at once
     complete(sched, p);                // nothing of that step applies any more
@@ -214,6 +216,7 @@ TEST_CASE("scheduler n > 1: abort a sample or the parent, before and after the f
     CHECK(q.chunks[0].seq == 11);
     CHECK(q.chunks[0].num_cached == 0);
     CHECK(q.chunks[0].sample_ids == std::vector<SequenceId>{11, 12});
+    CHECK(q.first_scheduled.empty());  // the request was scheduled before
     complete_per_sequence(sched, q);
     survivors = {11, 12};
   }

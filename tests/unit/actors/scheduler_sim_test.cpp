@@ -7,6 +7,7 @@
 // (checks prefix-cache reuse, forked sharing and copy-on-write together).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <random>
@@ -72,6 +73,7 @@ void simulate(uint32_t seed) {
   int64_t rejected_groups = 0;
   int64_t samples_forked = 0;
   int64_t block_copies = 0;
+  std::set<SequenceId> scheduled_once;
   auto random_live = [&]() -> std::optional<SequenceId> {
     if (live.empty()) return std::nullopt;
     auto it = live.begin();
@@ -127,6 +129,10 @@ void simulate(uint32_t seed) {
     CHECK(sched.num_running() <= config.max_num_seqs);
     int64_t rows = 0;
     std::vector<StepResult> results;
+    for (SequenceId id : plan.first_scheduled) {
+      CHECK(scheduled_once.insert(id).second);  // a request's queue time ends once
+      CHECK(std::any_of(plan.chunks.begin(), plan.chunks.end(), [id](const ScheduledChunk& c) { return c.seq == id; }));
+    }
     // The device runs the plan: copies first, then every chunk reads its context and writes its rows.
     for (const BlockCopy& copy : plan.block_copies) device.copy(copy);
     block_copies += static_cast<int64_t>(plan.block_copies.size());

@@ -133,7 +133,9 @@ TEST_CASE("scheduler: preemption frees the latest arrival, requeues it first, an
   sched.add(request(1, {1, 2}, 3));
   sched.add(request(2, {3, 4}, 3));
   sched.add(request(3, {5, 6}, 3));
-  complete(sched, sched.schedule(), 10);
+  const StepPlan p1 = sched.schedule();
+  CHECK(p1.first_scheduled == std::vector<SequenceId>{1, 2, 3});
+  complete(sched, p1, 10);
   sched.add(request(4, {7, 8}, 3));  // waits: never preempt to admit it
   CHECK(bm.num_free_blocks() == 1);
 
@@ -142,6 +144,7 @@ TEST_CASE("scheduler: preemption frees the latest arrival, requeues it first, an
   REQUIRE(p2.chunks.size() == 2);
   CHECK(p2.chunks[0].seq == 1);
   CHECK(p2.chunks[1].seq == 2);
+  CHECK(p2.first_scheduled.empty());
   CHECK(sched.waiting_ids() == std::vector<SequenceId>{3, 4});  // FCFS order kept
   const SchedulerSequence* victim = sched.find(3);
   CHECK(victim->tokens == std::vector<int32_t>{5, 6, 10});  // recompute: prompt + generated
@@ -167,6 +170,7 @@ TEST_CASE("scheduler: preemption frees the latest arrival, requeues it first, an
   CHECK(p4.chunks[0].num_cached == 0);
   CHECK(p4.chunks[0].wants_logits);
   CHECK(p4.chunks[1].seq == 4);
+  CHECK(p4.first_scheduled == std::vector<SequenceId>{4});  // 3 only comes back
   complete(sched, p4, 20);
   auto done3 = complete(sched, sched.schedule(), 21);
   REQUIRE(done3.size() == 1);  // 3 kept the token generated before preemption: its third is this one
