@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "actors/block_manager.hpp"
+#include "model/backend.hpp"
 #include "model/forward_batch.hpp"
 
 namespace sabre {
@@ -46,9 +47,14 @@ struct StepPlan {
   bool empty() const { return chunks.empty(); }
 };
 
-// The plan's tokens as a ForwardBatch (one slice per chunk, logits rows where wanted). The KV cache
-// pointers stay null: the model still keeps one KvCache per sequence and the caller fills them in;
-// the paged attention will read the chunks' block tables instead.
-ForwardBatch to_forward_batch(const StepPlan& plan);
+// The plan's tokens as a ForwardBatch: one slice per chunk, reading and writing KV through the chunk's
+// block table in the pool `kv` (the rank's KvCache, whose blocks the scheduler's BlockManager hands
+// out), logits rows where wanted. `kv` may be null for callers that only look at the tokens; the model
+// refuses such a batch.
+ForwardBatch to_forward_batch(const StepPlan& plan, KvCache* kv = nullptr);
+
+// The plan's copy-on-write copies in the backend's terms, in order: run them (Backend::copy_kv_blocks)
+// before the step's forward pass, which writes into the copies' targets.
+std::vector<KvBlockCopy> kv_block_copies(const StepPlan& plan);
 
 }  // namespace sabre

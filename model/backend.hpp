@@ -30,18 +30,36 @@ class DeviceBuffer {
   const std::byte* bytes() const { return reinterpret_cast<const std::byte*>(data()); }
 };
 
-// Keys and values of one sequence for every layer. The backend decides the layout; the model only asks
-// for one by shape and hands it back in SequenceSlice.
-class KvCache {
- public:
-  virtual ~KvCache() = default;
-  virtual int64_t capacity() const = 0;  // positions it can hold
-};
-
+// The shape of a paged KV cache: `num_blocks` blocks of `block_size` token slots, each slot holding the
+// keys and values of every layer (kv_heads x head_dim floats each). Blocks are named by integer ids
+// 0..num_blocks-1; a sequence's block table lists the blocks that hold its tokens in order (token p in
+// block table[p / block_size], slot p % block_size), so sequences can share blocks (prefix caching)
+// and need not be contiguous.
 struct KvCacheShape {
   int64_t layers = 0;
   int64_t kv_heads = 0;
   int64_t head_dim = 0;
+  int64_t block_size = 16;
+  int64_t num_blocks = 0;
+
+  int64_t token_capacity() const { return block_size * num_blocks; }
+};
+
+// A pool of KV blocks on a backend (the scheduler's BlockManager decides which block holds what). The
+// backend decides the layout inside; the model only asks for one by shape and names it in SequenceSlice.
+class KvCache {
+ public:
+  virtual ~KvCache() = default;
+  virtual const KvCacheShape& shape() const = 0;
+  int64_t block_size() const { return shape().block_size; }
+  int64_t num_blocks() const { return shape().num_blocks; }
+};
+
+// Copy every layer's keys and values of block `from` into block `to` (the scheduler's copy-on-write
+// of a shared, partially filled block before a sequence appends to it).
+struct KvBlockCopy {
+  int32_t from = -1;
+  int32_t to = -1;
 };
 
 // How a matrix's values are stored. f32: plain floats. q8_0 / q4_1: GGUF's blocks of 32 weights along a
@@ -84,7 +102,14 @@ class Backend {
   // Packed weight bytes (a quantised matrix); read back through DeviceBuffer::bytes().
   virtual std::unique_ptr<DeviceBuffer> upload_bytes(std::span<const std::byte> host) = 0;
   virtual void download(const float* source, std::span<float> host) = 0;
-  virtual std::unique_ptr<KvCache> create_kv_cache(const KvCacheShape& shape, int64_t capacity) = 0;
+  // A pool of shape.num_blocks KV blocks. Throws std::invalid_argument for an empty shape and
+  // std::bad_alloc when the memory is not there.
+  virtual std::unique_ptr<KvCache> create_kv_cache(const KvCacheShape& shape) = 0;
+  // The memory one block of `shape` takes (all layers, keys and values), for sizing a pool from a
+  // memory budget; shape.num_blocks is ignored.
+  virtual size_t kv_block_bytes(const KvCacheShape& shape) const = 0;
+  // Applies the copies in order (all layers, keys and values); ids are checked against the pool.
+  virtual void copy_kv_blocks(KvCache& cache, std::span<const KvBlockCopy> copies) = 0;
 
   // ---- operations ----
   // out[i] = table[ids[i]] for rows of `dim` values (ids already checked against the vocabulary).
@@ -101,11 +126,12 @@ class Backend {
                           float attention_scaling, float* cos_sin) = 0;
   // Rotates every head in place with Hugging Face's rotate_half pairing (i, i + head_dim/2).
   virtual void apply_rope(float* x, int64_t rows, const HeadLayout& heads, const float* cos_sin) = 0;
-  // Writes this step's keys and values (rows of each slice) into the slices' caches at layer `layer`.
+  // Writes this step's keys and values (rows of each slice) at layer `layer` into the slots their block
+  // tables give positions cached_tokens..cached_tokens+num_rows-1.
   virtual void store_kv(const float* x, const HeadLayout& k, const HeadLayout& v,
                         std::span<const SequenceSlice> sequences, int64_t layer) = 0;
-  // Causal attention of each slice's queries over its cache (positions 0..cached_tokens+i for row i),
-  // grouped-query (q head h reads kv head h / (q heads / kv heads)). out: rows of q.heads * head_dim.
+  // Causal attention of each slice's queries over its KV, read through its block table (positions
+  // 0..cached_tokens+i for row i), grouped-query (q head h reads kv head h / (q heads / kv heads)). out: rows of q.heads * head_dim.
   virtual void attention(const float* x, const HeadLayout& q, std::span<const SequenceSlice> sequences,
                          int64_t layer, float scale, float* out) = 0;
   // out[rows, inter] = silu(gate) * up where gate_up rows are [gate (inter) | up (inter)].

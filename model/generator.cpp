@@ -38,7 +38,8 @@ GenerationResult generate(Transformer& model, std::span<const int32_t> prompt, c
   result.tokens.reserve(static_cast<size_t>(options.max_new_tokens));
   result.logprobs.reserve(static_cast<size_t>(options.max_new_tokens));
 
-  auto kv = model.create_kv_cache(prompt_length + options.max_new_tokens);
+  // A pool of its own with an identity block table: one sequence needs no block manager.
+  const SequenceKv kv = model.create_sequence_kv(prompt_length + options.max_new_tokens);
   std::vector<float> logits(static_cast<size_t>(model.config().vocab_size));
   ForwardBatch batch;
   batch.token_ids.reserve(prompt.size());
@@ -46,7 +47,7 @@ GenerationResult generate(Transformer& model, std::span<const int32_t> prompt, c
 
   using clock = std::chrono::steady_clock;
   const auto prefill_start = clock::now();
-  batch.add_sequence(prompt, 0, kv.get(), true);
+  batch.add_sequence(prompt, 0, kv.cache.get(), kv.block_table, true);
   model.forward(batch, logits);
   int64_t cached = prompt_length;
   auto decode_start = clock::now();
@@ -55,7 +56,7 @@ GenerationResult generate(Transformer& model, std::span<const int32_t> prompt, c
     if (step > 0) {
       batch.clear();
       const int32_t last[] = {result.tokens.back()};
-      batch.add_sequence(last, cached, kv.get(), true);
+      batch.add_sequence(last, cached, kv.cache.get(), kv.block_table, true);
       model.forward(batch, logits);
       ++cached;
     }

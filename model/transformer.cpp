@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <stdexcept>
 
 namespace sabre {
@@ -22,9 +23,25 @@ Transformer::Transformer(const ModelConfig& config, const WeightSource& weights,
   attention_scale_ = 1.0f / std::sqrt(static_cast<float>(config_.head_dim));
 }
 
-std::unique_ptr<KvCache> Transformer::create_kv_cache(int64_t capacity) {
-  return backend_.create_kv_cache({config_.num_hidden_layers, config_.num_key_value_heads, config_.head_dim},
-                                  capacity);
+KvCacheShape Transformer::kv_cache_shape(int64_t num_blocks, int64_t block_size) const {
+  return {config_.num_hidden_layers, config_.num_key_value_heads, config_.head_dim, block_size, num_blocks};
+}
+
+std::unique_ptr<KvCache> Transformer::create_kv_cache(int64_t num_blocks, int64_t block_size) {
+  return backend_.create_kv_cache(kv_cache_shape(num_blocks, block_size));
+}
+
+size_t Transformer::kv_block_bytes(int64_t block_size) const {
+  return backend_.kv_block_bytes(kv_cache_shape(1, block_size));
+}
+
+SequenceKv Transformer::create_sequence_kv(int64_t tokens, int64_t block_size) {
+  if (tokens <= 0 || block_size <= 0) {
+    throw std::invalid_argument(
+        fmt::format("create_sequence_kv: {} tokens in blocks of {} is not a sequence", tokens, block_size));
+  }
+  const int64_t blocks = (tokens + block_size - 1) / block_size;
+  return {create_kv_cache(blocks, block_size), identity_block_table(blocks)};
 }
 
 void Transformer::validate(const ForwardBatch& batch, std::span<float> logits) const {
@@ -45,10 +62,6 @@ void Transformer::validate(const ForwardBatch& batch, std::span<float> logits) c
     if (s.first_row != next_row || s.num_rows <= 0 || s.kv == nullptr) {
       throw std::invalid_argument("forward: sequence slices must cover the rows in order, each with a KV cache");
     }
-    if (s.cached_tokens + s.num_rows > s.kv->capacity()) {
-      throw std::invalid_argument(fmt::format("forward: a sequence needs {} KV positions, its cache holds {}",
-                                              s.cached_tokens + s.num_rows, s.kv->capacity()));
-    }
     for (int64_t i = 0; i < s.num_rows; ++i) {
       if (batch.positions[static_cast<size_t>(s.first_row + i)] != s.cached_tokens + i) {
         throw std::invalid_argument(fmt::format("forward: row {} has position {}, expected {}", s.first_row + i,
@@ -59,12 +72,65 @@ void Transformer::validate(const ForwardBatch& batch, std::span<float> logits) c
     next_row += s.num_rows;
   }
   if (next_row != rows) throw std::invalid_argument("forward: sequence slices do not cover every row");
+  validate_kv(batch);
   for (int32_t r : batch.logit_rows) {
     if (r < 0 || r >= rows) throw std::invalid_argument(fmt::format("forward: logits row {} out of range", r));
   }
   if (logits.size() != batch.logit_rows.size() * static_cast<size_t>(config_.vocab_size)) {
     throw std::invalid_argument(fmt::format("forward: logits span holds {} floats, expected {} rows of {}",
                                             logits.size(), batch.logit_rows.size(), config_.vocab_size));
+  }
+}
+
+void Transformer::validate_kv(const ForwardBatch& batch) const {
+  const KvCacheShape want = kv_cache_shape(0);
+  // Every KV slot this step writes, as (pool, block * block_size + slot, block size): no two rows may
+  // write the same one.
+  struct Slot {
+    std::uintptr_t pool;
+    int64_t slot;
+    int64_t block_size;
+    auto operator<=>(const Slot&) const = default;
+  };
+  std::vector<Slot> written;
+  written.reserve(static_cast<size_t>(batch.rows()));
+  for (size_t index = 0; index < batch.sequences.size(); ++index) {
+    const SequenceSlice& s = batch.sequences[index];
+    const KvCacheShape& pool = s.kv->shape();
+    if (pool.layers != want.layers || pool.kv_heads != want.kv_heads || pool.head_dim != want.head_dim) {
+      throw std::invalid_argument(fmt::format(
+          "forward: sequence {}'s KV pool holds {} layers x {} kv heads x {} dims, the model needs {} x {} x {}",
+          index, pool.layers, pool.kv_heads, pool.head_dim, want.layers, want.kv_heads, want.head_dim));
+    }
+    const int64_t positions = s.cached_tokens + s.num_rows;
+    const int64_t needed = (positions + pool.block_size - 1) / pool.block_size;
+    if (static_cast<int64_t>(s.block_table.size()) < needed) {
+      throw std::invalid_argument(fmt::format(
+          "forward: sequence {} needs {} KV blocks of {} tokens for {} cached + {} new positions, its block table "
+          "has {}",
+          index, needed, pool.block_size, s.cached_tokens, s.num_rows, s.block_table.size()));
+    }
+    for (size_t j = 0; j < s.block_table.size(); ++j) {
+      const int32_t block = s.block_table[j];
+      if (block < 0 || block >= pool.num_blocks) {
+        throw std::invalid_argument(
+            fmt::format("forward: sequence {}'s block table entry {} is block {}, outside its KV pool of {} blocks",
+                        index, j, block, pool.num_blocks));
+      }
+    }
+    for (int64_t p = s.cached_tokens; p < positions; ++p) {
+      const int32_t block = s.block_table[static_cast<size_t>(p / pool.block_size)];
+      written.push_back({reinterpret_cast<std::uintptr_t>(s.kv), int64_t{block} * pool.block_size + p % pool.block_size,
+                         pool.block_size});
+    }
+  }
+  std::sort(written.begin(), written.end());
+  const auto twice = std::adjacent_find(written.begin(), written.end(), [](const Slot& a, const Slot& b) {
+    return a.pool == b.pool && a.slot == b.slot;
+  });
+  if (twice != written.end()) {
+    throw std::invalid_argument(fmt::format("forward: two rows of the batch write KV slot {} of block {}",
+                                            twice->slot % twice->block_size, twice->slot / twice->block_size));
   }
 }
 

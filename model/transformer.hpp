@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "config/model_config.hpp"
 #include "model/backend.hpp"
@@ -15,6 +16,13 @@
 
 namespace sabre {
 
+// A KV pool sized for one sequence of up to `tokens` positions with its identity block table: what a
+// single-sequence caller (generate(), tests) passes to ForwardBatch::add_sequence.
+struct SequenceKv {
+  std::unique_ptr<KvCache> cache;
+  std::vector<int32_t> block_table;
+};
+
 class Transformer {
  public:
   // Loads the weights into `backend` (which must outlive the Transformer).
@@ -23,16 +31,24 @@ class Transformer {
   const ModelConfig& config() const { return config_; }
   Backend& backend() { return backend_; }
 
-  // A KV cache for one sequence of up to `capacity` tokens.
-  std::unique_ptr<KvCache> create_kv_cache(int64_t capacity);
+  // The shape of a KV pool of `num_blocks` blocks for this model.
+  KvCacheShape kv_cache_shape(int64_t num_blocks, int64_t block_size = 16) const;
+  // A pool of `num_blocks` KV blocks of `block_size` tokens on the model's backend.
+  std::unique_ptr<KvCache> create_kv_cache(int64_t num_blocks, int64_t block_size = 16);
+  // Bytes one block takes on the backend (every layer's keys and values): pool blocks = budget / this.
+  size_t kv_block_bytes(int64_t block_size = 16) const;
+  // A pool of ceil(tokens / block_size) blocks and the identity table over them.
+  SequenceKv create_sequence_kv(int64_t tokens, int64_t block_size = 16);
 
   // Runs the batch; `logits` receives batch.logit_rows.size() rows of vocab_size floats (host memory).
   // Throws std::invalid_argument for an inconsistent batch (token ids outside the vocabulary, positions
-  // that do not follow the slices, rows not covered by slices).
+  // that do not follow the slices, rows not covered by slices, a block table too short for the slice's
+  // positions or naming blocks outside its pool, a pool of another shape, two rows writing one KV slot).
   void forward(const ForwardBatch& batch, std::span<float> logits);
 
  private:
   void validate(const ForwardBatch& batch, std::span<float> logits) const;
+  void validate_kv(const ForwardBatch& batch) const;
   void reserve(int64_t rows, int64_t logit_rows);
   void layer_step(int64_t layer_index, const ForwardBatch& batch, int64_t rows);
 

@@ -34,7 +34,9 @@ class CpuBackend final : public Backend {
   std::unique_ptr<DeviceBuffer> upload(std::vector<float>&& host) override;
   std::unique_ptr<DeviceBuffer> upload_bytes(std::span<const std::byte> host) override;
   void download(const float* source, std::span<float> host) override;
-  std::unique_ptr<KvCache> create_kv_cache(const KvCacheShape& shape, int64_t capacity) override;
+  std::unique_ptr<KvCache> create_kv_cache(const KvCacheShape& shape) override;
+  size_t kv_block_bytes(const KvCacheShape& shape) const override;
+  void copy_kv_blocks(KvCache& cache, std::span<const KvBlockCopy> copies) override;
 
   void embedding(std::span<const int32_t> ids, const float* table, int64_t dim, float* out) override;
   void linear(const float* x, int64_t rows, const LinearWeight& w, float* y) override;
@@ -67,8 +69,18 @@ class CpuBackend final : public Backend {
   CpuBackendOptions options_;
   ThreadPool pool_;
   std::vector<float> dequantized_tile_;  // quantized_linear's prefill scratch, kept between calls
+  // attention()'s state, kept between steps so that steady decoding allocates nothing: the score blocks
+  // of attention_head_gemm, one kv head's keys and values gathered out of the block pool for it, and
+  // the paged kernel's task list.
+  struct AttentionTask {
+    const SequenceSlice* slice;
+    int64_t kv_head;
+    int64_t first_query;  // into the slice's rows x group queries for this kv head, row-major
+    int64_t queries;
+  };
   std::vector<float> prefill_scores_;
-  std::vector<const SequenceSlice*> short_slices_;  // attention_head_gemm's score blocks, kept between steps
+  std::vector<float> gathered_keys_, gathered_values_;
+  std::vector<AttentionTask> attention_tasks_;
 };
 
 template <class F>

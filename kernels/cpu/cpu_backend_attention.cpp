@@ -8,75 +8,136 @@
 #include <vector>
 
 #include "kernels/cpu/cpu_kernels.hpp"
+#include "kernels/cpu/paged_attention.hpp"
 
-// CpuBackend's KV cache and attention.
+// CpuBackend's paged KV cache and attention.
 
 namespace sabre {
 namespace {
 
-// One sequence's keys and values: per layer, `capacity` rows of kv_heads * head_dim floats.
+// A pool of KV blocks. Per layer, keys and values each hold num_blocks blocks of block_size slots of
+// kv_heads * head_dim floats: [layer][block][slot][kv head][dim]. A block's slots are adjacent, so a
+// sequence's keys for one kv head are runs of block_size rows at a fixed stride, walked block by block.
 class CpuKvCache final : public KvCache {
  public:
-  CpuKvCache(const KvCacheShape& shape, int64_t capacity)
+  explicit CpuKvCache(const KvCacheShape& shape)
       : shape_(shape),
-        capacity_(capacity),
         row_(shape.kv_heads * shape.head_dim),
-        keys_(static_cast<size_t>(shape.layers * capacity * row_)),
+        block_floats_(shape.block_size * row_),
+        layer_floats_(shape.num_blocks * block_floats_),
+        keys_(static_cast<size_t>(shape.layers * layer_floats_)),
         values_(keys_.size()) {}
-  int64_t capacity() const override { return capacity_; }
+  const KvCacheShape& shape() const override { return shape_; }
   int64_t row_floats() const { return row_; }
-  float* keys(int64_t layer) { return keys_.data() + layer * capacity_ * row_; }
-  float* values(int64_t layer) { return values_.data() + layer * capacity_ * row_; }
-  const KvCacheShape& shape() const { return shape_; }
+  int64_t block_floats() const { return block_floats_; }
+  float* keys(int64_t layer) { return keys_.data() + layer * layer_floats_; }
+  float* values(int64_t layer) { return values_.data() + layer * layer_floats_; }
+  // Where position `p` of a sequence with `block_table` sits within a layer, in floats.
+  int64_t slot_offset(std::span<const int32_t> block_table, int64_t p) const {
+    return (int64_t{block_table[static_cast<size_t>(p / shape_.block_size)]} * shape_.block_size +
+            p % shape_.block_size) * row_;
+  }
 
  private:
   KvCacheShape shape_;
-  int64_t capacity_;
   int64_t row_;
+  int64_t block_floats_;
+  int64_t layer_floats_;
   std::vector<float> keys_;
   std::vector<float> values_;
 };
 
-CpuKvCache& cpu_cache(const SequenceSlice& slice, int64_t layer) {
-  auto* cache = dynamic_cast<CpuKvCache*>(slice.kv);
-  if (cache == nullptr) throw std::logic_error("CpuBackend: a sequence's KV cache is not a CPU cache");
-  if (slice.cached_tokens + slice.num_rows > cache->capacity()) {
-    throw std::runtime_error(fmt::format("KV cache overflow: {} cached + {} new tokens exceed its capacity {}",
-                                         slice.cached_tokens, slice.num_rows, cache->capacity()));
-  }
-  if (layer < 0 || layer >= cache->shape().layers) throw std::logic_error("CpuBackend: layer out of range");
+CpuKvCache& cpu_cache(KvCache* kv) {
+  auto* cache = dynamic_cast<CpuKvCache*>(kv);
+  if (cache == nullptr) throw std::logic_error("CpuBackend: a KV cache that is not a CPU block pool");
   return *cache;
 }
 
-// Query runs at least this long use matrix products for attention. Measured per head (head_dim 64, empty
-// cache, the 2-core development VM): the per-query loop is faster up to ~16 queries (0.6 vs 1.2 us at 4),
-// the products 1.2x faster at 32 and 2.2x at 512. The loop path also spreads heads over the thread
-// pool, which favours it at the crossover.
+// The slice's pool, checked for what this step touches (Transformer::forward checks the same with more
+// context; the backend may also be called directly): the layer, a table covering every position and
+// naming blocks of the pool.
+CpuKvCache& checked_cache(const SequenceSlice& slice, int64_t layer) {
+  CpuKvCache& cache = cpu_cache(slice.kv);
+  const KvCacheShape& shape = cache.shape();
+  if (layer < 0 || layer >= shape.layers) throw std::logic_error("CpuBackend: layer out of range");
+  const int64_t positions = slice.cached_tokens + slice.num_rows;
+  const int64_t blocks = (positions + shape.block_size - 1) / shape.block_size;
+  if (static_cast<int64_t>(slice.block_table.size()) < blocks) {
+    throw std::runtime_error(fmt::format("KV block table too short: {} cached + {} new tokens need {} blocks of {}, "
+                                         "the table has {}",
+                                         slice.cached_tokens, slice.num_rows, blocks, shape.block_size,
+                                         slice.block_table.size()));
+  }
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int32_t block = slice.block_table[static_cast<size_t>(b)];
+    if (block < 0 || block >= shape.num_blocks) {
+      throw std::runtime_error(
+          fmt::format("KV block table entry {} is block {}, outside the pool of {} blocks", b, block, shape.num_blocks));
+    }
+  }
+  return cache;
+}
+
+// Query runs at least this long use matrix products for attention in the default (not batch-invariant)
+// mode. Measured per head (head_dim 64, empty cache, the 2-core development VM): the per-query loop is
+// faster up to ~16 queries, the products 1.2x faster at 32 and 2.2x at 512.
 constexpr int64_t kGemmAttentionRows = 24;
+
+// The paged kernel's work is cut into tasks of at most this many queries (rows x q heads of one kv head
+// of one sequence), and into smaller ones when there are too few tasks to keep the threads busy.
+constexpr int64_t kMaxQueriesPerTask = 64;
 
 }  // namespace
 
-std::unique_ptr<KvCache> CpuBackend::create_kv_cache(const KvCacheShape& shape, int64_t capacity) {
-  if (shape.layers <= 0 || shape.kv_heads <= 0 || shape.head_dim <= 0 || capacity <= 0) {
-    throw std::invalid_argument(fmt::format("KV cache shape {}x{}x{} with capacity {} is empty", shape.layers,
-                                            shape.kv_heads, shape.head_dim, capacity));
+std::unique_ptr<KvCache> CpuBackend::create_kv_cache(const KvCacheShape& shape) {
+  if (shape.layers <= 0 || shape.kv_heads <= 0 || shape.head_dim <= 0 || shape.block_size <= 0 ||
+      shape.num_blocks <= 0) {
+    throw std::invalid_argument(fmt::format("KV cache of {} layers x {} kv heads x {} dims in {} blocks of {} tokens "
+                                            "is empty",
+                                            shape.layers, shape.kv_heads, shape.head_dim, shape.num_blocks,
+                                            shape.block_size));
   }
-  return std::make_unique<CpuKvCache>(shape, capacity);
+  return std::make_unique<CpuKvCache>(shape);
 }
+
+size_t CpuBackend::kv_block_bytes(const KvCacheShape& shape) const {
+  return static_cast<size_t>(2 * shape.layers * shape.block_size * shape.kv_heads * shape.head_dim) * sizeof(float);
+}
+
+void CpuBackend::copy_kv_blocks(KvCache& kv, std::span<const KvBlockCopy> copies) {
+  CpuKvCache& cache = cpu_cache(&kv);
+  const KvCacheShape& shape = cache.shape();
+  const int64_t floats = cache.block_floats();
+  for (const KvBlockCopy& copy : copies) {
+    if (copy.from < 0 || copy.from >= shape.num_blocks || copy.to < 0 || copy.to >= shape.num_blocks) {
+      throw std::invalid_argument(fmt::format("copy_kv_blocks: block {} -> {} is outside the pool of {} blocks",
+                                              copy.from, copy.to, shape.num_blocks));
+    }
+    if (copy.from == copy.to) continue;
+    for (int64_t layer = 0; layer < shape.layers; ++layer) {
+      std::memcpy(cache.keys(layer) + copy.to * floats, cache.keys(layer) + copy.from * floats,
+                  static_cast<size_t>(floats) * sizeof(float));
+      std::memcpy(cache.values(layer) + copy.to * floats, cache.values(layer) + copy.from * floats,
+                  static_cast<size_t>(floats) * sizeof(float));
+    }
+  }
+}
+
 void CpuBackend::store_kv(const float* x, const HeadLayout& k, const HeadLayout& v,
                           std::span<const SequenceSlice> sequences, int64_t layer) {
   for (const auto& slice : sequences) {
-    CpuKvCache& cache = cpu_cache(slice, layer);
+    CpuKvCache& cache = checked_cache(slice, layer);
     const int64_t row = cache.row_floats();
     if (k.heads * k.head_dim != row || v.heads * v.head_dim != row) {
       throw std::logic_error("CpuBackend::store_kv: head layout does not match the KV cache");
     }
-    float* keys = cache.keys(layer) + slice.cached_tokens * row;
-    float* values = cache.values(layer) + slice.cached_tokens * row;
+    float* keys = cache.keys(layer);
+    float* values = cache.values(layer);
     for (int64_t i = 0; i < slice.num_rows; ++i) {
       const float* source = x + (slice.first_row + i) * k.row_stride;
-      std::memcpy(keys + i * row, source + k.offset, static_cast<size_t>(row) * sizeof(float));
-      std::memcpy(values + i * row, source + v.offset, static_cast<size_t>(row) * sizeof(float));
+      const int64_t slot = cache.slot_offset(slice.block_table, slice.cached_tokens + i);
+      std::memcpy(keys + slot, source + k.offset, static_cast<size_t>(row) * sizeof(float));
+      std::memcpy(values + slot, source + v.offset, static_cast<size_t>(row) * sizeof(float));
     }
   }
 }
@@ -85,46 +146,89 @@ void CpuBackend::attention(const float* x, const HeadLayout& q, std::span<const 
                            int64_t layer, float scale, float* out) {
   const int64_t head_dim = q.head_dim;
   const int64_t out_stride = q.heads * head_dim;
-  const auto head_inputs = [&](const SequenceSlice& slice, int64_t head) {
-    CpuKvCache& cache = cpu_cache(slice, layer);
-    const int64_t kv_head = head / (q.heads / cache.shape().kv_heads);
-    struct {
-      const float* q;
-      const float* k;
-      const float* v;
-      int64_t kv_stride;
-      float* out;
-    } in{x + slice.first_row * q.row_stride + q.offset + head * head_dim, cache.keys(layer) + kv_head * head_dim,
-         cache.values(layer) + kv_head * head_dim, cache.row_floats(), out + slice.first_row * out_stride + head * head_dim};
-    return in;
+  const auto paged_head = [&](const SequenceSlice& slice, int64_t kv_head) {
+    CpuKvCache& cache = checked_cache(slice, layer);
+    return cpu::PagedKvHead{cache.keys(layer) + kv_head * head_dim, cache.values(layer) + kv_head * head_dim,
+                            slice.block_table.data(), cache.block_size(), cache.row_floats()};
+  };
+  const auto group_of = [&](const SequenceSlice& slice) {
+    const int64_t kv_heads = cpu_cache(slice.kv).shape().kv_heads;
+    if (kv_heads <= 0 || q.heads % kv_heads != 0 || cpu_cache(slice.kv).shape().head_dim != head_dim) {
+      throw std::logic_error("CpuBackend::attention: q heads do not match the KV cache's kv heads");
+    }
+    return q.heads / kv_heads;
+  };
+  // The batch-invariant mode sends every query through the paged kernel, whose per-query arithmetic is
+  // the same for any chunk; the default mode takes the faster matrix products for long chunks.
+  const auto uses_gemm = [&](const SequenceSlice& slice) {
+    return !options_.batch_invariant && slice.num_rows >= kGemmAttentionRows;
   };
 
-  // Long runs of queries (prompts) go through OpenBLAS matrix products, one head after another, each
-  // product threaded by OpenBLAS itself.
+  // Long chunks (prompts): OpenBLAS products over one kv head's keys and values, gathered out of the
+  // pool into contiguous rows once for the q heads of its group; one product after another, each
+  // threaded by OpenBLAS itself.
   for (const auto& slice : sequences) {
-    if (slice.num_rows < kGemmAttentionRows) continue;
-    for (int64_t head = 0; head < q.heads; ++head) {
-      const auto in = head_inputs(slice, head);
-      cpu::attention_head_gemm(in.q, q.row_stride, slice.num_rows, slice.cached_tokens, in.k, in.v, in.kv_stride,
-                               head_dim, scale, in.out, out_stride, prefill_scores_);
+    if (!uses_gemm(slice)) continue;
+    const int64_t group = group_of(slice);
+    const int64_t tokens = slice.cached_tokens + slice.num_rows;
+    const auto floats = static_cast<size_t>(tokens * head_dim);
+    if (gathered_keys_.size() < floats) {
+      gathered_keys_.resize(floats);
+      gathered_values_.resize(floats);
+    }
+    for (int64_t kv_head = 0; kv_head < q.heads / group; ++kv_head) {
+      cpu::gather_kv_head(paged_head(slice, kv_head), tokens, head_dim, gathered_keys_.data(), gathered_values_.data());
+      for (int64_t head = kv_head * group; head < (kv_head + 1) * group; ++head) {
+        cpu::attention_head_gemm(x + slice.first_row * q.row_stride + q.offset + head * head_dim, q.row_stride,
+                                 slice.num_rows, slice.cached_tokens, gathered_keys_.data(), gathered_values_.data(),
+                                 head_dim, head_dim, scale, out + slice.first_row * out_stride + head * head_dim,
+                                 out_stride, prefill_scores_);
+      }
     }
   }
 
-  // Short runs (decode steps, small chunks): one task per (sequence, q head), spread over the pool;
-  // enough tasks to keep every thread busy even for a single decoding sequence.
-  short_slices_.clear();
+  // Everything else (decodes, short chunks, and in batch-invariant mode every chunk): the paged kernel on
+  // the pool, tasks of up to kMaxQueriesPerTask queries sharing one kv head, spread over the pool.
+  int64_t total_queries = 0;
   for (const auto& slice : sequences) {
-    if (slice.num_rows < kGemmAttentionRows) short_slices_.push_back(&slice);
+    if (!uses_gemm(slice)) total_queries += slice.num_rows * q.heads;
   }
-  const int64_t tasks = static_cast<int64_t>(short_slices_.size()) * q.heads;
-  pool_.parallel_for(tasks, [&](int64_t task) {
-    const SequenceSlice& slice = *short_slices_[static_cast<size_t>(task / q.heads)];
-    const auto in = head_inputs(slice, task % q.heads);
-    thread_local std::vector<float> scores;  // grows to the longest context once, then is reused
-    const auto needed = static_cast<size_t>(slice.cached_tokens + slice.num_rows);
-    if (scores.size() < needed) scores.resize(std::max(needed, scores.size() * 2));
-    cpu::attention_head(in.q, q.row_stride, slice.num_rows, slice.cached_tokens, in.k, in.v, in.kv_stride, head_dim,
-                        scale, in.out, out_stride, scores.data());
+  if (total_queries == 0) return;
+  const auto threads = static_cast<int64_t>(pool_.concurrency());
+  const int64_t per_task =
+      threads == 1 ? kMaxQueriesPerTask : std::clamp<int64_t>(total_queries / (2 * threads), 1, kMaxQueriesPerTask);
+  attention_tasks_.clear();
+  for (const auto& slice : sequences) {
+    if (uses_gemm(slice)) continue;
+    const int64_t group = group_of(slice);
+    checked_cache(slice, layer);
+    const int64_t queries = slice.num_rows * group;
+    for (int64_t kv_head = 0; kv_head < q.heads / group; ++kv_head) {
+      for (int64_t first = 0; first < queries; first += per_task) {
+        attention_tasks_.push_back({&slice, kv_head, first, std::min(per_task, queries - first)});
+      }
+    }
+  }
+  pool_.parallel_for(static_cast<int64_t>(attention_tasks_.size()), [&](int64_t index) {
+    const AttentionTask& task = attention_tasks_[static_cast<size_t>(index)];
+    const SequenceSlice& slice = *task.slice;
+    const int64_t group = q.heads / cpu_cache(slice.kv).shape().kv_heads;
+    // Queries are numbered row-major over (row, q head of the group).
+    thread_local std::vector<cpu::AttentionQuery> queries;
+    thread_local std::vector<float> scratch;  // grows to the longest context once, then is reused
+    queries.clear();
+    int64_t longest = 0;
+    for (int64_t n = task.first_query; n < task.first_query + task.queries; ++n) {
+      const int64_t row = n / group;
+      const int64_t head = task.kv_head * group + n % group;
+      const int64_t visible = slice.cached_tokens + row + 1;
+      queries.push_back({x + (slice.first_row + row) * q.row_stride + q.offset + head * head_dim, visible,
+                         out + (slice.first_row + row) * out_stride + head * head_dim});
+      longest = std::max(longest, visible);
+    }
+    const auto needed = static_cast<size_t>(cpu::paged_attention_scratch_floats(longest));
+    if (scratch.size() < needed) scratch.resize(std::max(needed, scratch.size() * 2));
+    cpu::paged_attention(queries, paged_head(slice, task.kv_head), head_dim, scale, scratch.data());
   });
 }
 

@@ -157,10 +157,10 @@ static std::vector<float> check_greedy(sabre::GgufWeights mode) {
 
   auto backend = sabre::make_backend("cpu");
   sabre::Transformer model(ck.config, *ck.weights, *backend);
-  auto kv = model.create_kv_cache(64);
+  const auto kv = model.create_sequence_kv(64);
   sabre::ForwardBatch batch;
   std::vector<float> logits(static_cast<size_t>(ck.config.vocab_size));
-  batch.add_sequence(prompt, 0, kv.get(), true);
+  batch.add_sequence(prompt, 0, kv.cache.get(), kv.block_table, true);
   model.forward(batch, logits);
   int64_t cached = static_cast<int64_t>(prompt.size());
   std::vector<int32_t> got;
@@ -176,7 +176,7 @@ static std::vector<float> check_greedy(sabre::GgufWeights mode) {
     if (step + 1 == want.size()) break;
     batch.clear();
     const int32_t token[] = {next};
-    batch.add_sequence(token, cached++, kv.get(), true);
+    batch.add_sequence(token, cached++, kv.cache.get(), kv.block_table, true);
     model.forward(batch, logits);
   }
   const std::vector<float> last_logits = logits;

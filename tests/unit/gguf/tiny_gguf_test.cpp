@@ -97,10 +97,10 @@ TEST_CASE("tiny GGUF checkpoints reproduce the Hugging Face models", "[gguf][mod
 
   auto backend = sabre::make_backend("cpu");
   sabre::Transformer model(ck.config, *ck.weights, *backend);
-  auto kv = model.create_kv_cache(64);
+  const auto kv = model.create_sequence_kv(64);
   sabre::ForwardBatch batch;
   std::vector<float> logits(static_cast<size_t>(golden.vocab));
-  batch.add_sequence(golden.prompt, 0, kv.get(), true);
+  batch.add_sequence(golden.prompt, 0, kv.cache.get(), kv.block_table, true);
   model.forward(batch, logits);
   int64_t cached = static_cast<int64_t>(golden.prompt.size());
   std::vector<int32_t> generated;
@@ -113,7 +113,7 @@ TEST_CASE("tiny GGUF checkpoints reproduce the Hugging Face models", "[gguf][mod
     if (step + 1 == golden.greedy.size()) break;
     batch.clear();
     const int32_t token[] = {next};
-    batch.add_sequence(token, cached++, kv.get(), true);
+    batch.add_sequence(token, cached++, kv.cache.get(), kv.block_table, true);
     model.forward(batch, logits);
   }
   INFO("worst logit difference " << worst);

@@ -1,0 +1,57 @@
+#pragma once
+// Attention over a paged KV cache (CpuBackend's block pool): the keys and values of one sequence and one
+// kv head are read through its block table, block by block, without first copying them together.
+//
+// The kernel works on a group of queries that read the same kv head of the same sequence (the q heads
+// of a grouped-query group, several rows of a prompt chunk), loading each key and value once for up to
+// four queries. Each query is nevertheless computed by exactly the operations, in exactly the order, it
+// would get alone: its own FMA chains for the dot products and for the weighted sum of values, its own
+// softmax over a contiguous array of scores indexed by key position. The grouping, the block ids, the
+// block size and the chunk a query arrived in change only which loads are shared, never a result bit.
+// That is what makes CpuBackend's batch-invariant mode reproduce a request's logits exactly whether it
+// ran alone, in chunks or beside other sequences.
+
+#include <cstdint>
+#include <span>
+
+namespace sabre::cpu {
+
+// One sequence's keys and values for one kv head in a block pool. Token position p lives in block
+// block_table[p / block_size] at slot p % block_size; that slot's key starts at
+// keys + (block * block_size + slot) * row_stride (the kv head's offset already added), its value
+// likewise from `values`.
+struct PagedKvHead {
+  const float* keys = nullptr;
+  const float* values = nullptr;
+  const int32_t* block_table = nullptr;
+  int64_t block_size = 0;
+  int64_t row_stride = 0;
+
+  const float* key(int64_t position) const { return keys + slot_offset(position); }
+  const float* value(int64_t position) const { return values + slot_offset(position); }
+  int64_t slot_offset(int64_t position) const {
+    return (int64_t{block_table[position / block_size]} * block_size + position % block_size) * row_stride;
+  }
+};
+
+// One query vector (head_dim floats), how many keys it sees (causal: its position + 1) and where its
+// head_dim outputs go.
+struct AttentionQuery {
+  const float* q = nullptr;
+  int64_t visible = 0;
+  float* out = nullptr;
+};
+
+// Scratch floats paged_attention needs for queries that see at most `max_visible` keys.
+int64_t paged_attention_scratch_floats(int64_t max_visible);
+
+// out = softmax(q . k_j * scale over j < visible) . v_j for every query, over kv's keys and values.
+// `scratch` holds paged_attention_scratch_floats(largest visible) floats.
+void paged_attention(std::span<const AttentionQuery> queries, const PagedKvHead& kv, int64_t head_dim, float scale,
+                     float* scratch);
+
+// Copies positions 0..tokens-1 of kv into contiguous rows of head_dim floats (keys to `k`, values to `v`),
+// for the matrix-product prefill path, which wants one strided matrix.
+void gather_kv_head(const PagedKvHead& kv, int64_t tokens, int64_t head_dim, float* k, float* v);
+
+}  // namespace sabre::cpu
