@@ -102,7 +102,9 @@ class EngineMetrics {
  public:
   EngineMetrics();
 
-  // Scheduler actor, per step. Negative durations (clock trouble) count as 0.
+  // Scheduler actor, per step: StepPlan::num_batched_tokens, the time the rank spent in the model
+  // (forward pass and sampling), and the rest of the step's wall time (from starting to plan it to having
+  // applied its results, minus the model time). Negative durations (clock trouble) count as 0.
   void observe_step(int64_t batched_tokens, double model_seconds, double overhead_seconds);
   void set_scheduler_state(const SchedulerState& state);
   void observe_queue_time(double seconds);

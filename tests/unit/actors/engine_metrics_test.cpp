@@ -2,6 +2,7 @@
 // counters, concurrent updates, and the Prometheus text of a small snapshot line by line.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <limits>
