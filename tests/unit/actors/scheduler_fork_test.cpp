@@ -367,3 +367,21 @@ TEST_CASE("scheduler n > 1: requests that can never run are rejected by name", "
   CHECK(sched.find(6) == nullptr);
   CHECK(sched.num_waiting() == 2);
 }
+
+TEST_CASE("scheduler n > 1: the group size add() checks is what the samples really hold", "[scheduler][fork]") {
+  // The same request as above (n = 2, 8 blocks by the formula) in a pool of exactly 8 blocks runs to
+  // the end without a preemption, and at its peak holds all 8; a pool of 7 rejects it.
+  BlockManager bm({.block_size = 4, .num_blocks = 8, .enable_prefix_caching = true});
+  Scheduler sched({.max_num_batched_tokens = 64, .max_num_seqs = 3, .max_waiting = 8, .max_model_len = 100}, bm);
+  sched.add(request(1, iota_tokens(10), 11, {2}));
+  int32_t peak = 0;
+  const auto done = run_to_end(sched, bm, &peak);
+  CHECK(peak == 8);
+  CHECK(sched.num_preemptions() == 0);
+  CHECK(done.at(1).generated == stream(1, 10, 11));
+  CHECK(done.at(2).generated == stream(2, 10, 11));
+
+  BlockManager small({.block_size = 4, .num_blocks = 7, .enable_prefix_caching = true});
+  Scheduler tight({.max_num_batched_tokens = 64, .max_num_seqs = 3, .max_waiting = 8, .max_model_len = 100}, small);
+  CHECK_THROWS_WITH(tight.add(request(1, iota_tokens(10), 11, {2})), Catch::Contains("need 8 KV blocks"));
+}
