@@ -280,14 +280,14 @@ void Scheduler::insert_waiting(SequenceId seq) {
   waiting_.insert(pos, seq);
 }
 
-std::vector<FinishedSequence> Scheduler::on_step_done(const std::vector<StepResult>& results) {
+StepOutcome Scheduler::on_step_done(const std::vector<StepResult>& results) {
   if (!in_flight_) throw std::logic_error("Scheduler::on_step_done: no step in flight");
   StepPlan plan = std::move(*in_flight_);
   in_flight_.reset();
   std::unordered_map<SequenceId, int32_t> sampled;
   for (const StepResult& r : results) sampled[r.seq] = r.token;
 
-  std::vector<FinishedSequence> finished;
+  StepOutcome outcome;
   for (const ScheduledChunk& chunk : plan.chunks) {
     SchedulerSequence& s = sequences_.at(chunk.seq);  // aborted ones were removed from the plan
     s.num_computed = chunk.num_cached + static_cast<int64_t>(chunk.tokens.size());
@@ -310,11 +310,12 @@ std::vector<FinishedSequence> Scheduler::on_step_done(const std::vector<StepResu
     for (size_t i = 0; i < chunk.sample_ids.size(); ++i) {
       if (chunk.sample_ids[i] == chunk.seq) s.tokens.push_back(tokens[i]);
     }
+    for (size_t i = 0; i < chunk.sample_ids.size(); ++i) outcome.accepted.push_back({chunk.sample_ids[i], tokens[i]});
     for (SequenceId id : chunk.sample_ids) {
-      if (auto reason = finish_reason(sequences_.at(id))) finish(id, *reason, finished);
+      if (auto reason = finish_reason(sequences_.at(id))) finish(id, *reason, outcome.finished);
     }
   }
-  return finished;
+  return outcome;
 }
 
 void Scheduler::fork_sample(SchedulerSequence& parent, SequenceId child_id, int32_t token) {

@@ -58,6 +58,16 @@ struct FinishedSequence {
   std::vector<int32_t> generated;
 };
 
+// What on_step_done applied.
+struct StepOutcome {
+  // The sampled tokens the scheduler appended, in plan order: stream these, and only these, to the
+  // requests. A rank's result for a sequence aborted while the step ran is not here, nor are the tokens
+  // sampled for the samples of a parent aborted before their fork (their prefill starts over).
+  std::vector<StepResult> accepted;
+  // Sequences that finished with this step (their last token is in `accepted`); blocks already freed.
+  std::vector<FinishedSequence> finished;
+};
+
 class Scheduler {
  public:
   // `blocks` must outlive the scheduler; the scheduler is its only user.
@@ -80,10 +90,10 @@ class Scheduler {
 
   // Applies the step in flight: marks its KV computed, forks n > 1 samples whose prompt is now
   // computed, appends the sampled tokens (one per sample id of each chunk that wanted logits; results
-  // for sequences aborted meanwhile are ignored) and returns the sequences that finished, whose blocks
-  // are already freed. Needs no free block (the new tokens' slots are taken when the next step is
+  // for sequences aborted meanwhile are ignored) and returns the tokens it applied and the sequences
+  // that finished, whose blocks are already freed. Needs no free block (the new tokens' slots are taken when the next step is
   // planned, where a shortage preempts), so it never fails for lack of room.
-  std::vector<FinishedSequence> on_step_done(const std::vector<StepResult>& results);
+  StepOutcome on_step_done(const std::vector<StepResult>& results);
 
   int64_t num_waiting() const { return static_cast<int64_t>(waiting_.size()); }
   int64_t num_running() const { return static_cast<int64_t>(running_.size()); }

@@ -181,9 +181,13 @@ TEST_CASE("scheduler n > 1: abort a sample or the parent, before and after the f
     survivors = {10, 12};
   }
   SECTION("a sample before the fork, in the step in flight") {
-    const StepPlan p = sched.schedule();
+    sched.schedule();
     CHECK(sched.abort(12));
-    complete(sched, p, 77);  // the rank still answers for 12; the result is dropped
+    // The rank still answers for 12; that result is dropped.
+    const StepOutcome outcome = sched.on_step_done({{10, 77}, {11, 77}, {12, 77}});
+    REQUIRE(outcome.accepted.size() == 2);
+    CHECK(outcome.accepted[0].seq == 10);
+    CHECK(outcome.accepted[1].seq == 11);
     CHECK(sched.running_ids() == std::vector<SequenceId>{10, 11});
     CHECK_FALSE(bm.has_sequence(12));
     CHECK(sched.find(11)->tokens.back() == 77);
@@ -205,11 +209,11 @@ TEST_CASE("scheduler n > 1: abort a sample or the parent, before and after the f
     survivors = {11, 12};
   }
   SECTION("the parent before the fork, in the step in flight") {
-    const StepPlan p = sched.schedule();
-    CHECK(p.first_scheduled == std::vector<SequenceId>{10});
+    CHECK(sched.schedule().first_scheduled == std::vector<SequenceId>{10});
     CHECK(sched.abort(10));
     CHECK(bm.num_used_blocks() == 0);  // its blocks are freed at once
-    complete(sched, p);                // nothing of that step applies any more
+    // Nothing of that step applies any more: the samples' tokens are sampled again after the new prefill.
+    CHECK(sched.on_step_done({{10, 5}, {11, 6}, {12, 7}}).accepted.empty());
     CHECK(sched.running_ids().empty());
     const StepPlan q = sched.schedule();
     REQUIRE(q.chunks.size() == 1);

@@ -80,9 +80,21 @@ void simulate(uint32_t seed) {
     std::advance(it, std::uniform_int_distribution<size_t>(0, live.size() - 1)(rng));
     return it->first;
   };
+  // A parent whose samples are not forked yet, if any (aborting one hands its prefill over).
+  auto live_parent_before_fork = [&]() -> std::optional<SequenceId> {
+    for (const auto& [id, e] : live) {
+      if (!sched.find(id)->pending_samples.empty()) return id;
+    }
+    return std::nullopt;
+  };
+  int64_t hand_overs = 0;
   auto maybe_abort = [&] {
     if (std::uniform_real_distribution<double>(0, 1)(rng) < 0.04) {
-      if (auto id = random_live()) {
+      std::optional<SequenceId> id;
+      if (std::uniform_int_distribution<int>(0, 2)(rng) == 0) id = live_parent_before_fork();
+      hand_overs += id ? 1 : 0;
+      if (!id) id = random_live();
+      if (id) {
         REQUIRE(sched.abort(*id));
         aborted.insert(*id);
         live.erase(*id);
@@ -129,6 +141,7 @@ void simulate(uint32_t seed) {
     CHECK(sched.num_running() <= config.max_num_seqs);
     int64_t rows = 0;
     std::vector<StepResult> results;
+    std::vector<SequenceId> result_owner;  // the chunk each result was sampled from
     for (SequenceId id : plan.first_scheduled) {
       CHECK(scheduled_once.insert(id).second);  // a request's queue time ends once
       CHECK(std::any_of(plan.chunks.begin(), plan.chunks.end(), [id](const ScheduledChunk& c) { return c.seq == id; }));
@@ -169,6 +182,7 @@ void simulate(uint32_t seed) {
         CHECK(static_cast<bool>(sched.find(id)->fork_parent) == (id != c.seq));
         samples_forked += id != c.seq ? 1 : 0;
         results.push_back({id, fake_model_token(id, static_cast<int64_t>(live.at(id).tokens.size()))});
+        result_owner.push_back(c.seq);
       }
     }
     CHECK(rows == plan.num_batched_tokens);
@@ -178,10 +192,18 @@ void simulate(uint32_t seed) {
       continue;
     }
     maybe_abort();  // while the step is in flight
-    for (const StepResult& r : results) {
-      if (live.count(r.seq)) live.at(r.seq).tokens.push_back(r.token);
+    // A result applies unless its sequence, or the sequence whose chunk it was sampled from (an n > 1
+    // parent aborted before the fork: its samples start over), was aborted meanwhile.
+    std::vector<std::pair<SequenceId, int32_t>> applies;
+    for (size_t i = 0; i < results.size(); ++i) {
+      if (live.count(results[i].seq) && live.count(result_owner[i])) applies.emplace_back(results[i].seq, results[i].token);
     }
-    for (FinishedSequence& f : sched.on_step_done(results)) {
+    StepOutcome outcome = sched.on_step_done(results);
+    std::vector<std::pair<SequenceId, int32_t>> accepted;
+    for (const StepResult& r : outcome.accepted) accepted.emplace_back(r.seq, r.token);
+    CHECK(accepted == applies);
+    for (const auto& [id, token] : applies) live.at(id).tokens.push_back(token);
+    for (FinishedSequence& f : outcome.finished) {
       REQUIRE(live.count(f.seq) == 1);
       REQUIRE(finished.count(f.seq) == 0);
       const SequenceId id = f.seq;
@@ -209,11 +231,13 @@ void simulate(uint32_t seed) {
   CHECK(!aborted.empty());
   CHECK(samples_forked > 20);
   CHECK(block_copies > 0);
+  CHECK(hand_overs > 0);
   if (std::getenv("SABRE_SIM_STATS") != nullptr) {
     WARN("seed " << seed << ": " << finished.size() << " finished, " << aborted.size() << " aborted, "
                  << sched.num_preemptions() << " preemptions, " << bm.prefix_cache_stats().hit_blocks
                  << " prefix-cache hit blocks, " << overloaded << " overloaded rejections, " << samples_forked
-                 << " samples forked, " << block_copies << " block copies, " << rejected_groups << " groups too big");
+                 << " samples forked, " << block_copies << " block copies, " << rejected_groups << " groups too big, "
+                 << hand_overs << " parents aborted before their fork");
   }
 }
 

@@ -22,7 +22,11 @@ TEST_CASE("scheduler: decodes come first, then prefill chunks cut to the remaini
   CHECK(p1.chunks[0].sample_ids == std::vector<SequenceId>{1});
   CHECK_FALSE(p1.chunks[0].is_decode);
   CHECK(p1.num_batched_tokens == 6);
-  complete(sched, p1, 500);
+  const StepOutcome o1 = sched.on_step_done({{1, 500}});
+  REQUIRE(o1.accepted.size() == 1);
+  CHECK(o1.accepted[0].seq == 1);
+  CHECK(o1.accepted[0].token == 500);
+  CHECK(o1.finished.empty());
 
   sched.add(request(2, iota_tokens(20, 100)));
   // Step 2: sequence 1 decodes (1 token), sequence 2 gets the other 9 of the budget, no logits.

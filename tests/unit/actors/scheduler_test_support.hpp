@@ -32,7 +32,7 @@ inline std::vector<FinishedSequence> complete(Scheduler& sched, const StepPlan& 
   for (const auto& c : plan.chunks) {
     for (SequenceId id : c.sample_ids) results.push_back({id, token});
   }
-  return sched.on_step_done(results);
+  return sched.on_step_done(results).finished;
 }
 
 // A token that depends only on the sequence and the position it lands at, so every sample has a
@@ -49,7 +49,7 @@ inline std::vector<FinishedSequence> complete_per_sequence(Scheduler& sched, con
       results.push_back({id, token_at(id, static_cast<int64_t>(sched.find(id)->tokens.size()))});
     }
   }
-  return sched.on_step_done(results);
+  return sched.on_step_done(results).finished;
 }
 
 inline const ScheduledChunk& chunk_of(const StepPlan& plan, SequenceId seq) {
