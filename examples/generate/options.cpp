@@ -59,6 +59,9 @@ GGUF file.
   --ignore-eos         do not stop at end-of-sequence ids
   --device cpu         where to run (only cpu is available)
   --threads N          CPU threads (default: all)
+  --batch-invariant    CPU: compute every linear layer with the row-invariant kernels, so each token's
+                       result is bit-identical whatever else shares its step (what the serving engine
+                       uses); slower prefill than the default OpenBLAS path
   --gguf-weights MODE  quantized (default): a GGUF file's Q8_0/Q4_1 matrices are multiplied with as
                        stored; f32: every weight is dequantised to fp32 at load
   --json               print one JSON object: text, token_ids, logprobs, prompt_tokens,
@@ -80,7 +83,7 @@ Options parse_options(int argc, char** argv) {
       {"--tokenizer", Kind::value},  {"--max-tokens", Kind::value}, {"--temperature", Kind::value},
       {"--top-p", Kind::value},      {"--top-k", Kind::value},      {"--seed", Kind::value},
       {"--device", Kind::value},     {"--threads", Kind::value},    {"--ignore-eos", Kind::flag},
-      {"--gguf-weights", Kind::value},
+      {"--gguf-weights", Kind::value}, {"--batch-invariant", Kind::flag},
       {"--chat", Kind::flag},        {"--json", Kind::flag},        {"--verbose", Kind::flag},
       {"--help", Kind::flag},        {"-h", Kind::flag},
   };
@@ -117,6 +120,7 @@ Options parse_options(int argc, char** argv) {
       else if (value == "f32") o.gguf_weights = GgufWeights::f32;
       else throw UsageError(fmt::format("--gguf-weights must be quantized or f32, got '{}'", value));
     }
+    else if (arg == "--batch-invariant") o.batch_invariant = true;
     else if (arg == "--ignore-eos") o.ignore_eos = true;
     else if (arg == "--chat") o.chat = true;
     else if (arg == "--json") o.json = true;

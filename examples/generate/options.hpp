@@ -31,6 +31,7 @@ struct Options {
   bool chat = false;
   std::string device = "cpu";
   unsigned threads = 0;  // 0: all hardware threads
+  bool batch_invariant = false;  // CPU: row-invariant linear kernels for every row count (CpuBackendOptions)
   GgufWeights gguf_weights = GgufWeights::quantized;
   bool json = false;
   bool verbose = false;
