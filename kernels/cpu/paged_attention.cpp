@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 // Written with AVX2/FMA intrinsics so that every multiply-add is an explicit FMA: g++ contracts a * b + c
 // into an FMA where it likes (-ffp-contract=fast is its default), and a choice that differed between two
@@ -18,6 +19,7 @@ namespace {
 
 constexpr int64_t kLanes = 8;
 constexpr int kMaxTile = 4;  // queries sharing each key and value load (bounded by the 16 ymm registers)
+constexpr int64_t kKeyBlock = 64;  // keys per pass of all tiles: 16 KB of one head's keys (head_dim 64)
 
 int64_t padded(int64_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
 
@@ -140,17 +142,23 @@ constexpr int chunks_per_pass() {
   return NQ == 1 ? 8 : NQ == 2 ? 4 : 2;
 }
 
-// out[t][c0*8 .. (c0+CD)*8) = sum_j p[t][j] v_j * inv_total[t]: for each query and lane one FMA chain over
-// j = 0, 1, ... in order, the keys every query sees shared (j < shared), then each query's own tail.
+// out[t][c0*8 .. (c0+CD)*8) += sum over keys j in [from, to) of p[t][j] v_j, unnormalised: for each query
+// and lane one FMA chain over j in order, the keys every query of the tile sees shared, then each query's
+// own tail. The running sums live in `out` between key blocks (a store and a load change no bit), so the
+// chain of a query is the same however the keys are blocked. `first`: start from zero instead of `out`.
 template <int NQ, int CD>
-void weigh_values_pass(const AttentionQuery* queries, const float* const* p, const float* inv_total,
-                       const PagedKvHead& kv, int64_t shared, int64_t c0) {
+void weigh_values_pass(const AttentionQuery* queries, const float* const* p, const PagedKvHead& kv, int64_t from,
+                       int64_t to, int64_t c0, bool first) {
+  int64_t shared = to;
+  for (int t = 0; t < NQ; ++t) shared = std::min(shared, queries[t].visible);
+  const int64_t offset = c0 * kLanes;
   __m256 acc[NQ][CD];
   for (int t = 0; t < NQ; ++t) {
-    for (int c = 0; c < CD; ++c) acc[t][c] = _mm256_setzero_ps();
+    for (int c = 0; c < CD; ++c) {
+      acc[t][c] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(queries[t].out + offset + c * kLanes);
+    }
   }
-  const int64_t offset = c0 * kLanes;
-  for (int64_t j = 0; j < shared;) {
+  for (int64_t j = from; j < shared;) {
     const int64_t run = std::min(kv.block_size - j % kv.block_size, shared - j);
     const float* base = kv.value(j) + offset;
     for (int64_t s = 0; s < run; ++s) {
@@ -165,48 +173,54 @@ void weigh_values_pass(const AttentionQuery* queries, const float* const* p, con
     j += run;
   }
   for (int t = 0; t < NQ; ++t) {
-    for (int64_t j = shared; j < queries[t].visible; ++j) {
+    const int64_t end = std::min(to, queries[t].visible);
+    for (int64_t j = std::max(from, shared); j < end; ++j) {
       const float* v = kv.value(j) + offset;
       const __m256 weight = _mm256_broadcast_ss(p[t] + j);
       for (int c = 0; c < CD; ++c) acc[t][c] = _mm256_fmadd_ps(weight, _mm256_loadu_ps(v + c * kLanes), acc[t][c]);
     }
-    const __m256 scale = _mm256_set1_ps(inv_total[t]);
-    for (int c = 0; c < CD; ++c) _mm256_storeu_ps(queries[t].out + offset + c * kLanes, _mm256_mul_ps(acc[t][c], scale));
+    for (int c = 0; c < CD; ++c) _mm256_storeu_ps(queries[t].out + offset + c * kLanes, acc[t][c]);
   }
 }
 
-template <int NQ>
-void weigh_values(const AttentionQuery* queries, const float* const* p, const float* inv_total,
-                  const PagedKvHead& kv, int64_t shared, int64_t chunks) {
-  constexpr int CD = chunks_per_pass<NQ>();
-  int64_t c0 = 0;
-  for (; c0 + CD <= chunks; c0 += CD) weigh_values_pass<NQ, CD>(queries, p, inv_total, kv, shared, c0);
-  for (; c0 < chunks; ++c0) weigh_values_pass<NQ, 1>(queries, p, inv_total, kv, shared, c0);
-}
-
-// ---- one tile of up to kMaxTile queries ----
+// ---- one tile of up to kMaxTile queries over one block of keys ----
 
 template <int NQ>
-void attention_tile(const AttentionQuery* queries, const PagedKvHead& kv, int64_t head_dim, float scale,
-                    float* scratch) {
-  int64_t shared = queries[0].visible, longest = queries[0].visible;
-  for (int t = 1; t < NQ; ++t) {
-    shared = std::min(shared, queries[t].visible);
-    longest = std::max(longest, queries[t].visible);
-  }
-  const int64_t chunks = head_dim / kLanes;
-  const int64_t row = padded(longest);
+void score_block(const AttentionQuery* queries, float* const* scores, const PagedKvHead& kv, int64_t from,
+                 int64_t to, int64_t chunks, float scale) {
   const float* q[NQ];
-  float* scores[NQ];
+  int64_t shared = to;
   for (int t = 0; t < NQ; ++t) {
     q[t] = queries[t].q;
-    scores[t] = scratch + t * row;
+    shared = std::min(shared, queries[t].visible);
   }
-  score_keys<NQ>(q, kv, 0, shared, chunks, scale, scores);
-  for (int t = 0; t < NQ; ++t) score_keys<1>(&q[t], kv, shared, queries[t].visible, chunks, scale, &scores[t]);
-  float inv_total[NQ];
-  for (int t = 0; t < NQ; ++t) inv_total[t] = softmax_in_place(scores[t], queries[t].visible);
-  weigh_values<NQ>(queries, scores, inv_total, kv, shared, chunks);
+  score_keys<NQ>(q, kv, from, shared, chunks, scale, scores);
+  for (int t = 0; t < NQ; ++t) {
+    score_keys<1>(&q[t], kv, std::max(from, shared), std::min(to, queries[t].visible), chunks, scale, &scores[t]);
+  }
+}
+
+template <int NQ>
+void weigh_block(const AttentionQuery* queries, const float* const* p, const PagedKvHead& kv, int64_t from,
+                 int64_t to, int64_t chunks) {
+  constexpr int CD = chunks_per_pass<NQ>();
+  const bool first = from == 0;
+  int64_t c0 = 0;
+  for (; c0 + CD <= chunks; c0 += CD) weigh_values_pass<NQ, CD>(queries, p, kv, from, to, c0, first);
+  for (; c0 < chunks; ++c0) weigh_values_pass<NQ, 1>(queries, p, kv, from, to, c0, first);
+}
+
+// Calls body.template operator()<NQ>(first query index) for each tile of up to kMaxTile queries.
+template <class Body>
+void for_each_tile(int64_t count, Body&& body) {
+  for (int64_t t0 = 0; t0 < count; t0 += kMaxTile) {
+    switch (std::min<int64_t>(kMaxTile, count - t0)) {
+      case 1: body.template operator()<1>(t0); break;
+      case 2: body.template operator()<2>(t0); break;
+      case 3: body.template operator()<3>(t0); break;
+      default: body.template operator()<4>(t0); break;
+    }
+  }
 }
 
 // head_dim not a multiple of 8 (no model in use has one): plain scalar code, one query at a time, which
@@ -236,7 +250,11 @@ void attention_scalar(const AttentionQuery& query, const PagedKvHead& kv, int64_
 
 }  // namespace
 
-int64_t paged_attention_scratch_floats(int64_t max_visible) { return kMaxTile * padded(max_visible); }
+int64_t paged_attention_scratch_floats(std::span<const AttentionQuery> queries) {
+  int64_t floats = 0;
+  for (const AttentionQuery& query : queries) floats += padded(query.visible);
+  return floats;
+}
 
 void paged_attention(std::span<const AttentionQuery> queries, const PagedKvHead& kv, int64_t head_dim, float scale,
                      float* scratch) {
@@ -245,13 +263,39 @@ void paged_attention(std::span<const AttentionQuery> queries, const PagedKvHead&
     for (const AttentionQuery& query : queries) attention_scalar(query, kv, head_dim, scale, scratch);
     return;
   }
-  for (int64_t t0 = 0; t0 < count; t0 += kMaxTile) {
-    const AttentionQuery* tile = queries.data() + t0;
-    switch (std::min<int64_t>(kMaxTile, count - t0)) {
-      case 1: attention_tile<1>(tile, kv, head_dim, scale, scratch); break;
-      case 2: attention_tile<2>(tile, kv, head_dim, scale, scratch); break;
-      case 3: attention_tile<3>(tile, kv, head_dim, scale, scratch); break;
-      default: attention_tile<4>(tile, kv, head_dim, scale, scratch); break;
+  // Each query's scores get a row of the scratch.
+  thread_local std::vector<float*> rows;
+  rows.resize(queries.size());
+  int64_t longest = 0;
+  for (size_t i = 0; i < queries.size(); ++i) {
+    rows[i] = scratch;
+    scratch += padded(queries[i].visible);
+    longest = std::max(longest, queries[i].visible);
+  }
+  const int64_t chunks = head_dim / kLanes;
+  const AttentionQuery* all = queries.data();
+  // Keys in blocks that stay in L1 while every tile of queries passes over them: without this a long
+  // prompt streams the whole context from L3 once per tile.
+  for (int64_t from = 0; from < longest; from += kKeyBlock) {
+    const int64_t to = std::min(from + kKeyBlock, longest);
+    for_each_tile(count, [&]<int NQ>(int64_t t0) {
+      score_block<NQ>(all + t0, rows.data() + t0, kv, from, to, chunks, scale);
+    });
+  }
+  thread_local std::vector<float> inv_total;
+  inv_total.resize(queries.size());
+  for (size_t i = 0; i < queries.size(); ++i) inv_total[i] = softmax_in_place(rows[i], queries[i].visible);
+  for (int64_t from = 0; from < longest; from += kKeyBlock) {
+    const int64_t to = std::min(from + kKeyBlock, longest);
+    for_each_tile(count, [&]<int NQ>(int64_t t0) {
+      weigh_block<NQ>(all + t0, rows.data() + t0, kv, from, to, chunks);
+    });
+  }
+  for (size_t i = 0; i < queries.size(); ++i) {
+    const __m256 norm = _mm256_set1_ps(inv_total[i]);
+    for (int64_t c = 0; c < chunks; ++c) {
+      float* o = queries[i].out + c * kLanes;
+      _mm256_storeu_ps(o, _mm256_mul_ps(_mm256_loadu_ps(o), norm));
     }
   }
 }

@@ -4,7 +4,7 @@
 //
 // The kernel works on a group of queries that read the same kv head of the same sequence (the q heads
 // of a grouped-query group, several rows of a prompt chunk), loading each key and value once for up to
-// four queries. Each query is nevertheless computed by exactly the operations, in exactly the order, it
+// four queries (a tile) and passing all tiles over one block of keys while it is in L1. Each query is nevertheless computed by exactly the operations, in exactly the order, it
 // would get alone: its own FMA chains for the dot products and for the weighted sum of values, its own
 // softmax over a contiguous array of scores indexed by key position. The grouping, the block ids, the
 // block size and the chunk a query arrived in change only which loads are shared, never a result bit.
@@ -42,11 +42,13 @@ struct AttentionQuery {
   float* out = nullptr;
 };
 
-// Scratch floats paged_attention needs for queries that see at most `max_visible` keys.
-int64_t paged_attention_scratch_floats(int64_t max_visible);
+// Scratch floats paged_attention needs for these queries (a row of scores each).
+int64_t paged_attention_scratch_floats(std::span<const AttentionQuery> queries);
 
 // out = softmax(q . k_j * scale over j < visible) . v_j for every query, over kv's keys and values.
-// `scratch` holds paged_attention_scratch_floats(largest visible) floats.
+// `scratch` holds paged_attention_scratch_floats(queries) floats. Keys are visited in blocks of 64 by
+// every tile before the next block (so a long prompt reads its context from L1, not L3, per tile); the
+// weighted sums wait in `out` between blocks, which changes no bit.
 void paged_attention(std::span<const AttentionQuery> queries, const PagedKvHead& kv, int64_t head_dim, float scale,
                      float* scratch);
 

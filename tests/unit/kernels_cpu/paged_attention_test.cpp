@@ -93,7 +93,7 @@ TEST_CASE("paged_attention matches a double reference over scattered blocks", "[
       for (size_t i = 0; i < visible.size(); ++i) {
         queries.push_back({q.data() + i * head_dim, visible[i], out.data() + i * head_dim});
       }
-      std::vector<float> scratch(static_cast<size_t>(cpu::paged_attention_scratch_floats(77)));
+      std::vector<float> scratch(static_cast<size_t>(cpu::paged_attention_scratch_floats(queries)));
       cpu::paged_attention(queries, pool.head(), head_dim, 0.3f, scratch.data());
       double worst = 0;
       for (size_t i = 0; i < visible.size(); ++i) {
@@ -117,7 +117,8 @@ TEST_CASE("paged_attention gives each query the same bits in any tile, block lay
     const std::vector<int64_t> visible = {150, 149, 148, 1, 100, 101, 3, 17, 16};
     const auto n = visible.size();
     const auto q = random_values(n * static_cast<size_t>(head_dim), 13);
-    std::vector<float> scratch(static_cast<size_t>(cpu::paged_attention_scratch_floats(tokens)));
+    // Room for the scores of all queries seeing every key.
+    std::vector<float> scratch(n * static_cast<size_t>(tokens + 8));
     const auto dim = static_cast<size_t>(head_dim);
 
     // Each query alone, through the 16-token layout: the reference bits.
@@ -248,14 +249,17 @@ TEST_CASE("batch-invariant CpuBackend attention: a sequence's output bits do not
 
 TEST_CASE("default-mode CpuBackend attention: matrix products for long chunks agree with the paged kernel",
           "[kernels][paged]") {
-  const int64_t length = 90;
+  const int64_t length = 600;  // past the 512-row threshold of the matrix-product path
   const auto x = random_values(static_cast<size_t>(length * kStride), 41);
   const std::vector<int32_t> ids(static_cast<size_t>(length), 0);
-  const std::vector<int32_t> table = {9, 3, 17, 0, 12, 5, 20, 1, 8, 14, 2, 19, 6, 11, 4, 16, 10, 7, 13, 15, 18, 21, 22};
+  std::vector<int32_t> table(200);
+  std::iota(table.begin(), table.end(), 0);
+  std::shuffle(table.begin(), table.end(), std::mt19937(41));
+  table.resize(150);
   CpuBackend fast(CpuBackendOptions{.threads = 2});
   CpuBackend invariant(CpuBackendOptions{.threads = 2, .batch_invariant = true});
-  auto fast_pool = fast.create_kv_cache({1, kKvHeads, kHeadDim, 4, 23});
-  auto invariant_pool = invariant.create_kv_cache({1, kKvHeads, kHeadDim, 4, 23});
+  auto fast_pool = fast.create_kv_cache({1, kKvHeads, kHeadDim, 4, 200});
+  auto invariant_pool = invariant.create_kv_cache({1, kKvHeads, kHeadDim, 4, 200});
   ForwardBatch a, b;
   a.add_sequence(ids, 0, fast_pool.get(), table, false);
   b.add_sequence(ids, 0, invariant_pool.get(), table, false);
@@ -264,6 +268,8 @@ TEST_CASE("default-mode CpuBackend attention: matrix products for long chunks ag
   float worst = 0;
   for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(got[i] - want[i]));
   CHECK(worst < 1e-5f);
+  // Different kernels: if the bits were equal, the matrix-product path would not have run.
+  CHECK_FALSE(same_bits(got.data(), want.data(), got.size()));
 }
 
 TEST_CASE("copy_kv_blocks copies every layer's keys and values of a block", "[kernels][paged]") {
