@@ -1,0 +1,167 @@
+#include "actors/engine.hpp"
+
+#include <caf/all.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "actors/rank_actor.hpp"
+#include "actors/request_actor.hpp"
+#include "actors/scheduler_actor.hpp"
+#include "kernels/cpu/cpu_backend.hpp"
+#include "model/backend_factory.hpp"
+#include "model/tokenizer/tokenizer.hpp"
+#include "model/transformer.hpp"
+
+namespace sabre {
+
+void add_engine_message_types(caf::actor_system_config& config) {
+  config.add_message_type<GenerationRequest>("sabre.GenerationRequest");
+  config.add_message_type<TokenDelta>("sabre.TokenDelta");
+  config.add_message_type<GenerationFinished>("sabre.GenerationFinished");
+  config.add_message_type<EngineInfo>("sabre.EngineInfo");
+}
+
+namespace {
+
+// The backend and the model on it, kept together so the model's reference to its backend stays valid.
+struct LoadedModel {
+  std::unique_ptr<Backend> backend;
+  std::unique_ptr<Transformer> model;
+};
+
+std::unique_ptr<Backend> make_engine_backend(const EngineOptions& options) {
+  if (options.device == "cpu") {
+    return std::make_unique<CpuBackend>(CpuBackendOptions{options.threads, options.batch_invariant});
+  }
+  return make_backend(options.device, options.threads);
+}
+
+struct EngineState {
+  // Not an aggregate, so CAF constructs it empty rather than from the actor pointer.
+  EngineState() = default;
+  static inline const char* name = "sabre.engine";
+  scheduler_actor scheduler;
+  RequestContext context;
+  std::string model_name;
+  std::unordered_map<std::string, request_actor> requests;
+  uint64_t next_request = 1;
+};
+
+using EngineSelf = engine_actor::stateful_pointer<EngineState>;
+
+engine_actor::behavior_type engine_behavior(EngineSelf self, scheduler_actor scheduler, RequestContext context,
+                                            std::string model_name) {
+  self->state.scheduler = scheduler;
+  self->state.model_name = std::move(model_name);
+  self->state.context = std::move(context);
+  self->link_to(scheduler);
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& requests = self->state.requests;
+    for (auto it = requests.begin(); it != requests.end(); ++it) {
+      if (it->second.address() == msg.source) {
+        requests.erase(it);
+        break;
+      }
+    }
+  });
+  return {
+      [self](generate_atom, GenerationRequest& request, generation_sink& sink) -> std::string {
+        auto& st = self->state;
+        if (request.request_id.empty() || st.requests.count(request.request_id) != 0) {
+          // Ids must be unique among live requests so that abort finds the right one.
+          request.request_id = request.request_id.empty()
+                                   ? fmt::format("req-{}", st.next_request++)
+                                   : fmt::format("{}-{}", request.request_id, st.next_request++);
+        }
+        std::string id = request.request_id;
+        request_actor actor = spawn_request(self->system(), std::move(request), std::move(sink), st.context);
+        self->monitor(actor);
+        st.requests.emplace(id, actor);
+        return id;
+      },
+      [self](abort_atom, const std::string& request_id) {
+        auto it = self->state.requests.find(request_id);
+        if (it != self->state.requests.end()) self->send(it->second, abort_atom::value);
+      },
+      [self](info_atom) { return self->delegate(self->state.scheduler, info_atom::value); },
+      [self](metrics_atom) -> std::string {
+        const auto& st = self->state;
+        return st.context.metrics ? render_prometheus(st.context.metrics->snapshot(), st.model_name) : std::string();
+      },
+  };
+}
+
+int64_t kv_blocks_for(const EngineOptions& options, const Transformer& model) {
+  if (options.num_kv_blocks > 0) return options.num_kv_blocks;
+  const int64_t per_block = static_cast<int64_t>(model.kv_block_bytes(options.block_size));
+  return options.kv_cache_bytes / per_block;
+}
+
+}  // namespace
+
+engine_actor spawn_engine(caf::actor_system& system, const EngineOptions& options) {
+  if (options.block_size <= 0) throw std::runtime_error(fmt::format("block size {} must be positive", options.block_size));
+  Checkpoint checkpoint = open_checkpoint(options.model, options.gguf_weights);
+
+  RequestContext context;
+  std::string tokenizer_json = checkpoint.tokenizer_json;
+  std::string tokenizer_origin = checkpoint.path.string() + "/tokenizer.json";
+  if (!options.tokenizer.empty()) {
+    tokenizer_origin = (options.tokenizer / "tokenizer.json").string();
+    context.tokenizer = std::make_shared<const Tokenizer>(Tokenizer::from_file(tokenizer_origin));
+  } else if (!tokenizer_json.empty()) {
+    context.tokenizer = std::make_shared<const Tokenizer>(Tokenizer::from_json(tokenizer_json, tokenizer_origin));
+  }
+  context.eos_token_ids = checkpoint.config.eos_token_ids;
+  auto metrics = std::make_shared<EngineMetrics>();
+  context.metrics = metrics;
+  context.vocab_size = checkpoint.config.vocab_size;
+
+  auto loaded = std::make_shared<LoadedModel>();
+  loaded->backend = make_engine_backend(options);
+  loaded->model = std::make_unique<Transformer>(checkpoint.config, *checkpoint.weights, *loaded->backend);
+  std::shared_ptr<Transformer> model(loaded, loaded->model.get());
+
+  SchedulerActorOptions scheduler_options;
+  scheduler_options.scheduler = options.scheduler;
+  if (scheduler_options.scheduler.max_model_len <= 0) {
+    scheduler_options.scheduler.max_model_len = checkpoint.config.max_position_embeddings;
+  }
+  if (scheduler_options.scheduler.max_model_len > checkpoint.config.max_position_embeddings) {
+    throw std::runtime_error(fmt::format("max_model_len {} exceeds the model's context of {} tokens",
+                                         scheduler_options.scheduler.max_model_len,
+                                         checkpoint.config.max_position_embeddings));
+  }
+  const int64_t num_blocks = kv_blocks_for(options, *model);
+  const int64_t blocks_per_sequence =
+      (scheduler_options.scheduler.max_model_len + options.block_size - 1) / options.block_size;
+  if (num_blocks < blocks_per_sequence) {
+    throw std::runtime_error(fmt::format(
+        "the KV cache holds {} blocks of {} tokens, fewer than one sequence of max_model_len {} needs ({}); "
+        "give it more memory or lower max_model_len",
+        num_blocks, options.block_size, scheduler_options.scheduler.max_model_len, blocks_per_sequence));
+  }
+  scheduler_options.blocks.block_size = options.block_size;
+  scheduler_options.blocks.num_blocks = static_cast<int32_t>(num_blocks);
+  scheduler_options.blocks.enable_prefix_caching = options.enable_prefix_caching;
+  scheduler_options.model_name =
+      options.served_model_name.empty() ? options.model.filename().string() : options.served_model_name;
+  scheduler_options.vocab_size = checkpoint.config.vocab_size;
+  scheduler_options.metrics = metrics;
+  spdlog::info("engine: {} ({} layers), {} KV blocks of {} tokens, max_model_len {}, batch budget {} tokens",
+               scheduler_options.model_name, checkpoint.config.num_hidden_layers, num_blocks, options.block_size,
+               scheduler_options.scheduler.max_model_len, scheduler_options.scheduler.max_num_batched_tokens);
+
+  rank_actor rank = spawn_rank(system, model, RankOptions{0, num_blocks, options.block_size});
+  scheduler_actor scheduler = spawn_scheduler(system, scheduler_options, {rank});
+  context.scheduler = scheduler;
+  return system.spawn(engine_behavior, scheduler, std::move(context), scheduler_options.model_name);
+}
+
+void stop_engine(const engine_actor& engine) { caf::anon_send_exit(engine, caf::exit_reason::user_shutdown); }
+
+}  // namespace sabre

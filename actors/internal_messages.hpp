@@ -1,0 +1,100 @@
+#pragma once
+// Messages between the engine's own actors (facade, request actors, scheduler, ranks). They never leave
+// the process, so they are whitelisted for CAF instead of being given inspect() overloads; the typed
+// interfaces that carry them are declared here too.
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "actors/block_manager.hpp"
+#include "actors/messages.hpp"
+#include "actors/sequence.hpp"
+#include "actors/step_plan.hpp"
+#include "model/sampler.hpp"
+
+namespace sabre {
+
+using EngineClock = std::chrono::steady_clock;
+
+// A request actor asks the scheduler to run its prompt; n > 1 samples become n sequences.
+struct SequenceSubmission {
+  std::vector<int32_t> prompt;
+  int64_t max_tokens = 16;
+  int64_t n = 1;
+  SamplingParams sampling;              // sample i uses seed sampling.seed + i
+  std::vector<int32_t> eos_token_ids;   // empty when the request ignores eos
+  EngineClock::time_point arrival;
+};
+
+// The scheduler's answer: the sequence ids of the samples (in sample order), or why it refused
+// (error_type "invalid_request_error" or "overloaded").
+struct SubmitReply {
+  std::vector<SequenceId> sequence_ids;
+  std::string error_type;
+  std::string error_message;
+};
+
+// What one step did for one sequence, sent to the request actor that owns it.
+struct SequenceUpdate {
+  SequenceId seq = 0;
+  std::vector<SampledToken> tokens;  // sampled this step (usually one)
+  bool finished = false;             // the scheduler finished it (stop token or length)
+  FinishReason reason = FinishReason::length;
+  // Set on the first update of a sequence: seconds from arrival to its first scheduled chunk, and the
+  // prompt tokens the prefix cache served.
+  double queue_seconds = -1;
+  int64_t cached_prompt_tokens = 0;
+};
+
+// The sampler a rank creates for a sequence the first time it samples for it.
+struct SamplerSpec {
+  SequenceId seq = 0;
+  SamplingParams params;
+  std::vector<int32_t> prompt;
+  std::vector<int32_t> eos_token_ids;
+};
+
+// One step for the ranks: the plan, samplers for sequences new to the rank, and sequences whose
+// samplers can go (finished or aborted).
+struct StepInput {
+  StepPlan plan;
+  std::vector<SamplerSpec> new_samplers;
+  std::vector<SequenceId> released;
+};
+
+struct SequenceSample {
+  SequenceId seq = 0;
+  SampledToken token;
+};
+
+struct StepOutput {
+  std::vector<SequenceSample> samples;  // one per sampled sequence, in plan order
+  double model_seconds = 0;             // forward pass (copies included)
+  double sample_seconds = 0;
+};
+
+// A request actor: step updates of its sequences, (abort) from its client via the facade, and
+// (failed, seq, why) when the engine could not run a sequence.
+using request_actor = caf::typed_actor<caf::reacts_to<SequenceUpdate>, caf::reacts_to<abort_atom>,
+                                       caf::reacts_to<failed_atom, SequenceId, std::string>>;
+
+using scheduler_actor = caf::typed_actor<
+    caf::replies_to<submit_atom, SequenceSubmission, request_actor>::with<SubmitReply>,
+    caf::reacts_to<abort_atom, std::vector<SequenceId>>,
+    caf::replies_to<info_atom>::with<EngineInfo>>;
+
+using rank_actor = caf::typed_actor<caf::replies_to<execute_atom, StepInput>::with<StepOutput>>;
+
+}  // namespace sabre
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sabre::SequenceSubmission)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sabre::SubmitReply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sabre::SequenceUpdate)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sabre::StepInput)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sabre::StepOutput)

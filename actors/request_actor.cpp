@@ -1,0 +1,293 @@
+#include "actors/request_actor.hpp"
+
+#include <caf/all.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <optional>
+#include <random>
+
+#include "actors/sample_stream.hpp"
+
+namespace sabre {
+namespace {
+
+// How many prompt ids the detokenizer sees as context for the first generated token.
+constexpr size_t kPromptContextTokens = 8;
+
+struct Sample {
+  SequenceId seq = 0;
+  std::optional<SampleStream> stream;
+  bool finished = false;
+  int64_t cached_prompt_tokens = 0;
+  double queue_seconds = 0;
+  std::optional<EngineClock::time_point> first_token;
+};
+
+struct RequestState {
+  // Not an aggregate, so CAF constructs it empty rather than from the actor pointer.
+  RequestState() = default;
+  static inline const char* name = "sabre.request";
+  GenerationRequest request;
+  generation_sink sink;
+  RequestContext context;
+  std::vector<int32_t> prompt;
+  std::vector<Sample> samples;
+  EngineClock::time_point arrival;
+  bool submitted = false;
+  std::optional<RequestTimer> timer;  // metrics: TTFT, inter-token latency, end-to-end
+  FinishReason last_reason = FinishReason::length;
+};
+
+using RequestSelf = request_actor::stateful_pointer<RequestState>;
+
+double seconds_between(EngineClock::time_point a, EngineClock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+bool all_finished(const RequestState& st) {
+  return std::all_of(st.samples.begin(), st.samples.end(), [](const Sample& s) { return s.finished; });
+}
+
+FinishReason finish_reason_of(const std::string& reason) {
+  if (reason == "stop") return FinishReason::stop;
+  if (reason == "length") return FinishReason::length;
+  return FinishReason::abort;
+}
+
+void send_finished(RequestSelf self, size_t index, const std::string& reason, const std::string& stop_reason) {
+  auto& st = self->state;
+  Sample& sample = st.samples[index];
+  if (sample.finished) return;
+  sample.finished = true;
+  st.last_reason = finish_reason_of(reason);
+  if (all_finished(st) && st.timer) st.timer->on_finished(st.last_reason);
+  const auto now = EngineClock::now();
+  GenerationFinished done;
+  done.request_id = st.request.request_id;
+  done.index = static_cast<int32_t>(index);
+  done.finish_reason = reason;
+  done.stop_reason = stop_reason;
+  done.usage.prompt_tokens = static_cast<int64_t>(st.prompt.size());
+  done.usage.completion_tokens = sample.stream ? sample.stream->num_tokens() : 0;
+  done.usage.cached_prompt_tokens = sample.cached_prompt_tokens;
+  done.timings.queue_seconds = sample.queue_seconds;
+  done.timings.time_to_first_token = sample.first_token ? seconds_between(st.arrival, *sample.first_token) : 0;
+  done.timings.end_to_end_seconds = seconds_between(st.arrival, now);
+  self->send(st.sink, std::move(done));
+  // Before the scheduler has answered, the sequence ids are unknown: stay until the reply comes so
+  // they can still be aborted.
+  if (all_finished(st) && st.submitted) self->quit();
+}
+
+// A request that never reached the scheduler (or was refused by it): one error reply, then quit.
+void reject(RequestSelf self, const std::string& type, const std::string& message) {
+  auto& st = self->state;
+  GenerationFinished done;
+  done.request_id = st.request.request_id;
+  done.finish_reason = "error";
+  done.error_type = type;
+  done.error_message = message;
+  self->send(st.sink, std::move(done));
+  for (Sample& s : st.samples) s.finished = true;
+  self->quit();
+}
+
+// The engine went away under the request: every sample still running ends with an error.
+void fail_all(RequestSelf self, const std::string& message) {
+  auto& st = self->state;
+  for (size_t i = 0; i < st.samples.size(); ++i) {
+    if (st.samples[i].finished) continue;
+    st.samples[i].finished = true;
+    GenerationFinished done;
+    done.request_id = st.request.request_id;
+    done.index = static_cast<int32_t>(i);
+    done.finish_reason = "error";
+    done.error_type = "internal_error";
+    done.error_message = message;
+    self->send(st.sink, std::move(done));
+  }
+  self->quit();
+}
+
+// The engine could not run one of the samples: it ends with an error, the others go on.
+void fail_sample(RequestSelf self, SequenceId seq, const std::string& why) {
+  auto& st = self->state;
+  for (size_t i = 0; i < st.samples.size(); ++i) {
+    Sample& s = st.samples[i];
+    if (s.seq != seq || s.finished) continue;
+    s.finished = true;
+    GenerationFinished done;
+    done.request_id = st.request.request_id;
+    done.index = static_cast<int32_t>(i);
+    done.finish_reason = "error";
+    done.error_type = "internal_error";
+    done.error_message = why;
+    self->send(st.sink, std::move(done));
+  }
+  if (all_finished(st) && st.submitted) self->quit();
+}
+
+void abort_all(RequestSelf self) {
+  auto& st = self->state;
+  std::vector<SequenceId> live;
+  for (const Sample& s : st.samples) {
+    if (!s.finished && s.seq != 0) live.push_back(s.seq);
+  }
+  if (!live.empty()) self->send(st.context.scheduler, abort_atom::value, live);
+  for (size_t i = 0; i < st.samples.size(); ++i) send_finished(self, i, "abort", "");
+}
+
+void send_delta(RequestSelf self, size_t index, SampleChunk& chunk) {
+  if (chunk.empty()) return;
+  TokenDelta delta;
+  delta.request_id = self->state.request.request_id;
+  delta.index = static_cast<int32_t>(index);
+  delta.token_ids = std::move(chunk.token_ids);
+  delta.text = std::move(chunk.text);
+  delta.logprobs = std::move(chunk.logprobs);
+  self->send(self->state.sink, std::move(delta));
+}
+
+void on_update(RequestSelf self, SequenceUpdate& update) {
+  auto& st = self->state;
+  // The request's prompt was scheduled for the first time: its samples share the queue time.
+  if (update.queue_seconds >= 0) {
+    for (Sample& s : st.samples) {
+      s.queue_seconds = update.queue_seconds;
+      s.cached_prompt_tokens = update.cached_prompt_tokens;
+    }
+  }
+  auto it = std::find_if(st.samples.begin(), st.samples.end(), [&](const Sample& s) { return s.seq == update.seq; });
+  if (it == st.samples.end() || it->finished) return;  // a step that ran while the sample ended
+  const auto index = static_cast<size_t>(it - st.samples.begin());
+  Sample& sample = *it;
+  if (!update.tokens.empty() && !sample.first_token) sample.first_token = EngineClock::now();
+  SampleChunk chunk = sample.stream->push(update.tokens);
+  if (st.timer && !chunk.token_ids.empty()) st.timer->on_tokens(static_cast<int64_t>(chunk.token_ids.size()));
+  const bool stopped = chunk.stopped;
+  const std::string stop_reason = chunk.stop_reason;
+  send_delta(self, index, chunk);
+  if (stopped) {
+    if (!update.finished) self->send(st.context.scheduler, abort_atom::value, std::vector<SequenceId>{sample.seq});
+    send_finished(self, index, "stop", stop_reason);
+    return;
+  }
+  if (!update.finished) return;
+  SampleChunk tail = sample.stream->finish();
+  const bool tail_stopped = tail.stopped;
+  const std::string tail_reason = tail.stop_reason;
+  send_delta(self, index, tail);
+  if (tail_stopped) {
+    send_finished(self, index, "stop", tail_reason);
+  } else {
+    send_finished(self, index, update.reason == FinishReason::stop ? "stop" : "length", "");
+  }
+}
+
+// Checks and tokenizes the request; returns an error message for a request that cannot run.
+std::optional<std::string> prepare(RequestState& st) {
+  const GenerationRequest& r = st.request;
+  if (r.n < 1) return fmt::format("n must be at least 1, got {}", r.n);
+  if (r.max_tokens < 1) return fmt::format("max_tokens must be at least 1, got {}", r.max_tokens);
+  try {
+    r.sampling.validate();
+  } catch (const std::exception& e) {
+    return std::string(e.what());
+  }
+  for (const std::string& s : r.stop) {
+    if (s.empty()) return std::string("stop strings must not be empty");
+  }
+  if (!r.prompt_token_ids.empty()) {
+    st.prompt = r.prompt_token_ids;
+  } else {
+    if (!st.context.tokenizer) return std::string("this model has no tokenizer: send prompt token ids");
+    if (r.prompt.empty()) return std::string("the prompt is empty");
+    st.prompt = st.context.tokenizer->encode(r.prompt, /*add_special_tokens=*/true);
+    if (st.prompt.empty()) return std::string("the prompt encodes to no tokens");
+  }
+  for (size_t i = 0; i < st.prompt.size(); ++i) {
+    if (st.prompt[i] < 0 || st.prompt[i] >= st.context.vocab_size) {
+      return fmt::format("prompt token {} at position {} is outside the vocabulary (size {})", st.prompt[i], i,
+                         st.context.vocab_size);
+    }
+  }
+  return std::nullopt;
+}
+
+request_actor::behavior_type request_behavior(RequestSelf self, GenerationRequest request, generation_sink sink,
+                                              RequestContext context) {
+  auto& st = self->state;
+  st.request = std::move(request);
+  st.sink = std::move(sink);
+  st.context = std::move(context);
+  st.arrival = EngineClock::now();
+  st.samples.resize(static_cast<size_t>(std::max<int64_t>(st.request.n, 1)));
+
+  // The client going away ends the request (its KV blocks are freed at once).
+  self->monitor(st.sink);
+  self->monitor(st.context.scheduler);
+  self->set_down_handler([self](caf::down_msg& msg) {
+    if (msg.source == self->state.sink.address()) {
+      abort_all(self);
+    } else if (msg.source == self->state.context.scheduler.address()) {
+      fail_all(self, "the engine stopped");
+    }
+  });
+
+  if (auto error = prepare(st)) {
+    reject(self, "invalid_request_error", *error);
+    return {[](const SequenceUpdate&) {}, [](abort_atom) {}, [](failed_atom, SequenceId, const std::string&) {}};
+  }
+  if (st.context.metrics) st.timer.emplace(*st.context.metrics, static_cast<int64_t>(st.prompt.size()), st.arrival);
+  SampleStreamOptions stream_options{st.request.skip_special_tokens, st.request.stop,
+                                     st.request.include_stop_str_in_output, st.request.logprobs};
+  const size_t context_tokens = std::min(st.prompt.size(), kPromptContextTokens);
+  const std::span<const int32_t> prompt_tail(st.prompt.data() + st.prompt.size() - context_tokens, context_tokens);
+  for (Sample& s : st.samples) s.stream.emplace(st.context.tokenizer.get(), prompt_tail, stream_options);
+
+  SequenceSubmission submission;
+  submission.prompt = st.prompt;
+  submission.max_tokens = st.request.max_tokens;
+  submission.n = st.request.n;
+  submission.sampling = st.request.sampling;
+  if (!st.request.has_seed) submission.sampling.seed = std::random_device{}();
+  if (!st.request.ignore_eos) submission.eos_token_ids = st.context.eos_token_ids;
+  submission.arrival = st.arrival;
+  self->request(st.context.scheduler, caf::infinite, submit_atom::value, std::move(submission),
+                caf::actor_cast<request_actor>(self))
+      .then(
+          [self](SubmitReply& reply) {
+            auto& st = self->state;
+            if (!reply.error_type.empty()) {
+              reject(self, reply.error_type, reply.error_message);
+              return;
+            }
+            for (size_t i = 0; i < reply.sequence_ids.size() && i < st.samples.size(); ++i) {
+              st.samples[i].seq = reply.sequence_ids[i];
+            }
+            st.submitted = true;
+            // An abort that arrived while the submission was on its way.
+            if (all_finished(st)) {
+              self->send(st.context.scheduler, abort_atom::value, reply.sequence_ids);
+              self->quit();
+            }
+          },
+          [self](caf::error& error) { reject(self, "internal_error", self->system().render(error)); });
+
+  return {
+      [self](SequenceUpdate& update) { on_update(self, update); },
+      [self](abort_atom) { abort_all(self); },
+      [self](failed_atom, SequenceId seq, const std::string& why) { fail_sample(self, seq, why); },
+  };
+}
+
+}  // namespace
+
+request_actor spawn_request(caf::actor_system& system, GenerationRequest request, generation_sink sink,
+                            RequestContext context) {
+  return system.spawn(request_behavior, std::move(request), std::move(sink), std::move(context));
+}
+
+}  // namespace sabre

@@ -1,0 +1,250 @@
+// The engine as a client sees it: requests by message to the facade, tokens streamed back to a sink.
+// Greedy outputs are checked against transformers' goldens of the tiny fixture models; the rest checks
+// the protocol (stop conditions, n > 1, seeds, abort, clients that vanish, errors).
+#include <catch2/catch.hpp>
+
+#include <simdjson.h>
+
+#include <thread>
+
+#include "engine_test_support.hpp"
+
+namespace sabre {
+namespace {
+
+using engine_test::fixture_model;
+using engine_test::greedy_request;
+using engine_test::TestEngine;
+
+struct Golden {
+  std::vector<int32_t> prompt, greedy;
+};
+
+Golden load_golden(const std::string& model) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parser.load((fixture_model(model) / "golden.json").string());
+  Golden g;
+  for (int64_t id : doc["prompt_ids"].get_array()) g.prompt.push_back(static_cast<int32_t>(id));
+  for (int64_t id : doc["greedy_ids"].get_array()) g.greedy.push_back(static_cast<int32_t>(id));
+  return g;
+}
+
+EngineOptions small_engine(const std::string& model) {
+  EngineOptions options;
+  options.model = fixture_model(model);
+  options.num_kv_blocks = 64;
+  options.batch_invariant = true;
+  return options;
+}
+
+// Waits until the engine has freed every KV block (aborts are asynchronous messages).
+bool kv_drains(TestEngine& engine) {
+  for (int i = 0; i < 200; ++i) {
+    if (engine.info().kv_blocks_used == 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("engine: greedy generation reproduces transformers on the tiny models", "[engine]") {
+  for (const char* model : {"llama_gqa_untied", "qwen2_bias", "qwen3_qknorm", "llama_rope_llama3"}) {
+    INFO(model);
+    const Golden golden = load_golden(model);
+    TestEngine engine(small_engine(model));
+    const auto result = engine.run_one(greedy_request(golden.prompt, static_cast<int64_t>(golden.greedy.size())));
+    REQUIRE(result.samples.size() == 1);
+    const auto& sample = result.samples[0];
+    CHECK(sample.token_ids == golden.greedy);
+    CHECK(sample.finished.finish_reason == "length");
+    CHECK(sample.finished.usage.prompt_tokens == static_cast<int64_t>(golden.prompt.size()));
+    CHECK(sample.finished.usage.completion_tokens == static_cast<int64_t>(golden.greedy.size()));
+    CHECK(sample.finished.timings.time_to_first_token > 0);
+    CHECK(sample.finished.timings.end_to_end_seconds >= sample.finished.timings.time_to_first_token);
+    CHECK(kv_drains(engine));
+  }
+}
+
+TEST_CASE("engine: metrics count what the requests did", "[engine]") {
+  const Golden golden = load_golden("llama_gqa_untied");
+  TestEngine engine(small_engine("llama_gqa_untied"));
+  std::vector<GenerationRequest> three(3, greedy_request(golden.prompt, 7));
+  engine.run(three);
+  const std::string text = engine.metrics();
+  const std::string label = "{model_name=\"llama_gqa_untied\"}";
+  CHECK_THAT(text, Catch::Contains("sabre:request_success_total{model_name=\"llama_gqa_untied\",finished_reason=\"length\"} 3"));
+  CHECK_THAT(text, Catch::Contains("sabre:generation_tokens_total" + label + " 21"));
+  CHECK_THAT(text, Catch::Contains("sabre:prompt_tokens_total" + label + " 30"));
+  CHECK_THAT(text, Catch::Contains("sabre:time_to_first_token_seconds_count" + label + " 3"));
+  CHECK_THAT(text, Catch::Contains("sabre:inter_token_latency_seconds_count" + label + " 18"));
+  CHECK_THAT(text, Catch::Contains("sabre:request_queue_time_seconds_count" + label + " 3"));
+  CHECK_THAT(text, Catch::Contains("sabre:num_requests_running" + label + " 0"));
+  CHECK_THAT(text, Catch::Contains("sabre:kv_cache_blocks_total" + label + " 64"));
+  // The second and third requests reuse the first one's prompt block (10 tokens: no full block).
+  CHECK_THAT(text, Catch::Contains("sabre:prefix_cache_hit_blocks_total" + label + " 0"));
+}
+
+TEST_CASE("engine: stop token ids, eos and max_tokens end generation", "[engine]") {
+  const Golden golden = load_golden("llama_gqa_untied");
+  TestEngine engine(small_engine("llama_gqa_untied"));
+
+  GenerationRequest stop_at = greedy_request(golden.prompt, 32);
+  stop_at.sampling.stop_token_ids = {golden.greedy[4]};  // 39, first generated at index 2
+  const auto first = std::find(golden.greedy.begin(), golden.greedy.end(), golden.greedy[4]);
+  const std::vector<int32_t> expected(golden.greedy.begin(), first + 1);
+  auto stopped = engine.run_one(stop_at).samples.at(0);
+  CHECK(stopped.token_ids == expected);
+  CHECK(stopped.finished.finish_reason == "stop");
+
+  // min_tokens masks the stop id until then: greedy picks the next best token instead.
+  stop_at.sampling.min_tokens = 8;
+  auto later = engine.run_one(stop_at).samples.at(0);
+  CHECK(later.token_ids.size() >= 8);
+
+  GenerationRequest short_one = greedy_request(golden.prompt, 5);
+  auto length = engine.run_one(short_one).samples.at(0);
+  CHECK(length.token_ids == std::vector<int32_t>(golden.greedy.begin(), golden.greedy.begin() + 5));
+  CHECK(length.finished.finish_reason == "length");
+}
+
+TEST_CASE("engine: stop strings cut the streamed text", "[engine]") {
+  EngineOptions options = small_engine("qwen3_qknorm");
+  options.tokenizer = fixture_model("byte_tokenizer");
+  TestEngine engine(options);
+  GenerationRequest request;
+  request.prompt = "Hello, tiny model!";
+  request.sampling.temperature = 0;
+  request.max_tokens = 24;
+  request.ignore_eos = true;
+  const auto whole = engine.run_one(request).samples.at(0);
+  REQUIRE(whole.token_ids.size() == 24);
+  // A stop string taken from the middle of the reference text.
+  const std::string& text = whole.text;
+  REQUIRE(text.size() >= 12);
+  const std::string stop = text.substr(6, 3);
+  request.stop = {stop};
+  const auto cut = engine.run_one(request).samples.at(0);
+  CHECK(cut.text == text.substr(0, text.find(stop)));
+  CHECK(cut.finished.finish_reason == "stop");
+  CHECK(cut.finished.stop_reason == stop);
+  CHECK(cut.token_ids.size() < whole.token_ids.size());
+  CHECK(kv_drains(engine));
+}
+
+TEST_CASE("engine: n samples share the prompt, and a seed fixes the output whatever the batch", "[engine]") {
+  const Golden golden = load_golden("llama_gqa_untied");
+  TestEngine engine(small_engine("llama_gqa_untied"));
+  GenerationRequest sampled;
+  sampled.prompt_token_ids = golden.prompt;
+  sampled.sampling.temperature = 1.0;
+  sampled.sampling.seed = 1234;
+  sampled.has_seed = true;
+  sampled.max_tokens = 20;
+  sampled.ignore_eos = true;
+  sampled.n = 3;
+  const auto alone = engine.run_one(sampled);
+  REQUIRE(alone.samples.size() == 3);
+  for (const auto& s : alone.samples) {
+    CHECK(s.token_ids.size() == 20);
+    CHECK(s.finished.finish_reason == "length");
+  }
+  CHECK(alone.samples[0].token_ids != alone.samples[1].token_ids);
+
+  // The same request among others gives the same samples.
+  std::vector<GenerationRequest> crowd(5, greedy_request(golden.prompt, 12));
+  crowd[2] = sampled;
+  const auto together = engine.run(crowd);
+  for (size_t i = 0; i < 3; ++i) CHECK(together[2].samples[i].token_ids == alone.samples[i].token_ids);
+  CHECK(kv_drains(engine));
+}
+
+TEST_CASE("engine: abort and a vanished client free the KV blocks", "[engine]") {
+  const Golden golden = load_golden("llama_gqa_untied");
+  EngineOptions options = small_engine("llama_gqa_untied");
+  TestEngine engine(options);
+  caf::scoped_actor self{*engine.system};
+
+  // Abort by id while it runs.
+  std::string id;
+  self->request(engine.engine, caf::infinite, generate_atom::value, greedy_request(golden.prompt, 200),
+                caf::actor_cast<generation_sink>(self))
+      .receive([&](std::string& rid) { id = rid; }, [&](caf::error&) { FAIL("generate failed"); });
+  bool got_delta = false;
+  self->receive([&](TokenDelta&) { got_delta = true; }, caf::after(std::chrono::seconds(30)) >> [] {});
+  REQUIRE(got_delta);
+  self->send(engine.engine, abort_atom::value, id);
+  std::string reason;
+  self->receive_while([&] { return reason.empty(); })(
+      [&](TokenDelta&) {}, [&](GenerationFinished& done) { reason = done.finish_reason; },
+      caf::after(std::chrono::seconds(30)) >> [&] { reason = "timeout"; });
+  CHECK(reason == "abort");
+  CHECK(kv_drains(engine));
+
+  // A sink that quits after its first delta: the request is aborted when it goes.
+  auto impatient = engine.system->spawn([](caf::event_based_actor* sink) -> caf::behavior {
+    return {[sink](TokenDelta&) { sink->quit(); }, [](GenerationFinished&) {}};
+  });
+  self->request(engine.engine, caf::infinite, generate_atom::value, greedy_request(golden.prompt, 200),
+                caf::actor_cast<generation_sink>(impatient))
+      .receive([&](std::string&) {}, [&](caf::error&) { FAIL("generate failed"); });
+  CHECK(kv_drains(engine));
+  const EngineInfo info = engine.info();
+  CHECK(info.num_running == 0);
+  CHECK(info.num_waiting == 0);
+}
+
+TEST_CASE("engine: bad requests get clear errors and change nothing", "[engine]") {
+  const Golden golden = load_golden("llama_gqa_untied");
+  EngineOptions options = small_engine("llama_gqa_untied");
+  options.scheduler.max_model_len = 64;
+  TestEngine engine(options);
+
+  auto error_of = [&](const GenerationRequest& r) { return engine.run_one(r).samples.at(0).finished; };
+  GenerationRequest bad_id = greedy_request({1, 2, 999}, 4);
+  auto e = error_of(bad_id);
+  CHECK(e.finish_reason == "error");
+  CHECK(e.error_type == "invalid_request_error");
+  CHECK_THAT(e.error_message, Catch::Contains("999") && Catch::Contains("vocabulary"));
+
+  GenerationRequest too_long = greedy_request(std::vector<int32_t>(60, 5), 10);
+  e = error_of(too_long);
+  CHECK(e.error_type == "invalid_request_error");
+  CHECK_THAT(e.error_message, Catch::Contains("64"));
+
+  GenerationRequest bad_temperature = greedy_request(golden.prompt, 4);
+  bad_temperature.sampling.temperature = -1;
+  CHECK_THAT(error_of(bad_temperature).error_message, Catch::Contains("temperature"));
+
+  GenerationRequest no_prompt;
+  no_prompt.max_tokens = 4;
+  CHECK(error_of(no_prompt).error_type == "invalid_request_error");
+
+  // The engine still serves good requests afterwards.
+  auto ok = engine.run_one(greedy_request(golden.prompt, 4)).samples.at(0);
+  CHECK(ok.token_ids == std::vector<int32_t>(golden.greedy.begin(), golden.greedy.begin() + 4));
+}
+
+TEST_CASE("engine: a full waiting queue answers overloaded", "[engine]") {
+  const Golden golden = load_golden("llama_gqa_untied");
+  EngineOptions options = small_engine("llama_gqa_untied");
+  options.scheduler.max_num_seqs = 1;
+  options.scheduler.max_waiting = 2;
+  TestEngine engine(options);
+  std::vector<GenerationRequest> many(8, greedy_request(golden.prompt, 30));
+  const auto results = engine.run(many);
+  int overloaded = 0, finished = 0;
+  for (const auto& r : results) {
+    const auto& f = r.samples.at(0).finished;
+    if (f.error_type == "overloaded") ++overloaded;
+    if (f.finish_reason == "length") {
+      ++finished;
+      CHECK(r.samples[0].token_ids == std::vector<int32_t>(golden.greedy.begin(), golden.greedy.begin() + 30));
+    }
+  }
+  CHECK(overloaded > 0);
+  CHECK(finished >= 3);
+  CHECK(overloaded + finished == 8);
+}
+
+}  // namespace sabre
