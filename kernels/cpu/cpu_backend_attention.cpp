@@ -149,8 +149,9 @@ void CpuBackend::attention(const float* x, const HeadLayout& q, std::span<const 
                            int64_t layer, float scale, float* out) {
   const int64_t head_dim = q.head_dim;
   const int64_t out_stride = q.heads * head_dim;
+  // Slices are checked once (checked_cache) before their work starts; this runs per task.
   const auto paged_head = [&](const SequenceSlice& slice, int64_t kv_head) {
-    CpuKvCache& cache = checked_cache(slice, layer);
+    CpuKvCache& cache = cpu_cache(slice.kv);
     return cpu::PagedKvHead{cache.keys(layer) + kv_head * head_dim, cache.values(layer) + kv_head * head_dim,
                             slice.block_table.data(), cache.block_size(), cache.row_floats()};
   };
@@ -173,6 +174,7 @@ void CpuBackend::attention(const float* x, const HeadLayout& q, std::span<const 
   for (const auto& slice : sequences) {
     if (!uses_gemm(slice)) continue;
     const int64_t group = group_of(slice);
+    checked_cache(slice, layer);
     const int64_t tokens = slice.cached_tokens + slice.num_rows;
     const auto floats = static_cast<size_t>(tokens * head_dim);
     if (gathered_keys_.size() < floats) {
