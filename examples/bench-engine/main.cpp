@@ -165,12 +165,23 @@ int main(int argc, char** argv) {
     engine_options.scheduler.max_num_seqs = std::max<int64_t>(options.requests, 1);
     engine_options.kv_cache_bytes = int64_t{1} << 30;
 
-    // Random prompts (ids 1000..vocab-1, seeded) so that no two share a prefix.
+    // Random prompts (ids in the upper 90% of the vocabulary, seeded) so that no two share a prefix.
+    int64_t vocab = 0;
+    {
+      const sabre::engine_actor probe = sabre::spawn_engine(system, engine_options);
+      caf::scoped_actor self{system};
+      self->request(probe, caf::infinite, sabre::info_atom::value)
+          .receive([&](sabre::EngineInfo& info) { vocab = info.vocab_size; },
+                   [&](caf::error& e) { throw std::runtime_error(system.render(e)); });
+      sabre::stop_engine(probe);
+    }
     std::mt19937 rng(7);
     std::vector<sabre::GenerationRequest> requests;
     for (int64_t i = 0; i < options.requests; ++i) {
       sabre::GenerationRequest r;
-      for (int64_t t = 0; t < options.prompt_tokens; ++t) r.prompt_token_ids.push_back(1000 + static_cast<int32_t>(rng() % 40000));
+      for (int64_t t = 0; t < options.prompt_tokens; ++t) {
+        r.prompt_token_ids.push_back(static_cast<int32_t>(vocab / 10 + static_cast<int64_t>(rng() % static_cast<uint64_t>(vocab - vocab / 10))));
+      }
       r.sampling.temperature = 0;
       r.max_tokens = options.max_tokens;
       r.ignore_eos = true;

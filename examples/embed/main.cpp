@@ -2,7 +2,7 @@
 // sends several requests at once from a "printer" actor of its own, and prints the tokens as they
 // stream back, tagged by request. No HTTP anywhere: the engine is just actors.
 //
-//   sabre-embed [--model PATH] [--max-tokens N] [--threads N] [PROMPT ...]
+//   sabre-embed [--model PATH] [--tokenizer DIR] [--max-tokens N] [--threads N] [PROMPT ...]
 #include <caf/all.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -19,6 +19,7 @@ namespace {
 
 struct Options {
   std::string model = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
+  std::string tokenizer;  // directory with tokenizer.json, when not beside the model
   int64_t max_tokens = 24;
   unsigned threads = 0;
   std::vector<std::string> prompts;
@@ -33,10 +34,11 @@ Options parse(int argc, char** argv) {
       return argv[++i];
     };
     if (arg == "--model") o.model = value();
+    else if (arg == "--tokenizer") o.tokenizer = value();
     else if (arg == "--max-tokens") o.max_tokens = std::stoll(value());
     else if (arg == "--threads") o.threads = static_cast<unsigned>(std::stoul(value()));
     else if (arg == "--help" || arg == "-h") {
-      std::cout << "usage: sabre-embed [--model PATH] [--max-tokens N] [--threads N] [PROMPT ...]\n";
+      std::cout << "usage: sabre-embed [--model PATH] [--tokenizer DIR] [--max-tokens N] [--threads N] [PROMPT ...]\n";
       std::exit(0);
     } else if (arg.starts_with("--")) throw std::runtime_error(fmt::format("unknown flag {}", arg));
     else o.prompts.push_back(arg);
@@ -99,9 +101,9 @@ int main(int argc, char** argv) {
 
     sabre::EngineOptions engine_options;
     engine_options.model = options.model;
+    engine_options.tokenizer = options.tokenizer;
     engine_options.threads = options.threads;
-    engine_options.scheduler.max_model_len = 2048;
-    engine_options.kv_cache_bytes = int64_t{256} << 20;
+    engine_options.kv_cache_bytes = int64_t{512} << 20;  // SmolLM2: 8192 tokens of context need 377 MB
     const sabre::engine_actor engine = sabre::spawn_engine(system, engine_options);
 
     {
