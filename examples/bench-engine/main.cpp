@@ -1,10 +1,11 @@
 // Continuous batching, measured: the same N greedy requests run one at a time and then all at once on
 // a fresh engine each (so the second run gets no prefix-cache hits from the first). Reports generated
 // tokens per second for both, the gain, latency figures, and where each step's time goes: the forward
-// pass on the rank versus everything else (scheduling, messages, sampling) as seen by the scheduler.
+// pass on the rank (sampling included) versus everything else (planning, messages, bookkeeping) as
+// seen by the scheduler. A two-token warm-up request runs before each phase and is not counted.
 //
 //   sabre-bench-engine [--model PATH] [--requests N] [--prompt-tokens P] [--max-tokens T]
-//                      [--threads K] [--batch-invariant] [--max-num-batched-tokens B]
+//                      [--threads K] [--batch-invariant] [--max-num-batched-tokens B] [--kv-cache-mb M]
 #include <caf/all.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -32,6 +33,7 @@ struct Options {
   unsigned threads = 0;
   bool batch_invariant = false;
   int64_t max_num_batched_tokens = 2048;
+  int64_t kv_cache_mb = 1024;
 };
 
 Options parse(int argc, char** argv) {
@@ -49,9 +51,10 @@ Options parse(int argc, char** argv) {
     else if (arg == "--threads") o.threads = static_cast<unsigned>(std::stoul(value()));
     else if (arg == "--batch-invariant") o.batch_invariant = true;
     else if (arg == "--max-num-batched-tokens") o.max_num_batched_tokens = std::stoll(value());
+    else if (arg == "--kv-cache-mb") o.kv_cache_mb = std::stoll(value());
     else if (arg == "--help" || arg == "-h") {
       std::cout << "usage: sabre-bench-engine [--model PATH] [--requests N] [--prompt-tokens P] [--max-tokens T]\n"
-                   "                          [--threads K] [--batch-invariant] [--max-num-batched-tokens B]\n";
+                   "                          [--threads K] [--batch-invariant] [--max-num-batched-tokens B] [--kv-cache-mb M]\n";
       std::exit(0);
     } else {
       throw std::runtime_error(fmt::format("unknown argument {}", arg));
@@ -86,6 +89,10 @@ PhaseResult run_phase(caf::actor_system& system, const sabre::engine_actor& engi
   std::map<std::string, Clock::time_point> sent;
   std::map<std::string, std::vector<double>> arrivals;
   size_t next = 0, open = 0;
+  sabre::EngineInfo before;
+  self->request(engine, caf::infinite, sabre::info_atom::value)
+      .receive([&](sabre::EngineInfo& info) { before = info; },
+               [&](caf::error& e) { throw std::runtime_error(system.render(e)); });
   const auto start = Clock::now();
   auto send_next = [&] {
     const auto now = Clock::now();
@@ -116,6 +123,11 @@ PhaseResult run_phase(caf::actor_system& system, const sabre::engine_actor& engi
   self->request(engine, caf::infinite, sabre::info_atom::value)
       .receive([&](sabre::EngineInfo& info) { result.info = info; },
                [&](caf::error& e) { throw std::runtime_error(system.render(e)); });
+  // Only this phase's steps (not the warm-up's).
+  result.info.num_steps -= before.num_steps;
+  result.info.batched_tokens -= before.batched_tokens;
+  result.info.step_seconds -= before.step_seconds;
+  result.info.model_seconds -= before.model_seconds;
   return result;
 }
 
@@ -137,7 +149,7 @@ void report(const char* name, const PhaseResult& r) {
       name, r.wall_seconds, r.generated, static_cast<double>(r.generated) / r.wall_seconds, mean(r.ttft) * 1e3,
       percentile(r.ttft, 0.9) * 1e3, mean(r.itl) * 1e3, percentile(r.itl, 0.9) * 1e3);
   std::cout << fmt::format(
-      "{:<12} steps {:6}, {:6.1f} tokens/step | step {:7.3f} ms = model {:7.3f} ms + actors/scheduling/sampling "
+      "{:<12} steps {:6}, {:6.1f} tokens/step | step {:7.3f} ms = model+sampling {:7.3f} ms + actors/scheduling "
       "{:6.3f} ms ({:4.1f}%) | wall outside steps {:5.1f}%\n",
       "", info.num_steps, static_cast<double>(info.batched_tokens) / static_cast<double>(std::max<int64_t>(info.num_steps, 1)),
       info.step_seconds / static_cast<double>(std::max<int64_t>(info.num_steps, 1)) * 1e3,
@@ -163,7 +175,7 @@ int main(int argc, char** argv) {
     engine_options.scheduler.max_model_len = options.prompt_tokens + options.max_tokens + 16;
     engine_options.scheduler.max_num_batched_tokens = options.max_num_batched_tokens;
     engine_options.scheduler.max_num_seqs = std::max<int64_t>(options.requests, 1);
-    engine_options.kv_cache_bytes = int64_t{1} << 30;
+    engine_options.kv_cache_bytes = options.kv_cache_mb << 20;
 
     // Random prompts (ids in the upper 90% of the vocabulary, seeded) so that no two share a prefix.
     int64_t vocab = 0;
@@ -197,6 +209,11 @@ int main(int argc, char** argv) {
     std::vector<PhaseResult> results;
     for (const auto& [name, concurrency] : phases) {
       const sabre::engine_actor engine = sabre::spawn_engine(system, engine_options);
+      // One short request first, so that first-touch costs (KV pool pages, thread start-up) stay out.
+      sabre::GenerationRequest warm_up = requests.front();
+      warm_up.max_tokens = 2;
+      warm_up.prompt_token_ids.resize(std::min<size_t>(warm_up.prompt_token_ids.size(), 8));
+      run_phase(system, engine, {warm_up}, 1);
       results.push_back(run_phase(system, engine, requests, concurrency));
       sabre::stop_engine(engine);
       report(name, results.back());
