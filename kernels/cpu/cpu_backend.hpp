@@ -1,8 +1,8 @@
 #pragma once
 // The CPU implementation of the model's Backend: fp32 host buffers (weights in huge pages), fp32 or
 // GGUF-quantised (Q8_0 / Q4_1) weights, OpenBLAS sgemm for prefill's matrix products, own GEMV kernels
-// for decode, and a ThreadPool for those GEMVs, attention over (sequence, head) pairs and row-wise
-// kernels on long prompts.
+// for decode, a paged KV block pool with its own attention kernel (paged_attention.hpp), and a
+// ThreadPool for the GEMVs, attention tasks and row-wise kernels on long prompts.
 
 #include <algorithm>
 #include <memory>
@@ -69,17 +69,13 @@ class CpuBackend final : public Backend {
   CpuBackendOptions options_;
   ThreadPool pool_;
   std::vector<float> dequantized_tile_;  // quantized_linear's prefill scratch, kept between calls
-  // attention()'s state, kept between steps so that steady decoding allocates nothing: the score blocks
-  // of attention_head_gemm, one kv head's keys and values gathered out of the block pool for it, and
-  // the paged kernel's task list.
+  // attention()'s task list, kept between steps so that steady decoding allocates nothing.
   struct AttentionTask {
     const SequenceSlice* slice;
     int64_t kv_head;
     int64_t first_query;  // into the slice's rows x group queries for this kv head, row-major
     int64_t queries;
   };
-  std::vector<float> prefill_scores_;
-  std::vector<float> gathered_keys_, gathered_values_;
   std::vector<AttentionTask> attention_tasks_;
 };
 

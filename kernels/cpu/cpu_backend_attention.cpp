@@ -78,13 +78,13 @@ CpuKvCache& checked_cache(const SequenceSlice& slice, int64_t layer) {
   return cache;
 }
 
-// Query runs at least this long use matrix products for attention in the default (not batch-invariant)
-// mode: the keys and values are gathered out of the pool (under 1% of the products' time) and OpenBLAS
-// multiplies. Shorter runs use the paged kernel. Measured on one thread of the development VM for
-// SmolLM2's shape (9 q heads, 3 kv heads, head_dim 64), one chunk from position 0, ms per layer, paged vs
-// gather + sgemm: 128 rows 0.93 vs 1.28, 256 rows 2.8 vs 3.3, 512 rows 10.7 vs 11.5, 1024 rows 61 vs 49,
-// 2048 rows 184 vs 153.
-constexpr int64_t kGemmAttentionRows = 512;
+// Every chunk, short or long, goes through the paged kernel. An OpenBLAS path (keys and values gathered
+// out of the pool, then attention_head_gemm's two products per q head) was measured against it on this
+// VM for SmolLM2's shape, one chunk from position 0, through CpuBackend::attention, ms per layer:
+// one thread, paged vs products: 128 rows 0.65 vs 0.68, 512 rows 10.6 vs 13.1, 1024 rows 38 vs 51,
+// 2048 rows 161 vs 203; two threads 2048 rows 139 vs 180. The kernel walks blocks and shares loads
+// across a GQA group and across query tiles, and its tasks spread over the pool, so the products
+// never won and were removed: default and batch-invariant mode attention are the same code.
 
 // The paged kernel's work is cut into tasks of at most this many queries (rows x q heads of one kv head
 // of one sequence), and into smaller ones when there are too few tasks to keep the threads busy.
@@ -162,49 +162,16 @@ void CpuBackend::attention(const float* x, const HeadLayout& q, std::span<const 
     }
     return q.heads / kv_heads;
   };
-  // The batch-invariant mode sends every query through the paged kernel, whose per-query arithmetic is
-  // the same for any chunk; the default mode takes the faster matrix products for long chunks.
-  const auto uses_gemm = [&](const SequenceSlice& slice) {
-    return !options_.batch_invariant && slice.num_rows >= kGemmAttentionRows;
-  };
-
-  // Long chunks (prompts): OpenBLAS products over one kv head's keys and values, gathered out of the
-  // pool into contiguous rows once for the q heads of its group; one product after another, each
-  // threaded by OpenBLAS itself.
-  for (const auto& slice : sequences) {
-    if (!uses_gemm(slice)) continue;
-    const int64_t group = group_of(slice);
-    checked_cache(slice, layer);
-    const int64_t tokens = slice.cached_tokens + slice.num_rows;
-    const auto floats = static_cast<size_t>(tokens * head_dim);
-    if (gathered_keys_.size() < floats) {
-      gathered_keys_.resize(floats);
-      gathered_values_.resize(floats);
-    }
-    for (int64_t kv_head = 0; kv_head < q.heads / group; ++kv_head) {
-      cpu::gather_kv_head(paged_head(slice, kv_head), tokens, head_dim, gathered_keys_.data(), gathered_values_.data());
-      for (int64_t head = kv_head * group; head < (kv_head + 1) * group; ++head) {
-        cpu::attention_head_gemm(x + slice.first_row * q.row_stride + q.offset + head * head_dim, q.row_stride,
-                                 slice.num_rows, slice.cached_tokens, gathered_keys_.data(), gathered_values_.data(),
-                                 head_dim, head_dim, scale, out + slice.first_row * out_stride + head * head_dim,
-                                 out_stride, prefill_scores_);
-      }
-    }
-  }
-
-  // Everything else (decodes, short chunks, and in batch-invariant mode every chunk): the paged kernel on
-  // the pool, tasks of up to kMaxQueriesPerTask queries sharing one kv head, spread over the pool.
+  // Tasks of up to kMaxQueriesPerTask queries sharing one kv head of one sequence, spread over the pool.
+  // A query's result does not depend on its task or tile, so the split may follow the load.
   int64_t total_queries = 0;
-  for (const auto& slice : sequences) {
-    if (!uses_gemm(slice)) total_queries += slice.num_rows * q.heads;
-  }
+  for (const auto& slice : sequences) total_queries += slice.num_rows * q.heads;
   if (total_queries == 0) return;
   const auto threads = static_cast<int64_t>(pool_.concurrency());
   const int64_t per_task =
       threads == 1 ? kMaxQueriesPerTask : std::clamp<int64_t>(total_queries / (2 * threads), 1, kMaxQueriesPerTask);
   attention_tasks_.clear();
   for (const auto& slice : sequences) {
-    if (uses_gemm(slice)) continue;
     const int64_t group = group_of(slice);
     checked_cache(slice, layer);
     const int64_t queries = slice.num_rows * group;

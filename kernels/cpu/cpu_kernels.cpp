@@ -143,35 +143,4 @@ void attention_head(const float* q, int64_t q_stride, int64_t rows, int64_t firs
   }
 }
 
-void attention_head_gemm(const float* q, int64_t q_stride, int64_t rows, int64_t first_position, const float* k,
-                         const float* v, int64_t kv_stride, int64_t head_dim, float scale, float* out,
-                         int64_t out_stride, std::vector<float>& scratch) {
-  constexpr int64_t kBlock = 128;  // queries per block: bounds the score matrix at 128 x context
-  for (int64_t r0 = 0; r0 < rows; r0 += kBlock) {
-    const int64_t n = std::min(kBlock, rows - r0);
-    const int64_t keys = first_position + r0 + n;  // what the block's last query sees
-    if (scratch.size() < static_cast<size_t>(n * keys)) scratch.resize(static_cast<size_t>(n * keys));
-    float* s = scratch.data();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(n), static_cast<blasint>(keys),
-                static_cast<blasint>(head_dim), scale, q + r0 * q_stride, static_cast<blasint>(q_stride), k,
-                static_cast<blasint>(kv_stride), 0.0f, s, static_cast<blasint>(keys));
-    for (int64_t i = 0; i < n; ++i) {
-      float* row = s + i * keys;
-      const int64_t visible = first_position + r0 + i + 1;
-      const float max_score = *std::max_element(row, row + visible);
-      float total = 0.0f;
-      for (int64_t j = 0; j < visible; ++j) {
-        row[j] = std::exp(row[j] - max_score);
-        total += row[j];
-      }
-      const float inv_total = 1.0f / total;
-      for (int64_t j = 0; j < visible; ++j) row[j] *= inv_total;
-      std::fill(row + visible, row + keys, 0.0f);  // the causal mask
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<blasint>(n), static_cast<blasint>(head_dim),
-                static_cast<blasint>(keys), 1.0f, s, static_cast<blasint>(keys), v, static_cast<blasint>(kv_stride),
-                0.0f, out + r0 * out_stride, static_cast<blasint>(out_stride));
-  }
-}
-
 }  // namespace sabre::cpu

@@ -32,20 +32,13 @@ void apply_rope(float* x, int64_t rows, int64_t heads, int64_t head_dim, int64_t
 // out = silu(gate) * up, gate_up rows = [gate (inter) | up (inter)].
 void silu_mul(const float* gate_up, int64_t rows, int64_t inter, float* out);
 
-// Causal attention of one sequence's `rows` queries for one q head over a contiguous key/value history:
+// Causal attention of one sequence's `rows` queries for one q head over a contiguous key/value history,
+// in plain code: the reference the tests hold CpuBackend's paged kernel (paged_attention.hpp) against.
 // query i (absolute position first_position + i) attends to keys 0..first_position+i. Keys and values are
 // rows of `kv_stride` floats (head_dim of them used from `k`/`v`). `scores` holds at least
 // first_position + rows floats of scratch.
 void attention_head(const float* q, int64_t q_stride, int64_t rows, int64_t first_position, const float* k,
                     const float* v, int64_t kv_stride, int64_t head_dim, float scale, float* out,
                     int64_t out_stride, float* scores);
-
-// The same for a long run of queries (a prompt), as matrix products: for blocks of queries, the scores
-// against every key they may see come from one sgemm, the causal mask and softmax are applied row by
-// row, and a second sgemm weighs the values. OpenBLAS threads the products, so call it from one thread.
-// `scratch` grows to block x (first_position + rows) floats.
-void attention_head_gemm(const float* q, int64_t q_stride, int64_t rows, int64_t first_position, const float* k,
-                         const float* v, int64_t kv_stride, int64_t head_dim, float scale, float* out,
-                         int64_t out_stride, std::vector<float>& scratch);
 
 }  // namespace sabre::cpu

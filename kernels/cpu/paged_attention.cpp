@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <vector>
 
+// The loops over a tile's queries, keys and chunks carry `#pragma GCC unroll`: fully unrolled, the
+// accumulator arrays live in registers (without it g++ kept them on the stack, a store per FMA).
+//
 // Written with AVX2/FMA intrinsics so that every multiply-add is an explicit FMA: g++ contracts a * b + c
 // into an FMA where it likes (-ffp-contract=fast is its default), and a choice that differed between two
 // inlined copies of the same arithmetic would break the bit-identity this kernel promises. Apart from
@@ -69,18 +71,25 @@ template <int NQ, int NK>
 inline void dot_tile(const float* const* q, const float* const* k, int64_t chunks, float scale, float* const* scores,
                      int64_t j) {
   __m256 acc[NQ][NK];
+  #pragma GCC unroll 16
   for (int t = 0; t < NQ; ++t) {
+    #pragma GCC unroll 16
     for (int n = 0; n < NK; ++n) acc[t][n] = _mm256_setzero_ps();
   }
   for (int64_t c = 0; c < chunks; ++c) {
     __m256 key[NK];
+    #pragma GCC unroll 16
     for (int n = 0; n < NK; ++n) key[n] = _mm256_loadu_ps(k[n] + c * kLanes);
+    #pragma GCC unroll 16
     for (int t = 0; t < NQ; ++t) {
       const __m256 query = _mm256_loadu_ps(q[t] + c * kLanes);
+      #pragma GCC unroll 16
       for (int n = 0; n < NK; ++n) acc[t][n] = _mm256_fmadd_ps(query, key[n], acc[t][n]);
     }
   }
+  #pragma GCC unroll 16
   for (int t = 0; t < NQ; ++t) {
+    #pragma GCC unroll 16
     for (int n = 0; n < NK; ++n) scores[t][j + n] = horizontal_sum(acc[t][n]) * scale;
   }
 }
@@ -104,6 +113,7 @@ void score_keys(const float* const* q, const PagedKvHead& kv, int64_t from, int6
     int64_t s = 0;
     for (; s + NK <= run; s += NK) {
       const float* k[NK];
+      #pragma GCC unroll 16
       for (int n = 0; n < NK; ++n) k[n] = base + (s + n) * kv.row_stride;
       dot_tile<NQ, NK>(q, k, chunks, scale, scores, j + s);
     }
@@ -150,10 +160,13 @@ template <int NQ, int CD>
 void weigh_values_pass(const AttentionQuery* queries, const float* const* p, const PagedKvHead& kv, int64_t from,
                        int64_t to, int64_t c0, bool first) {
   int64_t shared = to;
+  #pragma GCC unroll 16
   for (int t = 0; t < NQ; ++t) shared = std::min(shared, queries[t].visible);
   const int64_t offset = c0 * kLanes;
   __m256 acc[NQ][CD];
+  #pragma GCC unroll 16
   for (int t = 0; t < NQ; ++t) {
+    #pragma GCC unroll 16
     for (int c = 0; c < CD; ++c) {
       acc[t][c] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(queries[t].out + offset + c * kLanes);
     }
@@ -164,21 +177,27 @@ void weigh_values_pass(const AttentionQuery* queries, const float* const* p, con
     for (int64_t s = 0; s < run; ++s) {
       const float* v = base + s * kv.row_stride;
       __m256 weight[NQ];
+      #pragma GCC unroll 16
       for (int t = 0; t < NQ; ++t) weight[t] = _mm256_broadcast_ss(p[t] + j + s);
+      #pragma GCC unroll 16
       for (int c = 0; c < CD; ++c) {
         const __m256 value = _mm256_loadu_ps(v + c * kLanes);
+        #pragma GCC unroll 16
         for (int t = 0; t < NQ; ++t) acc[t][c] = _mm256_fmadd_ps(weight[t], value, acc[t][c]);
       }
     }
     j += run;
   }
+  #pragma GCC unroll 16
   for (int t = 0; t < NQ; ++t) {
     const int64_t end = std::min(to, queries[t].visible);
     for (int64_t j = std::max(from, shared); j < end; ++j) {
       const float* v = kv.value(j) + offset;
       const __m256 weight = _mm256_broadcast_ss(p[t] + j);
+      #pragma GCC unroll 16
       for (int c = 0; c < CD; ++c) acc[t][c] = _mm256_fmadd_ps(weight, _mm256_loadu_ps(v + c * kLanes), acc[t][c]);
     }
+    #pragma GCC unroll 16
     for (int c = 0; c < CD; ++c) _mm256_storeu_ps(queries[t].out + offset + c * kLanes, acc[t][c]);
   }
 }
@@ -297,20 +316,6 @@ void paged_attention(std::span<const AttentionQuery> queries, const PagedKvHead&
       float* o = queries[i].out + c * kLanes;
       _mm256_storeu_ps(o, _mm256_mul_ps(_mm256_loadu_ps(o), norm));
     }
-  }
-}
-
-void gather_kv_head(const PagedKvHead& kv, int64_t tokens, int64_t head_dim, float* k, float* v) {
-  const size_t bytes = static_cast<size_t>(head_dim) * sizeof(float);
-  for (int64_t j = 0; j < tokens;) {
-    const int64_t run = std::min(kv.block_size - j % kv.block_size, tokens - j);
-    const float* keys = kv.key(j);
-    const float* values = kv.value(j);
-    for (int64_t s = 0; s < run; ++s) {
-      std::memcpy(k + (j + s) * head_dim, keys + s * kv.row_stride, bytes);
-      std::memcpy(v + (j + s) * head_dim, values + s * kv.row_stride, bytes);
-    }
-    j += run;
   }
 }
 

@@ -52,8 +52,4 @@ int64_t paged_attention_scratch_floats(std::span<const AttentionQuery> queries);
 void paged_attention(std::span<const AttentionQuery> queries, const PagedKvHead& kv, int64_t head_dim, float scale,
                      float* scratch);
 
-// Copies positions 0..tokens-1 of kv into contiguous rows of head_dim floats (keys to `k`, values to `v`),
-// for the matrix-product prefill path, which wants one strided matrix.
-void gather_kv_head(const PagedKvHead& kv, int64_t tokens, int64_t head_dim, float* k, float* v);
-
 }  // namespace sabre::cpu

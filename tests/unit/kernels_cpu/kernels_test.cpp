@@ -193,29 +193,6 @@ TEST_CASE("attention_head: causal softmax attention over a history", "[kernels]"
   CHECK(max_abs_diff(out, ref) < 1e-5f);
 }
 
-TEST_CASE("attention_head_gemm equals the per-query kernel over several query blocks", "[kernels]") {
-  const int64_t head_dim = 16, kv_stride = 48, q_stride = 40, out_stride = 24;
-  for (int64_t first_position : {0, 37}) {
-    const int64_t rows = 300;  // three blocks of 128, the last partial
-    const int64_t keys = first_position + rows;
-    auto q = random_values(static_cast<size_t>(rows * q_stride), 13);
-    auto k = random_values(static_cast<size_t>(keys * kv_stride), 14);
-    auto v = random_values(static_cast<size_t>(keys * kv_stride), 15);
-    std::vector<float> expect(static_cast<size_t>(rows * out_stride), 0.0f), got(expect.size(), 0.0f);
-    std::vector<float> scratch(static_cast<size_t>(keys)), gemm_scratch;
-    cpu::attention_head(q.data(), q_stride, rows, first_position, k.data(), v.data(), kv_stride, head_dim, 0.2f,
-                        expect.data(), out_stride, scratch.data());
-    cpu::attention_head_gemm(q.data(), q_stride, rows, first_position, k.data(), v.data(), kv_stride, head_dim, 0.2f,
-                             got.data(), out_stride, gemm_scratch);
-    float worst = 0;
-    for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(got[i] - expect[i]));
-    INFO("first_position " << first_position);
-    CHECK(worst < 1e-5f);
-    // Columns outside the head (out_stride > head_dim) are left alone.
-    CHECK(got[static_cast<size_t>(head_dim)] == 0.0f);
-  }
-}
-
 TEST_CASE("CpuBackend paged attention with GQA over two sequences matches per-head kernels", "[kernels]") {
   CpuBackend backend(3);
   const int64_t heads = 4, kv_heads = 2, head_dim = 8;
