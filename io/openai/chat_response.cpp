@@ -1,0 +1,181 @@
+#include "io/openai/chat_response.hpp"
+
+#include <fmt/format.h>
+
+#include "io/text/json_writer.hpp"
+
+namespace sabre::openai {
+
+namespace {
+
+// {"token":"..","logprob":x,"bytes":[..]} without the closing brace.
+void append_token_entry(std::string& out, const std::string& spelling, float logprob) {
+  out += "{\"token\":";
+  append_json_string(out, spelling);
+  out += ",\"logprob\":";
+  append_logprob(out, logprob);
+  out += ",\"bytes\":[";
+  for (size_t i = 0; i < spelling.size(); ++i) {
+    if (i) out += ',';
+    fmt::format_to(std::back_inserter(out), "{}", static_cast<unsigned>(static_cast<unsigned char>(spelling[i])));
+  }
+  out += ']';
+}
+
+// OpenAI's chat logprobs object: {"content":[{"token","logprob","bytes","top_logprobs":[...]}, ...]}.
+std::string chat_logprobs(const std::vector<SampledToken>& tokens, const TokenSpeller& speller) {
+  std::string out = "{\"content\":[";
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (i) out += ',';
+    append_token_entry(out, speller.spell(tokens[i].token), tokens[i].logprob);
+    out += ",\"top_logprobs\":[";
+    for (size_t j = 0; j < tokens[i].top_logprobs.size(); ++j) {
+      if (j) out += ',';
+      const TokenLogprob& top = tokens[i].top_logprobs[j];
+      append_token_entry(out, speller.spell(top.token), top.logprob);
+      out += '}';
+    }
+    out += "]}";
+  }
+  out += "]}";
+  return out;
+}
+
+}  // namespace
+
+// ---- non-streamed ----
+
+ChatResponseBuilder::ChatResponseBuilder(const ChatPlan& plan, std::shared_ptr<const Tokenizer> tokenizer)
+    : id_(plan.id),
+      model_(plan.model),
+      created_(plan.created),
+      logprobs_(plan.logprobs),
+      speller_(std::move(tokenizer), false),
+      choices_(plan.num_choices(), plan.prompt_tokens()) {}
+
+void ChatResponseBuilder::add(const TokenDelta& delta) {
+  choices_.add(static_cast<size_t>(delta.index), delta, true);
+}
+
+void ChatResponseBuilder::finish(const GenerationFinished& finished) {
+  choices_.finish(static_cast<size_t>(finished.index), finished);
+}
+
+std::string ChatResponseBuilder::body() const {
+  std::string out = "{\"id\":";
+  append_json_string(out, id_);
+  fmt::format_to(std::back_inserter(out), ",\"object\":\"chat.completion\",\"created\":{},\"model\":", created_);
+  append_json_string(out, model_);
+  out += ",\"choices\":[";
+  for (size_t i = 0; i < choices_.size(); ++i) {
+    const ChoiceProgress& c = choices_.at(i);
+    if (i) out += ',';
+    fmt::format_to(std::back_inserter(out), "{{\"index\":{},\"message\":{{\"role\":\"assistant\",\"content\":", i);
+    append_json_string(out, c.text);
+    out += "},\"logprobs\":";
+    out += logprobs_ ? chat_logprobs(c.logprobs, speller_) : std::string("null");
+    out += ",\"finish_reason\":";
+    if (c.finished) {
+      append_json_string(out, c.finish_reason);
+    } else {
+      out += "null";
+    }
+    out += '}';
+  }
+  out += "],\"usage\":";
+  append_usage(out, choices_.prompt_tokens(), choices_.completion_tokens());
+  out += '}';
+  return out;
+}
+
+// ---- streamed ----
+
+ChatStreamEncoder::ChatStreamEncoder(const ChatPlan& plan, std::shared_ptr<const Tokenizer> tokenizer)
+    : id_(plan.id),
+      model_(plan.model),
+      created_(plan.created),
+      include_usage_(plan.include_usage),
+      logprobs_(plan.logprobs),
+      speller_(std::move(tokenizer), false),
+      choices_(plan.num_choices(), plan.prompt_tokens()) {}
+
+std::string ChatStreamEncoder::envelope_head() const {
+  std::string out = "{\"id\":";
+  append_json_string(out, id_);
+  fmt::format_to(std::back_inserter(out), ",\"object\":\"chat.completion.chunk\",\"created\":{},\"model\":",
+                 created_);
+  append_json_string(out, model_);
+  return out;
+}
+
+std::string ChatStreamEncoder::envelope_tail() const {
+  std::string out = ",\"usage\":";
+  append_usage(out, choices_.prompt_tokens(), choices_.completion_tokens());
+  return out;
+}
+
+std::string ChatStreamEncoder::chunk(size_t choice, const std::string& delta_json, std::string_view finish_reason,
+                                     const std::string& logprobs_json) const {
+  std::string out = envelope_head();
+  fmt::format_to(std::back_inserter(out), ",\"choices\":[{{\"index\":{},\"delta\":", choice);
+  out += delta_json;
+  out += ",\"logprobs\":";
+  out += logprobs_json.empty() ? std::string("null") : logprobs_json;
+  out += ",\"finish_reason\":";
+  if (finish_reason.empty()) {
+    out += "null";
+  } else {
+    append_json_string(out, finish_reason);
+  }
+  out += "}]";
+  out += envelope_tail();
+  out += ",\"error_info\":null}";
+  return sse_event(out);
+}
+
+std::string ChatStreamEncoder::begin() {
+  std::string out;
+  for (size_t choice = 0; choice < choices_.size(); ++choice) {
+    out += chunk(choice, "{\"role\":\"assistant\",\"content\":\"\"}", "", "");
+  }
+  return out;
+}
+
+std::string ChatStreamEncoder::on_delta(const TokenDelta& delta) {
+  const size_t choice = static_cast<size_t>(delta.index);
+  if (failed_ || !choices_.add(choice, delta, false)) return "";
+  const bool with_logprobs = logprobs_ && !delta.logprobs.empty();
+  if (delta.text.empty() && !with_logprobs) return "";
+  std::string delta_json = "{\"content\":";
+  append_json_string(delta_json, delta.text);
+  delta_json += '}';
+  return chunk(choice, delta_json, "", with_logprobs ? chat_logprobs(delta.logprobs, speller_) : std::string());
+}
+
+std::string ChatStreamEncoder::on_finished(const GenerationFinished& finished) {
+  const size_t choice = static_cast<size_t>(finished.index);
+  if (failed_ || !choices_.finish(choice, finished)) return "";
+  if (finished.finish_reason != "error") return chunk(choice, "{}", finished.finish_reason, "");
+  failed_ = true;
+  const std::string error = error_object(*choices_.error());
+  std::string out = envelope_head();
+  out += ",\"choices\":[]";
+  out += envelope_tail();
+  out += ",\"error_info\":" + error + ",\"error\":" + error + "}";
+  return sse_event(out);
+}
+
+std::string ChatStreamEncoder::end() {
+  std::string out;
+  if (include_usage_ && !failed_) {
+    std::string json = envelope_head();
+    json += ",\"choices\":[]";
+    json += envelope_tail();
+    json += ",\"error_info\":null}";
+    out += sse_event(json);
+  }
+  out += kSseDone;
+  return out;
+}
+
+}  // namespace sabre::openai

@@ -1,0 +1,35 @@
+#pragma once
+// What the protocol codec needs to know about the served model: its name (requests naming another
+// model are refused), its tokenizer (prompts are tokenized here, so that the prompt's length is known
+// before the first streamed chunk and checked against max_model_len with a clear 400), its chat template
+// and its limits. Built once by the server from the checkpoint and EngineInfo; shared, read-only, by
+// every request thread.
+
+#include <cstdint>
+#include <ctime>
+#include <memory>
+#include <string>
+
+#include "model/chat/chat_template.hpp"
+#include "model/tokenizer/tokenizer.hpp"
+
+namespace sabre::openai {
+
+struct ModelContext {
+  std::string served_model_name;
+  std::string model_root;                                    // the model's path, shown by /v1/models
+  std::shared_ptr<const Tokenizer> tokenizer;                // null: only token-id prompts are accepted
+  std::shared_ptr<const chat::ChatTemplate> chat_template;   // null: chat requests get a 400 saying so
+  int64_t max_model_len = 4096;                              // prompt + completion tokens at most
+  int64_t vocab_size = 0;                                    // token ids must be below; 0: the tokenizer's
+  int64_t max_choices = 256;                                 // prompts x n at most, per request
+  int64_t max_logprobs = 20;                                 // logprobs / top_logprobs at most
+  int64_t created = static_cast<int64_t>(std::time(nullptr));  // the model's "created" in /v1/models
+
+  int64_t effective_vocab_size() const {
+    if (vocab_size > 0) return vocab_size;
+    return tokenizer ? static_cast<int64_t>(tokenizer->vocab_size()) : INT32_MAX;
+  }
+};
+
+}  // namespace sabre::openai

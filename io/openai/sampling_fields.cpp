@@ -1,0 +1,140 @@
+#include "io/openai/sampling_fields.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <limits>
+#include <random>
+
+#include "io/openai/api_error.hpp"
+
+namespace sabre::openai {
+
+namespace {
+
+constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+constexpr int64_t kInt64Min = std::numeric_limits<int64_t>::min();
+
+void read_logit_bias(const RequestFields& fields, const ModelContext& context, SamplingParams& sampling) {
+  const auto bias = fields.object("logit_bias");
+  if (!bias) return;
+  const int64_t vocab = context.effective_vocab_size();
+  for (auto [key, value] : bias->raw()) {
+    const std::string param = fmt::format("logit_bias.{}", std::string_view(key));
+    int64_t id = -1;
+    const auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), id);
+    if (ec != std::errc() || end != key.data() + key.size() || key.empty()) {
+      reject("logit_bias", fmt::format("'logit_bias' keys must be token ids, got \"{}\"", std::string_view(key)));
+    }
+    if (id < 0 || id >= vocab) {
+      reject("logit_bias", fmt::format("'logit_bias' token id {} is outside the vocabulary (size {})", id, vocab));
+    }
+    if (!value.is_number()) {
+      reject("logit_bias", fmt::format("'{}' must be a number, got {}", param, describe_json_type(value)));
+    }
+    const double v = value.is_double()  ? value.get_double().value()
+                     : value.is_int64() ? static_cast<double>(value.get_int64().value())
+                                        : static_cast<double>(value.get_uint64().value());
+    if (!(v >= -100.0 && v <= 100.0)) {
+      reject("logit_bias", fmt::format("'{}' must be between -100 and 100, got {}", param, v));
+    }
+    sampling.logit_bias[static_cast<int32_t>(id)] = static_cast<float>(v);
+  }
+}
+
+}  // namespace
+
+void check_model_field(const RequestFields& fields, const ModelContext& context) {
+  const auto model = fields.string("model");
+  if (model && !model->empty() && *model != context.served_model_name) {
+    ApiError error = ApiError::invalid_request(
+        "model", fmt::format("The model '{}' does not exist: this server serves '{}'", *model,
+                             context.served_model_name));
+    error.code = "model_not_found";
+    throw ApiException(std::move(error));
+  }
+}
+
+void read_sampling_fields(const RequestFields& fields, const ModelContext& context, GenerationRequest& request) {
+  SamplingParams& s = request.sampling;
+  const double kHuge = std::numeric_limits<double>::max();
+  if (auto v = fields.number("temperature", 0.0, kHuge)) s.temperature = *v;
+  if (auto v = fields.number("top_p", 0.0, 1.0)) {
+    if (*v <= 0.0) reject("top_p", fmt::format("'top_p' must be in (0, 1], got {}", *v));
+    s.top_p = *v;
+  }
+  // vLLM spells "no top-k" as -1 as well as 0.
+  if (auto v = fields.integer("top_k", -1, kInt64Max)) s.top_k = *v < 0 ? 0 : *v;
+  if (auto v = fields.number("min_p", 0.0, 1.0)) s.min_p = *v;
+  if (auto v = fields.number("presence_penalty", -2.0, 2.0)) s.presence_penalty = *v;
+  if (auto v = fields.number("frequency_penalty", -2.0, 2.0)) s.frequency_penalty = *v;
+  if (auto v = fields.number("repetition_penalty", 0.0, kHuge)) {
+    if (*v <= 0.0) reject("repetition_penalty", fmt::format("'repetition_penalty' must be above 0, got {}", *v));
+    s.repetition_penalty = *v;
+  }
+  if (auto v = fields.integer("seed", kInt64Min, kInt64Max)) {
+    s.seed = static_cast<uint64_t>(*v);
+    request.has_seed = true;
+  }
+  if (auto v = fields.integer("min_tokens", 0, kInt64Max)) s.min_tokens = *v;
+  read_logit_bias(fields, context, s);
+
+  const int64_t vocab = context.effective_vocab_size();
+  if (auto ids = fields.integers("stop_token_ids", 0, vocab - 1)) {
+    for (int64_t id : *ids) s.stop_token_ids.push_back(static_cast<int32_t>(id));
+  }
+  if (auto stop = fields.string_or_strings("stop")) {
+    for (size_t i = 0; i < stop->size(); ++i) {
+      if ((*stop)[i].empty()) reject("stop", "'stop' strings must not be empty");
+    }
+    request.stop = std::move(*stop);
+  }
+  if (auto v = fields.boolean("ignore_eos")) request.ignore_eos = *v;
+  if (auto v = fields.boolean("include_stop_str_in_output")) request.include_stop_str_in_output = *v;
+  if (auto v = fields.boolean("skip_special_tokens")) request.skip_special_tokens = *v;
+  if (auto v = fields.integer("n", 1, context.max_choices)) request.n = *v;
+  if (auto best_of = fields.integer("best_of", 1, kInt64Max); best_of && *best_of != request.n) {
+    reject("best_of", "'best_of' other than n is not supported yet");
+  }
+}
+
+void check_min_tokens(const GenerationRequest& request) {
+  if (request.sampling.min_tokens > request.max_tokens) {
+    reject("min_tokens", fmt::format("'min_tokens' ({}) must not exceed max_tokens ({})", request.sampling.min_tokens,
+                                     request.max_tokens));
+  }
+}
+
+StreamFields read_stream_fields(const RequestFields& fields) {
+  StreamFields out;
+  if (auto v = fields.boolean("stream")) out.stream = *v;
+  if (auto options = fields.object("stream_options")) {
+    if (!out.stream) reject("stream_options", "'stream_options' is only allowed when 'stream' is true");
+    if (auto v = options->boolean("include_usage")) out.include_usage = *v;
+  }
+  return out;
+}
+
+void check_context_length(int64_t prompt_tokens, int64_t max_tokens, const ModelContext& context,
+                          const std::string& prompt_param, const std::string& max_tokens_param) {
+  if (prompt_tokens >= context.max_model_len) {
+    reject(prompt_param,
+           fmt::format("This model's maximum context length is {} tokens. However, your {} has {} tokens: "
+                       "reduce its length.",
+                       context.max_model_len, prompt_param, prompt_tokens));
+  }
+  if (prompt_tokens + max_tokens > context.max_model_len) {
+    reject(max_tokens_param,
+           fmt::format("This model's maximum context length is {} tokens. However, you requested {} tokens ({} in "
+                       "the {}, {} in the completion). Reduce the length of the {} or of the completion.",
+                       context.max_model_len, prompt_tokens + max_tokens, prompt_tokens, prompt_param, max_tokens,
+                       prompt_param));
+  }
+}
+
+std::string make_response_id(std::string_view prefix) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return fmt::format("{}{:016x}{:016x}", prefix, rng(), rng());
+}
+
+}  // namespace sabre::openai
