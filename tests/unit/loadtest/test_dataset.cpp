@@ -9,7 +9,7 @@
 
 using namespace sabre::loadtest;
 
-TEST_CASE("random token-id prompts: exactly IN ids in [256, vocab), reproducible", "[loadtest][dataset]") {
+TEST_CASE("random token-id prompts: exactly IN ids from 256 up to the vocab size, reproducible", "[loadtest][dataset]") {
   RandomDatasetSpec spec;
   spec.input_tokens = 50;
   spec.output_tokens = 7;

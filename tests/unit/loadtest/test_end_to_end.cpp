@@ -39,7 +39,7 @@ std::vector<std::string> random_bodies(size_t count, int64_t out) {
 
 }  // namespace
 
-TEST_CASE("end to end: TTFT, token counts and ITL of a streamed response; keep-alive", "[loadtest][e2e]") {
+TEST_CASE("end to end: TTFT, token counts and ITL of a streamed response over one keep-alive connection", "[loadtest][e2e]") {
   FakeBehaviour behaviour;
   behaviour.first_delay = std::chrono::milliseconds(150);
   behaviour.gap = std::chrono::milliseconds(30);
@@ -102,7 +102,7 @@ TEST_CASE("end to end: TTFT, token counts and ITL of a streamed response; keep-a
   REQUIRE(report.tpot_ms.mean >= 29.0);  // (e2e - ttft) / 3 over three 30 ms gaps
 }
 
-TEST_CASE("end to end: without usage, tokens are counted from chunks; concurrency opens connections",
+TEST_CASE("end to end: without usage, tokens are counted from chunks and concurrency opens connections",
           "[loadtest][e2e]") {
   FakeBehaviour behaviour;
   behaviour.first_delay = std::chrono::milliseconds(200);

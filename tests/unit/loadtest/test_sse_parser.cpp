@@ -33,7 +33,7 @@ TEST_CASE("SSE: data events, [DONE], comments and other fields", "[loadtest][sse
   REQUIRE(parser.finish().empty());
 }
 
-TEST_CASE("SSE: multi-line data is joined with newlines; only one leading space is stripped", "[loadtest][sse]") {
+TEST_CASE("SSE: multi-line data is joined with newlines and only one leading space is stripped", "[loadtest][sse]") {
   SseParser parser;
   REQUIRE(parser.feed("data: one\ndata:  two\ndata\n\n") == std::vector<std::string>{"one\n two\n"});
 }
@@ -73,7 +73,7 @@ TEST_CASE("SSE: an event without its closing blank line is handed on at the end"
   REQUIRE(parser.finish().empty());
 }
 
-TEST_CASE("SSE: an empty data field still makes an event; a blank line alone does not", "[loadtest][sse]") {
+TEST_CASE("SSE: an empty data field still makes an event but a blank line alone does not", "[loadtest][sse]") {
   SseParser parser;
   REQUIRE(parser.feed("\n\ndata:\n\n") == std::vector<std::string>{""});
 }
