@@ -43,7 +43,9 @@ chat::Value to_template_value(const element& e) {
 chat::Value read_content(const RequestFields& message, const std::string& param, const std::string& role) {
   const auto content = message.get("content");
   if (!content) {
-    if (role == "assistant") return chat::Value(nullptr);  // a message with only tool_calls
+    // An assistant message with only tool_calls: "" as vLLM passes it (templates read message.content,
+    // and a None value would be dropped from the message altogether).
+    if (role == "assistant") return chat::Value(std::string());
     reject(param, fmt::format("'{}' is required for a {} message", param, role));
   }
   if (content->is_string()) return chat::Value(std::string(content->get_string().value()));

@@ -1,0 +1,43 @@
+#pragma once
+// The model context the codec tests share: the real Qwen3 tokenizer and chat template from the shared
+// folder, loaded once.
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "io/openai/model_context.hpp"
+
+namespace sabre::openai::test {
+
+inline std::filesystem::path qwen3_dir() {
+  return std::filesystem::path(SABRE_SHARED_DIR) / "models" / "tokenizers" / "qwen3";
+}
+
+inline const ModelContext& qwen3_context() {
+  static const ModelContext context = [] {
+    ModelContext c;
+    c.served_model_name = "qwen3-test";
+    c.model_root = "/models/qwen3";
+    c.tokenizer = std::make_shared<const Tokenizer>(Tokenizer::from_file(qwen3_dir() / "tokenizer.json"));
+    c.chat_template = std::make_shared<const chat::ChatTemplate>(
+        chat::ChatTemplate::from_tokenizer_config(qwen3_dir() / "tokenizer_config.json"));
+    c.max_model_len = 256;
+    c.created = 1700000000;
+    return c;
+  }();
+  return context;
+}
+
+// Skips the test when the shared tokenizers are missing.
+#define SABRE_REQUIRE_QWEN3()                                                             \
+  do {                                                                                    \
+    if (!std::filesystem::exists(::sabre::openai::test::qwen3_dir() / "tokenizer.json")) { \
+      WARN("skipped: no shared qwen3 tokenizer");                                         \
+      return;                                                                             \
+    }                                                                                     \
+  } while (0)
+
+}  // namespace sabre::openai::test
