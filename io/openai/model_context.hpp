@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <ctime>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -31,5 +32,24 @@ struct ModelContext {
     return tokenizer ? static_cast<int64_t>(tokenizer->vocab_size()) : INT32_MAX;
   }
 };
+
+}  // namespace sabre::openai
+
+namespace sabre {
+struct Checkpoint;
+}
+
+namespace sabre::openai {
+
+// Builds the context from an opened checkpoint, as the engine sees the same model:
+// - the tokenizer from `tokenizer_dir` (--tokenizer) when given, else the checkpoint's tokenizer.json;
+// - the chat template from `chat_template_file` (--chat-template) when given, else the model's own
+//   (chat_template.jinja or tokenizer_config.json's "chat_template", in --tokenizer's folder when given);
+//   none when the model has none. Special tokens come from tokenizer_config.json either way;
+// - `served_model_name` and `max_model_len` as the engine reports them (EngineInfo).
+// Throws std::runtime_error naming the file when a tokenizer or template is present but broken.
+ModelContext load_model_context(const Checkpoint& checkpoint, const std::filesystem::path& tokenizer_dir,
+                                const std::filesystem::path& chat_template_file, std::string served_model_name,
+                                int64_t max_model_len);
 
 }  // namespace sabre::openai

@@ -245,7 +245,7 @@ TEST_CASE("completion: prompt and max_tokens against max_model_len", "[openai]")
 
 TEST_CASE("completion: malformed bodies are 400s, never crashes", "[openai]") {
   SABRE_REQUIRE_QWEN3();
-  for (const std::string body : {std::string(""), std::string("{"), std::string("[1,2]"), std::string("\"x\""),
+  for (const std::string& body : {std::string(""), std::string("{"), std::string("[1,2]"), std::string("\"x\""),
                                  std::string("{\"prompt\":\"x\",}"), std::string("null"), std::string("{\"prompt\":\"x\"} trailing"),
                                  std::string("{\"prompt\":\"\xff\xfe\"}"), std::string("{\"prompt\":\"\xc3\"}"),
                                  std::string(100000, '['), std::string("{\"prompt\":\"x\",\"n\":1e999}")}) {

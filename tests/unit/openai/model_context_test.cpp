@@ -1,0 +1,69 @@
+// load_model_context: tokenizer and chat template from a GGUF file, an HF directory with --tokenizer,
+// and a --chat-template file; a model with neither.
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+#include "io/openai/chat_request.hpp"
+#include "io/openai/model_context.hpp"
+#include "model/checkpoint.hpp"
+#include "test_context.hpp"
+
+using namespace sabre;
+using namespace sabre::openai;
+
+namespace {
+
+const std::filesystem::path kFixtures = SABRE_TEST_FIXTURES;
+
+}  // namespace
+
+TEST_CASE("model context: a GGUF file brings its tokenizer and chat template", "[openai]") {
+  const auto gguf = kFixtures / ".." / ".." / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf";
+  if (!std::filesystem::exists(gguf)) {
+    WARN("skipped: no " << gguf);
+    return;
+  }
+  const ModelContext context = load_model_context(open_checkpoint(gguf), {}, {}, "smol", 2048);
+  REQUIRE(context.tokenizer);
+  REQUIRE(context.chat_template);
+  CHECK(context.vocab_size == 49152);
+  CHECK(context.served_model_name == "smol");
+  auto plan = parse_chat_request(R"({"messages":[{"role":"user","content":"Hi"}]})", context);
+  REQUIRE(plan);
+  CHECK(plan->prompt_text.find("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n") != std::string::npos);
+}
+
+TEST_CASE("model context: --tokenizer supplies the tokenizer and template an HF directory lacks", "[openai]") {
+  SABRE_REQUIRE_QWEN3();
+  const Checkpoint checkpoint = open_checkpoint(kFixtures / "models" / "qwen3_qknorm");
+  const ModelContext bare = load_model_context(checkpoint, {}, {}, "tiny", 128);
+  CHECK_FALSE(bare.tokenizer);
+  CHECK_FALSE(bare.chat_template);
+  auto refused = parse_chat_request(R"({"messages":[{"role":"user","content":"Hi"}]})", bare);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message.find("no chat template") != std::string::npos);
+
+  const ModelContext with = load_model_context(checkpoint, sabre::openai::test::qwen3_dir(), {}, "tiny", 128);
+  REQUIRE(with.tokenizer);
+  REQUIRE(with.chat_template);
+  CHECK(parse_chat_request(R"({"messages":[{"role":"user","content":"Hi"}]})", with));
+}
+
+TEST_CASE("model context: --chat-template replaces the template", "[openai]") {
+  const auto file = std::filesystem::temp_directory_path() / "sabre_openai_test_template.jinja";
+  {
+    std::ofstream out(file);
+    out << "{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}";
+  }
+  const Checkpoint checkpoint = open_checkpoint(kFixtures / "models" / "llama_gqa_bf16");
+  ModelContext context = load_model_context(checkpoint, kFixtures / "models" / "byte_tokenizer", file, "tiny", 128);
+  std::filesystem::remove(file);
+  REQUIRE(context.chat_template);
+  REQUIRE(context.tokenizer);
+  auto plan = parse_chat_request(R"({"messages":[{"role":"user","content":"Hi"}]})", context);
+  REQUIRE(plan);
+  const std::string bos = context.chat_template->special_tokens().bos_token.value_or("");
+  CHECK(plan->prompt_text == bos + "[user] Hi\n");
+}
