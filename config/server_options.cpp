@@ -271,7 +271,11 @@ ServerOptions parse_server_options(const std::vector<std::string>& args, const E
     } else if (!spec->takes_value) {
       value = "true";
     } else {
-      if (i + 1 >= args.size()) throw OptionsError(fmt::format("{} needs a value", written));
+      // "--model --port 80": the next flag is not a value (negative numbers have one dash).
+      if (i + 1 >= args.size() || (args[i + 1].rfind("--", 0) == 0 && find_flag(normalise(args[i + 1].substr(
+                                                                          0, args[i + 1].find('=')))))) {
+        throw OptionsError(fmt::format("{} needs a value", written));
+      }
       value = args[++i];
     }
     spec->apply(options, value, written);

@@ -150,6 +150,8 @@ TEST_CASE("server options: errors name the flag", "[options]") {
   CHECK_THAT(parse_failure({"--model", kModel, "--max_bogus_flag"}), Contains("--max_bogus_flag"));
   CHECK_THAT(parse_failure({"--model", kModel, "extra"}), Contains("'extra'"));
   CHECK_THAT(parse_failure({"--model"}), Contains("--model needs a value"));
+  CHECK_THAT(parse_failure({"--model", "--port", "80"}), Contains("--model needs a value"));
+  CHECK_THAT(parse_failure({"--model", kModel, "--api-key", "--host=x"}), Contains("--api-key needs a value"));
   CHECK_THAT(parse_failure({"--port", "80"}), Contains("--model is required"));
   CHECK_THAT(parse_failure({"--model", "/no/such/model"}), Contains("--model: /no/such/model does not exist"));
   CHECK_THAT(parse_failure({"--model", kModel, "--port", "http"}), Contains("--port: expected an integer"));
