@@ -296,7 +296,8 @@ void validate_server_options(ServerOptions& o) {
   if (!o.engine.tokenizer.empty() && !path_exists(o.engine.tokenizer)) {
     throw OptionsError(fmt::format("--tokenizer: {} does not exist", o.engine.tokenizer.string()));
   }
-  if (!o.http.chat_template.empty() && !std::filesystem::is_regular_file(o.http.chat_template)) {
+  std::error_code ec;
+  if (!o.http.chat_template.empty() && !std::filesystem::is_regular_file(o.http.chat_template, ec)) {
     throw OptionsError(fmt::format("--chat-template: {} is not a file", o.http.chat_template.string()));
   }
 
