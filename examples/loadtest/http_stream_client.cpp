@@ -7,6 +7,9 @@
 #include <boost/beast/http.hpp>
 #include <limits>
 
+#include <cerrno>
+#include <sys/socket.h>
+
 #include "sse_parser.hpp"
 #include "stream_chunk.hpp"
 
@@ -116,7 +119,7 @@ asio::awaitable<void> stream_once(ConnectionPool& pool, const StreamRequest& req
   std::optional<http::response_parser<http::buffer_body>> parser;
   for (int attempt = 0;; ++attempt) {
     bool reused = false;
-    connection = co_await pool.acquire(reused);
+    connection = co_await pool.acquire(reused, /*fresh=*/attempt > 0);
     parser.emplace();
     parser->body_limit(std::numeric_limits<std::uint64_t>::max());
     beast::error_code ec;
@@ -128,7 +131,7 @@ asio::awaitable<void> stream_once(ConnectionPool& pool, const StreamRequest& req
                                        asio::redirect_error(use_awaitable, ec));
     }
     if (!ec) break;
-    // A keep-alive connection the server closed while it sat idle: try once more on a fresh one.
+    // A keep-alive connection the server closed just now (after the peek): once more on a new one.
     if (reused && attempt == 0 && ec != beast::error::timeout) continue;
     throw std::runtime_error(fmt::format("sending the request: {}", describe(ec, timeout)));
   }
@@ -164,6 +167,16 @@ asio::awaitable<void> stream_once(ConnectionPool& pool, const StreamRequest& req
   if (parser->keep_alive()) pool.release(std::move(connection));
 }
 
+// Servers may close a keep-alive connection while it sits idle (llama-server does so after a streamed
+// response although it answered with keep-alive). A non-blocking peek sees the FIN without consuming
+// anything: 0 bytes means closed; "would block" means open and quiet.
+bool peer_has_closed(HttpConnection& connection) {
+  if (connection.buffer.size() > 0) return true;  // unexpected bytes after the last response
+  char byte = 0;
+  const ssize_t got = ::recv(connection.stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK) || got > 0;
+}
+
 }  // namespace
 
 ConnectionPool::ConnectionPool(asio::any_io_executor executor, HttpUrl url, std::chrono::milliseconds timeout)
@@ -188,10 +201,11 @@ asio::awaitable<std::unique_ptr<HttpConnection>> ConnectionPool::open() {
 
 asio::awaitable<void> ConnectionPool::check_reachable() { idle_.push_back(co_await open()); }
 
-asio::awaitable<std::unique_ptr<HttpConnection>> ConnectionPool::acquire(bool& reused) {
-  if (!idle_.empty()) {
+asio::awaitable<std::unique_ptr<HttpConnection>> ConnectionPool::acquire(bool& reused, bool fresh) {
+  while (!fresh && !idle_.empty()) {
     auto connection = std::move(idle_.back());
     idle_.pop_back();
+    if (peer_has_closed(*connection)) continue;
     reused = true;
     co_return connection;
   }

@@ -43,8 +43,9 @@ class ConnectionPool {
   // "cannot connect to http://...: REASON".
   boost::asio::awaitable<void> check_reachable();
 
-  // An idle connection if there is one (reused = true), else a new one.
-  boost::asio::awaitable<std::unique_ptr<HttpConnection>> acquire(bool& reused);
+  // An idle connection the server has not closed if there is one (reused = true), else a new one; with
+  // fresh = true always a new one.
+  boost::asio::awaitable<std::unique_ptr<HttpConnection>> acquire(bool& reused, bool fresh = false);
   // Returns a connection whose last response allowed keep-alive.
   void release(std::unique_ptr<HttpConnection> connection);
 

@@ -113,6 +113,10 @@ void FakeSseServer::serve(tcp::socket socket) {
       write_event_split(socket, R"({"id":"c","choices":[{"finish_reason":"length","index":0,"text":""}]})");
       write_http_chunk(socket, "data: [DONE]\n\n");
       asio::write(socket, asio::buffer(std::string_view("0\r\n\r\n")));
+      if (behaviour_.close_after_response) {
+        socket.close();
+        return;
+      }
     } catch (const boost::system::system_error&) {
       return;  // the client went away
     }

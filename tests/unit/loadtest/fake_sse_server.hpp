@@ -25,6 +25,7 @@ struct FakeBehaviour {
   bool usage_in_every_chunk = true;
   std::optional<std::string> api_key;  // demanded as "Bearer KEY"
   bool cut_stream_short = false;       // close after the first chunk, without a final chunk
+  bool close_after_response = false;   // close once the stream is complete, keep-alive notwithstanding
 };
 
 class FakeSseServer {

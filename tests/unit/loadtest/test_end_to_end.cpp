@@ -125,6 +125,24 @@ TEST_CASE("end to end: without usage, tokens are counted from chunks and concurr
   REQUIRE(result.duration_s < 0.6);
 }
 
+TEST_CASE("end to end: a server that closes kept-alive connections costs no failures", "[loadtest][e2e]") {
+  FakeBehaviour behaviour;
+  behaviour.first_delay = std::chrono::milliseconds(1);
+  behaviour.gap = std::chrono::milliseconds(1);
+  behaviour.tokens = 2;
+  behaviour.close_after_response = true;
+  FakeSseServer server(behaviour);
+  RunConfig config = config_for(server);
+  config.max_concurrency = 3;  // several closed connections pile up in the pool
+  const RunResult result = run_benchmark(config, random_bodies(12, 2));
+  for (const RequestOutcome& o : result.outcomes) {
+    INFO(o.error);
+    REQUIRE(o.success);
+  }
+  REQUIRE(server.request_bodies().size() == 12);
+  REQUIRE(server.connections_accepted() >= 12);
+}
+
 TEST_CASE("end to end: Poisson pacing spreads the requests out", "[loadtest][e2e]") {
   FakeBehaviour behaviour;
   behaviour.first_delay = std::chrono::milliseconds(1);
