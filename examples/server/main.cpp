@@ -1,0 +1,101 @@
+// sabre-server: loads a model into the engine and serves the OpenAI/BladeLLM HTTP API.
+//
+//   sabre-server --model DIR_OR_GGUF [--port 8081] [--host 0.0.0.0] [--api-key KEY] ...   (--help lists all)
+//
+// SIGINT/SIGTERM: stop accepting, end the streams in flight with a final chunk, stop the engine, exit 0.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <caf/all.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <iostream>
+
+#include "actors/engine.hpp"
+#include "config/server_options.hpp"
+#include "io/http/http_server.hpp"
+#include "io/openai/model_context.hpp"
+#include "model/checkpoint.hpp"
+
+namespace {
+
+sabre::EngineInfo engine_info(caf::actor_system& system, const sabre::engine_actor& engine) {
+  caf::scoped_actor self{system};
+  sabre::EngineInfo info;
+  self->request(engine, std::chrono::seconds(30), sabre::info_atom::value)
+      .receive([&](const sabre::EngineInfo& reply) { info = reply; },
+               [&](const caf::error& error) {
+                 throw std::runtime_error("the engine did not report its model: " + system.render(error));
+               });
+  return info;
+}
+
+int serve(const sabre::ServerOptions& options) {
+  caf::actor_system_config config;
+  sabre::add_engine_message_types(config);
+  caf::actor_system system{config};
+
+  const sabre::engine_actor engine = sabre::spawn_engine(system, options.engine);
+  int status = 0;
+  try {
+    const sabre::EngineInfo info = engine_info(system, engine);
+    const sabre::openai::ModelContext context = sabre::openai::load_model_context(
+        sabre::open_checkpoint(options.engine.model, options.engine.gguf_weights), options.engine.tokenizer,
+        options.http.chat_template, info.model_name, info.max_model_len);
+
+    sabre::http::HttpServerConfig http;
+    http.host = options.http.host;
+    http.port = options.http.port;
+    http.api_key = options.http.api_key;
+    sabre::http::HttpServer server(http, system, engine, context);
+
+    // Signals are caught before the listener starts so that a SIGTERM right after start-up is graceful.
+    boost::asio::io_context signal_context;
+    boost::asio::signal_set signals(signal_context, SIGINT, SIGTERM);
+    int received = 0;
+    signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+      if (!ec) received = signal;
+    });
+    server.start();
+    const auto endpoint = server.local_endpoint();
+    spdlog::info("serving {} (max_model_len {}) on http://{}:{}{}", info.model_name, info.max_model_len,
+                 endpoint.address().to_string(), endpoint.port(), http.api_key.empty() ? "" : " (API key required)");
+    signal_context.run();
+    spdlog::info("{}: shutting down", received == SIGINT ? "SIGINT" : "SIGTERM");
+    server.shutdown(std::chrono::seconds(10));
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    status = 1;
+  }
+  sabre::stop_engine(engine);
+  return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  sabre::ServerOptions options;
+  try {
+    options = sabre::server_options_from_command_line(argc, argv);
+  } catch (const sabre::OptionsError& e) {
+    std::cerr << "sabre-server: " << e.what() << "\n(see sabre-server --help)\n";
+    return 2;
+  }
+  if (options.help) {
+    std::cout << sabre::server_help_text();
+    return 0;
+  }
+  if (options.version) {
+    std::cout << "sabre-server 0.1.0\n";
+    return 0;
+  }
+  spdlog::set_level(spdlog::level::from_str(options.http.log_level));
+  for (const std::string& warning : options.warnings) spdlog::warn("{}", warning);
+  try {
+    return serve(options);
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+}

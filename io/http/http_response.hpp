@@ -1,0 +1,38 @@
+#pragma once
+// HTTP/1.1 responses as bytes. The server writes everything through one byte queue per connection
+// (whole responses, a stream's head, its chunks), so responses are serialised here rather than by
+// Beast's serializer: one path for plain and streamed answers, and testable without a socket.
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "io/openai/api_error.hpp"
+
+namespace sabre::http {
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra ones (Retry-After, Allow)
+};
+
+// OpenAI's error object with its status; a 503 carries Retry-After.
+HttpResponse error_response(const openai::ApiError& error);
+HttpResponse json_response(std::string body, int status = 200);
+
+// "HTTP/1.1 200 OK\r\n...Content-Length...\r\n\r\nbody". keep_alive false adds "Connection: close".
+std::string serialize_response(const HttpResponse& response, bool keep_alive);
+
+// The head of a server-sent-event stream sent with chunked transfer encoding.
+std::string event_stream_head(bool keep_alive);
+// One chunk of a chunked body ("" gives "": an empty chunk would end the body).
+std::string encode_chunk(std::string_view data);
+// The terminating zero-length chunk.
+inline constexpr std::string_view kLastChunk = "0\r\n\r\n";
+
+std::string_view reason_phrase(int status);
+
+}  // namespace sabre::http
