@@ -1,0 +1,72 @@
+#!/bin/sh
+# Starts the real sabre-server on a free port of 127.0.0.1 (tiny fixture model, API key TOKEN), runs one
+# scenario against it with curl, stops it with SIGINT and checks that it exits 0. Prints "PASS" at the
+# end when every check held; any failed check prints why and exits 1.
+#   run_scenario.sh SERVER MODELS_DIR SCENARIO
+set -u
+server=$1 models=$2 scenario=$3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*"; echo "--- server log:"; cat "$work/server.log"; [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; exit 1; }
+
+"$server" --model "$models/qwen3_qknorm" --tokenizer "$models/byte_tokenizer" --host 127.0.0.1 --port 0 \
+  --threads 1 --kv-cache-memory 64MiB --api-key TOKEN >"$work/server.log" 2>&1 &
+pid=$!
+port=
+for _ in $(seq 1 300); do
+  port=$(sed -n 's|.* on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$work/server.log")
+  [ -n "$port" ] && break
+  kill -0 "$pid" 2>/dev/null || fail "the server exited during start-up"
+  sleep 0.1
+done
+[ -n "$port" ] || fail "the server did not log its address"
+url=http://127.0.0.1:$port
+
+case $scenario in
+  seed_curl)
+    # The seed deployment's call, verbatim but for the port.
+    curl -H "Authorization: TOKEN" -d '{"prompt":"What is the capital of Canada?", "stream":"true"}' \
+      http://127.0.0.1:$port/v1/completions >"$work/out" 2>/dev/null || fail "curl failed"
+    grep -q '^data: {"id":"cmpl-[0-9a-f]*","choices":\[{"finish_reason":"","index":0,"logprobs":null,"text":' "$work/out" \
+      || fail "no BladeLLM chunk in: $(head -c 400 "$work/out")"
+    grep -q '"finish_reason":"\(stop\|length\)","index":0,"logprobs":null,"text":""}\],"object":"text_completion"' "$work/out" \
+      || fail "no final chunk in: $(tail -c 400 "$work/out")"
+    [ "$(tail -n 2 "$work/out" | head -n 1)" = "data: [DONE]" ] || fail "the stream does not end with [DONE]"
+    echo "seed curl: $(grep -c '^data: ' "$work/out") events, [DONE] last"
+    ;;
+  auth)
+    code=$(curl -s -o "$work/out" -w '%{http_code}' -d '{"prompt":"hi"}' "$url/v1/completions")
+    [ "$code" = 401 ] || fail "no key: status $code"
+    grep -q '"type":"authentication_error"' "$work/out" || fail "no error object: $(cat "$work/out")"
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: WRONG" "$url/v1/models")
+    [ "$code" = 401 ] || fail "wrong key: status $code"
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer TOKEN" "$url/v1/models")
+    [ "$code" = 200 ] || fail "Bearer key: status $code"
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$url/health")
+    [ "$code" = 200 ] || fail "/health without a key: status $code"
+    echo "auth: 401 without or with a wrong key, 200 with it, /health open"
+    ;;
+  sigint_mid_stream)
+    # A long stream (64 samples x 200 tokens) is running when SIGINT arrives: it must still end properly.
+    curl -s -N -H "Authorization: TOKEN" \
+      -d '{"prompt":"Hi","stream":true,"max_tokens":200,"ignore_eos":true,"n":64}' "$url/v1/completions" \
+      >"$work/out" 2>&1 &
+    curl_pid=$!
+    for _ in $(seq 1 100); do [ -s "$work/out" ] && break; sleep 0.02; done
+    [ -s "$work/out" ] || fail "the stream did not start"
+    kill -INT "$pid"
+    wait "$curl_pid" || fail "curl failed: the stream was cut"
+    grep -q '"finish_reason":"abort"' "$work/out" || fail "no abort final chunk: $(tail -c 400 "$work/out")"
+    [ "$(tail -n 2 "$work/out" | head -n 1)" = "data: [DONE]" ] || fail "the stream does not end with [DONE]"
+    echo "SIGINT mid-stream: $(grep -c '"finish_reason":"abort"' "$work/out") samples ended with abort, then [DONE]"
+    ;;
+  *) fail "unknown scenario $scenario" ;;
+esac
+
+kill -INT "$pid" 2>/dev/null
+wait "$pid"
+status=$?
+[ "$status" = 0 ] || fail "the server exited with $status after SIGINT"
+grep -q "SIGINT: shutting down" "$work/server.log" || fail "no shutdown line in the log"
+echo "server exit status 0"
+echo PASS
