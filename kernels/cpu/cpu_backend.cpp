@@ -13,6 +13,7 @@
 #include <cblas.h>
 #include <sys/mman.h>
 
+#include "kernels/cpu/cpu_features.hpp"
 #include "kernels/cpu/cpu_kernels.hpp"
 #include "kernels/cpu/quantized_gemv.hpp"
 
@@ -75,7 +76,7 @@ unsigned default_threads(unsigned requested) {
 }  // namespace
 
 CpuBackend::CpuBackend(CpuBackendOptions options)
-    : options_(options), pool_(default_threads(options.threads) - 1) {
+    : options_((cpu::require_avx2_fma(), options)), pool_(default_threads(options.threads) - 1) {
   // OpenBLAS keeps its own threads for the matrix products; by default it uses every core.
   if (options.threads > 0) openblas_set_num_threads(static_cast<int>(options.threads));
 }

@@ -61,7 +61,8 @@ class CpuBackend final : public Backend {
   template <class F>
   void for_row_blocks(int64_t rows, F&& body);
 
-  // linear() for a few rows (decode): GEMV over runs of W's rows spread over the pool, any WeightFormat.
+  // linear() through the row-invariant kernel (runs of W's rows spread over the pool, any WeightFormat):
+  // decode steps of a few rows in default mode, every row count in batch-invariant mode.
   void gemv_linear(const float* x, int64_t rows, const LinearWeight& w, float* y);
   // linear() for many rows (prefill) of a quantised W: dequantised tiles of W through sgemm.
   void quantized_gemm_linear(const float* x, int64_t rows, const LinearWeight& w, float* y);

@@ -1,11 +1,17 @@
 #include "kernels/cpu/paged_attention.hpp"
 
-#include <immintrin.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
+
+// This file needs AVX2 and FMA even when the build targets generic x86-64 (-DSABRE_NATIVE=OFF): the
+// functions below are compiled for them, after the standard headers so that no shared inline code is,
+// and CpuBackend refuses to start on a CPU without them (cpu_features.hpp).
+#if !defined(__AVX2__) || !defined(__FMA__)
+#pragma GCC target("avx2,fma")
+#endif
+#include <immintrin.h>
 
 // The loops over a tile's queries, keys and chunks carry `#pragma GCC unroll`: fully unrolled, the
 // accumulator arrays live in registers (without it g++ kept them on the stack, a store per FMA).
