@@ -18,5 +18,33 @@ if(TARGET sabre-server)
       set_tests_properties(cli_server_${scenario} PROPERTIES PASS_REGULAR_EXPRESSION "PASS" FAIL_REGULAR_EXPRESSION "FAIL:"
                            TIMEOUT 120)
     endforeach()
+
+    # The official `openai` Python client (PyPI) against the daemon, when an interpreter with it is at hand:
+    # SABRE_OPENAI_PYTHON, else /tmp/openai-venv, else python3 if it can import openai.
+    set(SABRE_OPENAI_PYTHON "" CACHE FILEPATH "A Python interpreter with the openai package, for the client tests")
+    set(_openai_python "${SABRE_OPENAI_PYTHON}")
+    if(NOT _openai_python)
+      foreach(candidate /tmp/openai-venv/bin/python python3)
+        find_program(_candidate_path NAMES ${candidate} NO_CACHE)
+        if(_candidate_path)
+          execute_process(COMMAND ${_candidate_path} -c "import openai" RESULT_VARIABLE _has_openai
+                          OUTPUT_QUIET ERROR_QUIET)
+          if(_has_openai EQUAL 0)
+            set(_openai_python ${_candidate_path})
+            break()
+          endif()
+        endif()
+        unset(_candidate_path)
+      endforeach()
+    endif()
+    if(_openai_python)
+      add_test(NAME cli_server_openai_client
+               COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cli/server/run_scenario.sh $<TARGET_FILE:sabre-server>
+                       ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/models openai_client)
+      set_tests_properties(cli_server_openai_client PROPERTIES ENVIRONMENT "OPENAI_PYTHON=${_openai_python}"
+                           PASS_REGULAR_EXPRESSION "PASS" FAIL_REGULAR_EXPRESSION "FAIL:" TIMEOUT 120)
+    else()
+      message(STATUS "Sabre: no Python with the openai package; cli_server_openai_client is not registered")
+    endif()
   endif()
 endif()

@@ -60,6 +60,12 @@ case $scenario in
     [ "$(tail -n 2 "$work/out" | head -n 1)" = "data: [DONE]" ] || fail "the stream does not end with [DONE]"
     echo "SIGINT mid-stream: $(grep -c '"finish_reason":"abort"' "$work/out") samples ended with abort, then [DONE]"
     ;;
+  openai_client)
+    # OPENAI_PYTHON: a Python interpreter that can import openai (tests/cli/server.cmake finds one).
+    "$OPENAI_PYTHON" "$(dirname "$0")/openai_client_check.py" "$url" TOKEN >"$work/out" 2>&1 \
+      || fail "the openai client check failed: $(cat "$work/out")"
+    grep -v '^PASS$' "$work/out"
+    ;;
   *) fail "unknown scenario $scenario" ;;
 esac
 
