@@ -58,8 +58,32 @@ void HttpSession::read_request() {
   parser_->body_limit(state_.config.max_body_bytes);
   parser_->header_limit(static_cast<std::uint32_t>(state_.config.max_header_bytes));
   stream_.expires_after(state_.config.request_timeout);
-  bhttp::async_read(stream_, buffer_, *parser_,
-                    [self = shared_from_this()](beast::error_code ec, size_t) { self->on_request_read(ec); });
+  bhttp::async_read_header(stream_, buffer_, *parser_,
+                           [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header_read(ec); });
+}
+
+void HttpSession::on_header_read(beast::error_code ec) {
+  if (closed_) return;
+  if (ec) {
+    on_request_read(ec);
+    return;
+  }
+  auto read_body = [self = shared_from_this()] {
+    bhttp::async_read(self->stream_, self->buffer_, *self->parser_,
+                      [self](beast::error_code ec, size_t) { self->on_request_read(ec); });
+  };
+  // curl sends "Expect: 100-continue" with bodies over 1 KiB and waits a second for this interim answer.
+  const auto expect = parser_->get().find(bhttp::field::expect);
+  if (expect != parser_->get().end() && beast::iequals(expect->value(), "100-continue") && !parser_->is_done()) {
+    static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    net::async_write(stream_, net::buffer(kContinue),
+                     [self = shared_from_this(), read_body](beast::error_code ec, size_t) {
+                       if (ec || self->closed_) return self->close();
+                       read_body();
+                     });
+    return;
+  }
+  read_body();
 }
 
 void HttpSession::on_request_read(beast::error_code ec) {
@@ -76,8 +100,11 @@ void HttpSession::on_request_read(beast::error_code ec) {
       keep_alive_ = false;
       started_ = std::chrono::steady_clock::now();
       request_number_ = state_.next_id++;
-      method_ = parser_->is_header_done() ? std::string(sv(parser_->get().method_string())) : "-";
-      path_ = parser_->is_header_done() ? std::string(target_path(sv(parser_->get().target()))) : "-";
+      // What the parser got before the error (the request line, for a body over the limit).
+      method_ = std::string(sv(parser_->get().method_string()));
+      path_ = std::string(target_path(sv(parser_->get().target())));
+      if (method_.empty()) method_ = "-";
+      if (path_.empty()) path_ = "-";
       openai::ApiError error;
       if (ec == bhttp::error::body_limit) {
         error = openai::ApiError::payload_too_large(

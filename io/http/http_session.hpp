@@ -35,6 +35,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
  private:
   void read_request();
+  void on_header_read(boost::beast::error_code ec);
   void on_request_read(boost::beast::error_code ec);
   void handle_request();
   void start_generation(RouteResult&& plan);
