@@ -175,3 +175,58 @@ TEST_CASE("server: /metrics is Prometheus text with the engine's and the HTTP la
   CHECK(contains(metrics.body, "# TYPE sabre:kv_cache_blocks_used gauge"));
   CHECK(contains(metrics.body, "sabre:http_requests_total{status=\"200\"}"));
 }
+
+TEST_CASE("server: Expect: 100-continue gets its interim answer before the body is sent") {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port()});
+  const std::string body = R"({"prompt":"hi","max_tokens":2})";
+  boost::asio::write(socket, boost::asio::buffer("POST /v1/completions HTTP/1.1\r\nAuthorization: TOKEN\r\n"
+                                                 "Expect: 100-continue\r\nConnection: close\r\nContent-Length: " +
+                                                 std::to_string(body.size()) + "\r\n\r\n"));
+  std::array<char, 4096> buffer{};
+  boost::system::error_code ec;
+  const size_t n = socket.read_some(boost::asio::buffer(buffer), ec);
+  REQUIRE_FALSE(ec);
+  CHECK(std::string(buffer.data(), n) == "HTTP/1.1 100 Continue\r\n\r\n");
+  boost::asio::write(socket, boost::asio::buffer(body));
+  std::string raw;
+  while (true) {
+    const size_t got = socket.read_some(boost::asio::buffer(buffer), ec);
+    if (ec) break;
+    raw.append(buffer.data(), got);
+  }
+  CHECK(parse_response(raw).status == 200);
+}
+
+TEST_CASE("server: a client that stalls in its headers is cut off after the request timeout") {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port()});
+  boost::asio::write(socket, boost::asio::buffer(std::string("POST /v1/completions HTTP/1.1\r\nHost: x\r\n")));
+  const auto start = std::chrono::steady_clock::now();
+  std::array<char, 256> buffer{};
+  boost::system::error_code ec;
+  socket.read_some(boost::asio::buffer(buffer), ec);  // blocks until the server closes
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  CHECK(ec);  // closed, without an answer
+  CHECK(waited > 1.5);
+  CHECK(waited < 10);
+  // Others were served meanwhile and still are.
+  CHECK(request(port(), "GET", "/health").status == 200);
+}
+
+TEST_CASE("server: a reader that stops reading does not hold up other clients") {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket stalled(io);
+  stalled.connect({boost::asio::ip::make_address("127.0.0.1"), port()});
+  // A long stream nobody reads: its bytes pile up in the kernel buffers, then in the session's queue.
+  boost::asio::write(stalled, boost::asio::buffer(make_request(
+      "POST", "/v1/completions", R"({"prompt":"Hi","stream":true,"max_tokens":200,"ignore_eos":true,"n":16})", {kAuth})));
+  const auto start = std::chrono::steady_clock::now();
+  const RawResponse other =
+      request(port(), "POST", "/v1/completions", R"({"prompt":"other","max_tokens":4,"ignore_eos":true})", {kAuth});
+  CHECK(other.status == 200);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+  stalled.close();
+}

@@ -41,6 +41,7 @@ TestServer::TestServer() {
   config.port = 0;
   config.api_key = "TOKEN";
   config.max_body_bytes = 64 * 1024;
+  config.request_timeout = std::chrono::seconds(2);  // short, so that the timeout test is quick
   server_ = std::make_unique<HttpServer>(config, *system_, engine_, context_);
   server_->start();
   port_ = server_->local_endpoint().port();
