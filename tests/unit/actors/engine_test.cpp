@@ -37,10 +37,11 @@ EngineOptions small_engine(const std::string& model) {
   return options;
 }
 
-// Waits until the engine has freed every KV block (aborts are asynchronous messages).
+// Waits until the engine runs nothing and has freed every KV block (aborts are asynchronous messages).
 bool kv_drains(TestEngine& engine) {
-  for (int i = 0; i < 200; ++i) {
-    if (engine.info().kv_blocks_used == 0) return true;
+  for (int i = 0; i < 500; ++i) {
+    const EngineInfo info = engine.info();
+    if (info.kv_blocks_used == 0 && info.num_running == 0 && info.num_waiting == 0) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return false;
@@ -188,6 +189,7 @@ TEST_CASE("engine: abort and a vanished client free the KV blocks", "[engine]") 
   self->request(engine.engine, caf::infinite, generate_atom::value, greedy_request(golden.prompt, 200),
                 caf::actor_cast<generation_sink>(impatient))
       .receive([&](std::string&) {}, [&](caf::error&) { FAIL("generate failed"); });
+  self->wait_for(impatient);  // it has seen a token, so its request was running when it went
   CHECK(kv_drains(engine));
   const EngineInfo info = engine.info();
   CHECK(info.num_running == 0);
