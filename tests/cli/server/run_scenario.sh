@@ -9,8 +9,11 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; echo "--- server log:"; cat "$work/server.log"; [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; exit 1; }
 
+extra=
+[ "$scenario" = overloaded ] && extra="--max-num-seqs 1 --max-waiting 1"
+# shellcheck disable=SC2086
 "$server" --model "$models/qwen3_qknorm" --tokenizer "$models/byte_tokenizer" --host 127.0.0.1 --port 0 \
-  --threads 1 --kv-cache-memory 64MiB --api-key TOKEN >"$work/server.log" 2>&1 &
+  --threads 1 --kv-cache-memory 64MiB --api-key TOKEN $extra >"$work/server.log" 2>&1 &
 pid=$!
 port=
 for _ in $(seq 1 300); do
@@ -59,6 +62,25 @@ case $scenario in
     grep -q '"finish_reason":"abort"' "$work/out" || fail "no abort final chunk: $(tail -c 400 "$work/out")"
     [ "$(tail -n 2 "$work/out" | head -n 1)" = "data: [DONE]" ] || fail "the stream does not end with [DONE]"
     echo "SIGINT mid-stream: $(grep -c '"finish_reason":"abort"' "$work/out") samples ended with abort, then [DONE]"
+    ;;
+  overloaded)
+    # One running sequence and one waiting place: of twelve long streams at once, some must get a 503.
+    curls=
+    for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+      curl -s -o "$work/body$i" -D "$work/head$i" -H "Authorization: TOKEN" \
+        -d '{"prompt":"Hi","stream":true,"max_tokens":250,"ignore_eos":true}' "$url/v1/completions" &
+      curls="$curls $!"
+    done
+    for c in $curls; do wait "$c"; done  # not a bare wait: the server is a child too
+    busy=$(grep -l '^HTTP/1.1 503' "$work"/head* | wc -l)
+    ok=$(grep -l '^HTTP/1.1 200' "$work"/head* | wc -l)
+    [ "$busy" -ge 1 ] || fail "no 503 among twelve concurrent requests"
+    [ "$ok" -ge 1 ] || fail "no request was served"
+    for f in $(grep -l '^HTTP/1.1 503' "$work"/head*); do
+      grep -q '^Retry-After: 1' "$f" || fail "a 503 without Retry-After"
+    done
+    grep -l '"code":"server_overloaded"' "$work"/body* >/dev/null || fail "no server_overloaded error object"
+    echo "overloaded: $busy x 503 with Retry-After, $ok x 200"
     ;;
   openai_client)
     # OPENAI_PYTHON: a Python interpreter that can import openai (tests/cli/server.cmake finds one).
