@@ -11,7 +11,6 @@
 #include "actors/rank_actor.hpp"
 #include "actors/request_actor.hpp"
 #include "actors/scheduler_actor.hpp"
-#include "kernels/cpu/cpu_backend.hpp"
 #include "model/backend_factory.hpp"
 #include "model/tokenizer/tokenizer.hpp"
 #include "model/transformer.hpp"
@@ -32,13 +31,6 @@ struct LoadedModel {
   std::unique_ptr<Backend> backend;
   std::unique_ptr<Transformer> model;
 };
-
-std::unique_ptr<Backend> make_engine_backend(const EngineOptions& options) {
-  if (options.device == "cpu") {
-    return std::make_unique<CpuBackend>(CpuBackendOptions{options.threads, options.batch_invariant});
-  }
-  return make_backend(options.device, options.threads);
-}
 
 struct EngineState {
   // Not an aggregate, so CAF constructs it empty rather than from the actor pointer.
@@ -122,7 +114,7 @@ engine_actor spawn_engine(caf::actor_system& system, const EngineOptions& option
   context.vocab_size = checkpoint.config.vocab_size;
 
   auto loaded = std::make_shared<LoadedModel>();
-  loaded->backend = make_engine_backend(options);
+  loaded->backend = make_backend(options.device, {options.threads, options.batch_invariant});
   loaded->model = std::make_unique<Transformer>(checkpoint.config, *checkpoint.weights, *loaded->backend);
   std::shared_ptr<Transformer> model(loaded, loaded->model.get());
 

@@ -81,16 +81,21 @@ void send_finished(RequestSelf self, size_t index, const std::string& reason, co
   if (all_finished(st) && st.submitted) self->quit();
 }
 
-// A request that never reached the scheduler (or was refused by it): one error reply, then quit.
-void reject(RequestSelf self, const std::string& type, const std::string& message) {
-  auto& st = self->state;
+// Sends sample `index`'s GenerationFinished with finish_reason "error"; its state is the caller's to set.
+void send_error(RequestSelf self, size_t index, const std::string& type, const std::string& message) {
   GenerationFinished done;
-  done.request_id = st.request.request_id;
+  done.request_id = self->state.request.request_id;
+  done.index = static_cast<int32_t>(index);
   done.finish_reason = "error";
   done.error_type = type;
   done.error_message = message;
-  self->send(st.sink, std::move(done));
-  for (Sample& s : st.samples) s.finished = true;
+  self->send(self->state.sink, std::move(done));
+}
+
+// A request that never reached the scheduler (or was refused by it): one error reply, then quit.
+void reject(RequestSelf self, const std::string& type, const std::string& message) {
+  send_error(self, 0, type, message);
+  for (Sample& s : self->state.samples) s.finished = true;
   self->quit();
 }
 
@@ -100,13 +105,7 @@ void fail_all(RequestSelf self, const std::string& message) {
   for (size_t i = 0; i < st.samples.size(); ++i) {
     if (st.samples[i].finished) continue;
     st.samples[i].finished = true;
-    GenerationFinished done;
-    done.request_id = st.request.request_id;
-    done.index = static_cast<int32_t>(i);
-    done.finish_reason = "error";
-    done.error_type = "internal_error";
-    done.error_message = message;
-    self->send(st.sink, std::move(done));
+    send_error(self, i, "internal_error", message);
   }
   self->quit();
 }
@@ -118,13 +117,7 @@ void fail_sample(RequestSelf self, SequenceId seq, const std::string& why) {
     Sample& s = st.samples[i];
     if (s.seq != seq || s.finished) continue;
     s.finished = true;
-    GenerationFinished done;
-    done.request_id = st.request.request_id;
-    done.index = static_cast<int32_t>(i);
-    done.finish_reason = "error";
-    done.error_type = "internal_error";
-    done.error_message = why;
-    self->send(st.sink, std::move(done));
+    send_error(self, i, "internal_error", why);
   }
   if (all_finished(st) && st.submitted) self->quit();
 }

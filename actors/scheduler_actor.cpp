@@ -35,11 +35,9 @@ struct SchedulerActorState {
   std::unordered_set<SequenceId> known_to_ranks;  // sequences whose sampler the ranks hold
   std::vector<SequenceId> released;               // samplers the ranks may drop with the next step
   SequenceId next_id = 1;
-  bool step_in_flight = false;
   EngineClock::time_point step_started;
   int64_t num_steps = 0;
   int64_t batched_tokens = 0;
-  int64_t last_step_tokens = 0;
   double step_seconds = 0;
   double model_seconds = 0;
 };
@@ -125,7 +123,7 @@ StepInput make_step_input(SchedulerActorState& st, StepPlan plan, std::vector<Se
   return input;
 }
 
-void on_step_output(SchedulerSelf self, const StepOutput& output, double wall_seconds) {
+void on_step_output(SchedulerSelf self, const StepPlan& plan, const StepOutput& output, double wall_seconds) {
   auto& st = self->state;
   const double model_seconds = output.model_seconds + output.sample_seconds;
   st.model_seconds += model_seconds;
@@ -155,7 +153,7 @@ void on_step_output(SchedulerSelf self, const StepOutput& output, double wall_se
   }
   for (const FinishedSequence& f : outcome.finished) forget(st, f.seq);
   if (st.options.metrics) {
-    st.options.metrics->observe_step(st.last_step_tokens, model_seconds, wall_seconds - model_seconds);
+    st.options.metrics->observe_step(plan.num_batched_tokens, model_seconds, wall_seconds - model_seconds);
     st.options.metrics->set_scheduler_state(read_scheduler_state(*st.scheduler, *st.blocks));
   }
 }
@@ -180,44 +178,40 @@ void on_step_error(SchedulerSelf self, const StepPlan& plan, const caf::error& e
 
 void maybe_step(SchedulerSelf self) {
   auto& st = self->state;
-  if (st.step_in_flight || !st.scheduler->has_unfinished() || st.scheduler->step_in_flight()) return;
+  // The Scheduler knows whether a step is in flight: from schedule() until on_step_done().
+  if (st.scheduler->step_in_flight() || !st.scheduler->has_unfinished()) return;
   StepPlan plan = st.scheduler->schedule();
   if (plan.empty()) return;
   std::vector<SequenceUpdate> first_updates;
-  StepInput input = make_step_input(st, std::move(plan), first_updates);
+  auto input = std::make_shared<const StepInput>(make_step_input(st, std::move(plan), first_updates));
   for (SequenceUpdate& update : first_updates) {
     self->send(st.sequences.at(update.seq).owner, std::move(update));
   }
-  st.step_in_flight = true;
   st.step_started = EngineClock::now();
   ++st.num_steps;
-  st.batched_tokens += input.plan.num_batched_tokens;
-  st.last_step_tokens = input.plan.num_batched_tokens;
+  st.batched_tokens += input->plan.num_batched_tokens;
   auto remaining = std::make_shared<size_t>(st.ranks.size());
   auto rank0_output = std::make_shared<std::optional<StepOutput>>();
   auto failed = std::make_shared<bool>(false);
-  auto plan_copy = std::make_shared<StepPlan>(input.plan);
   for (size_t r = 0; r < st.ranks.size(); ++r) {
-    self->request(st.ranks[r], caf::infinite, execute_atom::value, input)
+    self->request(st.ranks[r], caf::infinite, execute_atom::value, *input)
         .then(
-            [self, r, remaining, rank0_output, failed, plan_copy](StepOutput& output) {
+            [self, r, remaining, rank0_output, failed, input](StepOutput& output) {
               if (r == 0) *rank0_output = std::move(output);
               if (--*remaining != 0) return;
-              self->state.step_in_flight = false;
               const double wall = std::chrono::duration<double>(EngineClock::now() - self->state.step_started).count();
               self->state.step_seconds += wall;
               if (*failed) {
-                on_step_error(self, *plan_copy, caf::make_error(caf::sec::runtime_error, "a rank failed"));
+                on_step_error(self, input->plan, caf::make_error(caf::sec::runtime_error, "a rank failed"));
               } else {
-                on_step_output(self, **rank0_output, wall);
+                on_step_output(self, input->plan, **rank0_output, wall);
               }
               maybe_step(self);
             },
-            [self, remaining, failed, plan_copy](caf::error& error) {
+            [self, remaining, failed, input](caf::error& error) {
               *failed = true;
               if (--*remaining != 0) return;
-              self->state.step_in_flight = false;
-              on_step_error(self, *plan_copy, error);
+              on_step_error(self, input->plan, error);
               maybe_step(self);
             });
   }
@@ -252,13 +246,14 @@ scheduler_actor::behavior_type scheduler_behavior(SchedulerSelf self, SchedulerA
         info.model_name = st.options.model_name;
         info.max_model_len = st.options.scheduler.max_model_len;
         info.vocab_size = st.options.vocab_size;
-        info.num_running = st.scheduler->num_running();
-        info.num_waiting = st.scheduler->num_waiting();
-        info.kv_blocks_total = st.blocks->num_total_blocks();
-        info.kv_blocks_used = st.blocks->num_used_blocks();
-        info.num_preemptions = st.scheduler->num_preemptions();
-        info.prefix_cache_queried_blocks = st.blocks->prefix_cache_stats().queried_blocks;
-        info.prefix_cache_hit_blocks = st.blocks->prefix_cache_stats().hit_blocks;
+        const SchedulerState now = read_scheduler_state(*st.scheduler, *st.blocks);
+        info.num_running = now.num_running;
+        info.num_waiting = now.num_waiting;
+        info.kv_blocks_total = now.kv_blocks_total;
+        info.kv_blocks_used = now.kv_blocks_used;
+        info.num_preemptions = now.num_preemptions;
+        info.prefix_cache_queried_blocks = now.prefix_cache.queried_blocks;
+        info.prefix_cache_hit_blocks = now.prefix_cache.hit_blocks;
         info.num_steps = st.num_steps;
         info.batched_tokens = st.batched_tokens;
         info.step_seconds = st.step_seconds;

@@ -8,8 +8,8 @@
 
 namespace sabre {
 
-std::unique_ptr<Backend> make_backend(std::string_view device, unsigned threads) {
-  if (device == "cpu") return std::make_unique<CpuBackend>(threads);
+std::unique_ptr<Backend> make_backend(std::string_view device, BackendOptions options) {
+  if (device == "cpu") return std::make_unique<CpuBackend>(CpuBackendOptions{options.threads, options.batch_invariant});
   if (device == "cuda" || device.starts_with("cuda:")) {
 // The CUDA backend (kernels/cuda) is later work; until it exists no build can run on a GPU.
     throw std::runtime_error("--device cuda: not supported yet (this build has no CUDA backend); use --device cpu");

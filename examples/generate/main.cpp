@@ -13,7 +13,6 @@
 
 #include "io/text/read_file.hpp"
 #include "json_output.hpp"
-#include "kernels/cpu/cpu_backend.hpp"
 #include "model/backend_factory.hpp"
 #include "model/chat/chat_template.hpp"
 #include "model/checkpoint.hpp"
@@ -111,13 +110,7 @@ int run(const Options& options) {
   spdlog::info("{} prompt tokens; temperature {}, top_p {}, top_k {}, seed {}", prompt_ids.size(),
                generation.sampling.temperature, generation.sampling.top_p, generation.sampling.top_k, seed);
 
-  std::unique_ptr<Backend> backend;
-  if (options.batch_invariant) {
-    // parse_options only accepts --device cpu, so the flag always means the CPU backend's option.
-    backend = std::make_unique<CpuBackend>(CpuBackendOptions{options.threads, /*batch_invariant=*/true});
-  } else {
-    backend = make_backend(options.device, options.threads);
-  }
+  auto backend = make_backend(options.device, {options.threads, options.batch_invariant});
   Transformer model(checkpoint.config, *checkpoint.weights, *backend);
   checkpoint.weights.reset();  // the backend holds its own converted copy; drop the file's (or GGUF's) one
 
