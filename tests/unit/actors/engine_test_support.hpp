@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "actors/engine.hpp"
 #include "actors/interfaces.hpp"
 
@@ -86,12 +88,31 @@ inline EngineInfo engine_info(caf::actor_system& system, const engine_actor& eng
   return info;
 }
 
-// A copy of a fixture model directory whose config allows `context` positions, for long prompts.
+// Directories this process made, removed when it exits (after every engine using them has stopped).
+struct TempDirectories {
+  std::vector<std::filesystem::path> paths;
+  ~TempDirectories() {
+    for (const auto& path : paths) {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+  }
+};
+inline TempDirectories& temp_directories() {
+  static TempDirectories directories;
+  return directories;
+}
+
+// A copy of a fixture model directory whose config allows `context` positions, for long prompts. The
+// directory is named after this process: CTest runs test cases as parallel processes, and two of them
+// rewriting one shared copy would read each other's half-written files.
 inline std::filesystem::path long_context_copy(const std::string& fixture, int64_t context) {
   const std::filesystem::path source = std::filesystem::path(SABRE_TEST_FIXTURES) / "models" / fixture;
   const std::filesystem::path target =
-      std::filesystem::temp_directory_path() / ("sabre-engine-test-" + fixture + "-" + std::to_string(context));
+      std::filesystem::temp_directory_path() /
+      ("sabre-engine-test-" + fixture + "-" + std::to_string(context) + "-" + std::to_string(::getpid()));
   std::filesystem::create_directories(target);
+  temp_directories().paths.push_back(target);
   for (const auto& entry : std::filesystem::directory_iterator(source)) {
     std::filesystem::copy_file(entry.path(), target / entry.path().filename(),
                                std::filesystem::copy_options::overwrite_existing);

@@ -63,21 +63,19 @@ TEST_CASE("end to end: TTFT, token counts and ITL of a streamed response over on
     REQUIRE(o.usage_prompt_tokens == 5);
     REQUIRE(o.content_chunks == 4);
     REQUIRE(o.output_tokens() == 4);
-    // The server waits 150 ms before the first token: the client cannot see it earlier, and on a
-    // loaded machine it may see it somewhat later.
+    // The server waits 150 ms before the first token: the client cannot see it earlier. Only these
+    // causal lower bounds are checked: on a loaded machine any chunk may reach the client late, so
+    // upper bounds (and the spacing of single gaps) are not the client's to promise.
     REQUIRE(o.ttft_s >= 0.149);
-    REQUIRE(o.ttft_s < 0.6);
     REQUIRE(o.itl_s.size() == 3);
-    // One gap may look short when the chunk before it reached the client late, but the last token
-    // cannot arrive before 150 + 3 x 30 ms.
+    // The last token cannot arrive before 150 + 3 x 30 ms.
     double last_token_s = o.ttft_s;
     for (const double gap : o.itl_s) {
-      REQUIRE(gap > 0);
-      REQUIRE(gap < 0.5);
+      REQUIRE(gap >= 0);
       last_token_s += gap;
     }
     REQUIRE(last_token_s >= 0.239);
-    REQUIRE(o.e2e_s >= o.ttft_s + 0.089);
+    REQUIRE(o.e2e_s >= last_token_s - 1e-9);
   }
   // Closed loop, one at a time: each starts after the previous ended.
   REQUIRE(result.outcomes[1].start_s >= result.outcomes[0].start_s + result.outcomes[0].e2e_s - 1e-3);
@@ -99,7 +97,10 @@ TEST_CASE("end to end: TTFT, token counts and ITL of a streamed response over on
   const BenchmarkReport report = make_report(result.outcomes, prompts, result.duration_s);
   REQUIRE(report.total_output_tokens == 12);
   REQUIRE(report.requests_with_usage == 3);
-  REQUIRE(report.tpot_ms.mean >= 29.0);  // (e2e - ttft) / 3 over three 30 ms gaps
+  // TPOT is (e2e - ttft) / (tokens - 1) per request, averaged.
+  double tpot_sum_ms = 0;
+  for (const RequestOutcome& o : result.outcomes) tpot_sum_ms += (o.e2e_s - o.ttft_s) / 3 * 1000;
+  REQUIRE(report.tpot_ms.mean == Approx(tpot_sum_ms / 3));
 }
 
 TEST_CASE("end to end: without usage, tokens are counted from chunks and concurrency opens connections",
@@ -119,10 +120,10 @@ TEST_CASE("end to end: without usage, tokens are counted from chunks and concurr
     REQUIRE_FALSE(o.usage_completion_tokens);
     REQUIRE(o.output_tokens() == 6);
   }
+  // Three at once: all three were in flight together, each on its own connection.
   REQUIRE(result.peak_in_flight == 3);
   REQUIRE(result.connections_opened == 3);
-  // Three at once, each ~225 ms: together well under the 675 ms they would take one after another.
-  REQUIRE(result.duration_s < 0.6);
+  REQUIRE(server.connections_accepted() == 3);
 }
 
 TEST_CASE("end to end: a server that closes kept-alive connections costs no failures", "[loadtest][e2e]") {
@@ -157,9 +158,11 @@ TEST_CASE("end to end: Poisson pacing spreads the requests out", "[loadtest][e2e
   for (size_t i = 0; i < 10; ++i) {
     INFO(i);
     REQUIRE(result.outcomes[i].success);
+    // Never before its arrival time; a loaded machine may start it later, so no upper bound.
     REQUIRE(result.outcomes[i].start_s >= offsets[i] - 1e-3);
-    REQUIRE(result.outcomes[i].start_s < offsets[i] + 0.25);
+    if (i > 0) REQUIRE(result.outcomes[i].start_s >= result.outcomes[i - 1].start_s);
   }
+  REQUIRE(result.duration_s >= offsets.back() - offsets.front() - 1e-3);
 }
 
 TEST_CASE("end to end: failures carry the server's message", "[loadtest][e2e]") {
