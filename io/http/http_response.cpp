@@ -46,11 +46,23 @@ std::string serialize_response(const HttpResponse& response, bool keep_alive) {
   return out;
 }
 
-std::string event_stream_head(bool keep_alive) {
+std::string event_stream_head(bool keep_alive, StreamFraming framing) {
+  if (framing == StreamFraming::until_close) {
+    return "HTTP/1.1 200 OK\r\nServer: sabre\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+           "Connection: close\r\n\r\n";
+  }
   return fmt::format(
       "HTTP/1.1 200 OK\r\nServer: sabre\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
       "Transfer-Encoding: chunked\r\nConnection: {}\r\n\r\n",
       keep_alive ? "keep-alive" : "close");
+}
+
+std::string frame_events(std::string_view events, StreamFraming framing) {
+  return framing == StreamFraming::chunked ? encode_chunk(events) : std::string(events);
+}
+
+std::string_view end_of_stream(StreamFraming framing) {
+  return framing == StreamFraming::chunked ? kLastChunk : std::string_view{};
 }
 
 std::string encode_chunk(std::string_view data) {

@@ -26,8 +26,17 @@ HttpResponse json_response(std::string body, int status = 200);
 // "HTTP/1.1 200 OK\r\n...Content-Length...\r\n\r\nbody". keep_alive false adds "Connection: close".
 std::string serialize_response(const HttpResponse& response, bool keep_alive);
 
-// The head of a server-sent-event stream sent with chunked transfer encoding.
-std::string event_stream_head(bool keep_alive);
+// How a stream's body is delimited: HTTP/1.1 clients get chunked transfer encoding (so the connection
+// can be kept alive); HTTP/1.0 clients do not know chunked encoding, so their body is the raw events and
+// ends when the server closes the connection.
+enum class StreamFraming { chunked, until_close };
+
+// The head of a server-sent-event stream. until_close always says "Connection: close".
+std::string event_stream_head(bool keep_alive, StreamFraming framing = StreamFraming::chunked);
+// `events` framed for the body: a chunk, or the bytes as they are.
+std::string frame_events(std::string_view events, StreamFraming framing);
+// What ends the body after the last events: the zero-length chunk, or nothing (the close ends it).
+std::string_view end_of_stream(StreamFraming framing);
 // One chunk of a chunked body ("" gives "": an empty chunk would end the body).
 std::string encode_chunk(std::string_view data);
 // The terminating zero-length chunk.

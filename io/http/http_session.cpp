@@ -131,6 +131,7 @@ void HttpSession::handle_request() {
   in_response_ = true;
   response_ended_ = false;
   keep_alive_ = request.keep_alive();
+  framing_ = request.version() >= 11 ? StreamFraming::chunked : StreamFraming::until_close;
   started_ = std::chrono::steady_clock::now();
   request_number_ = state_.next_id++;
   method_ = std::string(sv(request.method_string()));
@@ -209,9 +210,11 @@ void HttpSession::post_stream(std::string events, bool begin) {
     if (!self->in_response_) return;
     if (begin) {
       self->status_ = 200;
-      self->write(event_stream_head(self->keep_alive_) + encode_chunk(events));
+      // An HTTP/1.0 stream ends with the connection, so it cannot be kept alive.
+      if (self->framing_ == StreamFraming::until_close) self->keep_alive_ = false;
+      self->write(event_stream_head(self->keep_alive_, self->framing_) + frame_events(events, self->framing_));
     } else {
-      self->write(encode_chunk(events));
+      self->write(frame_events(events, self->framing_));
     }
   });
 }
@@ -221,7 +224,7 @@ void HttpSession::post_stream_end(std::string events, GenerationSummary summary)
     if (!self->in_response_ || self->response_ended_) return;
     self->summary_ = summary;
     self->response_ended_ = true;
-    self->write(encode_chunk(events) + std::string(kLastChunk));
+    self->write(frame_events(events, self->framing_) + std::string(end_of_stream(self->framing_)));
     self->finish_response_if_done();
   });
 }

@@ -72,6 +72,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool in_response_ = false;
   bool response_ended_ = false;  // its last byte is queued
   bool keep_alive_ = true;
+  StreamFraming framing_ = StreamFraming::chunked;
   caf::actor sink_;
   uint64_t request_number_ = 0;
   std::string method_, path_;

@@ -199,6 +199,41 @@ TEST_CASE("server: Expect: 100-continue gets its interim answer before the body 
   CHECK(parse_response(raw).status == 200);
 }
 
+TEST_CASE("server: an HTTP/1.0 client gets its stream as raw events ended by the close, not chunked") {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port()});
+  const std::string body = R"({"prompt":"hi","max_tokens":3,"ignore_eos":true,"stream":true})";
+  boost::asio::write(socket, boost::asio::buffer("POST /v1/completions HTTP/1.0\r\nAuthorization: TOKEN\r\n"
+                                                 "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body));
+  std::array<char, 4096> buffer{};
+  boost::system::error_code ec;
+  std::string raw;
+  while (true) {  // the server ends the body by closing
+    const size_t got = socket.read_some(boost::asio::buffer(buffer), ec);
+    if (ec) break;
+    raw.append(buffer.data(), got);
+  }
+  CHECK(ec == boost::asio::error::eof);
+  const size_t head_end = raw.find("\r\n\r\n");
+  REQUIRE(head_end != std::string::npos);
+  const std::string head = raw.substr(0, head_end);
+  const std::string events = raw.substr(head_end + 4);
+  CHECK(contains(head, "200 OK"));
+  CHECK(contains(head, "Content-Type: text/event-stream"));
+  CHECK(contains(head, "Connection: close"));
+  CHECK_FALSE(contains(head, "Transfer-Encoding"));
+  // The body starts with an event, not a chunk size, and ends with [DONE] and no zero-length chunk.
+  CHECK(events.rfind("data: {", 0) == 0);
+  CHECK(events.size() >= 14);
+  CHECK(events.substr(events.size() - 14) == "data: [DONE]\n\n");
+  const auto payloads = sse_payloads(events);
+  REQUIRE(payloads.size() >= 3);
+  CHECK(payloads.back() == "[DONE]");
+  CHECK(contains(payloads[payloads.size() - 2], R"("finish_reason":"length")"));
+  CHECK(contains(payloads[payloads.size() - 2], R"("completion_tokens":3)"));
+}
+
 TEST_CASE("server: a client that stalls in its headers is cut off after the request timeout") {
   boost::asio::io_context io;
   boost::asio::ip::tcp::socket socket(io);
