@@ -14,7 +14,7 @@
 
 #include "actors/engine.hpp"
 #include "config/server_options.hpp"
-#include "io/http/http_server.hpp"
+#include "io/http/http_listener.hpp"
 #include "io/openai/model_context.hpp"
 #include "model/checkpoint.hpp"
 
@@ -31,6 +31,26 @@ sabre::EngineInfo engine_info(caf::actor_system& system, const sabre::engine_act
   return info;
 }
 
+// Asks the listener to bind; throws with the listener's reason (the address and why) when it cannot.
+uint16_t start_listening(caf::actor_system& system, const sabre::http::http_listener_actor& listener) {
+  caf::scoped_actor self{system};
+  uint16_t port = 0;
+  self->request(listener, std::chrono::seconds(30), sabre::http::listen_atom::value)
+      .receive([&](uint16_t bound) { port = bound; },
+               [&](const caf::error& error) { throw std::runtime_error(system.render(error)); });
+  return port;
+}
+
+// Graceful stop: the listener stops accepting, ends the streams in flight and quits.
+void stop_listening(caf::actor_system& system, const sabre::http::http_listener_actor& listener,
+                    std::chrono::milliseconds grace) {
+  caf::scoped_actor self{system};
+  self->request(listener, grace + std::chrono::seconds(5), sabre::http::shutdown_atom::value,
+                static_cast<int64_t>(grace.count()))
+      .receive([&](uint64_t aborted) { spdlog::info("listener stopped ({} generation(s) were in flight)", aborted); },
+               [&](const caf::error& error) { spdlog::warn("listener stop: {}", system.render(error)); });
+}
+
 int serve(const sabre::ServerOptions& options) {
   caf::actor_system_config config;
   sabre::add_engine_message_types(config);
@@ -40,15 +60,18 @@ int serve(const sabre::ServerOptions& options) {
   int status = 0;
   try {
     const sabre::EngineInfo info = engine_info(system, engine);
-    const sabre::openai::ModelContext context = sabre::openai::load_model_context(
+    auto context = std::make_shared<const sabre::openai::ModelContext>(sabre::openai::load_model_context(
         sabre::open_checkpoint(options.engine.model, options.engine.gguf_weights), options.engine.tokenizer,
-        options.http.chat_template, info.model_name, info.max_model_len);
+        options.http.chat_template, info.model_name, info.max_model_len));
 
-    sabre::http::HttpServerConfig http;
-    http.host = options.http.host;
-    http.port = options.http.port;
-    http.api_key = options.http.api_key;
-    sabre::http::HttpServer server(http, system, engine, context);
+    sabre::http::HttpListenerSetup setup;
+    setup.config.host = options.http.host;
+    setup.config.port = options.http.port;
+    setup.config.api_key = options.http.api_key;
+    setup.engine = engine;
+    setup.context = std::move(context);
+    const bool needs_key = !setup.config.api_key.empty();
+    const auto listener = sabre::http::spawn_http_listener(system, std::move(setup));
 
     // Signals are caught before the listener starts so that a SIGTERM right after start-up is graceful.
     boost::asio::io_context signal_context;
@@ -57,13 +80,17 @@ int serve(const sabre::ServerOptions& options) {
     signals.async_wait([&](const boost::system::error_code& ec, int signal) {
       if (!ec) received = signal;
     });
-    server.start();
-    const auto endpoint = server.local_endpoint();
-    spdlog::info("serving {} (max_model_len {}) on http://{}:{}{}", info.model_name, info.max_model_len,
-                 endpoint.address().to_string(), endpoint.port(), http.api_key.empty() ? "" : " (API key required)");
-    signal_context.run();
-    spdlog::info("{}: shutting down", received == SIGINT ? "SIGINT" : "SIGTERM");
-    server.shutdown(std::chrono::seconds(10));
+    try {
+      const uint16_t port = start_listening(system, listener);
+      spdlog::info("serving {} (max_model_len {}) on http://{}:{}{}", info.model_name, info.max_model_len,
+                   options.http.host, port, needs_key ? " (API key required)" : "");
+      signal_context.run();
+      spdlog::info("{}: shutting down", received == SIGINT ? "SIGINT" : "SIGTERM");
+    } catch (...) {
+      stop_listening(system, listener, std::chrono::milliseconds(0));
+      throw;
+    }
+    stop_listening(system, listener, std::chrono::seconds(10));
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     status = 1;
