@@ -117,13 +117,24 @@ AppendResult BlockManager::append_slot(SequenceId seq, int32_t token) {
 
 void BlockManager::extend_keys(Sequence& s) const {
   const size_t bs = static_cast<size_t>(config_.block_size);
-  const size_t full = s.tokens.size() / bs;
+  // Only computed blocks get keys: an uncomputed token may still be a placeholder (set_token).
+  const size_t full = static_cast<size_t>(s.num_computed) / bs;
   std::span<const int32_t> tokens(s.tokens);
   while (s.full_block_keys.size() < full) {
     const size_t i = s.full_block_keys.size();
     const BlockKey parent = i == 0 ? kRootBlockKey : s.full_block_keys[i - 1];
     s.full_block_keys.push_back(chain_block_key(parent, tokens.subspan(i * bs, bs)));
   }
+}
+
+void BlockManager::set_token(SequenceId seq, int64_t position, int32_t token) {
+  Sequence& s = sequence(seq, "set_token");
+  if (position < s.num_computed || position >= static_cast<int64_t>(s.tokens.size())) {
+    throw std::out_of_range(fmt::format("BlockManager::set_token: sequence {} has {} tokens of which {} computed, "
+                                        "cannot set position {}",
+                                        seq, s.tokens.size(), s.num_computed, position));
+  }
+  s.tokens[static_cast<size_t>(position)] = token;
 }
 
 void BlockManager::mark_computed(SequenceId seq, int64_t num_tokens) {

@@ -66,8 +66,11 @@ class BlockManager {
 
   // Whether one more token fits: room in the last (unshared) block or one free block.
   bool can_append(SequenceId seq) const;
-  // Appends one token (the sampled one whose KV the next step computes) and returns its slot.
+  // Appends one token (the sampled one whose KV the next step computes) and returns its slot. With
+  // async scheduling the token may not be known yet: append a placeholder and set_token it later.
   AppendResult append_slot(SequenceId seq, int32_t token);
+  // Replaces the token at `position`, which must not be computed yet (no content key covers it).
+  void set_token(SequenceId seq, int64_t position, int32_t token);
 
   // Records that the KV of the first `num_tokens` tokens of `seq` is written; full blocks among them
   // become cached (findable by later prompts). Only computed blocks are published, so a prompt never

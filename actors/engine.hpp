@@ -32,10 +32,12 @@ struct EngineOptions {
   std::string device = "cpu";
   unsigned threads = 0;                  // 0: every hardware thread
   bool batch_invariant = false;          // see CpuBackendOptions::batch_invariant
-  // max_model_len 0 (the default here): the model's max_position_embeddings.
+  // max_model_len 0 (the default here): the model's max_position_embeddings. Two steps in flight:
+  // the scheduler plans step N+1 while the ranks run step N (async scheduling; 1 turns it off).
   SchedulerConfig scheduler = [] {
     SchedulerConfig config;
     config.max_model_len = 0;
+    config.max_steps_in_flight = 2;
     return config;
   }();
   int32_t block_size = 16;               // tokens per KV block

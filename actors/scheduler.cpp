@@ -18,11 +18,12 @@ bool in_plan(const StepPlan& plan, SequenceId seq) {
 
 Scheduler::Scheduler(SchedulerConfig config, BlockManager& blocks) : config_(config), blocks_(blocks) {
   if (config_.max_num_batched_tokens < 1 || config_.max_num_seqs < 1 || config_.max_waiting < 0 ||
-      config_.max_model_len < 2) {
+      config_.max_model_len < 2 || config_.max_steps_in_flight < 1 || config_.max_steps_in_flight > 2) {
     throw std::invalid_argument(fmt::format(
         "scheduler config: max_num_batched_tokens ({}) and max_num_seqs ({}) must be >= 1, max_waiting ({}) "
-        ">= 0, max_model_len ({}) >= 2",
-        config_.max_num_batched_tokens, config_.max_num_seqs, config_.max_waiting, config_.max_model_len));
+        ">= 0, max_model_len ({}) >= 2, max_steps_in_flight ({}) 1 or 2",
+        config_.max_num_batched_tokens, config_.max_num_seqs, config_.max_waiting, config_.max_model_len,
+        config_.max_steps_in_flight));
   }
 }
 
@@ -125,15 +126,20 @@ bool Scheduler::abort(SequenceId seq) {
 }
 
 void Scheduler::drop_from_step_in_flight(SequenceId seq) {
-  if (!in_flight_) return;
   // The rank may still compute its rows or sample its token; on_step_done must not apply them to a
   // later sequence that reuses the id.
-  auto& chunks = in_flight_->chunks;
-  chunks.erase(std::remove_if(chunks.begin(), chunks.end(), [seq](const ScheduledChunk& c) { return c.seq == seq; }),
-               chunks.end());
-  for (ScheduledChunk& c : chunks) {
-    c.sample_ids.erase(std::remove(c.sample_ids.begin(), c.sample_ids.end(), seq), c.sample_ids.end());
+  for (StepPlan& plan : in_flight_) {
+    auto& chunks = plan.chunks;
+    chunks.erase(std::remove_if(chunks.begin(), chunks.end(), [seq](const ScheduledChunk& c) { return c.seq == seq; }),
+                 chunks.end());
+    for (ScheduledChunk& c : chunks) {
+      c.sample_ids.erase(std::remove(c.sample_ids.begin(), c.sample_ids.end(), seq), c.sample_ids.end());
+    }
   }
+}
+
+bool Scheduler::in_step_in_flight(SequenceId seq) const {
+  return std::any_of(in_flight_.begin(), in_flight_.end(), [seq](const StepPlan& plan) { return in_plan(plan, seq); });
 }
 
 void Scheduler::hand_over_prefill(const SchedulerSequence& parent) {
@@ -143,13 +149,18 @@ void Scheduler::hand_over_prefill(const SchedulerSequence& parent) {
   heir.arrival = parent.arrival;
   heir.ever_scheduled = parent.ever_scheduled;  // the request's queue time is counted once
   heir.num_computed = 0;
+  heir.num_scheduled = 0;
+  heir.num_pending = 0;
   heir.pending_samples.assign(parent.pending_samples.begin() + 1, parent.pending_samples.end());
   for (SequenceId sibling : heir.pending_samples) sequences_.at(sibling).fork_parent = heir_id;
   insert_waiting(heir_id);
 }
 
 StepPlan Scheduler::schedule() {
-  if (in_flight_) throw std::logic_error("Scheduler::schedule: the previous step is still in flight");
+  if (!can_schedule()) {
+    throw std::logic_error(fmt::format("Scheduler::schedule: {} step(s) already in flight (max_steps_in_flight {})",
+                                       in_flight_.size(), config_.max_steps_in_flight));
+  }
   StepPlan plan;
   Budget budget{config_.max_num_batched_tokens};
   schedule_decodes(plan, budget);
@@ -157,7 +168,7 @@ StepPlan Scheduler::schedule() {
   // Admitting work right after preempting for lack of blocks would only take the blocks back.
   if (plan.preempted.empty()) admit_waiting(plan, budget);
   plan.num_batched_tokens = config_.max_num_batched_tokens - budget.tokens;
-  if (!plan.empty()) in_flight_ = plan;
+  if (!plan.empty()) in_flight_.push_back(plan);
   return plan;
 }
 
@@ -167,28 +178,43 @@ void Scheduler::schedule_decodes(StepPlan& plan, Budget& budget) {
     if (budget.tokens == 0) return;
     if (std::find(running_.begin(), running_.end(), id) == running_.end()) continue;  // preempted
     SchedulerSequence& s = sequences_.at(id);
+    if (s.num_pending > 0) {
+      // Its token comes from the step in flight. Wait when that step forks its samples (they copy its
+      // block table, which must not hold this step's slot yet) or certainly finishes it (max_tokens).
+      if (!s.pending_samples.empty()) continue;
+      if (s.num_generated() + s.num_pending >= s.max_tokens) continue;
+    }
     const int64_t in_blocks = blocks_.num_tokens(id);
-    const bool wants_decode = s.num_computed == in_blocks && static_cast<int64_t>(s.tokens.size()) > in_blocks;
+    const int64_t known = static_cast<int64_t>(s.tokens.size()) + s.num_pending;
+    const bool wants_decode = s.num_scheduled == in_blocks && known > in_blocks;
     if (!wants_decode) continue;
     bool preempted_self = false;
     while (!blocks_.can_append(id)) {
-      if (preempt_latest(plan) == id) {
+      const std::optional<SequenceId> victim = preempt_latest(plan);
+      if (!victim || *victim == id) {
         preempted_self = true;
         break;
       }
     }
-    if (preempted_self) return;  // everything after it in arrival order is gone too
-    const AppendResult slot = blocks_.append_slot(id, s.tokens.back());
+    // Preempted itself: everything after it in arrival order is gone too. No victim (all the others are
+    // in this plan or in flight): it waits for the next step.
+    if (preempted_self) return;
+    const bool input_is_pending = s.num_pending > 0;
+    const int32_t input = input_is_pending ? kPendingToken : s.tokens.back();
+    const AppendResult slot = blocks_.append_slot(id, input);
     if (slot.copy_from) plan.block_copies.push_back({*slot.copy_from, slot.block});
     ScheduledChunk chunk;
     chunk.seq = id;
-    chunk.tokens = {s.tokens.back()};
-    chunk.num_cached = s.num_computed;
+    chunk.tokens = {input};
+    chunk.num_cached = s.num_scheduled;
     chunk.block_table = blocks_.block_table(id);
     chunk.is_decode = true;
+    chunk.input_is_pending = input_is_pending;
     chunk.wants_logits = true;
     chunk.sample_ids = {id};
     plan.chunks.push_back(std::move(chunk));
+    ++s.num_scheduled;
+    ++s.num_pending;
     --budget.tokens;
   }
 }
@@ -197,8 +223,8 @@ void Scheduler::schedule_running_prefills(StepPlan& plan, Budget& budget) {
   for (SequenceId id : running_) {
     if (budget.tokens == 0) return;
     SchedulerSequence& s = sequences_.at(id);
-    if (s.num_computed < static_cast<int64_t>(s.tokens.size()) && !in_plan(plan, id) &&
-        s.num_computed < blocks_.num_tokens(id)) {
+    if (s.num_scheduled < static_cast<int64_t>(s.tokens.size()) && !in_plan(plan, id) &&
+        s.num_scheduled < blocks_.num_tokens(id)) {
       add_prefill_chunk(plan, budget, s);
     }
   }
@@ -214,6 +240,7 @@ void Scheduler::admit_waiting(StepPlan& plan, Budget& budget) {
     if (num_sequence_slots_taken() + slots_needed > config_.max_num_seqs) return;
     if (!blocks_.can_allocate(s.tokens)) return;
     s.num_computed = blocks_.allocate(id, s.tokens);  // prefix-cache hits are already computed
+    s.num_scheduled = s.num_computed;
     waiting_.pop_front();
     insert_running(id);
     if (!s.ever_scheduled) plan.first_scheduled.push_back(id);
@@ -238,29 +265,35 @@ void Scheduler::insert_running(SequenceId seq) {
 
 void Scheduler::add_prefill_chunk(StepPlan& plan, Budget& budget, SchedulerSequence& s) {
   const auto total = static_cast<int64_t>(s.tokens.size());
-  const int64_t length = std::min(budget.tokens, total - s.num_computed);
+  const int64_t length = std::min(budget.tokens, total - s.num_scheduled);
   ScheduledChunk chunk;
   chunk.seq = s.id;
-  chunk.tokens.assign(s.tokens.begin() + s.num_computed, s.tokens.begin() + s.num_computed + length);
-  chunk.num_cached = s.num_computed;
+  chunk.tokens.assign(s.tokens.begin() + s.num_scheduled, s.tokens.begin() + s.num_scheduled + length);
+  chunk.num_cached = s.num_scheduled;
   chunk.block_table = blocks_.block_table(s.id);
-  chunk.wants_logits = s.num_computed + length == total;
+  chunk.wants_logits = s.num_scheduled + length == total;
   if (chunk.wants_logits) {
     chunk.sample_ids.push_back(s.id);
     chunk.sample_ids.insert(chunk.sample_ids.end(), s.pending_samples.begin(), s.pending_samples.end());
+    ++s.num_pending;
   }
   plan.chunks.push_back(std::move(chunk));
+  s.num_scheduled += length;
   budget.tokens -= length;
 }
 
-SequenceId Scheduler::preempt_latest(StepPlan& plan) {
+std::optional<SequenceId> Scheduler::preempt_latest(StepPlan& plan) {
   for (auto it = running_.rbegin(); it != running_.rend(); ++it) {
     const SequenceId victim = *it;
-    if (in_plan(plan, victim)) continue;
+    if (in_plan(plan, victim) || in_step_in_flight(victim)) continue;
     SchedulerSequence& s = sequences_.at(victim);
+    if (s.num_pending != 0 || s.num_scheduled != s.num_computed) {
+      throw std::logic_error(fmt::format("Scheduler: preemption victim {} has work in flight", victim));
+    }
     blocks_.free(victim);
     // Recompute: prompt and generated tokens are prefilled again when it is readmitted.
     s.num_computed = 0;
+    s.num_scheduled = 0;
     ++s.num_preemptions;
     ++num_preemptions_;
     running_.erase(std::next(it).base());
@@ -268,8 +301,7 @@ SequenceId Scheduler::preempt_latest(StepPlan& plan) {
     plan.preempted.push_back(victim);
     return victim;
   }
-  // Unreachable while the caller's own sequence is running and unscheduled.
-  throw std::logic_error("Scheduler: no running sequence left to preempt");
+  return std::nullopt;
 }
 
 void Scheduler::insert_waiting(SequenceId seq) {
@@ -281,9 +313,9 @@ void Scheduler::insert_waiting(SequenceId seq) {
 }
 
 StepOutcome Scheduler::on_step_done(const std::vector<StepResult>& results) {
-  if (!in_flight_) throw std::logic_error("Scheduler::on_step_done: no step in flight");
-  StepPlan plan = std::move(*in_flight_);
-  in_flight_.reset();
+  if (in_flight_.empty()) throw std::logic_error("Scheduler::on_step_done: no step in flight");
+  StepPlan plan = std::move(in_flight_.front());
+  in_flight_.pop_front();
   std::unordered_map<SequenceId, int32_t> sampled;
   for (const StepResult& r : results) sampled[r.seq] = r.token;
 
@@ -308,7 +340,12 @@ StepOutcome Scheduler::on_step_done(const std::vector<StepResult>& results) {
       if (chunk.sample_ids[i] != chunk.seq) fork_sample(s, chunk.sample_ids[i], tokens[i]);
     }
     for (size_t i = 0; i < chunk.sample_ids.size(); ++i) {
-      if (chunk.sample_ids[i] == chunk.seq) s.tokens.push_back(tokens[i]);
+      if (chunk.sample_ids[i] != chunk.seq) continue;
+      // A step planned meanwhile may already hold a slot for this token, written as kPendingToken.
+      const auto position = static_cast<int64_t>(s.tokens.size());
+      if (blocks_.num_tokens(chunk.seq) > position) blocks_.set_token(chunk.seq, position, tokens[i]);
+      s.tokens.push_back(tokens[i]);
+      --s.num_pending;
     }
     for (size_t i = 0; i < chunk.sample_ids.size(); ++i) outcome.accepted.push_back({chunk.sample_ids[i], tokens[i]});
     for (SequenceId id : chunk.sample_ids) {
@@ -327,6 +364,8 @@ void Scheduler::fork_sample(SchedulerSequence& parent, SequenceId child_id, int3
   child.fork_parent.reset();
   child.ever_scheduled = true;
   child.num_computed = parent.num_computed;
+  child.num_scheduled = parent.num_computed;
+  child.num_pending = 0;
   child.tokens.push_back(token);
   auto& pending = parent.pending_samples;
   pending.erase(std::remove(pending.begin(), pending.end(), child_id), pending.end());
@@ -350,6 +389,7 @@ void Scheduler::finish(SequenceId seq, FinishReason reason, std::vector<Finished
   done.generated.assign(it->second.tokens.begin() + it->second.prompt_len, it->second.tokens.end());
   blocks_.free(seq);
   running_.erase(std::remove(running_.begin(), running_.end(), seq), running_.end());
+  drop_from_step_in_flight(seq);  // a step planned before this one finished may hold it too
   sequences_.erase(it);
   out.push_back(std::move(done));
 }

@@ -3,8 +3,17 @@
 // batching under a per-step token budget, decodes first, chunked prefill, FCFS admission, preemption
 // by recompute, a bounded waiting queue and abort. The scheduler actor wraps it.
 //
-// Protocol: schedule() and on_step_done() alternate; one step is in flight at a time (the plan of
-// step N+1 needs the tokens sampled in step N). add() and abort() may come at any moment.
+// Protocol: schedule() plans a step and on_step_done() applies the oldest step in flight; add() and
+// abort() may come at any moment. With max_steps_in_flight 1 they alternate. With 2 (async scheduling,
+// what the engine uses) step N+1 is planned while step N runs, so planning hides behind the model:
+// - a sequence that step N samples for decodes in step N+1 with a placeholder input token
+//   (ScheduledChunk::input_is_pending) that the rank fills in with what it sampled;
+// - a sequence that step N will certainly finish (its max_tokens reached) is left out; one that step N
+//   finishes by a stop token is in step N+1 for nothing: its row is computed, its result dropped, and
+//   its freed blocks are written once more by step N+1 before any later step (the ranks run steps in
+//   order) can reuse them. Blocks it wrote are never published in the prefix cache;
+// - no preemption victim is taken from a step in flight (the rank's sampler for it has already drawn),
+//   and a sequence whose step-N chunk forks n > 1 samples waits for the fork.
 //
 // n > 1 samples (SequenceRequest::extra_sample_ids): only the first id is queued and prefilled. The
 // chunk that completes its prompt lists every sample in ScheduledChunk::sample_ids; on_step_done forks
@@ -31,6 +40,7 @@ struct SchedulerConfig {
   int64_t max_num_seqs = 256;             // running sequences at most
   int64_t max_waiting = 1024;             // add() beyond this many waiting requests is rejected
   int64_t max_model_len = 4096;           // prompt + max_tokens at most
+  int32_t max_steps_in_flight = 1;        // 2: plan step N+1 while step N runs (async scheduling)
 };
 
 // The server is full: the waiting queue is at its bound. The HTTP layer answers 503.
@@ -85,10 +95,12 @@ class Scheduler {
   // whatever the prefix cache still holds). Returns false for an unknown (finished or never added) id.
   bool abort(SequenceId seq);
 
-  // Plans the next step. Throws std::logic_error while a step is in flight.
+  // Plans the next step. Throws std::logic_error when max_steps_in_flight steps are in flight already.
+  // An empty plan is not in flight.
   StepPlan schedule();
+  bool can_schedule() const { return static_cast<int32_t>(in_flight_.size()) < config_.max_steps_in_flight; }
 
-  // Applies the step in flight: marks its KV computed, forks n > 1 samples whose prompt is now
+  // Applies the oldest step in flight: marks its KV computed, forks n > 1 samples whose prompt is now
   // computed, appends the sampled tokens (one per sample id of each chunk that wanted logits; results
   // for sequences aborted meanwhile are ignored) and returns the tokens it applied and the sequences
   // that finished, whose blocks are already freed. Needs no free block (the new tokens' slots are taken when the next step is
@@ -98,7 +110,8 @@ class Scheduler {
   int64_t num_waiting() const { return static_cast<int64_t>(waiting_.size()); }
   int64_t num_running() const { return static_cast<int64_t>(running_.size()); }
   bool has_unfinished() const { return !waiting_.empty() || !running_.empty(); }
-  bool step_in_flight() const { return in_flight_.has_value(); }
+  bool step_in_flight() const { return !in_flight_.empty(); }
+  int64_t num_steps_in_flight() const { return static_cast<int64_t>(in_flight_.size()); }
   // Preemptions so far (a counter for metrics).
   int64_t num_preemptions() const { return num_preemptions_; }
   const SchedulerSequence* find(SequenceId seq) const;
@@ -124,9 +137,10 @@ class Scheduler {
   void hand_over_prefill(const SchedulerSequence& parent);
   void drop_from_step_in_flight(SequenceId seq);
   void check_new_request(const SequenceRequest& request) const;
-  // Frees the most recently arrived running sequence not in `plan` and puts it back in the waiting
-  // queue; returns its id.
-  SequenceId preempt_latest(StepPlan& plan);
+  // Frees the most recently arrived running sequence that is neither in `plan` nor in a step in flight
+  // and puts it back in the waiting queue; returns its id, or nothing when there is no such sequence.
+  std::optional<SequenceId> preempt_latest(StepPlan& plan);
+  bool in_step_in_flight(SequenceId seq) const;
   void insert_waiting(SequenceId seq);
   void finish(SequenceId seq, FinishReason reason, std::vector<FinishedSequence>& out);
   std::optional<FinishReason> finish_reason(const SchedulerSequence& s) const;
@@ -136,7 +150,7 @@ class Scheduler {
   std::unordered_map<SequenceId, SchedulerSequence> sequences_;
   std::deque<SequenceId> waiting_;    // ascending arrival (FCFS; preempted ones return to their place)
   std::vector<SequenceId> running_;   // ascending arrival, so the back is the preemption victim
-  std::optional<StepPlan> in_flight_;
+  std::deque<StepPlan> in_flight_;  // oldest first, as the ranks run them
   int64_t next_arrival_ = 0;
   int64_t num_preemptions_ = 0;
 };

@@ -35,7 +35,8 @@ struct SchedulerActorState {
   std::unordered_set<SequenceId> known_to_ranks;  // sequences whose sampler the ranks hold
   std::vector<SequenceId> released;               // samplers the ranks may drop with the next step
   SequenceId next_id = 1;
-  EngineClock::time_point step_started;
+  // When the ranks finished the last step: a step sent while another ran starts its wall time there.
+  EngineClock::time_point last_step_done;
   int64_t num_steps = 0;
   int64_t batched_tokens = 0;
   double step_seconds = 0;
@@ -176,18 +177,36 @@ void on_step_error(SchedulerSelf self, const StepPlan& plan, const caf::error& e
   publish_state(st);
 }
 
+// The wall time of a step: from when it was sent, or from when the ranks finished the step before it
+// when it was sent while that one ran (its planning was hidden), to now.
+double step_wall_seconds(SchedulerActorState& st, EngineClock::time_point sent) {
+  const auto now = EngineClock::now();
+  const double wall = std::chrono::duration<double>(now - std::max(sent, st.last_step_done)).count();
+  st.last_step_done = now;
+  return wall;
+}
+
+bool send_step(SchedulerSelf self);
+
+// Sends steps while the Scheduler takes them: with async scheduling (two steps in flight) step N+1 is
+// planned and queued at the ranks while they run step N, so its planning costs the model no time.
 void maybe_step(SchedulerSelf self) {
+  while (self->state.scheduler->can_schedule() && self->state.scheduler->has_unfinished()) {
+    if (!send_step(self)) return;
+  }
+}
+
+// Plans one step and sends it to every rank; false when there was nothing to run.
+bool send_step(SchedulerSelf self) {
   auto& st = self->state;
-  // The Scheduler knows whether a step is in flight: from schedule() until on_step_done().
-  if (st.scheduler->step_in_flight() || !st.scheduler->has_unfinished()) return;
   StepPlan plan = st.scheduler->schedule();
-  if (plan.empty()) return;
+  if (plan.empty()) return false;
   std::vector<SequenceUpdate> first_updates;
   auto input = std::make_shared<const StepInput>(make_step_input(st, std::move(plan), first_updates));
   for (SequenceUpdate& update : first_updates) {
     self->send(st.sequences.at(update.seq).owner, std::move(update));
   }
-  st.step_started = EngineClock::now();
+  const auto sent = EngineClock::now();
   ++st.num_steps;
   st.batched_tokens += input->plan.num_batched_tokens;
   auto remaining = std::make_shared<size_t>(st.ranks.size());
@@ -196,10 +215,10 @@ void maybe_step(SchedulerSelf self) {
   for (size_t r = 0; r < st.ranks.size(); ++r) {
     self->request(st.ranks[r], caf::infinite, execute_atom::value, *input)
         .then(
-            [self, r, remaining, rank0_output, failed, input](StepOutput& output) {
+            [self, r, remaining, rank0_output, failed, input, sent](StepOutput& output) {
               if (r == 0) *rank0_output = std::move(output);
               if (--*remaining != 0) return;
-              const double wall = std::chrono::duration<double>(EngineClock::now() - self->state.step_started).count();
+              const double wall = step_wall_seconds(self->state, sent);
               self->state.step_seconds += wall;
               if (*failed) {
                 on_step_error(self, input->plan, caf::make_error(caf::sec::runtime_error, "a rank failed"));
@@ -208,13 +227,15 @@ void maybe_step(SchedulerSelf self) {
               }
               maybe_step(self);
             },
-            [self, remaining, failed, input](caf::error& error) {
+            [self, remaining, failed, input, sent](caf::error& error) {
               *failed = true;
               if (--*remaining != 0) return;
+              self->state.step_seconds += step_wall_seconds(self->state, sent);
               on_step_error(self, input->plan, error);
               maybe_step(self);
             });
   }
+  return true;
 }
 
 scheduler_actor::behavior_type scheduler_behavior(SchedulerSelf self, SchedulerActorOptions options,

@@ -35,6 +35,10 @@ struct SchedulerSequence {
   // Tokens whose KV is written. After a preemption this drops to 0 (or the prefix-cache hit) and the
   // generated tokens are recomputed as if they were prompt.
   int64_t num_computed = 0;
+  // Tokens whose KV is computed or being computed by a step in flight (== num_computed between steps).
+  int64_t num_scheduled = 0;
+  // Tokens that steps in flight will sample for this sequence, not yet in `tokens` (0 or 1).
+  int64_t num_pending = 0;
   int64_t num_preemptions = 0;
   bool ever_scheduled = false;    // admitted at least once (or forked): its queue time is over
   // n > 1, on the sequence that prefills for its siblings: samples still waiting for its prompt to be

@@ -1,7 +1,8 @@
 #pragma once
 // What a rank does with one step, CAF-free: apply the plan's copy-on-write block copies, run the
 // forward pass over the plan's chunks through the paged KV pool, and sample one token for every
-// sequence that wants one, each with its own Sampler (its seed, penalties and history). The rank actor
+// sequence that wants one, each with its own Sampler (its seed, penalties and history), remembering the
+// token for a decode planned before it was known (ScheduledChunk::input_is_pending). The rank actor
 // wraps one of these on its own thread.
 
 #include <cstdint>
@@ -31,7 +32,13 @@ class StepExecutor {
  private:
   Transformer& model_;
   std::unique_ptr<KvCache> kv_;
+  // The plan with every pending decode input replaced by the token sampled last for its sequence.
+  StepPlan resolve_pending_inputs(const StepPlan& plan) const;
+
   std::unordered_map<SequenceId, Sampler> samplers_;
+  // The token each sequence sampled last: the input of its next decode when that step was planned
+  // before this one finished (async scheduling).
+  std::unordered_map<SequenceId, int32_t> last_sampled_;
   std::vector<float> logits_;
 };
 

@@ -12,12 +12,19 @@
 
 namespace sabre {
 
+// The placeholder a decode chunk carries when its input token is the one the step before samples (async
+// scheduling plans step N+1 while step N runs; the rank substitutes the token it sampled in step N).
+inline constexpr int32_t kPendingToken = -1;
+
 struct ScheduledChunk {
   SequenceId seq = 0;
   std::vector<int32_t> tokens;       // the tokens whose KV this step computes
   int64_t num_cached = 0;            // tokens already computed; tokens[i] sits at position num_cached + i
   std::vector<BlockId> block_table;  // the sequence's blocks, covering at least num_cached + tokens.size()
   bool is_decode = false;            // one generated token (otherwise a prefill chunk)
+  // A decode whose input is the token this sequence samples in the step still in flight before this
+  // one: tokens is {kPendingToken} and the rank puts in the token it sampled last for `seq`.
+  bool input_is_pending = false;
   bool wants_logits = false;         // decodes and the last chunk of a prompt: tokens are sampled
   // When wants_logits: sample one token from this chunk's logits row for each id here, each with that
   // sequence's own sampler, and return one StepResult per id. Normally just {seq}; the chunk that

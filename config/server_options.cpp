@@ -159,6 +159,9 @@ const std::vector<FlagSpec>& flag_specs() {
          [](ServerOptions& o, const std::string& v, const std::string& f) {
            o.engine.enable_prefix_caching = !parse_switch(v, f);
          });
+    flag("no-async-scheduling", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
+      o.engine.scheduler.max_steps_in_flight = parse_switch(v, f) ? 1 : 2;
+    });
     flag("disable-cuda-graph", {"enforce-eager"}, [](ServerOptions& o, const std::string& v, const std::string& f) {
       o.disable_cuda_graph = parse_switch(v, f);
     });
@@ -364,6 +367,8 @@ Engine:
   --max-num-seqs N                running sequences at most (default 256)
   --max-waiting N                 waiting requests at most, beyond that 503 (default 1024)
   --disable-prefix-cache          do not reuse the KV blocks of shared prompt prefixes [--disable_prompt_cache]
+  --no-async-scheduling           plan each step only after the previous one finished (default: step N+1 is
+                                  planned while step N runs)
 
 Accepted for compatibility (GPU and speculative features, not supported yet or without effect here):
   --tensor-parallel-size N        [--tensor_parallel_size] only 1 is supported

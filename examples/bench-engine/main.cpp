@@ -34,6 +34,7 @@ struct Options {
   bool batch_invariant = false;
   int64_t max_num_batched_tokens = 2048;
   int64_t kv_cache_mb = 1024;
+  bool async_scheduling = true;
 };
 
 Options parse(int argc, char** argv) {
@@ -52,9 +53,11 @@ Options parse(int argc, char** argv) {
     else if (arg == "--batch-invariant") o.batch_invariant = true;
     else if (arg == "--max-num-batched-tokens") o.max_num_batched_tokens = std::stoll(value());
     else if (arg == "--kv-cache-mb") o.kv_cache_mb = std::stoll(value());
+    else if (arg == "--no-async-scheduling") o.async_scheduling = false;
     else if (arg == "--help" || arg == "-h") {
       std::cout << "usage: sabre-bench-engine [--model PATH] [--requests N] [--prompt-tokens P] [--max-tokens T]\n"
-                   "                          [--threads K] [--batch-invariant] [--max-num-batched-tokens B] [--kv-cache-mb M]\n";
+                   "                          [--threads K] [--batch-invariant] [--max-num-batched-tokens B] [--kv-cache-mb M]\n"
+                   "                          [--no-async-scheduling]\n";
       std::exit(0);
     } else {
       throw std::runtime_error(fmt::format("unknown argument {}", arg));
@@ -176,6 +179,7 @@ int main(int argc, char** argv) {
     engine_options.scheduler.max_num_batched_tokens = options.max_num_batched_tokens;
     engine_options.scheduler.max_num_seqs = std::max<int64_t>(options.requests, 1);
     engine_options.kv_cache_bytes = options.kv_cache_mb << 20;
+    engine_options.scheduler.max_steps_in_flight = options.async_scheduling ? 2 : 1;
 
     // Random prompts (ids in the upper 90% of the vocabulary, seeded) so that no two share a prefix.
     int64_t vocab = 0;
@@ -201,10 +205,10 @@ int main(int argc, char** argv) {
     }
 
     std::cout << fmt::format("sabre-bench-engine: {} requests x ({} prompt + {} generated tokens), model {}, "
-                             "{} threads, batch_invariant {}, {} hardware threads\n",
+                             "{} threads, batch_invariant {}, async_scheduling {}, {} hardware threads\n",
                              options.requests, options.prompt_tokens, options.max_tokens, options.model,
                              options.threads == 0 ? std::thread::hardware_concurrency() : options.threads,
-                             options.batch_invariant, std::thread::hardware_concurrency());
+                             options.batch_invariant, options.async_scheduling, std::thread::hardware_concurrency());
     std::vector<std::pair<const char*, size_t>> phases = {{"one-by-one", 1}, {"concurrent", requests.size()}};
     std::vector<PhaseResult> results;
     for (const auto& [name, concurrency] : phases) {

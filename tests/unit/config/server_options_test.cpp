@@ -51,6 +51,7 @@ TEST_CASE("server options: defaults", "[options]") {
   CHECK(o.engine.scheduler.max_model_len == 0);
   CHECK(o.engine.kv_cache_bytes == (int64_t{1} << 30));
   CHECK(o.engine.enable_prefix_caching);
+  CHECK(o.engine.scheduler.max_steps_in_flight == 2);  // async scheduling by default
   CHECK(o.engine.gguf_weights == GgufWeights::quantized);
   CHECK(o.tensor_parallel_size == 1);
   CHECK(o.gpu_memory_utilization == 0.85);
@@ -65,8 +66,9 @@ TEST_CASE("server options: every flag, dashes and --flag=value", "[options]") {
                                  "--api-key", "sk-1", "--served-model-name", "smol", "--device", "cpu", "--tokenizer",
                                  kModel, "--dtype", "float32", "--disable-prefix-cache", "--log-level", "DEBUG",
                                  "--threads", "2", "--kv-cache-memory", "2GiB", "--tensor-parallel-size", "1",
-                                 "--disable-cuda-graph"});
+                                 "--disable-cuda-graph", "--no-async-scheduling"});
   CHECK(o.http.port == 9000);
+  CHECK(o.engine.scheduler.max_steps_in_flight == 1);
   CHECK(o.http.host == "127.0.0.1");
   CHECK(o.engine.scheduler.max_num_batched_tokens == 512);
   CHECK(o.engine.scheduler.max_model_len == 1024);
@@ -202,7 +204,7 @@ TEST_CASE("server options: --help and --version skip validation", "[options]") {
                            "--max-num-batched-tokens", "--max-model-len", "--max-num-seqs", "--draft-model",
                            "--speculative-steps", "--speculative-method", "--api-key", "--served-model-name",
                            "--device", "--tokenizer", "--chat-template", "--dtype", "--disable-prefix-cache",
-                           "--disable-cuda-graph", "--log-level", "--threads", "--kv-cache-memory", "--max-waiting",
+                           "--no-async-scheduling", "--disable-cuda-graph", "--log-level", "--threads", "--kv-cache-memory", "--max-waiting",
                            "SABRE_API_KEY", "--gamma", "--decode-algo", "--max_gpu_memory_utilization"}) {
     INFO(flag);
     CHECK(help.find(flag) != std::string::npos);
