@@ -93,6 +93,7 @@ struct EngineInfo {
   int64_t prefix_cache_queried_blocks = 0;
   int64_t prefix_cache_hit_blocks = 0;
   int64_t num_steps = 0;
+  int64_t num_steps_planned_ahead = 0;  // of which planned while the step before was running (async)
   int64_t batched_tokens = 0;        // tokens computed over all steps
   double step_seconds = 0;           // scheduler-side wall time of all steps (send to reply)
   double model_seconds = 0;          // of which the ranks spent in the forward pass
@@ -102,7 +103,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, EngineInfo& x) {
   return f(caf::meta::type_name("EngineInfo"), x.model_name, x.max_model_len, x.vocab_size, x.num_running,
            x.num_waiting, x.kv_blocks_total, x.kv_blocks_used, x.num_preemptions, x.prefix_cache_queried_blocks,
-           x.prefix_cache_hit_blocks, x.num_steps, x.batched_tokens, x.step_seconds, x.model_seconds);
+           x.prefix_cache_hit_blocks, x.num_steps, x.num_steps_planned_ahead, x.batched_tokens, x.step_seconds, x.model_seconds);
 }
 
 // ---- inspect overloads (CAF 0.17 style) ----

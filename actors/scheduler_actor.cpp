@@ -38,6 +38,7 @@ struct SchedulerActorState {
   // When the ranks finished the last step: a step sent while another ran starts its wall time there.
   EngineClock::time_point last_step_done;
   int64_t num_steps = 0;
+  int64_t num_steps_planned_ahead = 0;
   int64_t batched_tokens = 0;
   double step_seconds = 0;
   double model_seconds = 0;
@@ -199,8 +200,10 @@ void maybe_step(SchedulerSelf self) {
 // Plans one step and sends it to every rank; false when there was nothing to run.
 bool send_step(SchedulerSelf self) {
   auto& st = self->state;
+  const bool ahead = st.scheduler->step_in_flight();
   StepPlan plan = st.scheduler->schedule();
   if (plan.empty()) return false;
+  st.num_steps_planned_ahead += ahead ? 1 : 0;
   std::vector<SequenceUpdate> first_updates;
   auto input = std::make_shared<const StepInput>(make_step_input(st, std::move(plan), first_updates));
   for (SequenceUpdate& update : first_updates) {
@@ -247,6 +250,7 @@ scheduler_actor::behavior_type scheduler_behavior(SchedulerSelf self, SchedulerA
   st.ranks = std::move(ranks);
   // A rank that dies takes the scheduler (and, linked to it, the engine) down: nothing could run.
   for (const rank_actor& rank : st.ranks) self->link_to(rank);
+  publish_state(st);  // /metrics shows the pool's size before the first request
   return {
       [self](submit_atom, SequenceSubmission& submission, const request_actor& owner) -> SubmitReply {
         SubmitReply reply = submit(self->state, submission, owner);
@@ -276,6 +280,7 @@ scheduler_actor::behavior_type scheduler_behavior(SchedulerSelf self, SchedulerA
         info.prefix_cache_queried_blocks = now.prefix_cache.queried_blocks;
         info.prefix_cache_hit_blocks = now.prefix_cache.hit_blocks;
         info.num_steps = st.num_steps;
+        info.num_steps_planned_ahead = st.num_steps_planned_ahead;
         info.batched_tokens = st.batched_tokens;
         info.step_seconds = st.step_seconds;
         info.model_seconds = st.model_seconds;

@@ -128,6 +128,7 @@ PhaseResult run_phase(caf::actor_system& system, const sabre::engine_actor& engi
                [&](caf::error& e) { throw std::runtime_error(system.render(e)); });
   // Only this phase's steps (not the warm-up's).
   result.info.num_steps -= before.num_steps;
+  result.info.num_steps_planned_ahead -= before.num_steps_planned_ahead;
   result.info.batched_tokens -= before.batched_tokens;
   result.info.step_seconds -= before.step_seconds;
   result.info.model_seconds -= before.model_seconds;
@@ -152,9 +153,9 @@ void report(const char* name, const PhaseResult& r) {
       name, r.wall_seconds, r.generated, static_cast<double>(r.generated) / r.wall_seconds, mean(r.ttft) * 1e3,
       percentile(r.ttft, 0.9) * 1e3, mean(r.itl) * 1e3, percentile(r.itl, 0.9) * 1e3);
   std::cout << fmt::format(
-      "{:<12} steps {:6}, {:6.1f} tokens/step | step {:7.3f} ms = model+sampling {:7.3f} ms + actors/scheduling "
+      "{:<12} steps {:6} ({} planned ahead), {:6.1f} tokens/step | step {:7.3f} ms = model+sampling {:7.3f} ms + actors/scheduling "
       "{:6.3f} ms ({:4.1f}%) | wall outside steps {:5.1f}%\n",
-      "", info.num_steps, static_cast<double>(info.batched_tokens) / static_cast<double>(std::max<int64_t>(info.num_steps, 1)),
+      "", info.num_steps, info.num_steps_planned_ahead, static_cast<double>(info.batched_tokens) / static_cast<double>(std::max<int64_t>(info.num_steps, 1)),
       info.step_seconds / static_cast<double>(std::max<int64_t>(info.num_steps, 1)) * 1e3,
       info.model_seconds / static_cast<double>(std::max<int64_t>(info.num_steps, 1)) * 1e3,
       overhead / static_cast<double>(std::max<int64_t>(info.num_steps, 1)) * 1e3,

@@ -67,6 +67,28 @@ TEST_CASE("engine: greedy generation reproduces transformers on the tiny models"
   }
 }
 
+TEST_CASE("engine: with async scheduling steps are planned while the one before runs, outputs unchanged", "[engine]") {
+  const Golden golden = load_golden("llama_gqa_untied");
+  for (const int32_t steps_in_flight : {1, 2}) {
+    INFO("max_steps_in_flight " << steps_in_flight);
+    EngineOptions options = small_engine("llama_gqa_untied");
+    options.scheduler.max_steps_in_flight = steps_in_flight;
+    TestEngine engine(options);
+    const auto result = engine.run_one(greedy_request(golden.prompt, static_cast<int64_t>(golden.greedy.size())));
+    CHECK(result.samples.at(0).token_ids == golden.greedy);
+    const EngineInfo info = engine.info();
+    // One prefill step, then one decode per further token.
+    CHECK(info.num_steps == static_cast<int64_t>(golden.greedy.size()));
+    if (steps_in_flight == 1) {
+      CHECK(info.num_steps_planned_ahead == 0);
+    } else {
+      // Every decode after the first was planned while the step before it ran.
+      CHECK(info.num_steps_planned_ahead == info.num_steps - 1);
+    }
+    CHECK(kv_drains(engine));
+  }
+}
+
 TEST_CASE("engine: metrics count what the requests did", "[engine]") {
   const Golden golden = load_golden("llama_gqa_untied");
   TestEngine engine(small_engine("llama_gqa_untied"));
