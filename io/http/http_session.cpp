@@ -303,8 +303,17 @@ void HttpSession::on_watch(beast::error_code ec, size_t bytes) {
   if (closed_) return;
   if (!ec) buffer_.commit(bytes);  // a pipelined request: kept for the parser
   if (in_response_) {
-    if (ec) client_gone();
-    else watch_for_disconnect();
+    if (!ec) {
+      watch_for_disconnect();
+    } else if (response_ended_) {
+      // The whole answer is queued and the client has closed its side (a client that reads the
+      // response and closes at once can get here before our write completes): let the write finish;
+      // only a failed write means the answer was lost.
+      keep_alive_ = false;
+      stream_.expires_after(state_.config.write_timeout);  // no longer watched: bound the write
+    } else {
+      client_gone();
+    }
     return;
   }
   if (ec && ec != net::error::operation_aborted) {
