@@ -77,6 +77,8 @@ struct StepOutput {
   std::vector<SequenceSample> samples;  // one per sampled sequence, in plan order
   double model_seconds = 0;             // forward pass (copies included)
   double sample_seconds = 0;
+  // When the rank finished the step: with steps queued at the rank, the next one starts there.
+  EngineClock::time_point finished_at;
 };
 
 // A request actor: step updates of its sequences, (abort) from its client via the facade, and

@@ -30,7 +30,9 @@ rank_actor::behavior_type rank_behavior(rank_actor::stateful_pointer<RankState> 
   return {
       [self](execute_atom, const StepInput& input) -> caf::result<StepOutput> {
         try {
-          return self->state.executor->execute(input);
+          StepOutput output = self->state.executor->execute(input);
+          output.finished_at = EngineClock::now();
+          return output;
         } catch (const std::exception& e) {
           spdlog::error("rank {}: step failed: {}", self->state.rank, e.what());
           return caf::make_error(caf::sec::runtime_error, fmt::format("rank {}: {}", self->state.rank, e.what()));

@@ -35,8 +35,8 @@ struct SchedulerActorState {
   std::unordered_set<SequenceId> known_to_ranks;  // sequences whose sampler the ranks hold
   std::vector<SequenceId> released;               // samplers the ranks may drop with the next step
   SequenceId next_id = 1;
-  // When the ranks finished the last step: a step sent while another ran starts its wall time there.
-  EngineClock::time_point last_step_done;
+  // When rank 0 finished the last step: a step sent while another ran starts its wall time there.
+  EngineClock::time_point last_step_finished;
   int64_t num_steps = 0;
   int64_t num_steps_planned_ahead = 0;
   int64_t batched_tokens = 0;
@@ -178,13 +178,13 @@ void on_step_error(SchedulerSelf self, const StepPlan& plan, const caf::error& e
   publish_state(st);
 }
 
-// The wall time of a step: from when it was sent, or from when the ranks finished the step before it
-// when it was sent while that one ran (its planning was hidden), to now.
-double step_wall_seconds(SchedulerActorState& st, EngineClock::time_point sent) {
-  const auto now = EngineClock::now();
-  const double wall = std::chrono::duration<double>(now - std::max(sent, st.last_step_done)).count();
-  st.last_step_done = now;
-  return wall;
+// The wall time of a step at the rank: from when it was sent, or from when the rank finished the step
+// before it if that was later (the step waited in the rank's queue, its planning hidden), to when the
+// rank finished it. Planning that the rank waits for falls between steps, outside every step's time.
+double step_wall_seconds(SchedulerActorState& st, EngineClock::time_point sent, EngineClock::time_point finished) {
+  const double wall = std::chrono::duration<double>(finished - std::max(sent, st.last_step_finished)).count();
+  st.last_step_finished = std::max(st.last_step_finished, finished);
+  return std::max(0.0, wall);
 }
 
 bool send_step(SchedulerSelf self);
@@ -221,7 +221,8 @@ bool send_step(SchedulerSelf self) {
             [self, r, remaining, rank0_output, failed, input, sent](StepOutput& output) {
               if (r == 0) *rank0_output = std::move(output);
               if (--*remaining != 0) return;
-              const double wall = step_wall_seconds(self->state, sent);
+              const auto finished = *rank0_output ? (*rank0_output)->finished_at : EngineClock::now();
+              const double wall = step_wall_seconds(self->state, sent, finished);
               self->state.step_seconds += wall;
               if (*failed) {
                 on_step_error(self, input->plan, caf::make_error(caf::sec::runtime_error, "a rank failed"));
@@ -233,7 +234,7 @@ bool send_step(SchedulerSelf self) {
             [self, remaining, failed, input, sent](caf::error& error) {
               *failed = true;
               if (--*remaining != 0) return;
-              self->state.step_seconds += step_wall_seconds(self->state, sent);
+              self->state.step_seconds += step_wall_seconds(self->state, sent, EngineClock::now());
               on_step_error(self, input->plan, error);
               maybe_step(self);
             });
