@@ -55,12 +55,16 @@ BlockManager::CacheLookup BlockManager::lookup_prefix(std::span<const int32_t> p
   return found;
 }
 
-bool BlockManager::can_allocate(std::span<const int32_t> prompt) const {
-  if (prompt.empty()) return false;
+int64_t BlockManager::num_free_blocks_needed(std::span<const int32_t> prompt) const {
   const CacheLookup hits = lookup_prefix(prompt);
   // Hits on blocks in use cost nothing; hits on free cached blocks and fresh blocks each take a free one.
   const int64_t in_use_hits = static_cast<int64_t>(hits.blocks.size()) - hits.free_hits;
-  return blocks_for(static_cast<int64_t>(prompt.size())) - in_use_hits <= num_free_blocks();
+  return blocks_for(static_cast<int64_t>(prompt.size())) - in_use_hits;
+}
+
+bool BlockManager::can_allocate(std::span<const int32_t> prompt) const {
+  if (prompt.empty()) return false;
+  return num_free_blocks_needed(prompt) <= num_free_blocks();
 }
 
 int64_t BlockManager::allocate(SequenceId seq, std::span<const int32_t> prompt) {

@@ -59,6 +59,8 @@ class BlockManager {
 
   // Whether a prompt of these tokens could get blocks now (counting cache hits on blocks in use as free).
   bool can_allocate(std::span<const int32_t> prompt) const;
+  // How many free blocks allocate(prompt) would take now: fresh blocks plus cache hits on free blocks.
+  int64_t num_free_blocks_needed(std::span<const int32_t> prompt) const;
   // Gives sequence `seq` (new) blocks for its whole prompt, reusing cached full blocks of the same
   // prefix. Returns how many leading tokens are already computed (a multiple of block_size), always
   // less than the prompt's length so the last token is computed and yields logits.

@@ -18,12 +18,13 @@ bool in_plan(const StepPlan& plan, SequenceId seq) {
 
 Scheduler::Scheduler(SchedulerConfig config, BlockManager& blocks) : config_(config), blocks_(blocks) {
   if (config_.max_num_batched_tokens < 1 || config_.max_num_seqs < 1 || config_.max_waiting < 0 ||
-      config_.max_model_len < 2 || config_.max_steps_in_flight < 1 || config_.max_steps_in_flight > 2) {
+      config_.max_model_len < 2 || config_.max_steps_in_flight < 1 || config_.max_steps_in_flight > 2 ||
+      !(config_.watermark >= 0.0 && config_.watermark < 1.0)) {
     throw std::invalid_argument(fmt::format(
         "scheduler config: max_num_batched_tokens ({}) and max_num_seqs ({}) must be >= 1, max_waiting ({}) "
-        ">= 0, max_model_len ({}) >= 2, max_steps_in_flight ({}) 1 or 2",
+        ">= 0, max_model_len ({}) >= 2, max_steps_in_flight ({}) 1 or 2, watermark ({}) in [0, 1)",
         config_.max_num_batched_tokens, config_.max_num_seqs, config_.max_waiting, config_.max_model_len,
-        config_.max_steps_in_flight));
+        config_.max_steps_in_flight, config_.watermark));
   }
 }
 
@@ -239,6 +240,9 @@ void Scheduler::admit_waiting(StepPlan& plan, Budget& budget) {
     const auto slots_needed = 1 + static_cast<int64_t>(s.pending_samples.size());
     if (num_sequence_slots_taken() + slots_needed > config_.max_num_seqs) return;
     if (!blocks_.can_allocate(s.tokens)) return;
+    if (!running_.empty() && blocks_.num_free_blocks() - blocks_.num_free_blocks_needed(s.tokens) < watermark_blocks()) {
+      return;
+    }
     s.num_computed = blocks_.allocate(id, s.tokens);  // prefix-cache hits are already computed
     s.num_scheduled = s.num_computed;
     waiting_.pop_front();
@@ -247,6 +251,10 @@ void Scheduler::admit_waiting(StepPlan& plan, Budget& budget) {
     s.ever_scheduled = true;
     add_prefill_chunk(plan, budget, s);
   }
+}
+
+int64_t Scheduler::watermark_blocks() const {
+  return static_cast<int64_t>(config_.watermark * static_cast<double>(blocks_.num_total_blocks()));
 }
 
 int64_t Scheduler::num_sequence_slots_taken() const {

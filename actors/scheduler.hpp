@@ -41,6 +41,10 @@ struct SchedulerConfig {
   int64_t max_waiting = 1024;             // add() beyond this many waiting requests is rejected
   int64_t max_model_len = 4096;           // prompt + max_tokens at most
   int32_t max_steps_in_flight = 1;        // 2: plan step N+1 while step N runs (async scheduling)
+  // Admission leaves at least this share of the pool's blocks free for the running sequences to grow
+  // into, so that a new prompt does not force a preemption a few steps later (vLLM's watermark).
+  // Ignored when nothing runs: a request the whole pool can hold always gets in.
+  double watermark = 0.01;
 };
 
 // The server is full: the waiting queue is at its bound. The HTTP layer answers 503.
@@ -127,6 +131,8 @@ class Scheduler {
   void schedule_running_prefills(StepPlan& plan, Budget& budget);
   void admit_waiting(StepPlan& plan, Budget& budget);
   void add_prefill_chunk(StepPlan& plan, Budget& budget, SchedulerSequence& s);
+  // Free blocks admission keeps back while something runs (SchedulerConfig::watermark).
+  int64_t watermark_blocks() const;
   // Running sequences plus the unforked samples of running ones: what max_num_seqs bounds.
   int64_t num_sequence_slots_taken() const;
   void insert_running(SequenceId seq);

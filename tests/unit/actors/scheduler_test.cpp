@@ -348,3 +348,39 @@ TEST_CASE("scheduler: plan and step protocol", "[scheduler]") {
     CHECK(batch.logit_rows == std::vector<int32_t>{0});  // the prefill chunk is not the last
   }
 }
+
+TEST_CASE("scheduler: admission keeps the watermark of free blocks while something runs", "[scheduler]") {
+  // 20 blocks of 4 tokens, watermark 0.2: admission must leave 4 blocks free for growth.
+  BlockManager bm({.block_size = 4, .num_blocks = 20, .enable_prefix_caching = false});
+  Scheduler sched({.max_num_batched_tokens = 100, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 80,
+                   .max_steps_in_flight = 1, .watermark = 0.2},
+                  bm);
+  sched.add(request(1, iota_tokens(40), 4));  // 10 blocks
+  complete(sched, sched.schedule());
+  CHECK(bm.num_free_blocks() == 10);
+  // 7 more blocks would leave 3 free, under the watermark of 4: it waits, though it would fit.
+  sched.add(request(2, iota_tokens(28, 100), 4));
+  const StepPlan decode_only = sched.schedule();
+  REQUIRE(decode_only.chunks.size() == 1);
+  CHECK(decode_only.chunks[0].seq == 1);
+  CHECK(sched.waiting_ids() == std::vector<SequenceId>{2});
+  complete(sched, decode_only);
+  while (sched.find(1) != nullptr) complete(sched, sched.schedule());
+  // Alone, it is admitted whatever the watermark says.
+  const StepPlan alone = sched.schedule();
+  REQUIRE(alone.chunks.size() == 1);
+  CHECK(alone.chunks[0].seq == 2);
+
+  // A request that needs more than the pool minus the watermark still runs when nothing else does.
+  BlockManager big({.block_size = 4, .num_blocks = 20, .enable_prefix_caching = false});
+  Scheduler lone({.max_num_batched_tokens = 100, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 80,
+                  .max_steps_in_flight = 1, .watermark = 0.5},
+                 big);
+  lone.add(request(7, iota_tokens(70), 8));  // 18 of 20 blocks
+  CHECK(lone.schedule().chunks.size() == 1);
+
+  CHECK_THROWS_AS(Scheduler({.max_num_batched_tokens = 1, .max_num_seqs = 1, .max_waiting = 1, .max_model_len = 8,
+                             .max_steps_in_flight = 1, .watermark = 1.0},
+                            big),
+                  std::invalid_argument);
+}

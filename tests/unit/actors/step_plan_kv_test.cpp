@@ -23,9 +23,9 @@ class FakePool final : public KvCache {
 TEST_CASE("to_forward_batch gives every slice its chunk's block table and the pool", "[actors][step_plan]") {
   StepPlan plan;
   plan.chunks.push_back({.seq = 1, .tokens = {5}, .num_cached = 9, .block_table = {7, 3, 30}, .is_decode = true,
-                         .wants_logits = true});
+                         .input_is_pending = false, .wants_logits = true, .sample_ids = {1}});
   plan.chunks.push_back({.seq = 2, .tokens = {1, 2, 3, 4, 5, 6}, .num_cached = 4, .block_table = {8, 1, 2},
-                         .is_decode = false, .wants_logits = false});
+                         .is_decode = false, .input_is_pending = false, .wants_logits = false, .sample_ids = {}});
   plan.block_copies = {{.from = 3, .to = 12}, {.from = 12, .to = 0}};
   FakePool pool;
 
