@@ -9,8 +9,8 @@
 
 #include "actors/engine.hpp"
 #include "io/http/http_listener.hpp"
-#include "model/checkpoint.hpp"
 #include "raw_http_client.hpp"
+#include "test_server.hpp"
 
 using namespace sabre;
 using namespace sabre::http;
@@ -27,15 +27,9 @@ struct ListenerFixture {
   ListenerFixture() {
     add_engine_message_types(config);
     system = std::make_unique<caf::actor_system>(config);
-    const std::string models = std::string(SABRE_TEST_FIXTURES) + "/models/";
-    EngineOptions options;
-    options.model = models + "qwen3_qknorm";
-    options.tokenizer = models + "byte_tokenizer";
-    options.threads = 1;
-    options.kv_cache_bytes = int64_t{16} << 20;
+    const EngineOptions options = tiny_engine_options(int64_t{16} << 20);
     engine = spawn_engine(*system, options);
-    context = std::make_shared<const openai::ModelContext>(
-        openai::load_model_context(open_checkpoint(options.model), options.tokenizer, {}, "qwen3_qknorm", 256));
+    context = std::make_shared<const openai::ModelContext>(tiny_model_context(options));
   }
   ~ListenerFixture() {
     stop_engine(engine);

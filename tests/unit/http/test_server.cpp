@@ -25,17 +25,26 @@ TestServer& TestServer::instance() {
 
 void TestServer::release() { shared_server().reset(); }
 
-TestServer::TestServer() {
-  add_engine_message_types(config_);
-  system_ = std::make_unique<caf::actor_system>(config_);
+EngineOptions tiny_engine_options(int64_t kv_cache_bytes) {
   const std::string models = std::string(SABRE_TEST_FIXTURES) + "/models/";
   EngineOptions options;
   options.model = models + "qwen3_qknorm";
   options.tokenizer = models + "byte_tokenizer";
   options.threads = 1;
-  options.kv_cache_bytes = int64_t{64} << 20;
+  options.kv_cache_bytes = kv_cache_bytes;
+  return options;
+}
+
+openai::ModelContext tiny_model_context(const EngineOptions& options) {
+  return openai::load_model_context(open_checkpoint(options.model), options.tokenizer, {}, "qwen3_qknorm", 256);
+}
+
+TestServer::TestServer() {
+  add_engine_message_types(config_);
+  system_ = std::make_unique<caf::actor_system>(config_);
+  const EngineOptions options = tiny_engine_options(int64_t{64} << 20);
   engine_ = spawn_engine(*system_, options);
-  context_ = openai::load_model_context(open_checkpoint(options.model), options.tokenizer, {}, "qwen3_qknorm", 256);
+  context_ = tiny_model_context(options);
   HttpServerConfig config;
   config.host = "127.0.0.1";
   config.port = 0;

@@ -15,6 +15,11 @@
 
 namespace sabre::http::testing {
 
+// The engine options and model context every HTTP test uses: the tiny qwen3_qknorm fixture with the
+// byte tokenizer, one thread, a KV pool of `kv_cache_bytes`.
+EngineOptions tiny_engine_options(int64_t kv_cache_bytes);
+openai::ModelContext tiny_model_context(const EngineOptions& options);
+
 class TestServer {
  public:
   static TestServer& instance();
