@@ -4,6 +4,7 @@
 // token each KV slot was computed for, so every read through a block table can be checked.
 
 #include <cstdint>
+#include <random>
 #include <vector>
 
 #include "actors/step_plan.hpp"
@@ -37,5 +38,32 @@ class FakeDevice {
   int32_t block_size_;
   std::vector<std::vector<int32_t>> slots_;
 };
+
+// One random request of the simulations: a prompt that may start with one of two shared prefixes,
+// 1..20 generated tokens, optionally stop tokens, and for a quarter of the requests n = 2..4 samples.
+struct SimRequest {
+  std::vector<int32_t> prompt;
+  int64_t max_tokens = 0;
+  std::vector<int32_t> stop_token_ids;
+  int num_extra_samples = 0;
+};
+
+// `with_stop_tokens`: a third of the requests stop at any of 25 of the fake model's 500 token values
+// (about one token in twenty). The random draws are made in a fixed order, so a seed gives the same
+// requests every time.
+inline SimRequest random_sim_request(std::mt19937& rng, bool with_stop_tokens) {
+  static const std::vector<std::vector<int32_t>> prefixes = {
+      {}, {7, 7, 7, 7, 8, 8, 8, 8}, {9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}};
+  SimRequest r;
+  r.prompt = prefixes[std::uniform_int_distribution<size_t>(0, prefixes.size() - 1)(rng)];
+  const int tail = std::uniform_int_distribution<int>(1, 20)(rng);
+  for (int i = 0; i < tail; ++i) r.prompt.push_back(std::uniform_int_distribution<int32_t>(1, 50)(rng));
+  r.max_tokens = std::uniform_int_distribution<int64_t>(1, 20)(rng);
+  if (with_stop_tokens && std::uniform_int_distribution<int>(0, 2)(rng) == 0) {
+    for (int i = 0; i < 25; ++i) r.stop_token_ids.push_back(std::uniform_int_distribution<int32_t>(1, 500)(rng));
+  }
+  if (std::uniform_int_distribution<int>(0, 3)(rng) == 0) r.num_extra_samples = std::uniform_int_distribution<int>(1, 3)(rng);
+  return r;
+}
 
 }  // namespace sabre::sim

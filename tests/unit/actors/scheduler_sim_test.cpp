@@ -36,7 +36,6 @@ void simulate(uint32_t seed) {
   BlockManager bm({.block_size = 4, .num_blocks = 24, .enable_prefix_caching = true});
   Scheduler sched(config, bm);
   FakeDevice device(bm.num_total_blocks(), bm.block_size());
-  const std::vector<std::vector<int32_t>> prefixes = {{}, {7, 7, 7, 7, 8, 8, 8, 8}, {9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}};
 
   const int num_requests = 150;
   int requests_offered = 0;
@@ -80,17 +79,13 @@ void simulate(uint32_t seed) {
   for (int step = 0; requests_offered < num_requests || sched.has_unfinished(); ++step) {
     REQUIRE(step < 100000);
     for (int k = std::uniform_int_distribution<int>(0, 2)(rng); k > 0 && requests_offered < num_requests; --k) {
+      const sim::SimRequest r = sim::random_sim_request(rng, false);
       Expected e;
-      e.tokens = prefixes[std::uniform_int_distribution<size_t>(0, prefixes.size() - 1)(rng)];
-      const int tail = std::uniform_int_distribution<int>(1, 20)(rng);
-      for (int i = 0; i < tail; ++i) e.tokens.push_back(std::uniform_int_distribution<int32_t>(1, 50)(rng));
+      e.tokens = r.prompt;
       e.prompt_len = static_cast<int64_t>(e.tokens.size());
-      e.max_tokens = std::uniform_int_distribution<int64_t>(1, 20)(rng);
-      // A quarter of the requests want n = 2..4 samples.
+      e.max_tokens = r.max_tokens;
       std::vector<SequenceId> extra;
-      if (std::uniform_int_distribution<int>(0, 3)(rng) == 0) {
-        for (int i = std::uniform_int_distribution<int>(1, 3)(rng); i > 0; --i) extra.push_back(next_id + 1 + static_cast<SequenceId>(extra.size()));
-      }
+      for (int i = 0; i < r.num_extra_samples; ++i) extra.push_back(next_id + 1 + i);
       try {
         sched.add({.id = next_id, .prompt = e.tokens, .max_tokens = e.max_tokens, .stop_token_ids = {}, .extra_sample_ids = extra});
         for (SequenceId id : extra) live.emplace(id, e);
