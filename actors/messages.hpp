@@ -95,7 +95,7 @@ struct EngineInfo {
   int64_t num_steps = 0;
   int64_t num_steps_planned_ahead = 0;  // of which planned while the step before was running (async)
   int64_t batched_tokens = 0;        // tokens computed over all steps
-  double step_seconds = 0;           // scheduler-side wall time of all steps (send to reply)
+  double step_seconds = 0;           // rank-side wall time of all steps (from send, or the previous step's end, to finish)
   double model_seconds = 0;          // of which the ranks spent in the forward pass
 };
 

@@ -139,10 +139,6 @@ void Scheduler::drop_from_step_in_flight(SequenceId seq) {
   }
 }
 
-bool Scheduler::in_step_in_flight(SequenceId seq) const {
-  return std::any_of(in_flight_.begin(), in_flight_.end(), [seq](const StepPlan& plan) { return in_plan(plan, seq); });
-}
-
 void Scheduler::hand_over_prefill(const SchedulerSequence& parent) {
   const SequenceId heir_id = parent.pending_samples.front();
   SchedulerSequence& heir = sequences_.at(heir_id);
@@ -293,11 +289,10 @@ void Scheduler::add_prefill_chunk(StepPlan& plan, Budget& budget, SchedulerSeque
 std::optional<SequenceId> Scheduler::preempt_latest(StepPlan& plan) {
   for (auto it = running_.rbegin(); it != running_.rend(); ++it) {
     const SequenceId victim = *it;
-    if (in_plan(plan, victim) || in_step_in_flight(victim)) continue;
     SchedulerSequence& s = sequences_.at(victim);
-    if (s.num_pending != 0 || s.num_scheduled != s.num_computed) {
-      throw std::logic_error(fmt::format("Scheduler: preemption victim {} has work in flight", victim));
-    }
+    // Every chunk, in this plan or in a step in flight, moves its sequence's num_scheduled past
+    // num_computed until on_step_done brings them level again: unequal means it cannot be a victim.
+    if (s.num_scheduled != s.num_computed) continue;
     blocks_.free(victim);
     // Recompute: prompt and generated tokens are prefilled again when it is readmitted.
     s.num_computed = 0;

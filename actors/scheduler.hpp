@@ -146,7 +146,6 @@ class Scheduler {
   // Frees the most recently arrived running sequence that is neither in `plan` nor in a step in flight
   // and puts it back in the waiting queue; returns its id, or nothing when there is no such sequence.
   std::optional<SequenceId> preempt_latest(StepPlan& plan);
-  bool in_step_in_flight(SequenceId seq) const;
   void insert_waiting(SequenceId seq);
   void finish(SequenceId seq, FinishReason reason, std::vector<FinishedSequence>& out);
   std::optional<FinishReason> finish_reason(const SchedulerSequence& s) const;
