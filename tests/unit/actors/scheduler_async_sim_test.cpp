@@ -20,16 +20,11 @@
 
 using namespace sabre;
 using sabre::sim::fake_model_token;
+using sabre::sim::apply_and_check_step;
+using sabre::sim::Expected;
 using sabre::sim::FakeDevice;
 
 namespace {
-
-struct Expected {
-  std::vector<int32_t> tokens;  // prompt + generated so far
-  int64_t prompt_len = 0;
-  int64_t max_tokens = 0;
-  std::vector<int32_t> stop_token_ids;
-};
 
 struct Counters {
   int64_t planned_ahead = 0;   // plans made while another step was in flight
@@ -153,15 +148,7 @@ void simulate_async(uint32_t seed) {
       }
     }
     maybe_abort();
-    std::vector<std::pair<SequenceId, int32_t>> applies;
-    for (size_t i = 0; i < results.size(); ++i) {
-      if (live.count(results[i].seq) && live.count(result_owner[i])) applies.emplace_back(results[i].seq, results[i].token);
-    }
-    StepOutcome outcome = sched.on_step_done(results);
-    std::vector<std::pair<SequenceId, int32_t>> accepted;
-    for (const StepResult& r : outcome.accepted) accepted.emplace_back(r.seq, r.token);
-    CHECK(accepted == applies);
-    for (const auto& [id, token] : applies) live.at(id).tokens.push_back(token);
+    StepOutcome outcome = apply_and_check_step(sched, results, result_owner, live);
     for (FinishedSequence& f : outcome.finished) {
       REQUIRE(live.count(f.seq) == 1);
       const Expected& e = live.at(f.seq);

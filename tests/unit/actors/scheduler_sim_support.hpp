@@ -3,10 +3,15 @@
 // position), so a recomputed sequence must continue exactly as before, and a fake device that holds the
 // token each KV slot was computed for, so every read through a block table can be checked.
 
+#include <catch2/catch.hpp>
+
 #include <cstdint>
+#include <map>
 #include <random>
+#include <utility>
 #include <vector>
 
+#include "actors/scheduler.hpp"
 #include "actors/step_plan.hpp"
 
 namespace sabre::sim {
@@ -38,6 +43,31 @@ class FakeDevice {
   int32_t block_size_;
   std::vector<std::vector<int32_t>> slots_;
 };
+
+// What a simulation expects of a live sequence.
+struct Expected {
+  std::vector<int32_t> tokens;  // prompt + generated so far, as the fake model produced them
+  int64_t prompt_len = 0;
+  int64_t max_tokens = 0;
+  std::vector<int32_t> stop_token_ids;
+};
+
+// Applies a step's results (results[i] sampled from the chunk of owners[i]) and checks that the
+// scheduler accepted exactly those whose sequence and chunk owner are still live (an n > 1 parent
+// aborted before the fork: its samples start over), in order; the accepted tokens join `live`.
+inline StepOutcome apply_and_check_step(Scheduler& sched, const std::vector<StepResult>& results,
+                                        const std::vector<SequenceId>& owners, std::map<SequenceId, Expected>& live) {
+  std::vector<std::pair<SequenceId, int32_t>> applies;
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (live.count(results[i].seq) && live.count(owners[i])) applies.emplace_back(results[i].seq, results[i].token);
+  }
+  StepOutcome outcome = sched.on_step_done(results);
+  std::vector<std::pair<SequenceId, int32_t>> accepted;
+  for (const StepResult& r : outcome.accepted) accepted.emplace_back(r.seq, r.token);
+  CHECK(accepted == applies);
+  for (const auto& [id, token] : applies) live.at(id).tokens.push_back(token);
+  return outcome;
+}
 
 // One random request of the simulations: a prompt that may start with one of two shared prefixes,
 // 1..20 generated tokens, optionally stop tokens, and for a quarter of the requests n = 2..4 samples.

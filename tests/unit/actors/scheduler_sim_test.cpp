@@ -19,15 +19,11 @@
 
 using namespace sabre;
 using sabre::sim::fake_model_token;
+using sabre::sim::apply_and_check_step;
+using sabre::sim::Expected;
 using sabre::sim::FakeDevice;
 
 namespace {
-
-struct Expected {
-  std::vector<int32_t> tokens;  // prompt + generated so far, as the fake model produced them
-  int64_t prompt_len = 0;
-  int64_t max_tokens = 0;
-};
 
 void simulate(uint32_t seed) {
   INFO("seed " << seed);
@@ -162,17 +158,7 @@ void simulate(uint32_t seed) {
       continue;
     }
     maybe_abort();  // while the step is in flight
-    // A result applies unless its sequence, or the sequence whose chunk it was sampled from (an n > 1
-    // parent aborted before the fork: its samples start over), was aborted meanwhile.
-    std::vector<std::pair<SequenceId, int32_t>> applies;
-    for (size_t i = 0; i < results.size(); ++i) {
-      if (live.count(results[i].seq) && live.count(result_owner[i])) applies.emplace_back(results[i].seq, results[i].token);
-    }
-    StepOutcome outcome = sched.on_step_done(results);
-    std::vector<std::pair<SequenceId, int32_t>> accepted;
-    for (const StepResult& r : outcome.accepted) accepted.emplace_back(r.seq, r.token);
-    CHECK(accepted == applies);
-    for (const auto& [id, token] : applies) live.at(id).tokens.push_back(token);
+    StepOutcome outcome = apply_and_check_step(sched, results, result_owner, live);
     for (FinishedSequence& f : outcome.finished) {
       REQUIRE(live.count(f.seq) == 1);
       REQUIRE(finished.count(f.seq) == 0);
