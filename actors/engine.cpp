@@ -11,6 +11,7 @@
 #include "actors/rank_actor.hpp"
 #include "actors/request_actor.hpp"
 #include "actors/scheduler_actor.hpp"
+#include "model/checkpoint.hpp"
 #include "model/backend_factory.hpp"
 #include "model/tokenizer/tokenizer.hpp"
 #include "model/transformer.hpp"
@@ -88,15 +89,15 @@ engine_actor::behavior_type engine_behavior(EngineSelf self, scheduler_actor sch
 }
 
 int64_t kv_blocks_for(const EngineOptions& options, const Transformer& model) {
-  if (options.num_kv_blocks > 0) return options.num_kv_blocks;
-  const int64_t per_block = static_cast<int64_t>(model.kv_block_bytes(options.block_size));
-  return options.kv_cache_bytes / per_block;
+  if (options.cache.num_kv_blocks > 0) return options.cache.num_kv_blocks;
+  const int64_t per_block = static_cast<int64_t>(model.kv_block_bytes(options.cache.block_size));
+  return options.cache.kv_cache_bytes / per_block;
 }
 
 }  // namespace
 
 engine_actor spawn_engine(caf::actor_system& system, const EngineOptions& options) {
-  if (options.block_size <= 0) throw std::runtime_error(fmt::format("block size {} must be positive", options.block_size));
+  if (options.cache.block_size <= 0) throw std::runtime_error(fmt::format("block size {} must be positive", options.cache.block_size));
   Checkpoint checkpoint = open_checkpoint(options.model, options.gguf_weights);
 
   RequestContext context;
@@ -114,7 +115,7 @@ engine_actor spawn_engine(caf::actor_system& system, const EngineOptions& option
   context.vocab_size = checkpoint.config.vocab_size;
 
   auto loaded = std::make_shared<LoadedModel>();
-  loaded->backend = make_backend(options.device, {options.threads, options.batch_invariant});
+  loaded->backend = make_backend(options.device);
   loaded->model = std::make_unique<Transformer>(checkpoint.config, *checkpoint.weights, *loaded->backend);
   std::shared_ptr<Transformer> model(loaded, loaded->model.get());
 
@@ -130,25 +131,25 @@ engine_actor spawn_engine(caf::actor_system& system, const EngineOptions& option
   }
   const int64_t num_blocks = kv_blocks_for(options, *model);
   const int64_t blocks_per_sequence =
-      (scheduler_options.scheduler.max_model_len + options.block_size - 1) / options.block_size;
+      (scheduler_options.scheduler.max_model_len + options.cache.block_size - 1) / options.cache.block_size;
   if (num_blocks < blocks_per_sequence) {
     throw std::runtime_error(fmt::format(
         "the KV cache holds {} blocks of {} tokens, fewer than one sequence of max_model_len {} needs ({}); "
         "give it more memory or lower max_model_len",
-        num_blocks, options.block_size, scheduler_options.scheduler.max_model_len, blocks_per_sequence));
+        num_blocks, options.cache.block_size, scheduler_options.scheduler.max_model_len, blocks_per_sequence));
   }
-  scheduler_options.blocks.block_size = options.block_size;
+  scheduler_options.blocks.block_size = options.cache.block_size;
   scheduler_options.blocks.num_blocks = static_cast<int32_t>(num_blocks);
-  scheduler_options.blocks.enable_prefix_caching = options.enable_prefix_caching;
+  scheduler_options.blocks.enable_prefix_caching = options.cache.enable_prefix_caching;
   scheduler_options.model_name =
       options.served_model_name.empty() ? options.model.filename().string() : options.served_model_name;
   scheduler_options.vocab_size = checkpoint.config.vocab_size;
   scheduler_options.metrics = metrics;
   spdlog::info("engine: {} ({} layers), {} KV blocks of {} tokens, max_model_len {}, batch budget {} tokens",
-               scheduler_options.model_name, checkpoint.config.num_hidden_layers, num_blocks, options.block_size,
+               scheduler_options.model_name, checkpoint.config.num_hidden_layers, num_blocks, options.cache.block_size,
                scheduler_options.scheduler.max_model_len, scheduler_options.scheduler.max_num_batched_tokens);
 
-  rank_actor rank = spawn_rank(system, model, RankOptions{0, num_blocks, options.block_size});
+  rank_actor rank = spawn_rank(system, model, RankOptions{0, num_blocks, options.cache.block_size});
   scheduler_actor scheduler = spawn_scheduler(system, scheduler_options, {rank});
   context.scheduler = scheduler;
   return system.spawn(engine_behavior, scheduler, std::move(context), scheduler_options.model_name);

@@ -19,32 +19,9 @@
 #include <string>
 
 #include "actors/interfaces.hpp"
-#include "actors/scheduler.hpp"
-#include "model/checkpoint.hpp"
+#include "config/engine_options.hpp"
 
 namespace sabre {
-
-struct EngineOptions {
-  std::filesystem::path model;           // HF model directory or .gguf file
-  std::filesystem::path tokenizer;       // directory with tokenizer.json, when not beside the model
-  std::string served_model_name;         // default: the model path's file name
-  GgufWeights gguf_weights = GgufWeights::quantized;
-  std::string device = "cpu";
-  unsigned threads = 0;                  // 0: every hardware thread
-  bool batch_invariant = false;          // see CpuBackendOptions::batch_invariant
-  // max_model_len 0 (the default here): the model's max_position_embeddings. Two steps in flight:
-  // the scheduler plans step N+1 while the ranks run step N (async scheduling; 1 turns it off).
-  SchedulerConfig scheduler = [] {
-    SchedulerConfig config;
-    config.max_model_len = 0;
-    config.max_steps_in_flight = 2;
-    return config;
-  }();
-  int32_t block_size = 16;               // tokens per KV block
-  int64_t num_kv_blocks = 0;             // 0: as many as kv_cache_bytes holds
-  int64_t kv_cache_bytes = int64_t{1} << 30;
-  bool enable_prefix_caching = true;
-};
 
 // Loads the model and spawns the engine (facade, scheduler, one rank). Throws std::runtime_error with
 // the cause when the model cannot be loaded or the options are inconsistent (e.g. a KV pool too small

@@ -32,20 +32,9 @@
 #include "actors/block_manager.hpp"
 #include "actors/sequence.hpp"
 #include "actors/step_plan.hpp"
+#include "config/engine_options.hpp"
 
 namespace sabre {
-
-struct SchedulerConfig {
-  int64_t max_num_batched_tokens = 2048;  // token budget of one step (the prefill chunk size)
-  int64_t max_num_seqs = 256;             // running sequences at most
-  int64_t max_waiting = 1024;             // add() beyond this many waiting requests is rejected
-  int64_t max_model_len = 4096;           // prompt + max_tokens at most
-  int32_t max_steps_in_flight = 1;        // 2: plan step N+1 while step N runs (async scheduling)
-  // Admission leaves at least this share of the pool's blocks free for the running sequences to grow
-  // into, so that a new prompt does not force a preemption a few steps later (vLLM's watermark).
-  // Ignored when nothing runs: a request the whole pool can hold always gets in.
-  double watermark = 0.01;
-};
 
 // The server is full: the waiting queue is at its bound. The HTTP layer answers 503.
 class SchedulerOverloaded : public std::runtime_error {

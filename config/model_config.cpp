@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "config/json_fields.hpp"
-#include "io/text/read_file.hpp"
+#include "config/text/read_file.hpp"
 
 namespace sabre {
 namespace {

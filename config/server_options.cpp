@@ -93,12 +93,12 @@ const std::vector<FlagSpec>& flag_specs() {
       o.http.host = v;
     });
     value("tensor-parallel-size", {"tp"}, [](ServerOptions& o, const std::string& v, const std::string& f) {
-      o.tensor_parallel_size = parse_int(v, f, 1, 1024);
+      o.engine.parallel.tensor_parallel_size = parse_int(v, f, 1, 1024);
     });
     value("gpu-memory-utilization", {"max-gpu-memory-utilization"},
           [](ServerOptions& o, const std::string& v, const std::string& f) {
-            o.gpu_memory_utilization = parse_double(v, f);
-            if (!(o.gpu_memory_utilization > 0.0 && o.gpu_memory_utilization <= 1.0)) {
+            o.engine.cache.gpu_memory_utilization = parse_double(v, f);
+            if (!(o.engine.cache.gpu_memory_utilization > 0.0 && o.engine.cache.gpu_memory_utilization <= 1.0)) {
               throw OptionsError(fmt::format("{}: must be in (0, 1], got {}", f, v));
             }
           });
@@ -115,14 +115,14 @@ const std::vector<FlagSpec>& flag_specs() {
       o.engine.scheduler.max_waiting = parse_int(v, f, 1, kMax);
     });
     value("draft-model", {"draft.model"},
-          [](ServerOptions& o, const std::string& v, const std::string&) { o.draft_model = v; });
+          [](ServerOptions& o, const std::string& v, const std::string&) { o.engine.speculative.draft_model = v; });
     value("draft-tokenizer", {"draft.tokenizer-dir"},
-          [](ServerOptions& o, const std::string& v, const std::string&) { o.draft_tokenizer = v; });
+          [](ServerOptions& o, const std::string& v, const std::string&) { o.engine.speculative.draft_tokenizer = v; });
     value("speculative-steps", {"gamma"}, [](ServerOptions& o, const std::string& v, const std::string& f) {
-      o.speculative_steps = parse_int(v, f, 1, 64);
+      o.engine.speculative.num_steps = parse_int(v, f, 1, 64);
     });
     value("speculative-method", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
-      o.speculative_method = one_of(v, f, {"draft", "ngram"});
+      o.engine.speculative.method = one_of(v, f, {"draft", "ngram"});
     });
     value("decode-algo", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
       o.decode_algo = one_of(v, f, {"normal", "sps", "look_ahead"});
@@ -136,7 +136,7 @@ const std::vector<FlagSpec>& flag_specs() {
       o.engine.served_model_name = v;
     });
     value("device", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
-      o.engine.device = one_of(v, f, {"cpu", "cuda"});
+      o.engine.device.device = one_of(v, f, {"cpu", "cuda"});
     });
     value("tokenizer", {"tokenizer-dir"},
           [](ServerOptions& o, const std::string& v, const std::string&) { o.engine.tokenizer = v; });
@@ -157,16 +157,16 @@ const std::vector<FlagSpec>& flag_specs() {
     });
     flag("disable-prefix-cache", {"disable-prompt-cache", "no-enable-prefix-caching"},
          [](ServerOptions& o, const std::string& v, const std::string& f) {
-           o.engine.enable_prefix_caching = !parse_switch(v, f);
+           o.engine.cache.enable_prefix_caching = !parse_switch(v, f);
          });
     flag("no-async-scheduling", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
       o.engine.scheduler.max_steps_in_flight = parse_switch(v, f) ? 1 : 2;
     });
     flag("disable-cuda-graph", {"enforce-eager"}, [](ServerOptions& o, const std::string& v, const std::string& f) {
-      o.disable_cuda_graph = parse_switch(v, f);
+      o.engine.device.enable_cuda_graph = !parse_switch(v, f);
     });
     value("cuda-graph-max-batch-size", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
-      o.cuda_graph_max_batch_size = parse_int(v, f, 1, kMax);
+      o.engine.device.cuda_graph_max_batch_size = parse_int(v, f, 1, kMax);
     });
     value("preempt-strategy", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
       o.preempt_strategy = one_of(v, f, {"AUTO", "RECOMPUTE", "SWAP"});
@@ -186,11 +186,11 @@ const std::vector<FlagSpec>& flag_specs() {
                                             : level;
     });
     value("threads", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
-      o.engine.threads = static_cast<unsigned>(parse_int(v, f, 0, 4096));
+      o.engine.device.threads = static_cast<unsigned>(parse_int(v, f, 0, 4096));
     });
     value("kv-cache-memory", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
-      o.engine.kv_cache_bytes = parse_byte_size(v, f);
-      if (o.engine.kv_cache_bytes <= 0) throw OptionsError(fmt::format("{}: must be above 0, got '{}'", f, v));
+      o.engine.cache.kv_cache_bytes = parse_byte_size(v, f);
+      if (o.engine.cache.kv_cache_bytes <= 0) throw OptionsError(fmt::format("{}: must be above 0, got '{}'", f, v));
     });
     flag("help", {}, [](ServerOptions& o, const std::string& v, const std::string& f) { o.help = parse_switch(v, f); });
     flag("version", {},
@@ -304,12 +304,12 @@ void validate_server_options(ServerOptions& o) {
     throw OptionsError(fmt::format("--chat-template: {} is not a file", o.http.chat_template.string()));
   }
 
-  if (o.engine.device == "cuda") not_supported("--device cuda (the CUDA backend)");
-  if (o.tensor_parallel_size > 1) {
-    not_supported(fmt::format("--tensor-parallel-size {} (tensor parallelism)", o.tensor_parallel_size));
+  if (o.engine.device.device == "cuda") not_supported("--device cuda (the CUDA backend)");
+  if (o.engine.parallel.tensor_parallel_size > 1) {
+    not_supported(fmt::format("--tensor-parallel-size {} (tensor parallelism)", o.engine.parallel.tensor_parallel_size));
   }
-  if (!o.draft_model.empty()) not_supported("--draft-model (speculative decoding)");
-  if (!o.speculative_method.empty()) not_supported("--speculative-method (speculative decoding)");
+  if (!o.engine.speculative.draft_model.empty()) not_supported("--draft-model (speculative decoding)");
+  if (!o.engine.speculative.method.empty()) not_supported("--speculative-method (speculative decoding)");
   if (o.decode_algo != "normal") not_supported(fmt::format("--decode-algo {} (speculative decoding)", o.decode_algo));
   if (o.preempt_strategy == "SWAP") not_supported("--preempt-strategy SWAP (the engine recomputes preempted requests)");
   if (given("draft-tokenizer")) warn("--draft-tokenizer has no effect without speculative decoding");

@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "actors/engine.hpp"
+#include "config/engine_options.hpp"
 
 namespace sabre {
 
@@ -35,20 +35,13 @@ struct HttpOptions {
 };
 
 struct ServerOptions {
-  EngineOptions engine;  // model, tokenizer, served name, device, threads, scheduler limits, KV budget
+  EngineOptions engine;  // every engine setting (model, device, cache, scheduler, parallel, speculative)
   HttpOptions http;
 
-  // Parsed so that deployments that pass them start (or fail with a clear message); see validate.
-  int64_t tensor_parallel_size = 1;
-  double gpu_memory_utilization = 0.85;  // BladeLLM: share of (device memory - weights) for the KV cache
-  std::filesystem::path draft_model;
-  std::filesystem::path draft_tokenizer;
-  int64_t speculative_steps = 4;
-  std::string speculative_method;        // "", "draft" or "ngram"
+  // BladeLLM spellings parsed so that deployments that pass them start (or fail with a clear message);
+  // see validate.
   std::string decode_algo = "normal";    // BladeLLM: normal, sps, look_ahead
   std::string dtype = "auto";            // auto, bfloat16, float16, float32
-  bool disable_cuda_graph = false;
-  int64_t cuda_graph_max_batch_size = 0;
   std::string preempt_strategy = "AUTO";  // BladeLLM: AUTO, RECOMPUTE, SWAP
   std::optional<double> max_queue_time;   // BladeLLM, seconds
 

@@ -8,7 +8,8 @@
 
 namespace sabre {
 
-std::unique_ptr<Backend> make_backend(std::string_view device, BackendOptions options) {
+std::unique_ptr<Backend> make_backend(const DeviceOptions& options) {
+  const std::string_view device = options.device;
   if (device == "cpu") return std::make_unique<CpuBackend>(CpuBackendOptions{options.threads, options.batch_invariant});
   if (device == "cuda" || device.starts_with("cuda:")) {
 // The CUDA backend (kernels/cuda) is later work; until it exists no build can run on a GPU.

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "config/engine_options.hpp"
 #include "config/model_config.hpp"
 #include "model/weights/weight_source.hpp"
 
@@ -24,12 +25,6 @@ struct Checkpoint {
   // its "chat_template" field; "" when absent.
   std::string chat_template_jinja;
 };
-
-// How a GGUF file's quantised matrices reach the backend. quantized: Q8_0 / Q4_1 matrices of linear
-// layers stay in their blocks and are multiplied with directly (less memory traffic per decoded token);
-// f32: everything is dequantised to fp32 at load (the reference path). Other types are always fp32.
-enum class GgufWeights { quantized, f32 };
-std::string_view gguf_weights_name(GgufWeights mode);
 
 // Opens an HF model directory or a .gguf file. Throws std::runtime_error naming the path and what is
 // missing or malformed. `gguf_weights` matters only for GGUF files.

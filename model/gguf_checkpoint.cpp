@@ -227,8 +227,6 @@ std::optional<WeightFormat> direct_format(uint32_t raw_type) {
 
 }  // namespace
 
-std::string_view gguf_weights_name(GgufWeights mode) { return mode == GgufWeights::quantized ? "quantized" : "f32"; }
-
 Checkpoint open_gguf_checkpoint(const std::filesystem::path& path, GgufWeights mode) {
   const GgufFile file = GgufFile::open(path);
   const std::string origin = path.string();

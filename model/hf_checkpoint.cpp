@@ -10,7 +10,7 @@
 
 #include "model/checkpoint.hpp"
 #include "model/weights/safetensors.hpp"
-#include "io/text/read_file.hpp"
+#include "config/text/read_file.hpp"
 
 namespace sabre {
 namespace {

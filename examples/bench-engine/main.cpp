@@ -174,12 +174,12 @@ int main(int argc, char** argv) {
 
     sabre::EngineOptions engine_options;
     engine_options.model = options.model;
-    engine_options.threads = options.threads;
-    engine_options.batch_invariant = options.batch_invariant;
+    engine_options.device.threads = options.threads;
+    engine_options.device.batch_invariant = options.batch_invariant;
     engine_options.scheduler.max_model_len = options.prompt_tokens + options.max_tokens + 16;
     engine_options.scheduler.max_num_batched_tokens = options.max_num_batched_tokens;
     engine_options.scheduler.max_num_seqs = std::max<int64_t>(options.requests, 1);
-    engine_options.kv_cache_bytes = options.kv_cache_mb << 20;
+    engine_options.cache.kv_cache_bytes = options.kv_cache_mb << 20;
     engine_options.scheduler.max_steps_in_flight = options.async_scheduling ? 2 : 1;
 
     // Random prompts (ids in the upper 90% of the vocabulary, seeded) so that no two share a prefix.

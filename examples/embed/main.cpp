@@ -102,8 +102,8 @@ int main(int argc, char** argv) {
     sabre::EngineOptions engine_options;
     engine_options.model = options.model;
     engine_options.tokenizer = options.tokenizer;
-    engine_options.threads = options.threads;
-    engine_options.kv_cache_bytes = int64_t{512} << 20;  // SmolLM2: 8192 tokens of context need 377 MB
+    engine_options.device.threads = options.threads;
+    engine_options.cache.kv_cache_bytes = int64_t{512} << 20;  // SmolLM2: 8192 tokens of context need 377 MB
     const sabre::engine_actor engine = sabre::spawn_engine(system, engine_options);
 
     {

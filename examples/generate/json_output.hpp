@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-#include "io/text/json_writer.hpp"  // json_string
+#include "config/text/json_writer.hpp"  // json_string
 #include "model/generator.hpp"
 
 namespace sabre::generate_cli {

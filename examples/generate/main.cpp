@@ -11,7 +11,7 @@
 #include <random>
 #include <sstream>
 
-#include "io/text/read_file.hpp"
+#include "config/text/read_file.hpp"
 #include "json_output.hpp"
 #include "model/backend_factory.hpp"
 #include "model/chat/chat_template.hpp"
@@ -110,7 +110,7 @@ int run(const Options& options) {
   spdlog::info("{} prompt tokens; temperature {}, top_p {}, top_k {}, seed {}", prompt_ids.size(),
                generation.sampling.temperature, generation.sampling.top_p, generation.sampling.top_k, seed);
 
-  auto backend = make_backend(options.device, {options.threads, options.batch_invariant});
+  auto backend = make_backend(options.device);
   Transformer model(checkpoint.config, *checkpoint.weights, *backend);
   checkpoint.weights.reset();  // the backend holds its own converted copy; drop the file's (or GGUF's) one
 

@@ -113,14 +113,14 @@ Options parse_options(int argc, char** argv) {
     else if (arg == "--top-p") o.top_p = parse_number<double>(arg, value, "a number in (0, 1]");
     else if (arg == "--top-k") o.top_k = parse_number<int64_t>(arg, value, "a whole number >= 0");
     else if (arg == "--seed") o.seed = parse_number<uint64_t>(arg, value, "a whole number >= 0");
-    else if (arg == "--device") o.device = value;
-    else if (arg == "--threads") o.threads = parse_number<unsigned>(arg, value, "a whole number >= 0");
+    else if (arg == "--device") o.device.device = value;
+    else if (arg == "--threads") o.device.threads = parse_number<unsigned>(arg, value, "a whole number >= 0");
     else if (arg == "--gguf-weights") {
       if (value == "quantized") o.gguf_weights = GgufWeights::quantized;
       else if (value == "f32") o.gguf_weights = GgufWeights::f32;
       else throw UsageError(fmt::format("--gguf-weights must be quantized or f32, got '{}'", value));
     }
-    else if (arg == "--batch-invariant") o.batch_invariant = true;
+    else if (arg == "--batch-invariant") o.device.batch_invariant = true;
     else if (arg == "--ignore-eos") o.ignore_eos = true;
     else if (arg == "--chat") o.chat = true;
     else if (arg == "--json") o.json = true;
@@ -141,11 +141,11 @@ Options parse_options(int argc, char** argv) {
     throw UsageError(fmt::format("--top-p must be in (0, 1], got {}", *o.top_p));
   }
   if (o.top_k && *o.top_k < 0) throw UsageError(fmt::format("--top-k must be >= 0, got {}", *o.top_k));
-  if (o.device != "cpu") {
-    if (o.device == "cuda" || o.device.starts_with("cuda:")) {
+  if (o.device.device != "cpu") {
+    if (o.device.device == "cuda" || o.device.device.starts_with("cuda:")) {
       throw UsageError("--device cuda: not supported yet (this build has no CUDA backend); use --device cpu");
     }
-    throw UsageError(fmt::format("--device '{}' is unknown (expected cpu or cuda)", o.device));
+    throw UsageError(fmt::format("--device '{}' is unknown (expected cpu or cuda)", o.device.device));
   }
   return o;
 }

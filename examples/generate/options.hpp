@@ -29,9 +29,7 @@ struct Options {
   std::optional<uint64_t> seed;  // absent: a random seed, logged so the run can be repeated
   bool ignore_eos = false;
   bool chat = false;
-  std::string device = "cpu";
-  unsigned threads = 0;  // 0: all hardware threads
-  bool batch_invariant = false;  // CPU: row-invariant linear kernels for every row count (CpuBackendOptions)
+  DeviceOptions device;  // --device, --threads, --batch-invariant
   GgufWeights gguf_weights = GgufWeights::quantized;
   bool json = false;
   bool verbose = false;

@@ -9,7 +9,7 @@
 #include <random>
 #include <stdexcept>
 
-#include "io/text/read_file.hpp"
+#include "config/text/read_file.hpp"
 
 namespace sabre::loadtest {
 

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "io/text/json_writer.hpp"
+#include "config/text/json_writer.hpp"
 
 namespace sabre::loadtest {
 

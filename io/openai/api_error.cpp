@@ -1,7 +1,7 @@
 #include "io/openai/api_error.hpp"
 
 #include "actors/messages.hpp"
-#include "io/text/json_writer.hpp"
+#include "config/text/json_writer.hpp"
 
 namespace sabre::openai {
 

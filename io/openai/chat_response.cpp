@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "io/text/json_writer.hpp"
+#include "config/text/json_writer.hpp"
 
 namespace sabre::openai {
 

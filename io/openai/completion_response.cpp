@@ -4,7 +4,7 @@
 
 #include <set>
 
-#include "io/text/json_writer.hpp"
+#include "config/text/json_writer.hpp"
 
 namespace sabre::openai {
 

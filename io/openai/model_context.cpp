@@ -2,7 +2,7 @@
 
 #include <simdjson.h>
 
-#include "io/text/read_file.hpp"
+#include "config/text/read_file.hpp"
 #include "model/checkpoint.hpp"
 
 namespace sabre::openai {

@@ -5,7 +5,7 @@
 #include "io/openai/chat_request.hpp"
 #include "io/openai/request_fields.hpp"
 #include "io/openai/sampling_fields.hpp"
-#include "io/text/json_writer.hpp"
+#include "config/text/json_writer.hpp"
 
 namespace sabre::openai {
 

@@ -5,7 +5,7 @@
 #include <stdexcept>
 
 #include "model/chat/error.hpp"
-#include "io/text/read_file.hpp"
+#include "config/text/read_file.hpp"
 
 namespace sabre::chat {
 

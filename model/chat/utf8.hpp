@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "io/text/utf8_encode.hpp"  // append_utf8
+#include "config/text/utf8_encode.hpp"  // append_utf8
 
 namespace sabre::chat {
 

@@ -1,7 +1,7 @@
 #include "model/tokenizer/byte_level.hpp"
 
 #include "model/tokenizer/utf8.hpp"
-#include "io/text/utf8_encode.hpp"
+#include "config/text/utf8_encode.hpp"
 
 namespace sabre::byte_level {
 

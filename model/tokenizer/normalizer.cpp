@@ -7,7 +7,7 @@
 
 #include "model/tokenizer/pattern.hpp"
 #include "model/tokenizer/utf8.hpp"
-#include "io/text/utf8_encode.hpp"
+#include "config/text/utf8_encode.hpp"
 
 namespace sabre {
 

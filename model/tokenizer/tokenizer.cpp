@@ -14,7 +14,7 @@
 #include "model/tokenizer/post_processor.hpp"
 #include "model/tokenizer/pre_tokenizer.hpp"
 #include "model/tokenizer/utf8.hpp"
-#include "io/text/read_file.hpp"
+#include "config/text/read_file.hpp"
 
 namespace sabre {
 

@@ -38,7 +38,7 @@ inline size_t sequence_length_from_lead(unsigned char lead) {
   return 1;
 }
 
-// Encoding a code point: sabre::append_utf8 (io/text/utf8_encode.hpp).
+// Encoding a code point: sabre::append_utf8 (config/text/utf8_encode.hpp).
 
 // True for the code points of Unicode's White_Space property (Rust's char::is_whitespace).
 bool is_whitespace(char32_t c);

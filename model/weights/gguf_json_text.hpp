@@ -1,11 +1,11 @@
 #pragma once
-// Just enough JSON writing (strings: io/text/json_writer.hpp) to turn GGUF metadata into the config.json / tokenizer.json texts that the
+// Just enough JSON writing (strings: config/text/json_writer.hpp) to turn GGUF metadata into the config.json / tokenizer.json texts that the
 // Hugging Face parsers read; values are appended to a string in order, the caller writes the structure.
 
 #include <string>
 #include <string_view>
 
-#include "io/text/json_writer.hpp"  // append_json_string
+#include "config/text/json_writer.hpp"  // append_json_string
 
 namespace sabre {
 

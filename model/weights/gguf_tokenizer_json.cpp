@@ -13,7 +13,7 @@
 #include <fmt/format.h>
 
 #include "model/weights/gguf_json_text.hpp"
-#include "io/text/utf8_encode.hpp"
+#include "config/text/utf8_encode.hpp"
 
 namespace sabre {
 namespace {

@@ -13,7 +13,7 @@
 #include <stdexcept>
 
 #include "config/json_fields.hpp"
-#include "io/text/read_file.hpp"
+#include "config/text/read_file.hpp"
 
 namespace sabre {
 namespace {

@@ -57,8 +57,8 @@ std::vector<GenerationRequest> growth_workload() {
 EngineOptions invariance_engine(int64_t num_kv_blocks, int64_t max_model_len = 4096) {
   EngineOptions options;
   options.model = engine_test::long_context_copy("llama_gqa_untied", 4096);
-  options.batch_invariant = true;
-  options.num_kv_blocks = num_kv_blocks;
+  options.device.batch_invariant = true;
+  options.cache.num_kv_blocks = num_kv_blocks;
   options.scheduler.max_model_len = max_model_len;
   options.scheduler.max_num_batched_tokens = 512;  // prompts up to 3000 take up to 6 chunks
   return options;

@@ -94,7 +94,7 @@ TEST_CASE("metrics: a request's clock gives TTFT, inter-token latency, end-to-en
 TEST_CASE("metrics: scheduler gauges and counters come from the scheduler and the block manager", "[metrics]") {
   using namespace sabre::test;
   BlockManager bm({.block_size = 4, .num_blocks = 16, .enable_prefix_caching = true});
-  Scheduler sched({.max_num_batched_tokens = 64, .max_num_seqs = 1, .max_waiting = 8, .max_model_len = 100}, bm);
+  Scheduler sched({.max_num_batched_tokens = 64, .max_num_seqs = 1, .max_waiting = 8, .max_model_len = 100, .max_steps_in_flight = 1}, bm);
   EngineMetrics metrics;
   sched.add(request(1, iota_tokens(9), 2));
   sched.add(request(2, iota_tokens(9), 2));

@@ -32,8 +32,8 @@ Golden load_golden(const std::string& model) {
 EngineOptions small_engine(const std::string& model) {
   EngineOptions options;
   options.model = fixture_model(model);
-  options.num_kv_blocks = 64;
-  options.batch_invariant = true;
+  options.cache.num_kv_blocks = 64;
+  options.device.batch_invariant = true;
   return options;
 }
 

@@ -142,7 +142,7 @@ struct TestEngine {
     add_engine_message_types(config);
     config.set("scheduler.max-threads", 2);
     system = std::make_unique<caf::actor_system>(config);
-    if (options.threads == 0) options.threads = 1;
+    if (options.device.threads == 0) options.device.threads = 1;
     engine = spawn_engine(*system, options);
   }
   ~TestEngine() {

@@ -46,7 +46,7 @@ std::map<SequenceId, FinishedSequence> run_to_end(Scheduler& sched, BlockManager
 
 TEST_CASE("scheduler n > 1: samples share the prompt's blocks and each decodes its own stream", "[scheduler][fork]") {
   BlockManager bm({.block_size = 4, .num_blocks = 32, .enable_prefix_caching = true});
-  Scheduler sched({.max_num_batched_tokens = 64, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100}, bm);
+  Scheduler sched({.max_num_batched_tokens = 64, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100, .max_steps_in_flight = 1}, bm);
   const std::vector<int32_t> prompt = iota_tokens(10);  // 2 full blocks and a partial one of 2 tokens
   sched.add(request(10, prompt, 5, {11, 12, 13}));
   CHECK(sched.num_waiting() == 1);  // one queue entry for the whole request
@@ -122,7 +122,7 @@ TEST_CASE("scheduler n > 1: samples share the prompt's blocks and each decodes i
 
 TEST_CASE("scheduler n > 1: a prompt ending on a block boundary needs no copy", "[scheduler][fork]") {
   BlockManager bm({.block_size = 4, .num_blocks = 16, .enable_prefix_caching = false});
-  Scheduler sched({.max_num_batched_tokens = 64, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100}, bm);
+  Scheduler sched({.max_num_batched_tokens = 64, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100, .max_steps_in_flight = 1}, bm);
   sched.add(request(1, iota_tokens(8), 3, {2}));
   complete_per_sequence(sched, sched.schedule());
   const StepPlan p = sched.schedule();
@@ -134,7 +134,7 @@ TEST_CASE("scheduler n > 1: a prompt ending on a block boundary needs no copy", 
 
 TEST_CASE("scheduler n > 1: the first token can finish any of the samples", "[scheduler][fork]") {
   BlockManager bm({.block_size = 4, .num_blocks = 16, .enable_prefix_caching = true});
-  Scheduler sched({.max_num_batched_tokens = 64, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100}, bm);
+  Scheduler sched({.max_num_batched_tokens = 64, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100, .max_steps_in_flight = 1}, bm);
 
   SECTION("max_tokens 1: all of them finish in the step that forked them") {
     sched.add(request(1, iota_tokens(6), 1, {2, 3}));
@@ -166,7 +166,7 @@ TEST_CASE("scheduler n > 1: the first token can finish any of the samples", "[sc
 
 TEST_CASE("scheduler n > 1: abort a sample or the parent, before and after the fork", "[scheduler][fork]") {
   BlockManager bm({.block_size = 4, .num_blocks = 32, .enable_prefix_caching = true});
-  Scheduler sched({.max_num_batched_tokens = 64, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100}, bm);
+  Scheduler sched({.max_num_batched_tokens = 64, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100, .max_steps_in_flight = 1}, bm);
   const std::vector<int32_t> prompt = iota_tokens(10);
   sched.add(request(10, prompt, 5, {11, 12}));
   std::vector<SequenceId> survivors;
@@ -256,7 +256,7 @@ TEST_CASE("scheduler n > 1: abort a sample or the parent, before and after the f
 
 TEST_CASE("scheduler n > 1: aborting the parent mid-prefill hands over what the prefix cache kept", "[scheduler][fork]") {
   BlockManager bm({.block_size = 4, .num_blocks = 32, .enable_prefix_caching = true});
-  Scheduler sched({.max_num_batched_tokens = 6, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100}, bm);
+  Scheduler sched({.max_num_batched_tokens = 6, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100, .max_steps_in_flight = 1}, bm);
   const std::vector<int32_t> prompt = iota_tokens(10);
   sched.add(request(10, prompt, 3, {11, 12}));
   const StepPlan p1 = sched.schedule();
@@ -282,7 +282,7 @@ TEST_CASE("scheduler n > 1: a sample short of a block is preempted and recompute
   // Blocks of 2 tokens, 6 of them. Request 1 (prompt 2, max_tokens 3) and request 10 with a second
   // sample 11 (prompt 3 = a full block and a partial one, max_tokens 4; 5 blocks at full length).
   BlockManager bm({.block_size = 2, .num_blocks = 6, .enable_prefix_caching = true});
-  Scheduler sched({.max_num_batched_tokens = 64, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100}, bm);
+  Scheduler sched({.max_num_batched_tokens = 64, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100, .max_steps_in_flight = 1}, bm);
   sched.add(request(1, {1, 2}, 3));
   sched.add(request(10, {5, 6, 7}, 4, {11}));
   complete_per_sequence(sched, sched.schedule());
@@ -326,7 +326,7 @@ TEST_CASE("scheduler n > 1: a sample short of a block is preempted and recompute
 
 TEST_CASE("scheduler n > 1: the samples take max_num_seqs places from admission on", "[scheduler][fork]") {
   BlockManager bm({.block_size = 4, .num_blocks = 64, .enable_prefix_caching = false});
-  Scheduler sched({.max_num_batched_tokens = 64, .max_num_seqs = 4, .max_waiting = 8, .max_model_len = 100}, bm);
+  Scheduler sched({.max_num_batched_tokens = 64, .max_num_seqs = 4, .max_waiting = 8, .max_model_len = 100, .max_steps_in_flight = 1}, bm);
   sched.add(request(1, iota_tokens(3), 2));
   sched.add(request(10, iota_tokens(3), 2, {11, 12, 13}));
   sched.add(request(20, iota_tokens(3), 2));
@@ -346,7 +346,7 @@ TEST_CASE("scheduler n > 1: the samples take max_num_seqs places from admission 
 
 TEST_CASE("scheduler n > 1: requests that can never run are rejected by name", "[scheduler][fork]") {
   BlockManager bm({.block_size = 4, .num_blocks = 8, .enable_prefix_caching = false});
-  Scheduler sched({.max_num_batched_tokens = 64, .max_num_seqs = 3, .max_waiting = 8, .max_model_len = 100}, bm);
+  Scheduler sched({.max_num_batched_tokens = 64, .max_num_seqs = 3, .max_waiting = 8, .max_model_len = 100, .max_steps_in_flight = 1}, bm);
   // 10 prompt + 10 fed-back tokens = 20 tokens = 5 blocks per sample, the first 2 shared: n = 2 needs
   // 2 + 2 * 3 = 8 blocks (fits), n = 3 needs 11.
   CHECK_NOTHROW(sched.add(request(1, iota_tokens(10), 11, {2})));
@@ -376,7 +376,7 @@ TEST_CASE("scheduler n > 1: the group size add() checks is what the samples real
   // The same request as above (n = 2, 8 blocks by the formula) in a pool of exactly 8 blocks runs to
   // the end without a preemption, and at its peak holds all 8; a pool of 7 rejects it.
   BlockManager bm({.block_size = 4, .num_blocks = 8, .enable_prefix_caching = true});
-  Scheduler sched({.max_num_batched_tokens = 64, .max_num_seqs = 3, .max_waiting = 8, .max_model_len = 100}, bm);
+  Scheduler sched({.max_num_batched_tokens = 64, .max_num_seqs = 3, .max_waiting = 8, .max_model_len = 100, .max_steps_in_flight = 1}, bm);
   sched.add(request(1, iota_tokens(10), 11, {2}));
   int32_t peak = 0;
   const auto done = run_to_end(sched, bm, &peak);
@@ -386,6 +386,6 @@ TEST_CASE("scheduler n > 1: the group size add() checks is what the samples real
   CHECK(done.at(2).generated == stream(2, 10, 11));
 
   BlockManager small({.block_size = 4, .num_blocks = 7, .enable_prefix_caching = true});
-  Scheduler tight({.max_num_batched_tokens = 64, .max_num_seqs = 3, .max_waiting = 8, .max_model_len = 100}, small);
+  Scheduler tight({.max_num_batched_tokens = 64, .max_num_seqs = 3, .max_waiting = 8, .max_model_len = 100, .max_steps_in_flight = 1}, small);
   CHECK_THROWS_WITH(tight.add(request(1, iota_tokens(10), 11, {2})), Catch::Contains("need 8 KV blocks"));
 }

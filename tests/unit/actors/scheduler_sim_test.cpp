@@ -28,7 +28,7 @@ namespace {
 void simulate(uint32_t seed) {
   INFO("seed " << seed);
   std::mt19937 rng(seed);
-  const SchedulerConfig config{.max_num_batched_tokens = 16, .max_num_seqs = 6, .max_waiting = 10, .max_model_len = 64};
+  const SchedulerConfig config{.max_num_batched_tokens = 16, .max_num_seqs = 6, .max_waiting = 10, .max_model_len = 64, .max_steps_in_flight = 1};
   BlockManager bm({.block_size = 4, .num_blocks = 24, .enable_prefix_caching = true});
   Scheduler sched(config, bm);
   FakeDevice device(bm.num_total_blocks(), bm.block_size());

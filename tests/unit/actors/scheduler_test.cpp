@@ -13,7 +13,7 @@ using namespace sabre::test;
 
 TEST_CASE("scheduler: decodes come first, then prefill chunks cut to the remaining budget", "[scheduler]") {
   BlockManager bm({.block_size = 4, .num_blocks = 64, .enable_prefix_caching = false});
-  Scheduler sched({.max_num_batched_tokens = 10, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100}, bm);
+  Scheduler sched({.max_num_batched_tokens = 10, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100, .max_steps_in_flight = 1}, bm);
   sched.add(request(1, iota_tokens(6)));
   StepPlan p1 = sched.schedule();
   REQUIRE(p1.chunks.size() == 1);
@@ -74,7 +74,7 @@ TEST_CASE("scheduler: decodes come first, then prefill chunks cut to the remaini
 
 TEST_CASE("scheduler: a prompt larger than the budget is chunked over several steps alone", "[scheduler]") {
   BlockManager bm({.block_size = 4, .num_blocks = 64, .enable_prefix_caching = false});
-  Scheduler sched({.max_num_batched_tokens = 8, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100}, bm);
+  Scheduler sched({.max_num_batched_tokens = 8, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100, .max_steps_in_flight = 1}, bm);
   sched.add(request(1, iota_tokens(20)));
   sched.add(request(2, iota_tokens(3, 50)));
   // Sequence 2 must wait until sequence 1's prompt no longer takes the whole budget (FCFS).
@@ -97,7 +97,7 @@ TEST_CASE("scheduler: a prompt larger than the budget is chunked over several st
 
 TEST_CASE("scheduler: FCFS admission under max_num_seqs", "[scheduler]") {
   BlockManager bm({.block_size = 4, .num_blocks = 64, .enable_prefix_caching = false});
-  Scheduler sched({.max_num_batched_tokens = 100, .max_num_seqs = 2, .max_waiting = 8, .max_model_len = 100}, bm);
+  Scheduler sched({.max_num_batched_tokens = 100, .max_num_seqs = 2, .max_waiting = 8, .max_model_len = 100, .max_steps_in_flight = 1}, bm);
   sched.add(request(1, iota_tokens(3), 1));
   sched.add(request(2, iota_tokens(3, 10), 5));
   sched.add(request(3, iota_tokens(3, 20), 5));
@@ -119,7 +119,7 @@ TEST_CASE("scheduler: FCFS admission under max_num_seqs", "[scheduler]") {
 
 TEST_CASE("scheduler: a stop token finishes with reason stop and frees the blocks", "[scheduler]") {
   BlockManager bm({.block_size = 4, .num_blocks = 16, .enable_prefix_caching = true});
-  Scheduler sched({.max_num_batched_tokens = 100, .max_num_seqs = 2, .max_waiting = 8, .max_model_len = 100}, bm);
+  Scheduler sched({.max_num_batched_tokens = 100, .max_num_seqs = 2, .max_waiting = 8, .max_model_len = 100, .max_steps_in_flight = 1}, bm);
   sched.add(SequenceRequest{.id = 1, .prompt = iota_tokens(5), .max_tokens = 10, .stop_token_ids = {2, 9}, .extra_sample_ids = {}});
   complete(sched, sched.schedule(), 5);
   auto done = complete(sched, sched.schedule(), 9);
@@ -133,7 +133,7 @@ TEST_CASE("scheduler: a stop token finishes with reason stop and frees the block
 TEST_CASE("scheduler: preemption frees the latest arrival, requeues it first, and readmits it", "[scheduler]") {
   // 4 blocks of 2 tokens: three 2-token prompts take 3 blocks; their decodes need one new block each.
   BlockManager bm({.block_size = 2, .num_blocks = 4, .enable_prefix_caching = false});
-  Scheduler sched({.max_num_batched_tokens = 100, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100}, bm);
+  Scheduler sched({.max_num_batched_tokens = 100, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100, .max_steps_in_flight = 1}, bm);
   sched.add(request(1, {1, 2}, 3));
   sched.add(request(2, {3, 4}, 3));
   sched.add(request(3, {5, 6}, 3));
@@ -189,7 +189,7 @@ TEST_CASE("scheduler: preemption frees the latest arrival, requeues it first, an
 
 TEST_CASE("scheduler: a decode without a block preempts the latest arrival, even itself", "[scheduler]") {
   BlockManager bm({.block_size = 2, .num_blocks = 2, .enable_prefix_caching = false});
-  Scheduler sched({.max_num_batched_tokens = 100, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100}, bm);
+  Scheduler sched({.max_num_batched_tokens = 100, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100, .max_steps_in_flight = 1}, bm);
 
   SECTION("the victim is a later sequence not yet planned") {
     sched.add(request(1, {1, 2}, 2));
@@ -208,7 +208,7 @@ TEST_CASE("scheduler: a decode without a block preempts the latest arrival, even
   }
   SECTION("the decoding sequence is itself the latest") {
     BlockManager bm3({.block_size = 2, .num_blocks = 3, .enable_prefix_caching = false});
-    Scheduler s3({.max_num_batched_tokens = 100, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100}, bm3);
+    Scheduler s3({.max_num_batched_tokens = 100, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100, .max_steps_in_flight = 1}, bm3);
     s3.add(request(1, {1, 2, 3}, 2));  // 2 blocks, one slot left for its decode
     s3.add(request(2, {4, 5}, 2));     // 1 full block: its decode needs a fourth block
     complete(s3, s3.schedule());
@@ -227,7 +227,7 @@ TEST_CASE("scheduler: a decode without a block preempts the latest arrival, even
 
 TEST_CASE("scheduler: abort frees blocks in every state", "[scheduler]") {
   BlockManager bm({.block_size = 4, .num_blocks = 32, .enable_prefix_caching = true});
-  Scheduler sched({.max_num_batched_tokens = 10, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100}, bm);
+  Scheduler sched({.max_num_batched_tokens = 10, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100, .max_steps_in_flight = 1}, bm);
   sched.add(request(1, iota_tokens(5)));        // will be decoding
   sched.add(request(2, iota_tokens(30, 100)));  // will be mid-prefill
   complete(sched, sched.schedule());
@@ -253,7 +253,7 @@ TEST_CASE("scheduler: abort frees blocks in every state", "[scheduler]") {
 
 TEST_CASE("scheduler: abort of a mid-prefill sequence between steps frees its blocks", "[scheduler]") {
   BlockManager bm({.block_size = 4, .num_blocks = 32, .enable_prefix_caching = false});
-  Scheduler sched({.max_num_batched_tokens = 8, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100}, bm);
+  Scheduler sched({.max_num_batched_tokens = 8, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100, .max_steps_in_flight = 1}, bm);
   sched.add(request(1, iota_tokens(30)));
   complete(sched, sched.schedule());
   CHECK(bm.num_free_blocks() == 32 - 8);  // the whole prompt's blocks are reserved at admission
@@ -264,7 +264,7 @@ TEST_CASE("scheduler: abort of a mid-prefill sequence between steps frees its bl
 
 TEST_CASE("scheduler: a full waiting queue rejects with an overloaded error", "[scheduler]") {
   BlockManager bm({.block_size = 4, .num_blocks = 32, .enable_prefix_caching = false});
-  Scheduler sched({.max_num_batched_tokens = 8, .max_num_seqs = 1, .max_waiting = 2, .max_model_len = 100}, bm);
+  Scheduler sched({.max_num_batched_tokens = 8, .max_num_seqs = 1, .max_waiting = 2, .max_model_len = 100, .max_steps_in_flight = 1}, bm);
   sched.add(request(1, iota_tokens(3)));
   sched.add(request(2, iota_tokens(3)));
   try {
@@ -281,7 +281,7 @@ TEST_CASE("scheduler: a full waiting queue rejects with an overloaded error", "[
 
 TEST_CASE("scheduler: requests longer than max_model_len or the pool are rejected by name", "[scheduler]") {
   BlockManager bm({.block_size = 4, .num_blocks = 4, .enable_prefix_caching = false});
-  Scheduler sched({.max_num_batched_tokens = 8, .max_num_seqs = 4, .max_waiting = 2, .max_model_len = 64}, bm);
+  Scheduler sched({.max_num_batched_tokens = 8, .max_num_seqs = 4, .max_waiting = 2, .max_model_len = 64, .max_steps_in_flight = 1}, bm);
   try {
     sched.add(request(1, iota_tokens(60), 10));
     FAIL("expected SchedulerRequestInvalid");
@@ -301,7 +301,7 @@ TEST_CASE("scheduler: requests longer than max_model_len or the pool are rejecte
 
 TEST_CASE("scheduler: prefix-cache hits skip the cached tokens", "[scheduler]") {
   BlockManager bm({.block_size = 4, .num_blocks = 32, .enable_prefix_caching = true});
-  Scheduler sched({.max_num_batched_tokens = 100, .max_num_seqs = 4, .max_waiting = 4, .max_model_len = 100}, bm);
+  Scheduler sched({.max_num_batched_tokens = 100, .max_num_seqs = 4, .max_waiting = 4, .max_model_len = 100, .max_steps_in_flight = 1}, bm);
   sched.add(request(1, iota_tokens(12), 1));
   CHECK(complete(sched, sched.schedule()).size() == 1);
   std::vector<int32_t> longer = iota_tokens(12);
@@ -323,7 +323,7 @@ TEST_CASE("scheduler: prefix-cache hits skip the cached tokens", "[scheduler]") 
 
 TEST_CASE("scheduler: plan and step protocol", "[scheduler]") {
   BlockManager bm({.block_size = 4, .num_blocks = 32, .enable_prefix_caching = false});
-  Scheduler sched({.max_num_batched_tokens = 100, .max_num_seqs = 4, .max_waiting = 4, .max_model_len = 100}, bm);
+  Scheduler sched({.max_num_batched_tokens = 100, .max_num_seqs = 4, .max_waiting = 4, .max_model_len = 100, .max_steps_in_flight = 1}, bm);
   CHECK(sched.schedule().empty());
   CHECK_THROWS_AS(sched.on_step_done({}), std::logic_error);
   sched.add(request(1, iota_tokens(5)));
@@ -334,7 +334,7 @@ TEST_CASE("scheduler: plan and step protocol", "[scheduler]") {
 
   SECTION("to_forward_batch") {
     BlockManager bm2({.block_size = 4, .num_blocks = 32, .enable_prefix_caching = false});
-    Scheduler s2({.max_num_batched_tokens = 6, .max_num_seqs = 4, .max_waiting = 4, .max_model_len = 100}, bm2);
+    Scheduler s2({.max_num_batched_tokens = 6, .max_num_seqs = 4, .max_waiting = 4, .max_model_len = 100, .max_steps_in_flight = 1}, bm2);
     s2.add(request(1, iota_tokens(4)));
     complete(s2, s2.schedule());
     s2.add(request(2, iota_tokens(9, 40)));

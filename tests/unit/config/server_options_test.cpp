@@ -46,16 +46,16 @@ TEST_CASE("server options: defaults", "[options]") {
   CHECK(o.http.host == "0.0.0.0");
   CHECK(o.http.api_key.empty());
   CHECK(o.http.log_level == "info");
-  CHECK(o.engine.device == "cpu");
+  CHECK(o.engine.device.device == "cpu");
   CHECK(o.engine.scheduler.max_num_batched_tokens == 2048);
   CHECK(o.engine.scheduler.max_model_len == 0);
-  CHECK(o.engine.kv_cache_bytes == (int64_t{1} << 30));
-  CHECK(o.engine.enable_prefix_caching);
+  CHECK(o.engine.cache.kv_cache_bytes == (int64_t{1} << 30));
+  CHECK(o.engine.cache.enable_prefix_caching);
   CHECK(o.engine.scheduler.max_steps_in_flight == 2);  // async scheduling by default
   CHECK(o.engine.gguf_weights == GgufWeights::quantized);
-  CHECK(o.tensor_parallel_size == 1);
-  CHECK(o.gpu_memory_utilization == 0.85);
-  CHECK(o.speculative_steps == 4);
+  CHECK(o.engine.parallel.tensor_parallel_size == 1);
+  CHECK(o.engine.cache.gpu_memory_utilization == 0.85);
+  CHECK(o.engine.speculative.num_steps == 4);
   CHECK(o.warnings.empty());
   CHECK_FALSE(o.help);
 }
@@ -79,11 +79,11 @@ TEST_CASE("server options: every flag, dashes and --flag=value", "[options]") {
   CHECK(o.engine.tokenizer == kModel);
   CHECK(o.dtype == "float32");
   CHECK(o.engine.gguf_weights == GgufWeights::f32);
-  CHECK_FALSE(o.engine.enable_prefix_caching);
+  CHECK_FALSE(o.engine.cache.enable_prefix_caching);
   CHECK(o.http.log_level == "debug");
-  CHECK(o.engine.threads == 2);
-  CHECK(o.engine.kv_cache_bytes == (int64_t{2} << 30));
-  CHECK(o.disable_cuda_graph);
+  CHECK(o.engine.device.threads == 2);
+  CHECK(o.engine.cache.kv_cache_bytes == (int64_t{2} << 30));
+  CHECK_FALSE(o.engine.device.enable_cuda_graph);
 }
 
 TEST_CASE("server options: underscores and BladeLLM's spellings", "[options]") {
@@ -93,18 +93,18 @@ TEST_CASE("server options: underscores and BladeLLM's spellings", "[options]") {
              "30", "--tokenizer_dir", kModel, "--dtype", "bfloat16", "--disable_cuda_graph",
              "--cuda_graph_max_batch_size", "64", "--log_level", "warning", "--max_num_seqs", "4",
              "--draft.tokenizer_dir", "/nowhere"});
-  CHECK(o.gpu_memory_utilization == 0.5);
-  CHECK(o.speculative_steps == 6);
-  CHECK_FALSE(o.engine.enable_prefix_caching);
+  CHECK(o.engine.cache.gpu_memory_utilization == 0.5);
+  CHECK(o.engine.speculative.num_steps == 6);
+  CHECK_FALSE(o.engine.cache.enable_prefix_caching);
   CHECK(o.preempt_strategy == "RECOMPUTE");
   CHECK(o.max_queue_time == 30.0);
   CHECK(o.engine.tokenizer == kModel);
   CHECK(o.dtype == "bfloat16");
-  CHECK(o.disable_cuda_graph);
-  CHECK(o.cuda_graph_max_batch_size == 64);
+  CHECK_FALSE(o.engine.device.enable_cuda_graph);
+  CHECK(o.engine.device.cuda_graph_max_batch_size == 64);
   CHECK(o.http.log_level == "warn");
   CHECK(o.engine.scheduler.max_num_seqs == 4);
-  CHECK(o.draft_tokenizer == "/nowhere");
+  CHECK(o.engine.speculative.draft_tokenizer == "/nowhere");
   // Accepted without effect here: each is a warning the server logs.
   auto warned = [&](const std::string& flag) {
     for (const auto& w : o.warnings) {

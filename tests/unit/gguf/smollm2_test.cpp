@@ -155,7 +155,7 @@ static std::vector<float> check_greedy(sabre::GgufWeights mode) {
   REQUIRE(prompt == ids_of(greedy["prompt_ids"].get_array()));
   const auto want = ids_of(greedy["ids"].get_array());
 
-  auto backend = sabre::make_backend("cpu");
+  auto backend = sabre::make_backend({.device = "cpu"});
   sabre::Transformer model(ck.config, *ck.weights, *backend);
   const auto kv = model.create_sequence_kv(64);
   sabre::ForwardBatch batch;

@@ -95,7 +95,7 @@ TEST_CASE("tiny GGUF checkpoints reproduce the Hugging Face models", "[gguf][mod
     CHECK(t->shape == hf.weights->find(n)->shape);
   }
 
-  auto backend = sabre::make_backend("cpu");
+  auto backend = sabre::make_backend({.device = "cpu"});
   sabre::Transformer model(ck.config, *ck.weights, *backend);
   const auto kv = model.create_sequence_kv(64);
   sabre::ForwardBatch batch;

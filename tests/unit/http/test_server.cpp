@@ -30,8 +30,8 @@ EngineOptions tiny_engine_options(int64_t kv_cache_bytes) {
   EngineOptions options;
   options.model = models + "qwen3_qknorm";
   options.tokenizer = models + "byte_tokenizer";
-  options.threads = 1;
-  options.kv_cache_bytes = kv_cache_bytes;
+  options.device.threads = 1;
+  options.cache.kv_cache_bytes = kv_cache_bytes;
   return options;
 }
 

@@ -84,7 +84,7 @@ TEST_CASE("generate limits", "[generate]") {
 }
 
 TEST_CASE("make_backend", "[generate]") {
-  CHECK(make_backend("cpu")->name() == "cpu");
-  CHECK_THROWS_WITH(make_backend("cuda"), Catch::Contains("cuda") && Catch::Contains("--device cpu"));
-  CHECK_THROWS_WITH(make_backend("tpu"), Catch::Contains("tpu") && Catch::Contains("cpu or cuda"));
+  CHECK(make_backend({.device = "cpu"})->name() == "cpu");
+  CHECK_THROWS_WITH(make_backend({.device = "cuda"}), Catch::Contains("cuda") && Catch::Contains("--device cpu"));
+  CHECK_THROWS_WITH(make_backend({.device = "tpu"}), Catch::Contains("tpu") && Catch::Contains("cpu or cuda"));
 }

@@ -1,4 +1,4 @@
-// io/text: file reads, UTF-8 encoding and the JSON string writer, checked against hand-worked bytes.
+// config/text: file reads, UTF-8 encoding and the JSON string writer, checked against hand-worked bytes.
 
 #include <catch2/catch.hpp>
 
@@ -6,9 +6,9 @@
 #include <fstream>
 #include <random>
 
-#include "io/text/json_writer.hpp"
-#include "io/text/read_file.hpp"
-#include "io/text/utf8_encode.hpp"
+#include "config/text/json_writer.hpp"
+#include "config/text/read_file.hpp"
+#include "config/text/utf8_encode.hpp"
 
 using namespace sabre;
 

@@ -1,4 +1,4 @@
-#include "io/text/utf8_encode.hpp"
+#include "config/text/utf8_encode.hpp"
 
 namespace sabre {
 

@@ -1,4 +1,4 @@
-#include "io/text/read_file.hpp"
+#include "config/text/read_file.hpp"
 
 #include <cerrno>
 #include <cstring>

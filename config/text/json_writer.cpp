@@ -1,4 +1,4 @@
-#include "io/text/json_writer.hpp"
+#include "config/text/json_writer.hpp"
 
 namespace sabre {
 

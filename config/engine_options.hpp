@@ -1,0 +1,80 @@
+#pragma once
+// Every setting of the engine as plain structs, one per concern, each field with its one default. The
+// command line (server_options.hpp), sabre-generate, the embedding API and the tests fill these in; the
+// layers above read them and never choose a default of their own. Validation of a combination happens
+// where it is used (the Scheduler checks SchedulerConfig, the engine checks the KV budget against the
+// model), with messages that name the setting.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace sabre {
+
+// How a GGUF file's quantised matrices are kept. quantized: in the file's blocks, multiplied with
+// directly (fewer bytes per decoded token); f32: dequantised to fp32 at load (the reference path).
+enum class GgufWeights { quantized, f32 };
+std::string_view gguf_weights_name(GgufWeights mode);
+
+// Where the model runs and how the backend computes.
+struct DeviceOptions {
+  std::string device = "cpu";    // "cpu" or "cuda" (the CUDA backend is later work)
+  unsigned threads = 0;          // CPU threads; 0: every hardware thread
+  // CPU: every row's result independent of what else shares the step (see CpuBackendOptions).
+  bool batch_invariant = false;
+  bool enable_cuda_graph = true;           // --disable-cuda-graph turns it off (CUDA only)
+  int64_t cuda_graph_max_batch_size = 0;   // 0: max_num_seqs (CUDA only)
+};
+
+// The paged KV cache.
+struct CacheConfig {
+  int32_t block_size = 16;                      // tokens per KV block
+  int64_t num_kv_blocks = 0;                    // 0: as many as the memory budget holds
+  int64_t kv_cache_bytes = int64_t{1} << 30;    // the budget on a CPU
+  double gpu_memory_utilization = 0.85;         // on a GPU: share of (device memory - weights) (BladeLLM)
+  bool enable_prefix_caching = true;
+};
+
+// The scheduling policy (actors/scheduler.hpp).
+struct SchedulerConfig {
+  int64_t max_num_batched_tokens = 2048;  // token budget of one step (the prefill chunk size)
+  int64_t max_num_seqs = 256;             // running sequences at most
+  int64_t max_waiting = 1024;             // requests beyond this many waiting are refused (overloaded)
+  // Prompt + max_tokens at most. 0: the model's context (max_position_embeddings); the engine resolves
+  // it before the Scheduler, which needs a number, is built.
+  int64_t max_model_len = 0;
+  // 2: the scheduler plans step N+1 while the ranks run step N (async scheduling); 1: one step at a time.
+  int32_t max_steps_in_flight = 2;
+  // Admission leaves at least this share of the pool's blocks free for the running sequences to grow
+  // into, so that a new prompt does not force a preemption a few steps later (vLLM's watermark).
+  // Ignored when nothing runs: a request the whole pool can hold always gets in.
+  double watermark = 0.01;
+};
+
+// Tensor parallelism (later work: only a world of one rank runs today).
+struct ParallelConfig {
+  int64_t tensor_parallel_size = 1;
+};
+
+// Speculative decoding (later work: refused at start until it exists).
+struct SpeculativeConfig {
+  std::filesystem::path draft_model;
+  std::filesystem::path draft_tokenizer;
+  int64_t num_steps = 4;   // tokens proposed per step
+  std::string method;      // "" (none), "draft" or "ngram"
+};
+
+struct EngineOptions {
+  std::filesystem::path model;           // HF model directory or .gguf file
+  std::filesystem::path tokenizer;       // directory with tokenizer.json, when not beside the model
+  std::string served_model_name;         // default: the model path's file name
+  GgufWeights gguf_weights = GgufWeights::quantized;
+  DeviceOptions device;
+  CacheConfig cache;
+  SchedulerConfig scheduler;
+  ParallelConfig parallel;
+  SpeculativeConfig speculative;
+};
+
+}  // namespace sabre
