@@ -78,7 +78,7 @@ struct EngineMetricsSnapshot {
   int64_t kv_blocks_total = 0;
   double kv_usage() const;  // used / total, 0 for an empty pool
   // Counters.
-  std::array<int64_t, 3> requests_finished{};  // indexed by FinishReason: stop, length, abort
+  std::array<int64_t, 4> requests_finished{};  // indexed by FinishReason: stop, length, abort, error
   int64_t prompt_tokens = 0;
   int64_t generation_tokens = 0;
   int64_t num_preemptions = 0;

@@ -50,18 +50,12 @@ bool all_finished(const RequestState& st) {
   return std::all_of(st.samples.begin(), st.samples.end(), [](const Sample& s) { return s.finished; });
 }
 
-FinishReason finish_reason_of(const std::string& reason) {
-  if (reason == "stop") return FinishReason::stop;
-  if (reason == "length") return FinishReason::length;
-  return FinishReason::abort;
-}
-
-void send_finished(RequestSelf self, size_t index, const std::string& reason, const std::string& stop_reason) {
+void send_finished(RequestSelf self, size_t index, FinishReason reason, const std::string& stop_reason) {
   auto& st = self->state;
   Sample& sample = st.samples[index];
   if (sample.finished) return;
   sample.finished = true;
-  st.last_reason = finish_reason_of(reason);
+  st.last_reason = reason;
   if (all_finished(st) && st.timer) st.timer->on_finished(st.last_reason);
   const auto now = EngineClock::now();
   GenerationFinished done;
@@ -81,12 +75,12 @@ void send_finished(RequestSelf self, size_t index, const std::string& reason, co
   if (all_finished(st) && st.submitted) self->quit();
 }
 
-// Sends sample `index`'s GenerationFinished with finish_reason "error"; its state is the caller's to set.
+// Sends sample `index`'s GenerationFinished with finish reason error; its state is the caller's to set.
 void send_error(RequestSelf self, size_t index, const std::string& type, const std::string& message) {
   GenerationFinished done;
   done.request_id = self->state.request.request_id;
   done.index = static_cast<int32_t>(index);
-  done.finish_reason = "error";
+  done.finish_reason = FinishReason::error;
   done.error_type = type;
   done.error_message = message;
   self->send(self->state.sink, std::move(done));
@@ -129,7 +123,7 @@ void abort_all(RequestSelf self) {
     if (!s.finished && s.seq != 0) live.push_back(s.seq);
   }
   if (!live.empty()) self->send(st.context.scheduler, abort_atom::value, live);
-  for (size_t i = 0; i < st.samples.size(); ++i) send_finished(self, i, "abort", "");
+  for (size_t i = 0; i < st.samples.size(); ++i) send_finished(self, i, FinishReason::abort, "");
 }
 
 void send_delta(RequestSelf self, size_t index, SampleChunk& chunk) {
@@ -164,7 +158,7 @@ void on_update(RequestSelf self, SequenceUpdate& update) {
   send_delta(self, index, chunk);
   if (stopped) {
     if (!update.finished) self->send(st.context.scheduler, abort_atom::value, std::vector<SequenceId>{sample.seq});
-    send_finished(self, index, "stop", stop_reason);
+    send_finished(self, index, FinishReason::stop, stop_reason);
     return;
   }
   if (!update.finished) return;
@@ -173,9 +167,9 @@ void on_update(RequestSelf self, SequenceUpdate& update) {
   const std::string tail_reason = tail.stop_reason;
   send_delta(self, index, tail);
   if (tail_stopped) {
-    send_finished(self, index, "stop", tail_reason);
+    send_finished(self, index, FinishReason::stop, tail_reason);
   } else {
-    send_finished(self, index, update.reason == FinishReason::stop ? "stop" : "length", "");
+    send_finished(self, index, update.reason, "");
   }
 }
 

@@ -112,7 +112,7 @@ PhaseResult run_phase(caf::actor_system& system, const sabre::engine_actor& engi
           for (size_t i = 0; i < delta.token_ids.size(); ++i) arrivals[delta.request_id].push_back(t);
         },
         [&](sabre::GenerationFinished& done) {
-          if (done.finish_reason == "error") throw std::runtime_error("request failed: " + done.error_message);
+          if (done.finish_reason == sabre::FinishReason::error) throw std::runtime_error("request failed: " + done.error_message);
           --open;
           result.generated += done.usage.completion_tokens;
           const auto& times = arrivals[done.request_id];

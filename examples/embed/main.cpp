@@ -77,12 +77,12 @@ sabre::generation_sink::behavior_type printer(sabre::generation_sink::stateful_p
         std::cout << fmt::format("[{}] +{} token(s): {:?}\n", delta.request_id, delta.token_ids.size(), delta.text);
       },
       [self](const sabre::GenerationFinished& done) {
-        if (done.finish_reason == "error") {
+        if (done.finish_reason == sabre::FinishReason::error) {
           std::cout << fmt::format("[{}] error ({}): {}\n", done.request_id, done.error_type, done.error_message);
         } else {
           std::cout << fmt::format(
               "[{}] finished: {} after {} tokens; queue {:.1f} ms, first token {:.1f} ms, total {:.1f} ms\n",
-              done.request_id, done.finish_reason, done.usage.completion_tokens, done.timings.queue_seconds * 1e3,
+              done.request_id, sabre::finish_reason_name(done.finish_reason), done.usage.completion_tokens, done.timings.queue_seconds * 1e3,
               done.timings.time_to_first_token * 1e3, done.timings.end_to_end_seconds * 1e3);
         }
         if (--self->state.open == 0) self->quit();

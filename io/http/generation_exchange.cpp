@@ -102,7 +102,7 @@ GenerationExchange::Step GenerationExchange::on_finished(const GenerationFinishe
   if (samples_left_[*index] > 0) --samples_left_[*index];
 
   if (stream_) {
-    if (!started_ && finished.finish_reason == "error") {
+    if (!started_ && finished.finish_reason == FinishReason::error) {
       // Nothing was sent yet: answer with the HTTP status the error stands for (400, 503, 500).
       done_ = true;
       output_->respond(error_response(openai::error_from_finished(finished)), summary_);

@@ -45,7 +45,7 @@ caf::behavior http_generation_sink(caf::stateful_actor<SinkState>* self, engine_
                               self->system().render(error));
                 GenerationFinished finished;
                 finished.request_id = self->state.exchange->requests()[i].request_id;
-                finished.finish_reason = "error";
+                finished.finish_reason = FinishReason::error;
                 finished.error_type = "internal_error";
                 finished.error_message = self->system().render(error);
                 act_on(self, self->state.exchange->on_finished(finished));

@@ -1,6 +1,6 @@
 #include "io/openai/api_error.hpp"
 
-#include "actors/messages.hpp"
+#include "actors/generation.hpp"
 #include "config/text/json_writer.hpp"
 
 namespace sabre::openai {

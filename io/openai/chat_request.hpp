@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "actors/messages.hpp"
+#include "actors/generation.hpp"
 #include "io/openai/api_error.hpp"
 #include "io/openai/expected.hpp"
 #include "io/openai/model_context.hpp"

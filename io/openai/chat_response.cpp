@@ -76,7 +76,7 @@ std::string ChatResponseBuilder::body() const {
     out += logprobs_ ? chat_logprobs(c.logprobs, speller_) : std::string("null");
     out += ",\"finish_reason\":";
     if (c.finished) {
-      append_json_string(out, c.finish_reason);
+      append_json_string(out, finish_reason_name(c.finish_reason));
     } else {
       out += "null";
     }
@@ -155,7 +155,7 @@ std::string ChatStreamEncoder::on_delta(const TokenDelta& delta) {
 std::string ChatStreamEncoder::on_finished(const GenerationFinished& finished) {
   const size_t choice = static_cast<size_t>(finished.index);
   if (failed_ || !choices_.finish(choice, finished)) return "";
-  if (finished.finish_reason != "error") return chunk(choice, "{}", finished.finish_reason, "");
+  if (finished.finish_reason != FinishReason::error) return chunk(choice, "{}", finish_reason_name(finished.finish_reason), "");
   failed_ = true;
   const std::string error = error_object(*choices_.error());
   std::string out = envelope_head();

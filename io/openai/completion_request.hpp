@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "actors/messages.hpp"
+#include "actors/generation.hpp"
 #include "io/openai/api_error.hpp"
 #include "io/openai/expected.hpp"
 #include "io/openai/model_context.hpp"

@@ -113,7 +113,7 @@ std::string CompletionResponseBuilder::body() const {
     }
     out += ",\"finish_reason\":";
     if (c.finished) {
-      append_json_string(out, c.finish_reason);
+      append_json_string(out, finish_reason_name(c.finish_reason));
     } else {
       out += "null";
     }
@@ -185,7 +185,7 @@ std::string CompletionStreamEncoder::on_delta(size_t prompt_index, const TokenDe
 std::string CompletionStreamEncoder::on_finished(size_t prompt_index, const GenerationFinished& finished) {
   const size_t choice = prompt_index * static_cast<size_t>(n_) + static_cast<size_t>(finished.index);
   if (failed_ || !choices_.finish(choice, finished)) return "";
-  if (finished.finish_reason != "error") return chunk(choice, "", finished.finish_reason, "");
+  if (finished.finish_reason != FinishReason::error) return chunk(choice, "", finish_reason_name(finished.finish_reason), "");
   failed_ = true;
   const std::string error = error_object(*choices_.error());
   std::string out = "{\"id\":";

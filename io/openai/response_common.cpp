@@ -26,8 +26,8 @@ bool ChoiceTracker::finish(size_t choice, const GenerationFinished& finished) {
   c.finished = true;
   c.finish_reason = finished.finish_reason;
   // An error reply carries no usage; keep what was counted then.
-  if (finished.finish_reason != "error") c.final_tokens = finished.usage.completion_tokens;
-  if (finished.finish_reason == "error" && !error_) error_ = error_from_finished(finished);
+  if (finished.finish_reason != FinishReason::error) c.final_tokens = finished.usage.completion_tokens;
+  if (finished.finish_reason == FinishReason::error && !error_) error_ = error_from_finished(finished);
   --unfinished_;
   return true;
 }

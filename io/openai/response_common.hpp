@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/messages.hpp"
+#include "actors/generation.hpp"
 #include "io/openai/api_error.hpp"
 #include "model/tokenizer/tokenizer.hpp"
 
@@ -20,7 +20,7 @@ struct ChoiceProgress {
   int64_t tokens = 0;                   // token ids seen in deltas
   int64_t text_offset = 0;              // characters of the tokens' spellings so far (completions logprobs)
   bool finished = false;
-  std::string finish_reason;
+  FinishReason finish_reason = FinishReason::length;  // when finished
   std::optional<int64_t> final_tokens;  // the engine's count at the end (the EOS token included)
 
   int64_t completion_tokens() const { return final_tokens.value_or(tokens); }

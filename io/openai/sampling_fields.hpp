@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "actors/messages.hpp"
+#include "actors/generation.hpp"
 #include "io/openai/model_context.hpp"
 #include "io/openai/request_fields.hpp"
 

@@ -69,7 +69,7 @@ std::vector<std::vector<int32_t>> ids_of(const std::vector<engine_test::RequestR
   for (const auto& r : results) {
     ids.push_back(r.samples.at(0).token_ids);
     INFO("request " << ids.size() - 1 << ": " << r.samples.at(0).finished.error_message);
-    REQUIRE(r.samples.at(0).finished.finish_reason == "length");
+    REQUIRE(r.samples.at(0).finished.finish_reason == FinishReason::length);
   }
   return ids;
 }

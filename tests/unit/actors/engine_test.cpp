@@ -58,7 +58,7 @@ TEST_CASE("engine: greedy generation reproduces transformers on the tiny models"
     REQUIRE(result.samples.size() == 1);
     const auto& sample = result.samples[0];
     CHECK(sample.token_ids == golden.greedy);
-    CHECK(sample.finished.finish_reason == "length");
+    CHECK(sample.finished.finish_reason == FinishReason::length);
     CHECK(sample.finished.usage.prompt_tokens == static_cast<int64_t>(golden.prompt.size()));
     CHECK(sample.finished.usage.completion_tokens == static_cast<int64_t>(golden.greedy.size()));
     CHECK(sample.finished.timings.time_to_first_token > 0);
@@ -118,7 +118,7 @@ TEST_CASE("engine: stop token ids, eos and max_tokens end generation", "[engine]
   const std::vector<int32_t> expected(golden.greedy.begin(), first + 1);
   auto stopped = engine.run_one(stop_at).samples.at(0);
   CHECK(stopped.token_ids == expected);
-  CHECK(stopped.finished.finish_reason == "stop");
+  CHECK(stopped.finished.finish_reason == FinishReason::stop);
 
   // min_tokens masks the stop id until then: greedy picks the next best token instead.
   stop_at.sampling.min_tokens = 8;
@@ -128,7 +128,7 @@ TEST_CASE("engine: stop token ids, eos and max_tokens end generation", "[engine]
   GenerationRequest short_one = greedy_request(golden.prompt, 5);
   auto length = engine.run_one(short_one).samples.at(0);
   CHECK(length.token_ids == std::vector<int32_t>(golden.greedy.begin(), golden.greedy.begin() + 5));
-  CHECK(length.finished.finish_reason == "length");
+  CHECK(length.finished.finish_reason == FinishReason::length);
 }
 
 TEST_CASE("engine: stop strings cut the streamed text", "[engine]") {
@@ -149,7 +149,7 @@ TEST_CASE("engine: stop strings cut the streamed text", "[engine]") {
   request.stop = {stop};
   const auto cut = engine.run_one(request).samples.at(0);
   CHECK(cut.text == text.substr(0, text.find(stop)));
-  CHECK(cut.finished.finish_reason == "stop");
+  CHECK(cut.finished.finish_reason == FinishReason::stop);
   CHECK(cut.finished.stop_reason == stop);
   CHECK(cut.token_ids.size() < whole.token_ids.size());
   CHECK(kv_drains(engine));
@@ -170,7 +170,7 @@ TEST_CASE("engine: n samples share the prompt, and a seed fixes the output whate
   REQUIRE(alone.samples.size() == 3);
   for (const auto& s : alone.samples) {
     CHECK(s.token_ids.size() == 20);
-    CHECK(s.finished.finish_reason == "length");
+    CHECK(s.finished.finish_reason == FinishReason::length);
   }
   CHECK(alone.samples[0].token_ids != alone.samples[1].token_ids);
 
@@ -199,7 +199,7 @@ TEST_CASE("engine: abort and a vanished client free the KV blocks", "[engine]") 
   self->send(engine.engine, abort_atom::value, id);
   std::string reason;
   self->receive_while([&] { return reason.empty(); })(
-      [&](TokenDelta&) {}, [&](GenerationFinished& done) { reason = done.finish_reason; },
+      [&](TokenDelta&) {}, [&](GenerationFinished& done) { reason = finish_reason_name(done.finish_reason); },
       caf::after(std::chrono::seconds(30)) >> [&] { reason = "timeout"; });
   CHECK(reason == "abort");
   CHECK(kv_drains(engine));
@@ -227,7 +227,7 @@ TEST_CASE("engine: bad requests get clear errors and change nothing", "[engine]"
   auto error_of = [&](const GenerationRequest& r) { return engine.run_one(r).samples.at(0).finished; };
   GenerationRequest bad_id = greedy_request({1, 2, 999}, 4);
   auto e = error_of(bad_id);
-  CHECK(e.finish_reason == "error");
+  CHECK(e.finish_reason == FinishReason::error);
   CHECK(e.error_type == "invalid_request_error");
   CHECK_THAT(e.error_message, Catch::Contains("999") && Catch::Contains("vocabulary"));
 
@@ -261,7 +261,7 @@ TEST_CASE("engine: a full waiting queue answers overloaded", "[engine]") {
   for (const auto& r : results) {
     const auto& f = r.samples.at(0).finished;
     if (f.error_type == "overloaded") ++overloaded;
-    if (f.finish_reason == "length") {
+    if (f.finish_reason == FinishReason::length) {
       ++finished;
       CHECK(r.samples[0].token_ids == std::vector<int32_t>(golden.greedy.begin(), golden.greedy.begin() + 30));
     }

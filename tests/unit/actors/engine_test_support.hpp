@@ -25,6 +25,7 @@ struct SampleResult {
   std::string text;
   std::vector<SampledToken> logprobs;
   GenerationFinished finished;
+  bool done = false;  // `finished` has arrived
   int64_t deltas = 0;
 };
 
@@ -61,17 +62,19 @@ inline std::vector<RequestResult> run_requests(caf::actor_system& system, const 
       },
       [&](GenerationFinished& done) {
         RequestResult& r = results.at(index_of.at(done.request_id));
-        if (done.finish_reason == "error" && r.samples.at(static_cast<size_t>(done.index)).finished.finish_reason.empty()) {
+        if (done.finish_reason == FinishReason::error && !r.samples.at(static_cast<size_t>(done.index)).done) {
           // A rejected request finishes all its samples with one message.
           for (SampleResult& s : r.samples) {
-            if (s.finished.finish_reason.empty()) {
+            if (!s.done) {
               s.finished = done;
+              s.done = true;
               --open_samples;
             }
           }
           return;
         }
         r.samples.at(static_cast<size_t>(done.index)).finished = done;
+        r.samples.at(static_cast<size_t>(done.index)).done = true;
         --open_samples;
       },
       caf::after(timeout) >> [&] { timed_out = true; });

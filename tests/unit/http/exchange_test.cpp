@@ -47,11 +47,19 @@ TokenDelta delta(const std::string& id, int32_t index, const std::string& text) 
   return d;
 }
 
+// The reason a test names, as the engine's enum.
+FinishReason reason_named(std::string_view name) {
+  for (FinishReason r : {FinishReason::stop, FinishReason::length, FinishReason::abort, FinishReason::error}) {
+    if (finish_reason_name(r) == name) return r;
+  }
+  throw std::invalid_argument("no finish reason is called " + std::string(name));
+}
+
 GenerationFinished finished(const std::string& id, int32_t index, const std::string& reason) {
   GenerationFinished f;
   f.request_id = id;
   f.index = index;
-  f.finish_reason = reason;
+  f.finish_reason = reason_named(reason);
   f.usage.prompt_tokens = 3;
   f.usage.completion_tokens = 1;
   f.timings.time_to_first_token = 0.01;

@@ -39,10 +39,18 @@ TokenDelta delta(std::vector<int32_t> ids, std::string text, int32_t index = 0) 
   return d;
 }
 
+// The reason a test names, as the engine's enum.
+FinishReason reason_named(std::string_view name) {
+  for (FinishReason r : {FinishReason::stop, FinishReason::length, FinishReason::abort, FinishReason::error}) {
+    if (finish_reason_name(r) == name) return r;
+  }
+  throw std::invalid_argument("no finish reason is called " + std::string(name));
+}
+
 GenerationFinished finished(std::string reason, int64_t prompt, int64_t completion, int32_t index = 0) {
   GenerationFinished f;
   f.index = index;
-  f.finish_reason = std::move(reason);
+  f.finish_reason = reason_named(reason);
   f.usage.prompt_tokens = prompt;
   f.usage.completion_tokens = completion;
   return f;
@@ -50,7 +58,7 @@ GenerationFinished finished(std::string reason, int64_t prompt, int64_t completi
 
 GenerationFinished failure(std::string type, std::string message) {
   GenerationFinished f;
-  f.finish_reason = "error";
+  f.finish_reason = FinishReason::error;
   f.error_type = std::move(type);
   f.error_message = std::move(message);
   return f;
@@ -278,7 +286,7 @@ TEST_CASE("error objects have OpenAI's shape", "[openai]") {
   CHECK(internal.status == 500);
   CHECK(internal.message == "internal server error");
   GenerationFinished f;
-  f.finish_reason = "error";
+  f.finish_reason = FinishReason::error;
   f.error_type = "internal_error";
   f.error_message = "std::bad_alloc in /src/secret.cpp";
   CHECK(error_from_finished(f).message == "internal server error");
