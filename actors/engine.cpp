@@ -12,7 +12,7 @@
 #include "actors/request_actor.hpp"
 #include "actors/scheduler_actor.hpp"
 #include "model/checkpoint.hpp"
-#include "model/backend_factory.hpp"
+#include "kernels/backend_factory.hpp"
 #include "model/tokenizer/tokenizer.hpp"
 #include "model/transformer.hpp"
 
@@ -88,6 +88,17 @@ engine_actor::behavior_type engine_behavior(EngineSelf self, scheduler_actor sch
   };
 }
 
+// What one step of this engine can hold: the scheduler's token budget and running sequences, one
+// logits row per sequence, and a block table as long as max_model_len.
+StepLimits step_limits(const SchedulerConfig& scheduler, const CacheConfig& cache) {
+  StepLimits limits;
+  limits.max_tokens = scheduler.max_num_batched_tokens;
+  limits.max_sequences = scheduler.max_num_seqs;
+  limits.max_logit_rows = scheduler.max_num_seqs;
+  limits.max_blocks_per_sequence = (scheduler.max_model_len + cache.block_size - 1) / cache.block_size;
+  return limits;
+}
+
 int64_t kv_blocks_for(const EngineOptions& options, const Transformer& model) {
   if (options.cache.num_kv_blocks > 0) return options.cache.num_kv_blocks;
   const int64_t per_block = static_cast<int64_t>(model.kv_block_bytes(options.cache.block_size));
@@ -114,11 +125,6 @@ engine_actor spawn_engine(caf::actor_system& system, const EngineOptions& option
   context.metrics = metrics;
   context.vocab_size = checkpoint.config.vocab_size;
 
-  auto loaded = std::make_shared<LoadedModel>();
-  loaded->backend = make_backend(options.device);
-  loaded->model = std::make_unique<Transformer>(checkpoint.config, *checkpoint.weights, *loaded->backend);
-  std::shared_ptr<Transformer> model(loaded, loaded->model.get());
-
   SchedulerActorOptions scheduler_options;
   scheduler_options.scheduler = options.scheduler;
   if (scheduler_options.scheduler.max_model_len <= 0) {
@@ -129,6 +135,12 @@ engine_actor spawn_engine(caf::actor_system& system, const EngineOptions& option
                                          scheduler_options.scheduler.max_model_len,
                                          checkpoint.config.max_position_embeddings));
   }
+
+  auto loaded = std::make_shared<LoadedModel>();
+  loaded->backend = make_backend(options.device);
+  loaded->model = std::make_unique<Transformer>(checkpoint.config, *checkpoint.weights, *loaded->backend,
+                                                step_limits(scheduler_options.scheduler, options.cache));
+  std::shared_ptr<Transformer> model(loaded, loaded->model.get());
   const int64_t num_blocks = kv_blocks_for(options, *model);
   const int64_t blocks_per_sequence =
       (scheduler_options.scheduler.max_model_len + options.cache.block_size - 1) / options.cache.block_size;

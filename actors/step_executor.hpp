@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "actors/internal_messages.hpp"
-#include "model/backend.hpp"
+#include "kernels/backend.hpp"
 #include "model/sampler.hpp"
 #include "model/transformer.hpp"
 

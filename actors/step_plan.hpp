@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "actors/block_manager.hpp"
-#include "model/backend.hpp"
+#include "kernels/backend.hpp"
 #include "model/forward_batch.hpp"
 
 namespace sabre {

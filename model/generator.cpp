@@ -47,8 +47,19 @@ GenerationResult generate(Transformer& model, std::span<const int32_t> prompt, c
 
   using clock = std::chrono::steady_clock;
   const auto prefill_start = clock::now();
-  batch.add_sequence(prompt, 0, kv.cache.get(), kv.block_table, true);
-  model.forward(batch, logits);
+  // A prompt longer than one step is prefilled in chunks of the step's size; the last one gives logits.
+  const int64_t chunk = model.limits().max_tokens;
+  for (int64_t start = 0; start < prompt_length; start += chunk) {
+    const int64_t n = std::min(chunk, prompt_length - start);
+    batch.clear();
+    batch.add_sequence(prompt.subspan(static_cast<size_t>(start), static_cast<size_t>(n)), start, kv.cache.get(),
+                       kv.block_table, start + n == prompt_length);
+    if (start + n == prompt_length) {
+      model.forward(batch, logits);
+    } else {
+      model.forward(batch);
+    }
+  }
   int64_t cached = prompt_length;
   auto decode_start = clock::now();
 

@@ -219,9 +219,9 @@ std::vector<std::vector<float>> dequantise_all(const GgufFile& file, const std::
 }
 
 // The quantised formats the backend multiplies with directly.
-std::optional<WeightFormat> direct_format(uint32_t raw_type) {
-  if (raw_type == static_cast<uint32_t>(GgmlType::q8_0)) return WeightFormat::q8_0;
-  if (raw_type == static_cast<uint32_t>(GgmlType::q4_1)) return WeightFormat::q4_1;
+std::optional<ElementType> direct_format(uint32_t raw_type) {
+  if (raw_type == static_cast<uint32_t>(GgmlType::q8_0)) return ElementType::q8_0;
+  if (raw_type == static_cast<uint32_t>(GgmlType::q4_1)) return ElementType::q4_1;
   return std::nullopt;
 }
 

@@ -39,13 +39,15 @@ MatrixWeight load_matrix(const WeightSource& source, const QuantizedTensorSource
     }
     if (!found.empty()) {
       MatrixWeight m;
-      m.format = found.front()->format;
+      const ElementType type = found.front()->format;
+      int64_t elements = 0;
+      for (const auto* t : found) elements += t->shape[0] * t->shape[1];
       if (found.size() == 1) {
-        m.buffer = backend.upload_bytes(found.front()->blocks);
+        m.buffer = backend.upload(type, elements, found.front()->blocks);
       } else {
         std::vector<std::byte> stacked;
         for (const auto* t : found) stacked.insert(stacked.end(), t->blocks.begin(), t->blocks.end());
-        m.buffer = backend.upload_bytes(stacked);
+        m.buffer = backend.upload(type, elements, stacked);
       }
       return m;
     }
@@ -60,26 +62,12 @@ MatrixWeight load_matrix(const WeightSource& source, const QuantizedTensorSource
 }  // namespace
 
 LinearWeight MatrixWeight::linear(const float* bias, int64_t out_features, int64_t in_features) const {
-  LinearWeight w;
-  w.bias = bias;
-  w.out_features = out_features;
-  w.in_features = in_features;
-  w.format = format;
-  if (format == WeightFormat::f32) {
-    w.weight = buffer->data();
-  } else {
-    w.blocks = buffer->bytes();
-  }
-  return w;
+  return LinearWeight{buffer->raw(), bias, out_features, in_features, buffer->type()};
 }
 
 LinearWeight ModelWeights::lm_head_linear(int64_t vocab, int64_t hidden) const {
   if (lm_head.buffer) return lm_head.linear(nullptr, vocab, hidden);
-  LinearWeight w;
-  w.weight = embed_tokens->data();
-  w.out_features = vocab;
-  w.in_features = hidden;
-  return w;
+  return LinearWeight{embed_tokens->raw(), nullptr, vocab, hidden, embed_tokens->type()};
 }
 
 ModelWeights load_model_weights(const ModelConfig& c, const WeightSource& source, Backend& backend) {

@@ -9,15 +9,15 @@
 #include <vector>
 
 #include "config/model_config.hpp"
-#include "model/backend.hpp"
+#include "kernels/backend.hpp"
 #include "model/weights/weight_source.hpp"
 
 namespace sabre {
 
-// A linear layer's matrix: fp32 values, or quantised blocks the backend multiplies with directly.
+// A linear layer's matrix in whatever element type it is kept in (the buffer's): fp32 values, or
+// quantised blocks the backend multiplies with directly.
 struct MatrixWeight {
   std::unique_ptr<DeviceBuffer> buffer;
-  WeightFormat format = WeightFormat::f32;
 
   LinearWeight linear(const float* bias, int64_t out_features, int64_t in_features) const;
 };

@@ -9,12 +9,12 @@
 #include <string_view>
 #include <vector>
 
-#include "model/backend.hpp"
+#include "kernels/backend.hpp"
 
 namespace sabre {
 
 struct QuantizedTensor {
-  WeightFormat format = WeightFormat::f32;
+  ElementType format = ElementType::f32;
   std::vector<int64_t> shape;     // Hugging Face order: [out_features, in_features]
   std::vector<std::byte> blocks;  // shape[0] rows of shape[1] / 32 blocks each, rows already in HF order
 };

@@ -7,12 +7,25 @@
 #include <cstdint>
 #include <stdexcept>
 
-namespace sabre {
+#include "model/step_builder.hpp"
 
-Transformer::Transformer(const ModelConfig& config, const WeightSource& weights, Backend& backend)
+namespace sabre {
+namespace {
+
+StepLimits resolved(StepLimits limits, const ModelConfig& config) {
+  // Blocks of one token are the finest any pool uses, so the whole context always fits.
+  if (limits.max_blocks_per_sequence == 0) limits.max_blocks_per_sequence = config.max_position_embeddings;
+  limits.max_logit_rows = std::max<int64_t>(limits.max_logit_rows, 1);
+  return limits;
+}
+
+}  // namespace
+
+Transformer::Transformer(const ModelConfig& config, const WeightSource& weights, Backend& backend, StepLimits limits)
     : config_(config),
       backend_(backend),
       weights_(load_model_weights(config, weights, backend)),
+      limits_(resolved(limits, config)),
       rope_(rope_frequencies(config, 0)) {
   q_dim_ = config_.num_attention_heads * config_.head_dim;
   kv_dim_ = config_.num_key_value_heads * config_.head_dim;
@@ -21,6 +34,22 @@ Transformer::Transformer(const ModelConfig& config, const WeightSource& weights,
   k_layout_ = {config_.num_key_value_heads, config_.head_dim, q_dim_, qkv_dim_};
   v_layout_ = {config_.num_key_value_heads, config_.head_dim, q_dim_ + kv_dim_, qkv_dim_};
   attention_scale_ = 1.0f / std::sqrt(static_cast<float>(config_.head_dim));
+
+  backend_.prepare(limits_);
+  // The workspace, once: every step of up to max_tokens rows uses these same buffers.
+  const int64_t rows = limits_.max_tokens;
+  hidden_ = backend_.allocate(rows * config_.hidden_size);
+  normed_ = backend_.allocate(rows * config_.hidden_size);
+  qkv_ = backend_.allocate(rows * qkv_dim_);
+  attention_out_ = backend_.allocate(rows * q_dim_);
+  projected_ = backend_.allocate(rows * config_.hidden_size);
+  gate_up_ = backend_.allocate(rows * 2 * config_.intermediate_size);
+  activated_ = backend_.allocate(rows * config_.intermediate_size);
+  cos_sin_ = backend_.allocate(rows * config_.head_dim);
+  inv_freq_ = backend_.allocate(static_cast<int64_t>(rope_.inv_freq.size()));
+  backend_.write(*inv_freq_, std::as_bytes(std::span(rope_.inv_freq)));
+  selected_ = backend_.allocate(limits_.max_logit_rows * config_.hidden_size);
+  logits_ = backend_.allocate(limits_.max_logit_rows * config_.vocab_size);
 }
 
 KvCacheShape Transformer::kv_cache_shape(int64_t num_blocks, int64_t block_size) const {
@@ -44,7 +73,7 @@ SequenceKv Transformer::create_sequence_kv(int64_t tokens, int64_t block_size) {
   return {create_kv_cache(blocks, block_size), identity_block_table(blocks)};
 }
 
-void Transformer::validate(const ForwardBatch& batch, std::span<float> logits) const {
+void Transformer::validate(const ForwardBatch& batch) const {
   const int64_t rows = batch.rows();
   if (rows == 0) throw std::invalid_argument("forward: the batch has no tokens");
   if (static_cast<int64_t>(batch.positions.size()) != rows) {
@@ -76,10 +105,6 @@ void Transformer::validate(const ForwardBatch& batch, std::span<float> logits) c
   for (int32_t r : batch.logit_rows) {
     if (r < 0 || r >= rows) throw std::invalid_argument(fmt::format("forward: logits row {} out of range", r));
   }
-  if (logits.size() != batch.logit_rows.size() * static_cast<size_t>(config_.vocab_size)) {
-    throw std::invalid_argument(fmt::format("forward: logits span holds {} floats, expected {} rows of {}",
-                                            logits.size(), batch.logit_rows.size(), config_.vocab_size));
-  }
 }
 
 void Transformer::validate_kv(const ForwardBatch& batch) const {
@@ -96,6 +121,10 @@ void Transformer::validate_kv(const ForwardBatch& batch) const {
   written.reserve(static_cast<size_t>(batch.rows()));
   for (size_t index = 0; index < batch.sequences.size(); ++index) {
     const SequenceSlice& s = batch.sequences[index];
+    if (s.kv != batch.sequences.front().kv) {
+      throw std::invalid_argument(fmt::format("forward: sequence {} uses another KV pool than sequence 0; a step "
+                                              "reads and writes one pool", index));
+    }
     const KvCacheShape& pool = s.kv->shape();
     if (pool.layers != want.layers || pool.kv_heads != want.kv_heads || pool.head_dim != want.head_dim) {
       throw std::invalid_argument(fmt::format(
@@ -134,56 +163,59 @@ void Transformer::validate_kv(const ForwardBatch& batch) const {
   }
 }
 
-void Transformer::reserve(int64_t rows, int64_t logit_rows) {
-  if (rows > capacity_rows_) {
-    // Grow geometrically so that a run of slightly longer prompts does not reallocate every time.
-    const int64_t n = std::max(rows, capacity_rows_ * 2);
-    const auto size = [n](int64_t width) { return static_cast<size_t>(n * width); };
-    hidden_ = backend_.allocate(size(config_.hidden_size));
-    normed_ = backend_.allocate(size(config_.hidden_size));
-    qkv_ = backend_.allocate(size(qkv_dim_));
-    attention_out_ = backend_.allocate(size(q_dim_));
-    projected_ = backend_.allocate(size(config_.hidden_size));
-    gate_up_ = backend_.allocate(size(2 * config_.intermediate_size));
-    activated_ = backend_.allocate(size(config_.intermediate_size));
-    cos_sin_ = backend_.allocate(size(config_.head_dim));
-    capacity_rows_ = n;
-  }
-  if (logit_rows > capacity_logit_rows_) {
-    const int64_t n = std::max(logit_rows, capacity_logit_rows_ * 2);
-    selected_ = backend_.allocate(static_cast<size_t>(n * config_.hidden_size));
-    logits_ = backend_.allocate(static_cast<size_t>(n * config_.vocab_size));
-    capacity_logit_rows_ = n;
-  }
+void Transformer::update_rope(const ForwardBatch& batch) {
+  // Dynamic scaling's frequencies depend on the longest position of the step.
+  if (!rope_depends_on_length(config_)) return;
+  const int32_t longest = *std::max_element(batch.positions.begin(), batch.positions.end()) + 1;
+  rope_ = rope_frequencies(config_, longest);
+  backend_.write(*inv_freq_, std::as_bytes(std::span(rope_.inv_freq)));
 }
 
-void Transformer::forward(const ForwardBatch& batch, std::span<float> logits) {
-  validate(batch, logits);
-  const int64_t rows = batch.rows();
-  const auto logit_rows = static_cast<int64_t>(batch.logit_rows.size());
-  reserve(rows, std::max<int64_t>(logit_rows, 1));
-
-  if (rope_depends_on_length(config_)) {
-    const int32_t longest = *std::max_element(batch.positions.begin(), batch.positions.end()) + 1;
-    rope_ = rope_frequencies(config_, longest);
+void Transformer::forward(const ForwardBatch& batch) {
+  validate(batch);
+  // The workspace is this model's, sized by its own limits (a shared backend may allow more).
+  const int64_t padded = backend_.padded_rows(batch.rows());
+  if (padded > limits_.max_tokens || static_cast<int64_t>(batch.sequences.size()) > limits_.max_sequences ||
+      static_cast<int64_t>(batch.logit_rows.size()) > limits_.max_logit_rows) {
+    throw std::invalid_argument(fmt::format(
+        "forward: a step of {} rows ({} padded), {} sequences and {} logits rows exceeds the limits of {} rows, {} "
+        "sequences and {} logits rows",
+        batch.rows(), padded, batch.sequences.size(), batch.logit_rows.size(), limits_.max_tokens,
+        limits_.max_sequences, limits_.max_logit_rows));
   }
-  backend_.rope_table(batch.positions, rope_.inv_freq, rope_.attention_scaling, cos_sin_->data());
-  backend_.embedding(batch.token_ids, weights_.embed_tokens->data(), config_.hidden_size, hidden_->data());
+  build_step(batch, padded, limits_.max_blocks_per_sequence, step_);
+  backend_.upload_step(step_);
+  const int64_t rows = step_.rows();
+  const auto logit_rows = static_cast<int64_t>(batch.logit_rows.size());
 
-  for (int64_t layer = 0; layer < config_.num_hidden_layers; ++layer) layer_step(layer, batch, rows);
+  update_rope(batch);
+  backend_.rope_table(std::span<const float>(inv_freq_->data(), rope_.inv_freq.size()), rope_.attention_scaling,
+                      cos_sin_->data());
+  backend_.embedding(weights_.embed_tokens->raw(), weights_.embed_tokens->type(), config_.hidden_size,
+                     hidden_->data());
+
+  for (int64_t layer = 0; layer < config_.num_hidden_layers; ++layer) layer_step(layer, rows);
 
   if (logit_rows == 0) return;
   // Only the rows that sample need the final norm and the (vocabulary-wide, expensive) LM head.
   const float eps = static_cast<float>(config_.rms_norm_eps);
-  backend_.gather_rows(hidden_->data(), config_.hidden_size, batch.logit_rows, selected_->data());
+  backend_.gather_logit_rows(hidden_->data(), config_.hidden_size, selected_->data());
   backend_.rms_norm(selected_->data(), logit_rows, config_.hidden_size, weights_.final_norm->data(), eps,
                     selected_->data());
   const LinearWeight lm_head = weights_.lm_head_linear(config_.vocab_size, config_.hidden_size);
   backend_.linear(selected_->data(), logit_rows, lm_head, logits_->data());
-  backend_.download(logits_->data(), logits);
 }
 
-void Transformer::layer_step(int64_t layer_index, const ForwardBatch& batch, int64_t rows) {
+void Transformer::forward(const ForwardBatch& batch, std::span<float> logits) {
+  if (logits.size() != batch.logit_rows.size() * static_cast<size_t>(config_.vocab_size)) {
+    throw std::invalid_argument(fmt::format("forward: logits span holds {} floats, expected {} rows of {}",
+                                            logits.size(), batch.logit_rows.size(), config_.vocab_size));
+  }
+  forward(batch);
+  if (!logits.empty()) backend_.download(logits_->data(), logits);
+}
+
+void Transformer::layer_step(int64_t layer_index, int64_t rows) {
   const LayerWeights& w = weights_.layers[static_cast<size_t>(layer_index)];
   const float eps = static_cast<float>(config_.rms_norm_eps);
   const int64_t hidden = config_.hidden_size;
@@ -199,11 +231,9 @@ void Transformer::layer_step(int64_t layer_index, const ForwardBatch& batch, int
   }
   backend_.apply_rope(qkv_->data(), rows, q_layout_, cos_sin_->data());
   backend_.apply_rope(qkv_->data(), rows, k_layout_, cos_sin_->data());
-  backend_.store_kv(qkv_->data(), k_layout_, v_layout_, batch.sequences, layer_index);
-  backend_.attention(qkv_->data(), q_layout_, batch.sequences, layer_index, attention_scale_,
-                     attention_out_->data());
-  backend_.linear(attention_out_->data(), rows, w.o_proj.linear(bias(w.o_bias), hidden, q_dim_),
-                  projected_->data());
+  backend_.store_kv(layer_index, qkv_->data(), k_layout_, v_layout_);
+  backend_.attention(layer_index, qkv_->data(), q_layout_, attention_scale_, attention_out_->data());
+  backend_.linear(attention_out_->data(), rows, w.o_proj.linear(bias(w.o_bias), hidden, q_dim_), projected_->data());
   backend_.add(hidden_->data(), projected_->data(), static_cast<size_t>(rows * hidden));
 
   // MLP block: x + down(silu(gate(n)) * up(n)), n = rms_norm(x).

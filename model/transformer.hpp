@@ -1,15 +1,16 @@
 #pragma once
 // The Llama / Qwen2 / Qwen3 decoder, written once against Backend. One call runs one step over a
-// ForwardBatch (any mix of prompt chunks and decode tokens of several sequences) and returns the logits
-// of the rows the batch asks for. Activation buffers are kept between calls and only grow, so steady
-// decoding allocates nothing.
+// ForwardBatch (any mix of prompt chunks and decode tokens of several sequences): the batch becomes the
+// backend's step description (build_step), is uploaded once, and every layer's operations read it from
+// the backend. The workspace (activations, the logits rows) is allocated once, at construction, for the
+// step limits, so steps allocate nothing and always use the same addresses.
 
 #include <memory>
 #include <span>
 #include <vector>
 
 #include "config/model_config.hpp"
-#include "model/backend.hpp"
+#include "kernels/backend.hpp"
 #include "model/forward_batch.hpp"
 #include "model/model_weights.hpp"
 #include "model/rope.hpp"
@@ -25,11 +26,13 @@ struct SequenceKv {
 
 class Transformer {
  public:
-  // Loads the weights into `backend` (which must outlive the Transformer).
-  Transformer(const ModelConfig& config, const WeightSource& weights, Backend& backend);
+  // Loads the weights into `backend` (which must outlive the Transformer) and prepares the backend and
+  // the workspace for steps within `limits` (a max_blocks_per_sequence of 0 becomes the model's context).
+  Transformer(const ModelConfig& config, const WeightSource& weights, Backend& backend, StepLimits limits = {});
 
   const ModelConfig& config() const { return config_; }
   Backend& backend() { return backend_; }
+  const StepLimits& limits() const { return limits_; }
 
   // The shape of a KV pool of `num_blocks` blocks for this model.
   KvCacheShape kv_cache_shape(int64_t num_blocks, int64_t block_size = 16) const;
@@ -40,33 +43,39 @@ class Transformer {
   // A pool of ceil(tokens / block_size) blocks and the identity table over them.
   SequenceKv create_sequence_kv(int64_t tokens, int64_t block_size = 16);
 
-  // Runs the batch; `logits` receives batch.logit_rows.size() rows of vocab_size floats (host memory).
-  // Throws std::invalid_argument for an inconsistent batch (token ids outside the vocabulary, positions
-  // that do not follow the slices, rows not covered by slices, a block table too short for the slice's
-  // positions or naming blocks outside its pool, a pool of another shape, two rows writing one KV slot).
+  // Runs the batch. The logits of batch.logit_rows stay in the backend's memory (logits()), in order,
+  // vocab_size floats per row. Throws std::invalid_argument for an inconsistent batch (token ids outside
+  // the vocabulary, positions that do not follow the slices, rows not covered by slices, sequences in
+  // different KV pools, a block table too short for the slice's positions or naming blocks outside its
+  // pool, a pool of another shape, two rows writing one KV slot) or one beyond the step limits.
+  void forward(const ForwardBatch& batch);
+  // The same, then the logits rows copied to `logits` (host memory, batch.logit_rows.size() rows of
+  // vocab_size floats): for tests and tools that read logits.
   void forward(const ForwardBatch& batch, std::span<float> logits);
+  // The last forward's logits rows, in the backend's memory.
+  const float* logits() const { return logits_->data(); }
 
  private:
-  void validate(const ForwardBatch& batch, std::span<float> logits) const;
+  void validate(const ForwardBatch& batch) const;
   void validate_kv(const ForwardBatch& batch) const;
-  void reserve(int64_t rows, int64_t logit_rows);
-  void layer_step(int64_t layer_index, const ForwardBatch& batch, int64_t rows);
+  void update_rope(const ForwardBatch& batch);
+  void layer_step(int64_t layer_index, int64_t rows);
 
   ModelConfig config_;
   Backend& backend_;
   ModelWeights weights_;
+  StepLimits limits_;
   RopeFrequencies rope_;
+  StepDescription step_;  // reused between steps
 
   // Layout of one fused qkv row and the per-step constants derived from the config.
   int64_t q_dim_, kv_dim_, qkv_dim_;
   HeadLayout q_layout_, k_layout_, v_layout_;
   float attention_scale_;
 
-  // Workspace, sized for capacity_rows_ tokens (and capacity_logit_rows_ logits rows).
-  int64_t capacity_rows_ = 0;
-  int64_t capacity_logit_rows_ = 0;
+  // Workspace for limits_.max_tokens rows (and limits_.max_logit_rows logits rows), allocated once.
   std::unique_ptr<DeviceBuffer> hidden_, normed_, qkv_, attention_out_, projected_, gate_up_, activated_,
-      cos_sin_, selected_, logits_;
+      cos_sin_, inv_freq_, selected_, logits_;
 };
 
 }  // namespace sabre

@@ -13,7 +13,7 @@
 
 #include "config/text/read_file.hpp"
 #include "json_output.hpp"
-#include "model/backend_factory.hpp"
+#include "kernels/backend_factory.hpp"
 #include "model/chat/chat_template.hpp"
 #include "model/checkpoint.hpp"
 #include "model/generator.hpp"

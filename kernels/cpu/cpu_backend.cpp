@@ -20,20 +20,39 @@
 namespace sabre {
 namespace {
 
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+using HostMemory = std::unique_ptr<std::byte[], FreeDeleter>;
+
+// calloc rather than a zero-filled vector: a large buffer (the workspace sized for a whole step, a KV
+// pool) comes from fresh, lazily mapped pages, so memory is only taken as the steps reach into it.
+HostMemory zeroed_bytes(size_t bytes) {
+  HostMemory memory(static_cast<std::byte*>(std::calloc(std::max<size_t>(bytes, 1), 1)));
+  if (!memory) throw std::bad_alloc();
+  return memory;
+}
+
 class HostBuffer final : public DeviceBuffer {
  public:
-  explicit HostBuffer(size_t floats) : values_(floats) {}
-  explicit HostBuffer(std::vector<float>&& values) : values_(std::move(values)) {}
-  float* data() override { return values_.data(); }
-  const float* data() const override { return values_.data(); }
-  size_t size() const override { return values_.size(); }
+  HostBuffer(ElementType type, int64_t elements) : DeviceBuffer(type, elements), memory_(zeroed_bytes(bytes())) {}
+  void* raw() override { return memory_.get(); }
+  const void* raw() const override { return memory_.get(); }
+
+ private:
+  HostMemory memory_;
+};
+
+// An fp32 buffer adopting a vector the caller gave up (small tensors: no copy at load).
+class VectorBuffer final : public DeviceBuffer {
+ public:
+  explicit VectorBuffer(std::vector<float>&& values)
+      : DeviceBuffer(ElementType::f32, static_cast<int64_t>(values.size())), values_(std::move(values)) {}
+  void* raw() override { return values_.data(); }
+  const void* raw() const override { return values_.data(); }
 
  private:
   std::vector<float> values_;
-};
-
-struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }
 };
 
 // Weights (uploads of 2 MB or more) live in 2 MB-aligned memory the kernel is asked to back with
@@ -41,82 +60,174 @@ struct FreeDeleter {
 // costs a TLB miss (the VM's THP setting is "madvise", so plain vectors never get huge pages).
 class HugePageBuffer final : public DeviceBuffer {
  public:
-  explicit HugePageBuffer(size_t floats) : size_(floats) {
-    const size_t bytes = (floats * sizeof(float) + kHugePage - 1) / kHugePage * kHugePage;
-    values_.reset(static_cast<float*>(std::aligned_alloc(kHugePage, bytes)));
-    if (!values_) throw std::bad_alloc();
+  HugePageBuffer(ElementType type, int64_t elements) : DeviceBuffer(type, elements) {
+    const size_t rounded = (bytes() + kHugePage - 1) / kHugePage * kHugePage;
+    memory_.reset(static_cast<std::byte*>(std::aligned_alloc(kHugePage, rounded)));
+    if (!memory_) throw std::bad_alloc();
 #ifdef MADV_HUGEPAGE
-    madvise(values_.get(), bytes, MADV_HUGEPAGE);  // advisory: without THP the buffer still works
+    madvise(memory_.get(), rounded, MADV_HUGEPAGE);  // advisory: without THP the buffer still works
 #endif
   }
-  float* data() override { return values_.get(); }
-  const float* data() const override { return values_.get(); }
-  size_t size() const override { return size_; }
+  void* raw() override { return memory_.get(); }
+  const void* raw() const override { return memory_.get(); }
 
   static constexpr size_t kHugePage = size_t{2} << 20;
 
  private:
-  std::unique_ptr<float[], FreeDeleter> values_;
-  size_t size_;
+  HostMemory memory_;
 };
-
-std::unique_ptr<DeviceBuffer> weight_buffer(const void* source, size_t bytes) {
-  const size_t floats = (bytes + sizeof(float) - 1) / sizeof(float);
-  auto buffer = std::make_unique<HugePageBuffer>(floats);
-  std::memcpy(buffer->data(), source, bytes);
-  return buffer;
-}
 
 unsigned default_threads(unsigned requested) {
   if (requested > 0) return requested;
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
+template <class T>
+std::unique_ptr<T[]> fixed_array(int64_t n) {
+  return std::make_unique<T[]>(static_cast<size_t>(std::max<int64_t>(n, 1)));
+}
+
+void copy_into(int32_t* to, const std::vector<int32_t>& from) { std::copy(from.begin(), from.end(), to); }
 
 }  // namespace
 
 CpuBackend::CpuBackend(CpuBackendOptions options)
     : options_((cpu::require_avx2_fma(), options)), pool_(default_threads(options.threads) - 1) {
+  if (options_.pad_rows_to < 1) {
+    throw std::invalid_argument(fmt::format("CpuBackend: pad_rows_to must be at least 1, got {}", options_.pad_rows_to));
+  }
   // OpenBLAS keeps its own threads for the matrix products; by default it uses every core.
   if (options.threads > 0) openblas_set_num_threads(static_cast<int>(options.threads));
 }
 
-std::unique_ptr<DeviceBuffer> CpuBackend::allocate(size_t floats) { return std::make_unique<HostBuffer>(floats); }
+std::unique_ptr<DeviceBuffer> CpuBackend::allocate(ElementType type, int64_t elements) {
+  return std::make_unique<HostBuffer>(type, elements);
+}
 
-std::unique_ptr<DeviceBuffer> CpuBackend::upload(std::span<const float> host) {
-  if (host.size_bytes() >= HugePageBuffer::kHugePage) return weight_buffer(host.data(), host.size_bytes());
-  auto buffer = std::make_unique<HostBuffer>(host.size());
-  std::copy(host.begin(), host.end(), buffer->data());
+std::unique_ptr<DeviceBuffer> CpuBackend::upload(ElementType type, int64_t elements, std::span<const std::byte> bytes) {
+  if (bytes.size() != element_bytes(type, elements)) {
+    throw std::invalid_argument(fmt::format("upload: {} bytes for {} elements of {}", bytes.size(), elements,
+                                            element_type_name(type)));
+  }
+  std::unique_ptr<DeviceBuffer> buffer;
+  if (bytes.size() >= HugePageBuffer::kHugePage) {
+    buffer = std::make_unique<HugePageBuffer>(type, elements);
+  } else {
+    buffer = std::make_unique<HostBuffer>(type, elements);
+  }
+  std::memcpy(buffer->raw(), bytes.data(), bytes.size());
   return buffer;
 }
 
 std::unique_ptr<DeviceBuffer> CpuBackend::upload(std::vector<float>&& host) {
-  // Copied rather than adopted when large: one tensor at a time, so the peak memory barely grows.
+  // Copied rather than adopted when large (into huge pages): one tensor at a time, so the peak memory
+  // barely grows.
   if (host.size() * sizeof(float) >= HugePageBuffer::kHugePage) {
-    auto buffer = weight_buffer(host.data(), host.size() * sizeof(float));
+    auto buffer = upload(std::span<const float>(host));
     std::vector<float>().swap(host);
     return buffer;
   }
-  return std::make_unique<HostBuffer>(std::move(host));
+  return std::make_unique<VectorBuffer>(std::move(host));
 }
 
-std::unique_ptr<DeviceBuffer> CpuBackend::upload_bytes(std::span<const std::byte> host) {
-  if (host.size() >= HugePageBuffer::kHugePage) return weight_buffer(host.data(), host.size());
-  // HostBuffer stores floats; round up so the bytes fit (the tail float is padding nobody reads).
-  auto buffer = std::make_unique<HostBuffer>((host.size() + sizeof(float) - 1) / sizeof(float));
-  std::memcpy(buffer->data(), host.data(), host.size());
-  return buffer;
+void CpuBackend::write(DeviceBuffer& buffer, std::span<const std::byte> bytes) {
+  if (bytes.size() > buffer.bytes()) {
+    throw std::invalid_argument(fmt::format("write: {} bytes into a buffer of {}", bytes.size(), buffer.bytes()));
+  }
+  std::memcpy(buffer.raw(), bytes.data(), bytes.size());
 }
 
 void CpuBackend::download(const float* source, std::span<float> host) {
   std::copy(source, source + host.size(), host.begin());
 }
 
+void CpuBackend::prepare(const StepLimits& limits) {
+  if (limits.max_tokens < 1 || limits.max_sequences < 1 || limits.max_logit_rows < 0 ||
+      limits.max_blocks_per_sequence < 1) {
+    throw std::invalid_argument(fmt::format(
+        "prepare: step limits of {} tokens, {} sequences, {} logits rows and {} blocks per sequence are not a step",
+        limits.max_tokens, limits.max_sequences, limits.max_logit_rows, limits.max_blocks_per_sequence));
+  }
+  const StepLimits grown{std::max(limits_.max_tokens, limits.max_tokens),
+                         std::max(limits_.max_sequences, limits.max_sequences),
+                         std::max(limits_.max_logit_rows, limits.max_logit_rows),
+                         std::max(limits_.max_blocks_per_sequence, limits.max_blocks_per_sequence)};
+  if (grown.max_tokens == limits_.max_tokens && grown.max_sequences == limits_.max_sequences &&
+      grown.max_logit_rows == limits_.max_logit_rows &&
+      grown.max_blocks_per_sequence == limits_.max_blocks_per_sequence) {
+    return;
+  }
+  step_ = StepBuffers{};
+  step_.token_ids = fixed_array<int32_t>(grown.max_tokens);
+  step_.positions = fixed_array<int32_t>(grown.max_tokens);
+  step_.slot_mapping = fixed_array<int32_t>(grown.max_tokens);
+  step_.query_start = fixed_array<int32_t>(grown.max_sequences + 1);
+  step_.context_lens = fixed_array<int32_t>(grown.max_sequences);
+  step_.block_tables = fixed_array<int32_t>(grown.max_sequences * grown.max_blocks_per_sequence);
+  step_.logit_rows = fixed_array<int32_t>(grown.max_logit_rows);
+  // Attention makes at most a few tasks per sequence and kv head; reserve for the common case.
+  attention_tasks_.reserve(static_cast<size_t>(grown.max_sequences) * 8);
+  limits_ = grown;
+}
 
-void CpuBackend::embedding(std::span<const int32_t> ids, const float* table, int64_t dim, float* out) {
-  for (size_t i = 0; i < ids.size(); ++i) {
-    std::memcpy(out + static_cast<int64_t>(i) * dim, table + static_cast<int64_t>(ids[i]) * dim,
-                static_cast<size_t>(dim) * sizeof(float));
+int64_t CpuBackend::padded_rows(int64_t rows) const {
+  return (rows + options_.pad_rows_to - 1) / options_.pad_rows_to * options_.pad_rows_to;
+}
+
+void CpuBackend::upload_step(const StepDescription& step) {
+  check_step(step, limits_);
+  const KvCacheShape& pool = step.kv->shape();
+  for (int64_t s = 0; s < step.sequences(); ++s) {
+    const int64_t needed = (step.context_lens[static_cast<size_t>(s)] + pool.block_size - 1) / pool.block_size;
+    if (needed > step.block_table_width) {
+      throw std::invalid_argument(fmt::format("step: sequence {} needs {} KV blocks of {} tokens, its table has {}", s,
+                                              needed, pool.block_size, step.block_table_width));
+    }
+    for (int64_t b = 0; b < needed; ++b) {
+      const int32_t block = step.block_table(s)[b];
+      if (block < 0 || block >= pool.num_blocks) {
+        throw std::invalid_argument(fmt::format("step: sequence {}'s KV block table entry {} is block {}, outside the "
+                                                "pool of {} blocks",
+                                                s, b, block, pool.num_blocks));
+      }
+    }
+  }
+  for (int64_t r = 0; r < step.real_rows(); ++r) {
+    const int32_t slot = step.slot_mapping[static_cast<size_t>(r)];
+    if (slot < 0 || slot >= pool.token_capacity()) {
+      throw std::invalid_argument(fmt::format("step: row {} writes KV slot {}, outside the pool of {} slots", r, slot,
+                                              pool.token_capacity()));
+    }
+  }
+  copy_into(step_.token_ids.get(), step.token_ids);
+  copy_into(step_.positions.get(), step.positions);
+  copy_into(step_.slot_mapping.get(), step.slot_mapping);
+  copy_into(step_.query_start.get(), step.query_start);
+  copy_into(step_.context_lens.get(), step.context_lens);
+  // Rows keep the prepared width, so a sequence's table starts at the same place whatever the step's.
+  for (int64_t s = 0; s < step.sequences(); ++s) {
+    std::copy_n(step.block_table(s), step.block_table_width,
+                step_.block_tables.get() + s * limits_.max_blocks_per_sequence);
+  }
+  copy_into(step_.logit_rows.get(), step.logit_rows);
+  step_.rows = step.rows();
+  step_.real_rows = step.real_rows();
+  step_.sequences = step.sequences();
+  step_.block_table_width = step.block_table_width;
+  step_.logit_row_count = static_cast<int64_t>(step.logit_rows.size());
+  step_.kv = step.kv;
+}
+
+void CpuBackend::embedding(const void* table, ElementType type, int64_t dim, float* out) {
+  const size_t row_bytes = element_bytes(type, dim);
+  const auto* rows = static_cast<const std::byte*>(table);
+  for (int64_t r = 0; r < step_.rows; ++r) {
+    const std::byte* row = rows + static_cast<size_t>(step_.token_ids[static_cast<size_t>(r)]) * row_bytes;
+    if (type == ElementType::f32) {
+      std::memcpy(out + r * dim, row, row_bytes);
+    } else {
+      cpu::dequantize_rows(type, row, dim, 0, 1, out + r * dim);
+    }
   }
 }
 
@@ -135,9 +246,9 @@ void CpuBackend::head_rms_norm(float* x, int64_t rows, const HeadLayout& heads, 
   });
 }
 
-void CpuBackend::rope_table(std::span<const int32_t> positions, std::span<const float> inv_freq,
-                            float attention_scaling, float* cos_sin) {
-  cpu::rope_table(positions, inv_freq, attention_scaling, cos_sin);
+void CpuBackend::rope_table(std::span<const float> inv_freq, float attention_scaling, float* cos_sin) {
+  cpu::rope_table(std::span<const int32_t>(step_.positions.get(), static_cast<size_t>(step_.rows)), inv_freq,
+                  attention_scaling, cos_sin);
 }
 
 void CpuBackend::apply_rope(float* x, int64_t rows, const HeadLayout& heads, const float* cos_sin) {
@@ -157,9 +268,9 @@ void CpuBackend::add(float* x, const float* y, size_t n) {
   for (size_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
-void CpuBackend::gather_rows(const float* x, int64_t dim, std::span<const int32_t> rows, float* out) {
-  for (size_t i = 0; i < rows.size(); ++i) {
-    std::memcpy(out + static_cast<int64_t>(i) * dim, x + static_cast<int64_t>(rows[i]) * dim,
+void CpuBackend::gather_logit_rows(const float* x, int64_t dim, float* out) {
+  for (int64_t i = 0; i < step_.logit_row_count; ++i) {
+    std::memcpy(out + i * dim, x + static_cast<int64_t>(step_.logit_rows[static_cast<size_t>(i)]) * dim,
                 static_cast<size_t>(dim) * sizeof(float));
   }
 }

@@ -1,15 +1,16 @@
 #pragma once
-// The CPU implementation of the model's Backend: fp32 host buffers (weights in huge pages), fp32 or
-// GGUF-quantised (Q8_0 / Q4_1) weights, OpenBLAS sgemm for prefill's matrix products, own GEMV kernels
-// for decode, a paged KV block pool with its own attention kernel (paged_attention.hpp), and a
-// ThreadPool for the GEMVs, attention tasks and row-wise kernels on long prompts.
+// The CPU implementation of Backend: fp32 activations in host memory (weights in huge pages), weights in
+// f32, bf16, f16 or GGUF's Q8_0 / Q4_1 blocks, OpenBLAS sgemm for prefill's matrix products, own GEMV
+// kernels for decode, a paged KV block pool with its own attention kernel (paged_attention.hpp), and a
+// ThreadPool for the GEMVs, attention tasks and row-wise kernels on long prompts. The step buffers are
+// plain host arrays of fixed capacity: upload_step copies the description into them.
 
 #include <algorithm>
 #include <memory>
 #include <vector>
 
+#include "kernels/backend.hpp"
 #include "kernels/cpu/thread_pool.hpp"
-#include "model/backend.hpp"
 
 namespace sabre {
 
@@ -20,6 +21,10 @@ struct CpuBackendOptions {
   // OpenBLAS products for long runs of rows. Costs prefill speed; makes continuous batching
   // reproduce single-request outputs bit for bit.
   bool batch_invariant = false;
+  // Round every step's rows up to a multiple of this, as a backend replaying captured graphs does
+  // (padded_rows). 1: no padding. It exists to exercise the padding rules of the step contract on a
+  // machine without a GPU; padding rows are computed and thrown away.
+  int64_t pad_rows_to = 1;
 };
 
 class CpuBackend final : public Backend {
@@ -29,52 +34,66 @@ class CpuBackend final : public Backend {
 
   std::string name() const override { return "cpu"; }
 
-  std::unique_ptr<DeviceBuffer> allocate(size_t floats) override;
-  std::unique_ptr<DeviceBuffer> upload(std::span<const float> host) override;
+  using Backend::allocate;
+  using Backend::upload;
+  std::unique_ptr<DeviceBuffer> allocate(ElementType type, int64_t elements) override;
+  std::unique_ptr<DeviceBuffer> upload(ElementType type, int64_t elements, std::span<const std::byte> bytes) override;
   std::unique_ptr<DeviceBuffer> upload(std::vector<float>&& host) override;
-  std::unique_ptr<DeviceBuffer> upload_bytes(std::span<const std::byte> host) override;
+  void write(DeviceBuffer& buffer, std::span<const std::byte> bytes) override;
   void download(const float* source, std::span<float> host) override;
   std::unique_ptr<KvCache> create_kv_cache(const KvCacheShape& shape) override;
   size_t kv_block_bytes(const KvCacheShape& shape) const override;
   void copy_kv_blocks(KvCache& cache, std::span<const KvBlockCopy> copies) override;
 
-  void embedding(std::span<const int32_t> ids, const float* table, int64_t dim, float* out) override;
+  void prepare(const StepLimits& limits) override;
+  const StepLimits& limits() const override { return limits_; }
+  int64_t padded_rows(int64_t rows) const override;
+  void upload_step(const StepDescription& step) override;
+
+  void embedding(const void* table, ElementType type, int64_t dim, float* out) override;
   void linear(const float* x, int64_t rows, const LinearWeight& w, float* y) override;
   void rms_norm(const float* x, int64_t rows, int64_t dim, const float* weight, float eps, float* y) override;
   void head_rms_norm(float* x, int64_t rows, const HeadLayout& heads, const float* weight, float eps) override;
-  void rope_table(std::span<const int32_t> positions, std::span<const float> inv_freq, float attention_scaling,
-                  float* cos_sin) override;
+  void rope_table(std::span<const float> inv_freq, float attention_scaling, float* cos_sin) override;
   void apply_rope(float* x, int64_t rows, const HeadLayout& heads, const float* cos_sin) override;
-  void store_kv(const float* x, const HeadLayout& k, const HeadLayout& v, std::span<const SequenceSlice> sequences,
-                int64_t layer) override;
-  void attention(const float* x, const HeadLayout& q, std::span<const SequenceSlice> sequences, int64_t layer,
-                 float scale, float* out) override;
+  void store_kv(int64_t layer, const float* x, const HeadLayout& k, const HeadLayout& v) override;
+  void attention(int64_t layer, const float* x, const HeadLayout& q, float scale, float* out) override;
   void silu_mul(const float* gate_up, int64_t rows, int64_t inter, float* out) override;
   void add(float* x, const float* y, size_t n) override;
-  void gather_rows(const float* x, int64_t dim, std::span<const int32_t> rows, float* out) override;
+  void gather_logit_rows(const float* x, int64_t dim, float* out) override;
 
   unsigned threads() const { return pool_.concurrency(); }
   bool batch_invariant() const { return options_.batch_invariant; }
 
  private:
+  // The current step, in arrays sized by prepare() that never move afterwards.
+  struct StepBuffers {
+    std::unique_ptr<int32_t[]> token_ids, positions, slot_mapping, query_start, context_lens, block_tables,
+        logit_rows;
+    int64_t rows = 0, real_rows = 0, sequences = 0, block_table_width = 0, logit_row_count = 0;
+    KvCache* kv = nullptr;
+  };
+
   // Splits `rows` into one block per thread when there are enough to pay for the wake-up.
   template <class F>
   void for_row_blocks(int64_t rows, F&& body);
 
-  // linear() through the row-invariant kernel (runs of W's rows spread over the pool, any WeightFormat):
+  // linear() through the row-invariant kernel (runs of W's rows spread over the pool, any element type):
   // decode steps of a few rows in default mode, every row count in batch-invariant mode.
   void gemv_linear(const float* x, int64_t rows, const LinearWeight& w, float* y);
-  // linear() for many rows (prefill) of a quantised W: dequantised tiles of W through sgemm.
-  void quantized_gemm_linear(const float* x, int64_t rows, const LinearWeight& w, float* y);
+  // linear() for many rows (prefill) of a W that is not f32: converted tiles of W through sgemm.
+  void converted_gemm_linear(const float* x, int64_t rows, const LinearWeight& w, float* y);
 
   CpuBackendOptions options_;
   ThreadPool pool_;
-  std::vector<float> dequantized_tile_;  // quantized_linear's prefill scratch, kept between calls
-  // attention()'s task list, kept between steps so that steady decoding allocates nothing.
+  StepLimits limits_{0, 0, 0, 0};
+  StepBuffers step_;
+  std::vector<float> converted_tile_;  // converted_gemm_linear's prefill scratch, kept between calls
+  // attention()'s task list, reserved by prepare() so that steady decoding allocates nothing.
   struct AttentionTask {
-    const SequenceSlice* slice;
+    int64_t sequence;
     int64_t kv_head;
-    int64_t first_query;  // into the slice's rows x group queries for this kv head, row-major
+    int64_t first_query;  // into the sequence's rows x group queries for this kv head, row-major
     int64_t queries;
   };
   std::vector<AttentionTask> attention_tasks_;

@@ -34,11 +34,6 @@ class CpuKvCache final : public KvCache {
   int64_t block_floats() const { return block_floats_; }
   float* keys(int64_t layer) { return keys_.get() + layer * layer_floats_; }
   float* values(int64_t layer) { return values_.get() + layer * layer_floats_; }
-  // Where position `p` of a sequence with `block_table` sits within a layer, in floats.
-  int64_t slot_offset(std::span<const int32_t> block_table, int64_t p) const {
-    return (int64_t{block_table[static_cast<size_t>(p / shape_.block_size)]} * shape_.block_size +
-            p % shape_.block_size) * row_;
-  }
 
  private:
   KvCacheShape shape_;
@@ -63,34 +58,10 @@ class CpuKvCache final : public KvCache {
 };
 
 CpuKvCache& cpu_cache(KvCache* kv) {
+  if (kv == nullptr) throw std::logic_error("CpuBackend: an operation on the step before any step was uploaded");
   auto* cache = dynamic_cast<CpuKvCache*>(kv);
   if (cache == nullptr) throw std::logic_error("CpuBackend: a KV cache that is not a CPU block pool");
   return *cache;
-}
-
-// The slice's pool, checked for what this step touches (Transformer::forward checks the same with more
-// context; the backend may also be called directly): the layer, a table covering every position and
-// naming blocks of the pool.
-CpuKvCache& checked_cache(const SequenceSlice& slice, int64_t layer) {
-  CpuKvCache& cache = cpu_cache(slice.kv);
-  const KvCacheShape& shape = cache.shape();
-  if (layer < 0 || layer >= shape.layers) throw std::logic_error("CpuBackend: layer out of range");
-  const int64_t positions = slice.cached_tokens + slice.num_rows;
-  const int64_t blocks = (positions + shape.block_size - 1) / shape.block_size;
-  if (static_cast<int64_t>(slice.block_table.size()) < blocks) {
-    throw std::runtime_error(fmt::format("KV block table too short: {} cached + {} new tokens need {} blocks of {}, "
-                                         "the table has {}",
-                                         slice.cached_tokens, slice.num_rows, blocks, shape.block_size,
-                                         slice.block_table.size()));
-  }
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int32_t block = slice.block_table[static_cast<size_t>(b)];
-    if (block < 0 || block >= shape.num_blocks) {
-      throw std::runtime_error(
-          fmt::format("KV block table entry {} is block {}, outside the pool of {} blocks", b, block, shape.num_blocks));
-    }
-  }
-  return cache;
 }
 
 // Every chunk, short or long, goes through the paged kernel. An OpenBLAS path (keys and values gathered
@@ -114,6 +85,9 @@ std::unique_ptr<KvCache> CpuBackend::create_kv_cache(const KvCacheShape& shape) 
                                             "is empty",
                                             shape.layers, shape.kv_heads, shape.head_dim, shape.num_blocks,
                                             shape.block_size));
+  }
+  if (shape.dtype != ElementType::f32) {
+    throw std::invalid_argument(fmt::format("the CPU backend cannot keep a KV cache of {}", element_type_name(shape.dtype)));
   }
   return std::make_unique<CpuKvCache>(shape);
 }
@@ -141,65 +115,62 @@ void CpuBackend::copy_kv_blocks(KvCache& kv, std::span<const KvBlockCopy> copies
   }
 }
 
-void CpuBackend::store_kv(const float* x, const HeadLayout& k, const HeadLayout& v,
-                          std::span<const SequenceSlice> sequences, int64_t layer) {
-  for (const auto& slice : sequences) {
-    CpuKvCache& cache = checked_cache(slice, layer);
-    const int64_t row = cache.row_floats();
-    if (k.heads * k.head_dim != row || v.heads * v.head_dim != row) {
-      throw std::logic_error("CpuBackend::store_kv: head layout does not match the KV cache");
-    }
-    float* keys = cache.keys(layer);
-    float* values = cache.values(layer);
-    for (int64_t i = 0; i < slice.num_rows; ++i) {
-      const float* source = x + (slice.first_row + i) * k.row_stride;
-      const int64_t slot = cache.slot_offset(slice.block_table, slice.cached_tokens + i);
-      std::memcpy(keys + slot, source + k.offset, static_cast<size_t>(row) * sizeof(float));
-      std::memcpy(values + slot, source + v.offset, static_cast<size_t>(row) * sizeof(float));
-    }
+void CpuBackend::store_kv(int64_t layer, const float* x, const HeadLayout& k, const HeadLayout& v) {
+  CpuKvCache& cache = cpu_cache(step_.kv);
+  const int64_t row = cache.row_floats();
+  if (layer < 0 || layer >= cache.shape().layers) throw std::logic_error("CpuBackend::store_kv: layer out of range");
+  if (k.heads * k.head_dim != row || v.heads * v.head_dim != row) {
+    throw std::logic_error("CpuBackend::store_kv: head layout does not match the KV cache");
+  }
+  float* keys = cache.keys(layer);
+  float* values = cache.values(layer);
+  // Padding rows (slot -1) follow the real ones and store nothing.
+  for (int64_t r = 0; r < step_.real_rows; ++r) {
+    const float* source = x + r * k.row_stride;
+    const int64_t slot = int64_t{step_.slot_mapping[static_cast<size_t>(r)]} * row;
+    std::memcpy(keys + slot, source + k.offset, static_cast<size_t>(row) * sizeof(float));
+    std::memcpy(values + slot, source + v.offset, static_cast<size_t>(row) * sizeof(float));
   }
 }
 
-void CpuBackend::attention(const float* x, const HeadLayout& q, std::span<const SequenceSlice> sequences,
-                           int64_t layer, float scale, float* out) {
+void CpuBackend::attention(int64_t layer, const float* x, const HeadLayout& q, float scale, float* out) {
+  CpuKvCache& cache = cpu_cache(step_.kv);
+  const KvCacheShape& shape = cache.shape();
   const int64_t head_dim = q.head_dim;
   const int64_t out_stride = q.heads * head_dim;
-  // Slices are checked once (checked_cache) before their work starts; this runs per task.
-  const auto paged_head = [&](const SequenceSlice& slice, int64_t kv_head) {
-    CpuKvCache& cache = cpu_cache(slice.kv);
+  if (layer < 0 || layer >= shape.layers) throw std::logic_error("CpuBackend::attention: layer out of range");
+  if (shape.kv_heads <= 0 || q.heads % shape.kv_heads != 0 || shape.head_dim != head_dim) {
+    throw std::logic_error("CpuBackend::attention: q heads do not match the KV cache's kv heads");
+  }
+  const int64_t group = q.heads / shape.kv_heads;
+  const int32_t* query_start = step_.query_start.get();
+  const int32_t* context_lens = step_.context_lens.get();
+  const auto paged_head = [&](int64_t sequence, int64_t kv_head) {
     return cpu::PagedKvHead{cache.keys(layer) + kv_head * head_dim, cache.values(layer) + kv_head * head_dim,
-                            slice.block_table.data(), cache.block_size(), cache.row_floats()};
-  };
-  const auto group_of = [&](const SequenceSlice& slice) {
-    const int64_t kv_heads = cpu_cache(slice.kv).shape().kv_heads;
-    if (kv_heads <= 0 || q.heads % kv_heads != 0 || cpu_cache(slice.kv).shape().head_dim != head_dim) {
-      throw std::logic_error("CpuBackend::attention: q heads do not match the KV cache's kv heads");
-    }
-    return q.heads / kv_heads;
+                            step_.block_tables.get() + sequence * limits_.max_blocks_per_sequence, shape.block_size,
+                            cache.row_floats()};
   };
   // Tasks of up to kMaxQueriesPerTask queries sharing one kv head of one sequence, spread over the pool.
   // A query's result does not depend on its task or tile, so the split may follow the load.
-  int64_t total_queries = 0;
-  for (const auto& slice : sequences) total_queries += slice.num_rows * q.heads;
+  const int64_t total_queries = step_.real_rows * q.heads;
   if (total_queries == 0) return;
   const auto threads = static_cast<int64_t>(pool_.concurrency());
   const int64_t per_task =
       threads == 1 ? kMaxQueriesPerTask : std::clamp<int64_t>(total_queries / (2 * threads), 1, kMaxQueriesPerTask);
   attention_tasks_.clear();
-  for (const auto& slice : sequences) {
-    const int64_t group = group_of(slice);
-    checked_cache(slice, layer);
-    const int64_t queries = slice.num_rows * group;
-    for (int64_t kv_head = 0; kv_head < q.heads / group; ++kv_head) {
+  for (int64_t s = 0; s < step_.sequences; ++s) {
+    const int64_t queries = (query_start[s + 1] - query_start[s]) * group;
+    for (int64_t kv_head = 0; kv_head < shape.kv_heads; ++kv_head) {
       for (int64_t first = 0; first < queries; first += per_task) {
-        attention_tasks_.push_back({&slice, kv_head, first, std::min(per_task, queries - first)});
+        attention_tasks_.push_back({s, kv_head, first, std::min(per_task, queries - first)});
       }
     }
   }
   pool_.parallel_for(static_cast<int64_t>(attention_tasks_.size()), [&](int64_t index) {
     const AttentionTask& task = attention_tasks_[static_cast<size_t>(index)];
-    const SequenceSlice& slice = *task.slice;
-    const int64_t group = q.heads / cpu_cache(slice.kv).shape().kv_heads;
+    const int64_t first_row = query_start[task.sequence];
+    const int64_t rows = query_start[task.sequence + 1] - first_row;
+    const int64_t first_position = context_lens[task.sequence] - rows;
     // Queries are numbered row-major over (row, q head of the group).
     thread_local std::vector<cpu::AttentionQuery> queries;
     thread_local std::vector<float> scratch;  // grows to the largest task once, then is reused
@@ -207,12 +178,12 @@ void CpuBackend::attention(const float* x, const HeadLayout& q, std::span<const 
     for (int64_t n = task.first_query; n < task.first_query + task.queries; ++n) {
       const int64_t row = n / group;
       const int64_t head = task.kv_head * group + n % group;
-      queries.push_back({x + (slice.first_row + row) * q.row_stride + q.offset + head * head_dim,
-                         slice.cached_tokens + row + 1, out + (slice.first_row + row) * out_stride + head * head_dim});
+      queries.push_back({x + (first_row + row) * q.row_stride + q.offset + head * head_dim, first_position + row + 1,
+                         out + (first_row + row) * out_stride + head * head_dim});
     }
     const auto needed = static_cast<size_t>(cpu::paged_attention_scratch_floats(queries));
     if (scratch.size() < needed) scratch.resize(std::max(needed, scratch.size() * 2));
-    cpu::paged_attention(queries, paged_head(slice, task.kv_head), head_dim, scale, scratch.data());
+    cpu::paged_attention(queries, paged_head(task.sequence, task.kv_head), head_dim, scale, scratch.data());
   });
 }
 

@@ -35,10 +35,10 @@ constexpr int64_t kPrefillTileFloats = 384 * 1024;
 void CpuBackend::linear(const float* x, int64_t rows, const LinearWeight& w, float* y) {
   if (rows <= kMaxGemvRows || options_.batch_invariant) {
     gemv_linear(x, rows, w, y);
-  } else if (w.format == WeightFormat::f32) {
-    cpu::linear(x, rows, w.in_features, w.weight, w.bias, w.out_features, y);
+  } else if (w.type == ElementType::f32) {
+    cpu::linear(x, rows, w.in_features, static_cast<const float*>(w.weight), w.bias, w.out_features, y);
   } else {
-    quantized_gemm_linear(x, rows, w, y);
+    converted_gemm_linear(x, rows, w, y);
   }
 }
 
@@ -57,21 +57,21 @@ void CpuBackend::gemv_linear(const float* x, int64_t rows, const LinearWeight& w
   }
 }
 
-void CpuBackend::quantized_gemm_linear(const float* x, int64_t rows, const LinearWeight& w, float* y) {
+void CpuBackend::converted_gemm_linear(const float* x, int64_t rows, const LinearWeight& w, float* y) {
   const int64_t in = w.in_features;
   const int64_t out = w.out_features;
   // Dequantise a tile of W's rows (in parallel), then one sgemm per tile; the tile stays small enough
   // (<= 1.5 MB) to be reused from cache while sgemm walks the prompt rows.
   const int64_t tile = std::max<int64_t>(1, std::min<int64_t>(out, kPrefillTileFloats / in));
-  dequantized_tile_.resize(static_cast<size_t>(tile * in));
-  float* tile_data = dequantized_tile_.data();
+  converted_tile_.resize(static_cast<size_t>(tile * in));
+  float* tile_data = converted_tile_.data();
   if (w.bias) {
     for (int64_t r = 0; r < rows; ++r) std::copy(w.bias, w.bias + out, y + r * out);
   }
   for (int64_t begin = 0; begin < out; begin += tile) {
     const int64_t count = std::min(tile, out - begin);
     for_row_blocks(count, [&](int64_t b, int64_t e) {
-      cpu::dequantize_rows(w.format, w.blocks, in, begin + b, begin + e, tile_data + b * in);
+      cpu::dequantize_rows(w.type, static_cast<const std::byte*>(w.weight), in, begin + b, begin + e, tile_data + b * in);
     });
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(rows), static_cast<blasint>(count),
                 static_cast<blasint>(in), 1.0f, x, static_cast<blasint>(in), tile_data, static_cast<blasint>(in),

@@ -55,8 +55,8 @@ float half_to_float(uint16_t h) {
 
 // One block's 32 weights, as gguf_dequant.cpp computes them (element order included: Q4_1 keeps
 // elements j and j + 16 in the low and high nibble of byte j).
-void dequantize_block(WeightFormat format, const std::byte* block, float* w) {
-  if (format == WeightFormat::q8_0) {
+void dequantize_block(ElementType format, const std::byte* block, float* w) {
+  if (format == ElementType::q8_0) {
     const float d = half_to_float(load_u16(block));
     const auto* qs = reinterpret_cast<const int8_t*>(block + 2);
     for (int64_t j = 0; j < kBlock; ++j) w[j] = static_cast<float>(qs[j]) * d;
@@ -71,8 +71,8 @@ void dequantize_block(WeightFormat format, const std::byte* block, float* w) {
   }
 }
 
-void check_format(WeightFormat format, int64_t in) {
-  if (format != WeightFormat::q8_0 && format != WeightFormat::q4_1) {
+void check_format(ElementType format, int64_t in) {
+  if (format != ElementType::q8_0 && format != ElementType::q4_1) {
     throw std::invalid_argument("quantised matrix product: the weight format is not Q8_0 or Q4_1");
   }
   if (in <= 0 || in % kBlock != 0) {
@@ -83,18 +83,18 @@ void check_format(WeightFormat format, int64_t in) {
 
 }  // namespace
 
-int64_t weight_block_elements(WeightFormat format) { return format == WeightFormat::f32 ? 1 : kBlock; }
+int64_t weight_block_elements(ElementType format) { return format == ElementType::f32 ? 1 : kBlock; }
 
-size_t weight_row_bytes(WeightFormat format, int64_t in) {
+size_t weight_row_bytes(ElementType format, int64_t in) {
   switch (format) {
-    case WeightFormat::f32: return static_cast<size_t>(in) * sizeof(float);
-    case WeightFormat::q8_0: return static_cast<size_t>(in / kBlock) * kQ8_0Bytes;
-    case WeightFormat::q4_1: return static_cast<size_t>(in / kBlock) * kQ4_1Bytes;
+    case ElementType::f32: return static_cast<size_t>(in) * sizeof(float);
+    case ElementType::q8_0: return static_cast<size_t>(in / kBlock) * kQ8_0Bytes;
+    case ElementType::q4_1: return static_cast<size_t>(in / kBlock) * kQ4_1Bytes;
   }
   throw std::invalid_argument("weight_row_bytes: unknown weight format");
 }
 
-void quantized_gemv(WeightFormat format, const std::byte* weight, int64_t in, const float* x, int64_t row_begin,
+void quantized_gemv(ElementType format, const std::byte* weight, int64_t in, const float* x, int64_t row_begin,
                     int64_t row_end, float* y) {
   check_format(format, in);
   // One input row of the row-invariant kernel, so a decode row rounds exactly as it does in a batch.
@@ -102,10 +102,10 @@ void quantized_gemv(WeightFormat format, const std::byte* weight, int64_t in, co
 }
 
 void f32_gemv(const float* weight, int64_t in, const float* x, int64_t row_begin, int64_t row_end, float* y) {
-  row_invariant_gemm(WeightFormat::f32, weight, in, x, 1, row_begin, row_end, nullptr, y, row_end - row_begin);
+  row_invariant_gemm(ElementType::f32, weight, in, x, 1, row_begin, row_end, nullptr, y, row_end - row_begin);
 }
 
-void dequantize_rows(WeightFormat format, const std::byte* weight, int64_t in, int64_t row_begin, int64_t row_end,
+void dequantize_rows(ElementType format, const std::byte* weight, int64_t in, int64_t row_begin, int64_t row_end,
                      float* out) {
   check_format(format, in);
   const size_t row_bytes = weight_row_bytes(format, in);

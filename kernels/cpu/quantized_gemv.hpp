@@ -8,18 +8,18 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "model/backend.hpp"
+#include "kernels/backend.hpp"
 
 namespace sabre::cpu {
 
 // Bytes one row of `in` weights takes in `format` (`in` must be a multiple of the block size, 32).
-size_t weight_row_bytes(WeightFormat format, int64_t in);
+size_t weight_row_bytes(ElementType format, int64_t in);
 // Elements per block of a quantised format (32 for Q8_0 and Q4_1).
-int64_t weight_block_elements(WeightFormat format);
+int64_t weight_block_elements(ElementType format);
 
 // y[o - row_begin] = dot(dequantised row o of W, x) for o in [row_begin, row_end). W holds rows of
 // weight_row_bytes(format, in) bytes. Single-threaded; CpuBackend splits the rows over its pool.
-void quantized_gemv(WeightFormat format, const std::byte* weight, int64_t in, const float* x, int64_t row_begin,
+void quantized_gemv(ElementType format, const std::byte* weight, int64_t in, const float* x, int64_t row_begin,
                     int64_t row_end, float* y);
 
 // The same for an fp32 matrix (rows of `in` floats, any `in`). CpuBackend runs decode's fp32 GEMVs
@@ -29,7 +29,7 @@ void f32_gemv(const float* weight, int64_t in, const float* x, int64_t row_begin
 
 // out[(o - row_begin) * in + i] = dequantised W[o, i] for o in [row_begin, row_end): the prefill path
 // dequantises a tile of rows and hands it to sgemm.
-void dequantize_rows(WeightFormat format, const std::byte* weight, int64_t in, int64_t row_begin, int64_t row_end,
+void dequantize_rows(ElementType format, const std::byte* weight, int64_t in, int64_t row_begin, int64_t row_end,
                      float* out);
 
 }  // namespace sabre::cpu

@@ -28,11 +28,11 @@ constexpr int64_t kLanes = 8;
 // input rows walks them; a block is a whole number of column tiles.
 constexpr size_t kOutputBlockBytes = 160 * 1024;
 
-void check_arguments(WeightFormat format, int64_t in, int64_t rows, int64_t out_begin, int64_t out_end) {
-  if (format != WeightFormat::f32 && format != WeightFormat::q8_0 && format != WeightFormat::q4_1) {
+void check_arguments(ElementType format, int64_t in, int64_t rows, int64_t out_begin, int64_t out_end) {
+  if (format != ElementType::f32 && format != ElementType::q8_0 && format != ElementType::q4_1) {
     throw std::invalid_argument("row_invariant_gemm: unknown weight format");
   }
-  if (in <= 0 || (format != WeightFormat::f32 && in % kQuantBlock != 0)) {
+  if (in <= 0 || (format != ElementType::f32 && in % kQuantBlock != 0)) {
     throw std::invalid_argument(fmt::format(
         "row_invariant_gemm: {} input features for a quantised matrix is not a positive multiple of {}", in,
         kQuantBlock));
@@ -239,7 +239,7 @@ void gemm(const Source& src, const float* x, int64_t rows, int64_t out_begin, in
 // dequantize_rows, whose values are exactly the in-register dequantisation's) and multiplied by the
 // fp32 tiles, so the dequantisation is shared by all rows instead of one row tile. Same values, same
 // fused multiply-adds in the same order: the same bits as the fused kernel.
-void quantized_gemm_through_panels(WeightFormat format, const std::byte* blocks, int64_t in, const float* x,
+void quantized_gemm_through_panels(ElementType format, const std::byte* blocks, int64_t in, const float* x,
                                    int64_t rows, int64_t out_begin, int64_t out_end, const float* bias, float* y,
                                    int64_t y_stride) {
   thread_local std::vector<float> panel;
@@ -276,16 +276,16 @@ float dot(const float* w, const float* x, int64_t in) {
 
 }  // namespace
 
-void row_invariant_gemm(WeightFormat format, const void* weight, int64_t in, const float* x, int64_t rows,
+void row_invariant_gemm(ElementType format, const void* weight, int64_t in, const float* x, int64_t rows,
                         int64_t out_begin, int64_t out_end, const float* bias, float* y, int64_t y_stride) {
   check_arguments(format, in, rows, out_begin, out_end);
   if (rows == 0 || out_end == out_begin) return;
 #ifdef SABRE_ROW_INVARIANT_AVX2
   switch (format) {
-    case WeightFormat::f32:
+    case ElementType::f32:
       gemm(F32Source{static_cast<const float*>(weight), in}, x, rows, out_begin, out_end, bias, y, y_stride);
       break;
-    case WeightFormat::q8_0:
+    case ElementType::q8_0:
       if (rows >= kPanelMinRows) {
         quantized_gemm_through_panels(format, static_cast<const std::byte*>(weight), in, x, rows, out_begin, out_end,
                                       bias, y, y_stride);
@@ -293,7 +293,7 @@ void row_invariant_gemm(WeightFormat format, const void* weight, int64_t in, con
       }
       gemm(Q8_0Source{static_cast<const std::byte*>(weight), in}, x, rows, out_begin, out_end, bias, y, y_stride);
       break;
-    case WeightFormat::q4_1:
+    case ElementType::q4_1:
       if (rows >= kPanelMinRows) {
         quantized_gemm_through_panels(format, static_cast<const std::byte*>(weight), in, x, rows, out_begin, out_end,
                                       bias, y, y_stride);
@@ -307,7 +307,7 @@ void row_invariant_gemm(WeightFormat format, const void* weight, int64_t in, con
   thread_local std::vector<float> dequantised;
   for (int64_t o = out_begin; o < out_end; ++o) {
     const float* w = nullptr;
-    if (format == WeightFormat::f32) {
+    if (format == ElementType::f32) {
       w = static_cast<const float*>(weight) + o * in;
     } else {
       dequantised.resize(static_cast<size_t>(in));
@@ -325,9 +325,7 @@ void row_invariant_gemm(WeightFormat format, const void* weight, int64_t in, con
 
 void row_invariant_gemm(const LinearWeight& w, const float* x, int64_t rows, int64_t out_begin, int64_t out_end,
                         float* y, int64_t y_stride) {
-  const void* weight = w.format == WeightFormat::f32 ? static_cast<const void*>(w.weight)
-                                                     : static_cast<const void*>(w.blocks);
-  row_invariant_gemm(w.format, weight, w.in_features, x, rows, out_begin, out_end, w.bias, y, y_stride);
+  row_invariant_gemm(w.type, w.weight, w.in_features, x, rows, out_begin, out_end, w.bias, y, y_stride);
 }
 
 }  // namespace sabre::cpu

@@ -23,7 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "model/backend.hpp"
+#include "kernels/backend.hpp"
 
 namespace sabre::cpu {
 
@@ -31,7 +31,7 @@ namespace sabre::cpu {
 // [0, rows) and o in [out_begin, out_end). x holds `rows` rows of `in` floats, one after another. W is
 // `weight` as a LinearWeight holds it: fp32 rows of `in` floats (any `in`), or Q8_0 / Q4_1 blocks with
 // `in` a multiple of 32. Single-threaded: callers split [out_begin, out_end) over their threads.
-void row_invariant_gemm(WeightFormat format, const void* weight, int64_t in, const float* x, int64_t rows,
+void row_invariant_gemm(ElementType format, const void* weight, int64_t in, const float* x, int64_t rows,
                         int64_t out_begin, int64_t out_end, const float* bias, float* y, int64_t y_stride);
 
 // The same from a LinearWeight (its format, weight or blocks, in_features and bias).

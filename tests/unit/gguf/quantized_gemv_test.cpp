@@ -18,7 +18,7 @@ using namespace sabre;
 
 namespace {
 
-GgmlType ggml_type_of(WeightFormat format) { return format == WeightFormat::q8_0 ? GgmlType::q8_0 : GgmlType::q4_1; }
+GgmlType ggml_type_of(ElementType format) { return format == ElementType::q8_0 ? GgmlType::q8_0 : GgmlType::q4_1; }
 
 // A random fp16 with magnitude in [2^-10, 2^-3): the range real scales and mins have, never inf/nan.
 uint16_t random_half(std::mt19937_64& rng) {
@@ -29,11 +29,11 @@ uint16_t random_half(std::mt19937_64& rng) {
 }
 
 // `rows` rows of `in` weights in `format`: random scales, random quant bytes.
-std::vector<std::byte> random_blocks(WeightFormat format, int64_t rows, int64_t in, uint64_t seed) {
+std::vector<std::byte> random_blocks(ElementType format, int64_t rows, int64_t in, uint64_t seed) {
   std::mt19937_64 rng(seed);
   const int64_t blocks = rows * in / 32;
-  const size_t block_bytes = format == WeightFormat::q8_0 ? 34 : 20;
-  const size_t scale_bytes = format == WeightFormat::q8_0 ? 2 : 4;
+  const size_t block_bytes = format == ElementType::q8_0 ? 34 : 20;
+  const size_t scale_bytes = format == ElementType::q8_0 ? 2 : 4;
   std::vector<std::byte> out(static_cast<size_t>(blocks) * block_bytes);
   for (int64_t b = 0; b < blocks; ++b) {
     std::byte* block = out.data() + static_cast<size_t>(b) * block_bytes;
@@ -46,7 +46,7 @@ std::vector<std::byte> random_blocks(WeightFormat format, int64_t rows, int64_t 
   return out;
 }
 
-std::vector<float> reference_dequantize(WeightFormat format, const std::vector<std::byte>& blocks, int64_t count) {
+std::vector<float> reference_dequantize(ElementType format, const std::vector<std::byte>& blocks, int64_t count) {
   std::vector<float> out(static_cast<size_t>(count));
   dequantize_ggml(ggml_type_of(format), blocks, out);
   return out;
@@ -63,7 +63,7 @@ std::vector<float> random_vector(size_t n, uint64_t seed) {
 }  // namespace
 
 TEST_CASE("dequantize_rows gives exactly the GGUF dequantiser's values", "[gguf][quantized]") {
-  for (WeightFormat format : {WeightFormat::q8_0, WeightFormat::q4_1}) {
+  for (ElementType format : {ElementType::q8_0, ElementType::q4_1}) {
     const int64_t rows = 7, in = 96;
     const auto blocks = random_blocks(format, rows, in, 11);
     const auto want = reference_dequantize(format, blocks, rows * in);
@@ -79,7 +79,7 @@ TEST_CASE("dequantize_rows gives exactly the GGUF dequantiser's values", "[gguf]
 }
 
 TEST_CASE("quantized_gemv multiplies with exactly the dequantised weights", "[gguf][quantized]") {
-  for (WeightFormat format : {WeightFormat::q8_0, WeightFormat::q4_1}) {
+  for (ElementType format : {ElementType::q8_0, ElementType::q4_1}) {
     INFO("format " << static_cast<int>(format));
     const int64_t rows = 5, in = 64;  // an odd row count exercises the kernel's single-row tail
     const auto blocks = random_blocks(format, rows, in, 21);
@@ -98,7 +98,7 @@ TEST_CASE("quantized_gemv multiplies with exactly the dequantised weights", "[gg
 }
 
 TEST_CASE("quantized_gemv equals dequantise + naive dot up to summation order", "[gguf][quantized]") {
-  for (WeightFormat format : {WeightFormat::q8_0, WeightFormat::q4_1}) {
+  for (ElementType format : {ElementType::q8_0, ElementType::q4_1}) {
     for (int64_t in : {32, 576, 1536}) {
       INFO("format " << static_cast<int>(format) << " in " << in);
       const int64_t rows = 67;
@@ -127,7 +127,7 @@ TEST_CASE("quantized_gemv equals dequantise + naive dot up to summation order", 
 TEST_CASE("CpuBackend::linear with quantised weights: GEMV and tiled-sgemm paths, bias, threads", "[gguf][quantized]") {
   for (unsigned threads : {1u, 3u}) {
     CpuBackend backend(threads);
-    for (WeightFormat format : {WeightFormat::q8_0, WeightFormat::q4_1}) {
+    for (ElementType format : {ElementType::q8_0, ElementType::q4_1}) {
       for (int64_t rows : {1, 3, 40}) {
         INFO("threads " << threads << " format " << static_cast<int>(format) << " rows " << rows);
         const int64_t in = 1536, out = 600;  // three prefill tiles of 256 rows (384K floats / 1536)
@@ -136,8 +136,8 @@ TEST_CASE("CpuBackend::linear with quantised weights: GEMV and tiled-sgemm paths
         const auto x = random_vector(static_cast<size_t>(rows * in), 61);
         const auto bias = random_vector(static_cast<size_t>(out), 71);
         LinearWeight lw;
-        lw.format = format;
-        lw.blocks = blocks.data();
+        lw.type = format;
+        lw.weight = blocks.data();
         lw.bias = bias.data();
         lw.out_features = out;
         lw.in_features = in;

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "model/backend_factory.hpp"
+#include "kernels/backend_factory.hpp"
 #include "model/checkpoint.hpp"
 #include "model/generator.hpp"
 #include "model/tokenizer/tokenizer.hpp"

@@ -15,7 +15,7 @@
 #include <fstream>
 #include <vector>
 
-#include "model/backend_factory.hpp"
+#include "kernels/backend_factory.hpp"
 #include "model/checkpoint.hpp"
 #include "model/transformer.hpp"
 #include "model/weights/gguf_file.hpp"

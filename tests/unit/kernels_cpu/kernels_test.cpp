@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/cpu/cpu_backend.hpp"
+#include "step_upload.hpp"
 #include "kernels/cpu/cpu_kernels.hpp"
 #include "kernels/cpu/quantized_gemv.hpp"
 #include "kernels/cpu/thread_pool.hpp"
@@ -209,8 +210,9 @@ TEST_CASE("CpuBackend paged attention with GQA over two sequences matches per-he
   step1.add_sequence(std::span(ids).first(6), 0, pool.get(), table_a, false);
   step1.add_sequence(std::span(ids).first(3), 0, pool.get(), table_b, false);
   std::vector<float> out(static_cast<size_t>(9 * q_dim));
-  backend.store_kv(x.data(), k, v, step1.sequences, 0);
-  backend.attention(x.data(), q, step1.sequences, 0, 0.25f, out.data());
+  upload_batch(backend, step1);
+  backend.store_kv(0, x.data(), k, v);
+  backend.attention(0, x.data(), q, 0.25f, out.data());
 
   // Reference for sequence B's rows (6..8): each q head h against kv head h / 2 over B's own keys.
   for (int64_t h = 0; h < heads; ++h) {
@@ -232,8 +234,9 @@ TEST_CASE("CpuBackend paged attention with GQA over two sequences matches per-he
   ForwardBatch step2;
   step2.add_sequence(std::span(ids).first(1), 3, pool.get(), table_b, false);
   std::vector<float> out2(static_cast<size_t>(q_dim));
-  backend.store_kv(x2.data(), k, v, step2.sequences, 0);
-  backend.attention(x2.data(), q, step2.sequences, 0, 0.25f, out2.data());
+  upload_batch(backend, step2);
+  backend.store_kv(0, x2.data(), k, v);
+  backend.attention(0, x2.data(), q, 0.25f, out2.data());
   std::vector<float> keys(static_cast<size_t>(4 * kv_dim)), values(keys.size());
   for (int64_t t = 0; t < 4; ++t) {
     const float* src = t < 3 ? x.data() + (6 + t) * stride : x2.data();
@@ -253,12 +256,12 @@ TEST_CASE("CpuBackend paged attention with GQA over two sequences matches per-he
   std::vector<int32_t> many(9, 0);
   too_long.add_sequence(many, 0, pool.get(), table_a, false);
   std::vector<float> big(static_cast<size_t>(9 * stride));
-  CHECK_THROWS_WITH(backend.store_kv(big.data(), k, v, too_long.sequences, 0),
+  CHECK_THROWS_WITH(upload_batch(backend, too_long),
                     Catch::Contains("need 3 blocks of 4") && Catch::Contains("table has 2"));
   ForwardBatch outside;
   const std::vector<int32_t> bad_table = {16};
   outside.add_sequence(std::span(ids).first(1), 0, pool.get(), bad_table, false);
-  CHECK_THROWS_WITH(backend.store_kv(big.data(), k, v, outside.sequences, 0), Catch::Contains("pool of 16 blocks"));
+  CHECK_THROWS_WITH(upload_batch(backend, outside), Catch::Contains("pool of 16 blocks"));
 }
 
 TEST_CASE("ThreadPool runs every index once and propagates exceptions", "[kernels]") {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kernels/cpu/cpu_backend.hpp"
+#include "step_upload.hpp"
 #include "kernels/cpu/paged_attention.hpp"
 
 using namespace sabre;
@@ -158,8 +159,9 @@ const HeadLayout kQ{kHeads, kHeadDim, 0, kStride}, kK{kKvHeads, kHeadDim, kQDim,
 std::vector<float> attend(CpuBackend& backend, const ForwardBatch& batch, const std::vector<float>& x,
                           int64_t layer = 0) {
   std::vector<float> out(static_cast<size_t>(batch.rows() * kQDim));
-  backend.store_kv(x.data(), kK, kV, batch.sequences, layer);
-  backend.attention(x.data(), kQ, batch.sequences, layer, 0.25f, out.data());
+  upload_batch(backend, batch);
+  backend.store_kv(layer, x.data(), kK, kV);
+  backend.attention(layer, x.data(), kQ, 0.25f, out.data());
   return out;
 }
 
@@ -276,7 +278,8 @@ TEST_CASE("copy_kv_blocks copies every layer's keys and values of a block", "[ke
   read.add_sequence(ids, 0, pool.get(), copied, false);
   for (int64_t layer = 0; layer < layers; ++layer) {
     std::vector<float> out(static_cast<size_t>(length * kQDim));
-    backend.attention(x.data(), kQ, read.sequences, layer, 0.25f, out.data());
+    upload_batch(backend, read);
+    backend.attention(layer, x.data(), kQ, 0.25f, out.data());
     INFO("layer " << layer);
     CHECK(same_bits(out.data(), expect[static_cast<size_t>(layer)].data(), out.size()));
   }
@@ -285,7 +288,8 @@ TEST_CASE("copy_kv_blocks copies every layer's keys and values of a block", "[ke
   const std::vector<int32_t> fresh = {10, 13};
   unwritten.add_sequence(ids, 0, pool.get(), fresh, false);
   std::vector<float> out(static_cast<size_t>(length * kQDim));
-  backend.attention(x.data(), kQ, unwritten.sequences, 0, 0.25f, out.data());
+  upload_batch(backend, unwritten);
+  backend.attention(0, x.data(), kQ, 0.25f, out.data());
   CHECK_FALSE(same_bits(out.data(), expect[0].data(), out.size()));
 
   const KvBlockCopy outside[] = {{3, 16}};

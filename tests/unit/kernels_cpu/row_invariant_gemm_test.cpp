@@ -29,10 +29,10 @@ std::vector<float> normal_floats(size_t n, uint64_t seed) {
 
 // Random GGUF blocks: fp16 scales (and Q4_1 mins) of magnitude 2^-10..2^-4 with either sign, random
 // quant bytes. Real scales sit in that range; it never makes inf or nan.
-std::vector<std::byte> random_quant_blocks(WeightFormat format, int64_t rows, int64_t in, uint64_t seed) {
+std::vector<std::byte> random_quant_blocks(ElementType format, int64_t rows, int64_t in, uint64_t seed) {
   std::mt19937_64 rng(seed);
-  const size_t block_bytes = format == WeightFormat::q8_0 ? 34 : 20;
-  const size_t half_count = format == WeightFormat::q8_0 ? 1 : 2;
+  const size_t block_bytes = format == ElementType::q8_0 ? 34 : 20;
+  const size_t half_count = format == ElementType::q8_0 ? 1 : 2;
   std::vector<std::byte> out(static_cast<size_t>(rows * in / 32) * block_bytes);
   for (size_t b = 0; b < out.size(); b += block_bytes) {
     for (size_t h = 0; h < half_count; ++h) {
@@ -44,25 +44,25 @@ std::vector<std::byte> random_quant_blocks(WeightFormat format, int64_t rows, in
   return out;
 }
 
-const char* format_name(WeightFormat format) {
+const char* format_name(ElementType format) {
   switch (format) {
-    case WeightFormat::f32: return "f32";
-    case WeightFormat::q8_0: return "q8_0";
-    case WeightFormat::q4_1: return "q4_1";
+    case ElementType::f32: return "f32";
+    case ElementType::q8_0: return "q8_0";
+    case ElementType::q4_1: return "q4_1";
   }
   return "?";
 }
 
 // A weight matrix in one format, with its exact fp32 values for the reference product.
 struct TestMatrix {
-  WeightFormat format;
+  ElementType format;
   int64_t out, in;
   std::vector<float> values;       // [out, in] as the kernels see them (dequantised for Q8_0 / Q4_1)
   std::vector<std::byte> blocks;   // the quantised form, empty for f32
 
-  TestMatrix(WeightFormat f, int64_t out_features, int64_t in_features, uint64_t seed)
+  TestMatrix(ElementType f, int64_t out_features, int64_t in_features, uint64_t seed)
       : format(f), out(out_features), in(in_features) {
-    if (format == WeightFormat::f32) {
+    if (format == ElementType::f32) {
       values = normal_floats(static_cast<size_t>(out * in), seed);
     } else {
       blocks = random_quant_blocks(format, out, in, seed);
@@ -71,13 +71,12 @@ struct TestMatrix {
     }
   }
   const void* weight() const {
-    return format == WeightFormat::f32 ? static_cast<const void*>(values.data()) : static_cast<const void*>(blocks.data());
+    return format == ElementType::f32 ? static_cast<const void*>(values.data()) : static_cast<const void*>(blocks.data());
   }
   LinearWeight linear(const float* bias) const {
     LinearWeight w;
-    w.format = format;
-    if (format == WeightFormat::f32) w.weight = values.data();
-    else w.blocks = blocks.data();
+    w.type = format;
+    w.weight = weight();
     w.bias = bias;
     w.out_features = out;
     w.in_features = in;
@@ -85,7 +84,7 @@ struct TestMatrix {
   }
   // The single-row kernel's y[o - begin] for o in [begin, end): what a decode row alone gets.
   void single_row(const float* x, int64_t begin, int64_t end, float* y) const {
-    if (format == WeightFormat::f32) cpu::f32_gemv(values.data(), in, x, begin, end, y);
+    if (format == ElementType::f32) cpu::f32_gemv(values.data(), in, x, begin, end, y);
     else cpu::quantized_gemv(format, blocks.data(), in, x, begin, end, y);
   }
 };
@@ -114,15 +113,15 @@ bool rows_equal(const float* a, const float* b, int64_t count) {
 }
 
 struct Shape {
-  WeightFormat format;
+  ElementType format;
   int64_t in;
 };
 
 // fp32 with odd widths (a scalar tail after the vector span, or nothing but a tail) and with whole
 // 16-float steps; the quantised formats in whole 32-weight blocks.
-const Shape kShapes[] = {{WeightFormat::f32, 7},    {WeightFormat::f32, 37},    {WeightFormat::f32, 64},
-                         {WeightFormat::f32, 579},  {WeightFormat::q8_0, 32},   {WeightFormat::q8_0, 576},
-                         {WeightFormat::q4_1, 32},  {WeightFormat::q4_1, 576}};
+const Shape kShapes[] = {{ElementType::f32, 7},    {ElementType::f32, 37},    {ElementType::f32, 64},
+                         {ElementType::f32, 579},  {ElementType::q8_0, 32},   {ElementType::q8_0, 576},
+                         {ElementType::q4_1, 32},  {ElementType::q4_1, 576}};
 
 }  // namespace
 
@@ -186,10 +185,10 @@ TEST_CASE("row_invariant_gemm: output ranges land at y, with the row stride, and
 TEST_CASE("row_invariant_gemm rejects what it cannot multiply", "[kernels][batch_invariance]") {
   std::vector<std::byte> blocks(34 * 2);
   std::vector<float> x(48), y(2);
-  CHECK_THROWS_WITH(cpu::row_invariant_gemm(WeightFormat::q8_0, blocks.data(), 48, x.data(), 1, 0, 1, nullptr,
+  CHECK_THROWS_WITH(cpu::row_invariant_gemm(ElementType::q8_0, blocks.data(), 48, x.data(), 1, 0, 1, nullptr,
                                             y.data(), 1),
                     Catch::Contains("48") && Catch::Contains("32"));
-  CHECK_THROWS_WITH(cpu::row_invariant_gemm(WeightFormat::f32, x.data(), 8, x.data(), 1, 3, 2, nullptr, y.data(), 1),
+  CHECK_THROWS_WITH(cpu::row_invariant_gemm(ElementType::f32, x.data(), 8, x.data(), 1, 3, 2, nullptr, y.data(), 1),
                     Catch::Contains("[3, 2)"));
 }
 
@@ -199,8 +198,8 @@ TEST_CASE("CpuBackend batch-invariant linear: 57 rows in one call equal the rows
   for (unsigned threads : {1u, 3u}) {
     CpuBackend backend(CpuBackendOptions{threads, /*batch_invariant=*/true});
     REQUIRE(backend.batch_invariant());
-    for (const Shape& shape : {Shape{WeightFormat::f32, 579}, Shape{WeightFormat::q8_0, 576},
-                               Shape{WeightFormat::q4_1, 576}}) {
+    for (const Shape& shape : {Shape{ElementType::f32, 579}, Shape{ElementType::q8_0, 576},
+                               Shape{ElementType::q4_1, 576}}) {
       const int64_t out = 600;  // several output runs per thread, a run boundary inside column tiles
       const TestMatrix m(shape.format, out, shape.in, 300 + threads);
       const auto bias = normal_floats(static_cast<size_t>(out), 10);
@@ -235,7 +234,7 @@ TEST_CASE("CpuBackend default mode decodes exactly as batch-invariant mode (the 
           "[kernels][batch_invariance]") {
   CpuBackend invariant(CpuBackendOptions{2, true});
   CpuBackend fast(CpuBackendOptions{2, false});
-  for (const Shape& shape : {Shape{WeightFormat::f32, 64}, Shape{WeightFormat::q8_0, 576}, Shape{WeightFormat::q4_1, 576}}) {
+  for (const Shape& shape : {Shape{ElementType::f32, 64}, Shape{ElementType::q8_0, 576}, Shape{ElementType::q4_1, 576}}) {
     const int64_t out = 200, rows = 20;
     const TestMatrix m(shape.format, out, shape.in, 400);
     const auto x = normal_floats(static_cast<size_t>(rows * shape.in), 12);

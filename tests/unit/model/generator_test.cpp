@@ -8,7 +8,7 @@
 #include <filesystem>
 
 #include "kernels/cpu/cpu_backend.hpp"
-#include "model/backend_factory.hpp"
+#include "kernels/backend_factory.hpp"
 #include "model/checkpoint.hpp"
 #include "model/generator.hpp"
 #include "greedy_fixture.hpp"

@@ -5,7 +5,7 @@
 #include <string_view>
 
 #include "config/engine_options.hpp"
-#include "model/backend.hpp"
+#include "kernels/backend.hpp"
 
 namespace sabre {
 

@@ -1,4 +1,4 @@
-#include "model/backend_factory.hpp"
+#include "kernels/backend_factory.hpp"
 
 #include <fmt/format.h>
 

@@ -1,0 +1,125 @@
+#pragma once
+// The operations the Llama/Qwen forward pass needs, implemented once per device: kernels/cpu now,
+// kernels/cuda later. The model (model/transformer.cpp) is written only against this interface, as a
+// model library is written against its tensor library, so a new backend never touches the model code.
+//
+// What a new backend implements:
+// - memory: typed buffers (allocate, upload, write, download), a paged KV block pool of a chosen element
+//   type (create_kv_cache, kv_block_bytes, copy_kv_blocks);
+// - the step (kernels/step.hpp): prepare() sizes the step buffers once for StepLimits; upload_step()
+//   copies one StepDescription into them per step; padded_rows() says how many rows a step computes;
+// - the operations below, which read the current step (token ids, positions, slots, block tables,
+//   context lengths, logits rows) from those buffers instead of taking host arrays.
+//
+// Pointers passed to the operations live in the backend's memory space: buffers come from allocate() /
+// upload(), and only download() brings values back to the host. Activations are fp32, row-major, one
+// row per step row (padding included). A "row stride" lets an operation work on one part of a fused row
+// (the q, k or v part of a fused QKV projection) in place.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "kernels/device_buffer.hpp"
+#include "kernels/element_type.hpp"
+#include "kernels/kv_cache.hpp"
+#include "kernels/step.hpp"
+
+namespace sabre {
+
+// A linear layer as Hugging Face stores it: weight [out_features, in_features] row-major (y = x W^T + b);
+// bias is nullptr when the layer has none. `weight` holds out_features rows of in_features elements of
+// `type`: f32, bf16, f16, or the packed q8_0 / q4_1 blocks (in_features a multiple of 32).
+struct LinearWeight {
+  const void* weight = nullptr;
+  const float* bias = nullptr;
+  int64_t out_features = 0;
+  int64_t in_features = 0;
+  ElementType type = ElementType::f32;
+};
+
+// Where the heads of q (or k) sit inside a row: `heads` runs of `head_dim` values starting at `offset`
+// in rows of `row_stride` values.
+struct HeadLayout {
+  int64_t heads = 0;
+  int64_t head_dim = 0;
+  int64_t offset = 0;
+  int64_t row_stride = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  // ---- memory ----
+  // `elements` of `type`, contents unspecified.
+  virtual std::unique_ptr<DeviceBuffer> allocate(ElementType type, int64_t elements) = 0;
+  std::unique_ptr<DeviceBuffer> allocate(int64_t floats) { return allocate(ElementType::f32, floats); }
+  // A buffer of `elements` of `type` holding `bytes` (exactly element_bytes(type, elements) of them).
+  virtual std::unique_ptr<DeviceBuffer> upload(ElementType type, int64_t elements,
+                                               std::span<const std::byte> bytes) = 0;
+  std::unique_ptr<DeviceBuffer> upload(std::span<const float> host) {
+    return upload(ElementType::f32, static_cast<int64_t>(host.size()), std::as_bytes(host));
+  }
+  // The same for a host array the caller no longer needs: a host-memory backend may adopt it.
+  virtual std::unique_ptr<DeviceBuffer> upload(std::vector<float>&& host) { return upload(std::span<const float>(host)); }
+  // Overwrites the start of `buffer` with `bytes` (at most buffer.bytes()).
+  virtual void write(DeviceBuffer& buffer, std::span<const std::byte> bytes) = 0;
+  virtual void download(const float* source, std::span<float> host) = 0;
+
+  // A pool of shape.num_blocks KV blocks. Throws std::invalid_argument for an empty shape or an element
+  // type the backend cannot store, and std::bad_alloc when the memory is not there.
+  virtual std::unique_ptr<KvCache> create_kv_cache(const KvCacheShape& shape) = 0;
+  // The memory one block of `shape` takes (all layers, keys and values, scales included), for sizing a
+  // pool from a memory budget; shape.num_blocks is ignored.
+  virtual size_t kv_block_bytes(const KvCacheShape& shape) const = 0;
+  // Applies the copies in order (all layers, keys and values); ids are checked against the pool.
+  virtual void copy_kv_blocks(KvCache& cache, std::span<const KvBlockCopy> copies) = 0;
+
+  // ---- the step ----
+  // Sizes the step buffers (and whatever per-step workspace the backend keeps) for steps within
+  // `limits`. Called before the first step; a backend shared by several models keeps the largest limits.
+  virtual void prepare(const StepLimits& limits) = 0;
+  virtual const StepLimits& limits() const = 0;
+  // How many rows a step of `rows` real rows computes: a backend replaying captured graphs pads a decode
+  // step to a size it captured; the CPU backend computes the rows as they are.
+  virtual int64_t padded_rows(int64_t rows) const { return rows; }
+  // Copies the step into the buffers prepare() sized: the one transfer of step metadata per step.
+  // Throws std::invalid_argument for a description that is malformed or exceeds the limits
+  // (check_step), or whose block tables or slots fall outside its KV pool.
+  virtual void upload_step(const StepDescription& step) = 0;
+
+  // ---- operations (on the current step) ----
+  // out[r] = row token_ids[r] of `table` (vocab rows of `dim` elements of `type`), as fp32, for every row.
+  virtual void embedding(const void* table, ElementType type, int64_t dim, float* out) = 0;
+  // y[rows, out] = x[rows, in] W^T (+ b), W of any LinearWeight type.
+  virtual void linear(const float* x, int64_t rows, const LinearWeight& w, float* y) = 0;
+  // y = x / rms(x) * weight per row of `dim` (y may equal x).
+  virtual void rms_norm(const float* x, int64_t rows, int64_t dim, const float* weight, float eps, float* y) = 0;
+  // The same per head, in place (Qwen3's q_norm / k_norm), weight has head_dim values.
+  virtual void head_rms_norm(float* x, int64_t rows, const HeadLayout& heads, const float* weight, float eps) = 0;
+  // cos_sin[r] = [cos(p * f) ..., sin(p * f) ...] * attention_scaling for p = positions[r] and the
+  // head_dim/2 frequencies f (`inv_freq`, in the backend's memory); computed once per step, shared by
+  // every layer.
+  virtual void rope_table(std::span<const float> inv_freq, float attention_scaling, float* cos_sin) = 0;
+  // Rotates every head in place with Hugging Face's rotate_half pairing (i, i + head_dim/2).
+  virtual void apply_rope(float* x, int64_t rows, const HeadLayout& heads, const float* cos_sin) = 0;
+  // Writes each real row's keys and values at layer `layer` into its slot (slot_mapping) of the step's pool.
+  virtual void store_kv(int64_t layer, const float* x, const HeadLayout& k, const HeadLayout& v) = 0;
+  // Causal attention of each sequence's rows over its keys and values, read through its block table
+  // (its row i sees positions 0 .. context_len - rows + i), grouped-query (q head h reads kv head
+  // h / (q heads / kv heads)). out: rows of q.heads * head_dim; padding rows are left as they are.
+  virtual void attention(int64_t layer, const float* x, const HeadLayout& q, float scale, float* out) = 0;
+  // out[rows, inter] = silu(gate) * up where gate_up rows are [gate (inter) | up (inter)].
+  virtual void silu_mul(const float* gate_up, int64_t rows, int64_t inter, float* out) = 0;
+  // x += y over n values.
+  virtual void add(float* x, const float* y, size_t n) = 0;
+  // out[i] = x[logit_rows[i]] for rows of `dim` values.
+  virtual void gather_logit_rows(const float* x, int64_t dim, float* out) = 0;
+};
+
+}  // namespace sabre

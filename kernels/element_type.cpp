@@ -1,0 +1,50 @@
+#include "kernels/element_type.hpp"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+namespace sabre {
+
+std::string_view element_type_name(ElementType type) {
+  switch (type) {
+    case ElementType::f32: return "f32";
+    case ElementType::bf16: return "bf16";
+    case ElementType::f16: return "f16";
+    case ElementType::i8: return "int8";
+    case ElementType::fp8_e4m3: return "fp8_e4m3";
+    case ElementType::i32: return "i32";
+    case ElementType::q8_0: return "q8_0";
+    case ElementType::q4_1: return "q4_1";
+  }
+  return "unknown";
+}
+
+int64_t element_block_size(ElementType type) {
+  return type == ElementType::q8_0 || type == ElementType::q4_1 ? 32 : 1;
+}
+
+size_t element_block_bytes(ElementType type) {
+  switch (type) {
+    case ElementType::f32:
+    case ElementType::i32: return 4;
+    case ElementType::bf16:
+    case ElementType::f16: return 2;
+    case ElementType::i8:
+    case ElementType::fp8_e4m3: return 1;
+    case ElementType::q8_0: return 2 + 32;
+    case ElementType::q4_1: return 2 + 2 + 16;
+  }
+  throw std::invalid_argument("element_block_bytes: unknown element type");
+}
+
+size_t element_bytes(ElementType type, int64_t count) {
+  const int64_t block = element_block_size(type);
+  if (count < 0 || count % block != 0) {
+    throw std::invalid_argument(fmt::format("{} elements of {} are not a whole number of its {}-element blocks", count,
+                                            element_type_name(type), block));
+  }
+  return static_cast<size_t>(count / block) * element_block_bytes(type);
+}
+
+}  // namespace sabre

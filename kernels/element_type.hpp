@@ -1,0 +1,35 @@
+#pragma once
+// The element types a backend buffer can hold. Plain types have one element per value; packed types
+// (GGUF's Q8_0 / Q4_1) store blocks of 32 elements in a fixed number of bytes, so a buffer of them is
+// counted in elements but sized in blocks.
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace sabre {
+
+enum class ElementType : uint8_t {
+  f32,       // IEEE binary32
+  bf16,      // bfloat16: the top 16 bits of an f32
+  f16,       // IEEE binary16
+  i8,        // int8 (KV cache with a scale per token and head)
+  fp8_e4m3,  // OCP FP8 E4M3 (KV cache with a scale per token and head)
+  i32,       // int32 (token ids, positions, block tables)
+  q8_0,      // GGUF Q8_0: per 32 elements an fp16 scale and 32 int8 (34 bytes)
+  q4_1,      // GGUF Q4_1: per 32 elements an fp16 scale, an fp16 minimum and 32 nibbles (20 bytes)
+};
+
+std::string_view element_type_name(ElementType type);
+
+// Elements per block: 32 for the packed types, 1 for the rest.
+int64_t element_block_size(ElementType type);
+// Bytes per block (per element for the plain types).
+size_t element_block_bytes(ElementType type);
+inline bool is_packed(ElementType type) { return element_block_size(type) > 1; }
+
+// Bytes `count` elements take. Throws std::invalid_argument when a packed type's count is not a whole
+// number of blocks (the message names the type and the count).
+size_t element_bytes(ElementType type, int64_t count);
+
+}  // namespace sabre
