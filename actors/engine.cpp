@@ -139,7 +139,7 @@ engine_actor spawn_engine(caf::actor_system& system, const EngineOptions& option
   auto loaded = std::make_shared<LoadedModel>();
   loaded->backend = make_backend(options.device);
   loaded->model = std::make_unique<Transformer>(checkpoint.config, *checkpoint.weights, *loaded->backend,
-                                                step_limits(scheduler_options.scheduler, options.cache));
+                                                step_limits(scheduler_options.scheduler, options.cache), options.dtype);
   std::shared_ptr<Transformer> model(loaded, loaded->model.get());
   const int64_t num_blocks = kv_blocks_for(options, *model);
   const int64_t blocks_per_sequence =

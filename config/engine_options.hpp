@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,16 @@ namespace sabre {
 // directly (fewer bytes per decoded token); f32: dequantised to fp32 at load (the reference path).
 enum class GgufWeights { quantized, f32 };
 std::string_view gguf_weights_name(GgufWeights mode);
+
+// What the model's weights are kept in (vLLM's --dtype). automatic: the checkpoint's own type
+// (config.json's torch_dtype: a bf16 checkpoint stays bf16 in memory, with no fp32 copy; a GGUF file's
+// float tensors become fp32 and its Q8_0 / Q4_1 matrices stay quantised). bfloat16 / float16 / float32:
+// the matrices and the embedding are converted to that type at load (norm weights and biases are small
+// and stay fp32). The CPU backend computes activations and sums in fp32 whatever this says.
+enum class ModelDtype { automatic, bfloat16, float16, float32 };
+std::string_view model_dtype_name(ModelDtype dtype);
+// "auto", "bfloat16", "float16", "float32" and vLLM's synonyms (bf16, half, fp16, float, fp32).
+std::optional<ModelDtype> parse_model_dtype(std::string_view text);
 
 // Where the model runs and how the backend computes.
 struct DeviceOptions {
@@ -70,6 +81,7 @@ struct EngineOptions {
   std::filesystem::path tokenizer;       // directory with tokenizer.json, when not beside the model
   std::string served_model_name;         // default: the model path's file name
   GgufWeights gguf_weights = GgufWeights::quantized;
+  ModelDtype dtype = ModelDtype::automatic;
   DeviceOptions device;
   CacheConfig cache;
   SchedulerConfig scheduler;

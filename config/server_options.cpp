@@ -143,17 +143,9 @@ const std::vector<FlagSpec>& flag_specs() {
     value("chat-template", {},
           [](ServerOptions& o, const std::string& v, const std::string&) { o.http.chat_template = v; });
     value("dtype", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
-      const std::string d = lower(v);
-      // vLLM's and BladeLLM's other spellings of the same types.
-      static const std::map<std::string, std::string> synonyms = {
-          {"auto", "auto"},         {"bfloat16", "bfloat16"}, {"bf16", "bfloat16"}, {"float16", "float16"},
-          {"half", "float16"},      {"fp16", "float16"},      {"float32", "float32"}, {"float", "float32"},
-          {"fp32", "float32"}};
-      const auto it = synonyms.find(d);
-      if (it == synonyms.end()) {
-        throw OptionsError(fmt::format("{}: expected one of auto, bfloat16, float16, float32, got '{}'", f, v));
-      }
-      o.dtype = it->second;
+      const auto dtype = parse_model_dtype(v);  // vLLM's and BladeLLM's other spellings too
+      if (!dtype) throw OptionsError(fmt::format("{}: expected one of auto, bfloat16, float16, float32, got '{}'", f, v));
+      o.engine.dtype = *dtype;
     });
     flag("disable-prefix-cache", {"disable-prompt-cache", "no-enable-prefix-caching"},
          [](ServerOptions& o, const std::string& v, const std::string& f) {
@@ -315,11 +307,8 @@ void validate_server_options(ServerOptions& o) {
   if (given("draft-tokenizer")) warn("--draft-tokenizer has no effect without speculative decoding");
   if (given("speculative-steps")) warn("--speculative-steps has no effect without speculative decoding");
 
-  if (o.dtype == "float32") {
-    o.engine.gguf_weights = GgufWeights::f32;  // GGUF matrices dequantised to fp32 at load
-  } else if (o.dtype != "auto") {
-    warn(fmt::format("--dtype {} is ignored: the CPU backend computes in float32", o.dtype));
-  }
+  // float32 means every weight in fp32: GGUF's quantised matrices too.
+  if (o.engine.dtype == ModelDtype::float32) o.engine.gguf_weights = GgufWeights::f32;
   if (given("gpu-memory-utilization")) {
     warn("--gpu-memory-utilization has no effect on the CPU backend: size the KV cache with --kv-cache-memory");
   }
@@ -348,8 +337,9 @@ Model:
   --served-model-name NAME        the name clients use (default: the model path's file name)
   --chat-template FILE            Jinja chat template replacing the model's own [--chat_template]
   --dtype auto|bfloat16|float16|float32
-                                  auto (default) keeps GGUF quantised matrices; float32 dequantises them.
-                                  The CPU backend computes in float32 whatever the value
+                                  what the weights are kept in: auto (default) is the checkpoint's own type
+                                  (a bf16 model stays bf16; GGUF Q8_0/Q4_1 matrices stay quantised);
+                                  float32 also dequantises GGUF matrices. The CPU computes in float32
   --max-model-len L               prompt + completion tokens at most (default: the model's context)
 
 HTTP:

@@ -41,7 +41,6 @@ struct ServerOptions {
   // BladeLLM spellings parsed so that deployments that pass them start (or fail with a clear message);
   // see validate.
   std::string decode_algo = "normal";    // BladeLLM: normal, sps, look_ahead
-  std::string dtype = "auto";            // auto, bfloat16, float16, float32
   std::string preempt_strategy = "AUTO";  // BladeLLM: AUTO, RECOMPUTE, SWAP
   std::optional<double> max_queue_time;   // BladeLLM, seconds
 

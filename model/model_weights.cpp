@@ -4,29 +4,74 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstring>
+#include <optional>
 #include <utility>
 
 #include "model/quantized_tensors.hpp"
+#include "model/weights/dtype_convert.hpp"
 
 namespace sabre {
 namespace {
 
 // Stacks tensors that share their column count (q, k, v -> qkv) into one host array.
-std::vector<float> concatenate(std::vector<std::vector<float>> parts) {
+template <class T>
+std::vector<T> concatenate(std::vector<std::vector<T>> parts) {
   if (parts.size() == 1) return std::move(parts.front());
   size_t total = 0;
   for (const auto& p : parts) total += p.size();
-  std::vector<float> out;
+  std::vector<T> out;
   out.reserve(total);
   for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
   return out;
 }
 
+using TensorParts = std::vector<std::pair<std::string, std::vector<int64_t>>>;
+
+std::optional<ElementType> element_type_of(DType dtype) {
+  switch (dtype) {
+    case DType::f32: return ElementType::f32;
+    case DType::bf16: return ElementType::bf16;
+    case DType::f16: return ElementType::f16;
+  }
+  return std::nullopt;
+}
+
+// The type the matrices and the embedding are kept in (ModelDtype's rules).
+ElementType float_weight_type(ModelDtype dtype, const ModelConfig& config) {
+  switch (dtype) {
+    case ModelDtype::bfloat16: return ElementType::bf16;
+    case ModelDtype::float16: return ElementType::f16;
+    case ModelDtype::float32: return ElementType::f32;
+    case ModelDtype::automatic: break;
+  }
+  if (config.torch_dtype == "bfloat16") return ElementType::bf16;
+  if (config.torch_dtype == "float16") return ElementType::f16;
+  return ElementType::f32;
+}
+
+// One tensor's elements as `type` (bf16 or f16): its own bytes when it is stored in that type (nothing
+// converted, nothing widened), otherwise converted through fp32 with rounding to nearest even.
+std::vector<std::byte> load_16_bit(const WeightSource& source, const std::string& name,
+                                   const std::vector<int64_t>& shape, ElementType type) {
+  const TensorView* view = source.find(name);
+  if (view != nullptr && view->shape == shape && element_type_of(view->dtype) == type) {
+    return {view->bytes.begin(), view->bytes.end()};
+  }
+  const std::vector<float> values = load_f32(source, name, shape);  // reports a missing tensor or bad shape
+  std::vector<std::byte> out(values.size() * 2);
+  for (size_t i = 0; i < values.size(); ++i) {
+    const uint16_t h = type == ElementType::bf16 ? f32_to_bf16(values[i]) : f32_to_f16(values[i]);
+    std::memcpy(out.data() + 2 * i, &h, 2);
+  }
+  return out;
+}
+
 // One linear layer's matrix from one or more stacked tensors (rows of q, k, v). Kept quantised when the
-// source has every part in the same quantised format with the expected shape; otherwise fp32 (where
-// load_f32 reports a missing tensor or a wrong shape).
+// source has every part in the same quantised format with the expected shape; otherwise in `type`
+// (load_f32 reports a missing tensor or a wrong shape).
 MatrixWeight load_matrix(const WeightSource& source, const QuantizedTensorSource* quantized, Backend& backend,
-                         const std::vector<std::pair<std::string, std::vector<int64_t>>>& parts) {
+                         const TensorParts& parts, ElementType type) {
   if (quantized != nullptr) {
     std::vector<const QuantizedTensor*> found;
     for (const auto& [name, shape] : parts) {
@@ -39,23 +84,33 @@ MatrixWeight load_matrix(const WeightSource& source, const QuantizedTensorSource
     }
     if (!found.empty()) {
       MatrixWeight m;
-      const ElementType type = found.front()->format;
+      const ElementType packed = found.front()->format;
       int64_t elements = 0;
       for (const auto* t : found) elements += t->shape[0] * t->shape[1];
       if (found.size() == 1) {
-        m.buffer = backend.upload(type, elements, found.front()->blocks);
+        m.buffer = backend.upload(packed, elements, found.front()->blocks);
       } else {
         std::vector<std::byte> stacked;
         for (const auto* t : found) stacked.insert(stacked.end(), t->blocks.begin(), t->blocks.end());
-        m.buffer = backend.upload(type, elements, stacked);
+        m.buffer = backend.upload(packed, elements, stacked);
       }
       return m;
     }
   }
-  std::vector<std::vector<float>> values;
-  for (const auto& [name, shape] : parts) values.push_back(load_f32(source, name, shape));
   MatrixWeight m;
-  m.buffer = backend.upload(concatenate(std::move(values)));
+  if (type == ElementType::f32) {
+    std::vector<std::vector<float>> values;
+    for (const auto& [name, shape] : parts) values.push_back(load_f32(source, name, shape));
+    m.buffer = backend.upload(concatenate(std::move(values)));
+    return m;
+  }
+  std::vector<std::vector<std::byte>> bytes;
+  int64_t elements = 0;
+  for (const auto& [name, shape] : parts) {
+    bytes.push_back(load_16_bit(source, name, shape, type));
+    elements += shape[0] * shape[1];
+  }
+  m.buffer = backend.upload(type, elements, concatenate(std::move(bytes)));
   return m;
 }
 
@@ -65,12 +120,22 @@ LinearWeight MatrixWeight::linear(const float* bias, int64_t out_features, int64
   return LinearWeight{buffer->raw(), bias, out_features, in_features, buffer->type()};
 }
 
+size_t ModelWeights::bytes() const {
+  const auto size = [](const std::unique_ptr<DeviceBuffer>& b) { return b ? b->bytes() : size_t{0}; };
+  size_t total = size(embed_tokens) + size(final_norm) + size(lm_head.buffer);
+  for (const LayerWeights& l : layers) {
+    total += size(l.input_norm) + size(l.qkv.buffer) + size(l.qkv_bias) + size(l.q_norm) + size(l.k_norm) +
+             size(l.o_proj.buffer) + size(l.o_bias) + size(l.post_norm) + size(l.gate_up.buffer) + size(l.down.buffer);
+  }
+  return total;
+}
+
 LinearWeight ModelWeights::lm_head_linear(int64_t vocab, int64_t hidden) const {
   if (lm_head.buffer) return lm_head.linear(nullptr, vocab, hidden);
   return LinearWeight{embed_tokens->raw(), nullptr, vocab, hidden, embed_tokens->type()};
 }
 
-ModelWeights load_model_weights(const ModelConfig& c, const WeightSource& source, Backend& backend) {
+ModelWeights load_model_weights(const ModelConfig& c, const WeightSource& source, Backend& backend, ModelDtype dtype) {
   const auto start = std::chrono::steady_clock::now();
   const int64_t hidden = c.hidden_size;
   const int64_t q_dim = c.num_attention_heads * c.head_dim;
@@ -79,14 +144,15 @@ ModelWeights load_model_weights(const ModelConfig& c, const WeightSource& source
   auto load = [&](const std::string& name, std::vector<int64_t> shape) { return load_f32(source, name, shape); };
   auto upload = [&](std::vector<float>&& host) { return backend.upload(std::move(host)); };
   const auto* quantized = dynamic_cast<const QuantizedTensorSource*>(&source);
-  auto matrix = [&](std::vector<std::pair<std::string, std::vector<int64_t>>> parts) {
-    return load_matrix(source, quantized, backend, parts);
-  };
+  const ElementType type = float_weight_type(dtype, c);
+  auto matrix = [&](const TensorParts& parts) { return load_matrix(source, quantized, backend, parts, type); };
   // Qwen2 biases q/k/v but not o; Llama's and Qwen3's attention_bias covers all four projections.
   const bool o_bias = c.attention_bias && c.architecture != Architecture::qwen2;
 
   ModelWeights w;
-  w.embed_tokens = upload(load("model.embed_tokens.weight", {c.vocab_size, hidden}));
+  // The embedding as the matrices are kept (quantised when the checkpoint has it so, else the model's float
+  // type): the lookup converts the rows it reads, and a tied LM head multiplies with it as it is.
+  w.embed_tokens = matrix({{"model.embed_tokens.weight", {c.vocab_size, hidden}}}).buffer;
   w.layers.resize(static_cast<size_t>(c.num_hidden_layers));
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     // fmt rather than string + string: g++ 12 warns falsely (-Wrestrict) on the latter.
@@ -97,7 +163,7 @@ ModelWeights load_model_weights(const ModelConfig& c, const WeightSource& source
                         {p("self_attn.k_proj.weight"), {kv_dim, hidden}},
                         {p("self_attn.v_proj.weight"), {kv_dim, hidden}}});
     if (c.attention_bias) {
-      layer.qkv_bias = upload(concatenate({load(p("self_attn.q_proj.bias"), {q_dim}),
+      layer.qkv_bias = upload(concatenate<float>({load(p("self_attn.q_proj.bias"), {q_dim}),
                                            load(p("self_attn.k_proj.bias"), {kv_dim}),
                                            load(p("self_attn.v_proj.bias"), {kv_dim})}));
     }
@@ -112,16 +178,12 @@ ModelWeights load_model_weights(const ModelConfig& c, const WeightSource& source
     layer.down = matrix({{p("mlp.down_proj.weight"), {hidden, inter}}});
   }
   w.final_norm = upload(load("model.norm.weight", {hidden}));
-  if (!c.tie_word_embeddings) {
-    w.lm_head = matrix({{"lm_head.weight", {c.vocab_size, hidden}}});
-  } else if (quantized != nullptr && quantized->find_quantized("model.embed_tokens.weight") != nullptr) {
-    // The tied head reads the embedding's blocks (a quarter of the fp32 table's bytes per token).
-    w.lm_head = matrix({{"model.embed_tokens.weight", {c.vocab_size, hidden}}});
-  }
+  if (!c.tie_word_embeddings) w.lm_head = matrix({{"lm_head.weight", {c.vocab_size, hidden}}});
 
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  spdlog::info("loaded {} layers of {} from {} in {:.2f} s", c.num_hidden_layers, architecture_name(c.architecture),
-               source.description(), seconds);
+  spdlog::info("loaded {} layers of {} from {} in {:.2f} s: {:.1f} MiB of weights, matrices in {}", c.num_hidden_layers,
+               architecture_name(c.architecture), source.description(), seconds,
+               static_cast<double>(w.bytes()) / (1 << 20), element_type_name(w.matrix_type()));
   return w;
 }
 

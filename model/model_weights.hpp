@@ -3,11 +3,13 @@
 // fused into one projection and gate/up into another, so each layer does three big matrix products
 // instead of six (one GEMV each for decode, fewer passes over the activations). The matrices of linear
 // layers stay in the checkpoint's quantised format when it offers one (QuantizedTensorSource: GGUF Q8_0 /
-// Q4_1); everything else is fp32.
+// Q4_1); the other matrices and the embedding are in the model's float type (f32, bf16 or f16), norm
+// weights and biases in fp32.
 
 #include <memory>
 #include <vector>
 
+#include "config/engine_options.hpp"
 #include "config/model_config.hpp"
 #include "kernels/backend.hpp"
 #include "model/weights/weight_source.hpp"
@@ -36,18 +38,22 @@ struct LayerWeights {
 };
 
 struct ModelWeights {
-  std::unique_ptr<DeviceBuffer> embed_tokens;  // [vocab, hidden]
+  std::unique_ptr<DeviceBuffer> embed_tokens;  // [vocab, hidden], in the matrices' type
   std::vector<LayerWeights> layers;
   std::unique_ptr<DeviceBuffer> final_norm;    // [hidden]
-  // [vocab, hidden]. Tied to embed_tokens: empty in fp32 (the embedding table serves), or the quantised
-  // copy of the embedding when the checkpoint has one (the lookup itself needs the fp32 table).
-  MatrixWeight lm_head;
+  MatrixWeight lm_head;                        // [vocab, hidden]; empty when tied to embed_tokens
 
   LinearWeight lm_head_linear(int64_t vocab, int64_t hidden) const;
+  // Bytes every buffer takes on the backend, and the element type of the big matrices.
+  size_t bytes() const;
+  ElementType matrix_type() const { return layers.empty() ? embed_tokens->type() : layers.front().qkv.buffer->type(); }
 };
 
 // Reads every tensor the architecture needs by its Hugging Face name, checking shapes (errors name the
-// file, the tensor and both shapes).
-ModelWeights load_model_weights(const ModelConfig& config, const WeightSource& source, Backend& backend);
+// file, the tensor and both shapes). The matrices and the embedding are kept in the type `dtype` resolves
+// to (ModelDtype: a 16-bit tensor already in that type is uploaded as it is stored), quantised matrices
+// stay quantised, and norm weights and biases are fp32.
+ModelWeights load_model_weights(const ModelConfig& config, const WeightSource& source, Backend& backend,
+                                ModelDtype dtype = ModelDtype::automatic);
 
 }  // namespace sabre

@@ -26,13 +26,16 @@ struct SequenceKv {
 
 class Transformer {
  public:
-  // Loads the weights into `backend` (which must outlive the Transformer) and prepares the backend and
-  // the workspace for steps within `limits` (a max_blocks_per_sequence of 0 becomes the model's context).
-  Transformer(const ModelConfig& config, const WeightSource& weights, Backend& backend, StepLimits limits = {});
+  // Loads the weights into `backend` (which must outlive the Transformer), kept in the type `dtype`
+  // resolves to, and prepares the backend and the workspace for steps within `limits` (a
+  // max_blocks_per_sequence of 0 becomes the model's context).
+  Transformer(const ModelConfig& config, const WeightSource& weights, Backend& backend, StepLimits limits = {},
+              ModelDtype dtype = ModelDtype::automatic);
 
   const ModelConfig& config() const { return config_; }
   Backend& backend() { return backend_; }
   const StepLimits& limits() const { return limits_; }
+  const ModelWeights& weights() const { return weights_; }
 
   // The shape of a KV pool of `num_blocks` blocks for this model.
   KvCacheShape kv_cache_shape(int64_t num_blocks, int64_t block_size = 16) const;

@@ -111,7 +111,7 @@ int run(const Options& options) {
                generation.sampling.temperature, generation.sampling.top_p, generation.sampling.top_k, seed);
 
   auto backend = make_backend(options.device);
-  Transformer model(checkpoint.config, *checkpoint.weights, *backend);
+  Transformer model(checkpoint.config, *checkpoint.weights, *backend, {}, options.dtype);
   checkpoint.weights.reset();  // the backend holds its own converted copy; drop the file's (or GGUF's) one
 
   std::optional<IncrementalDecoder> stream;

@@ -64,6 +64,8 @@ GGUF file.
                        uses); slower prefill than the default OpenBLAS path
   --gguf-weights MODE  quantized (default): a GGUF file's Q8_0/Q4_1 matrices are multiplied with as
                        stored; f32: every weight is dequantised to fp32 at load
+  --dtype TYPE         auto (default: the checkpoint's own, so a bf16 model stays bf16 in memory),
+                       bfloat16, float16 or float32: what the weights are kept in (computed in fp32)
   --json               print one JSON object: text, token_ids, logprobs, prompt_tokens,
                        completion_tokens, finish_reason, tokens_per_second (decode rate),
                        prompt_tokens_per_second (prefill rate), seed
@@ -83,7 +85,7 @@ Options parse_options(int argc, char** argv) {
       {"--tokenizer", Kind::value},  {"--max-tokens", Kind::value}, {"--temperature", Kind::value},
       {"--top-p", Kind::value},      {"--top-k", Kind::value},      {"--seed", Kind::value},
       {"--device", Kind::value},     {"--threads", Kind::value},    {"--ignore-eos", Kind::flag},
-      {"--gguf-weights", Kind::value}, {"--batch-invariant", Kind::flag},
+      {"--gguf-weights", Kind::value}, {"--batch-invariant", Kind::flag}, {"--dtype", Kind::value},
       {"--chat", Kind::flag},        {"--json", Kind::flag},        {"--verbose", Kind::flag},
       {"--help", Kind::flag},        {"-h", Kind::flag},
   };
@@ -121,6 +123,11 @@ Options parse_options(int argc, char** argv) {
       else throw UsageError(fmt::format("--gguf-weights must be quantized or f32, got '{}'", value));
     }
     else if (arg == "--batch-invariant") o.device.batch_invariant = true;
+    else if (arg == "--dtype") {
+      const auto dtype = parse_model_dtype(value);
+      if (!dtype) throw UsageError(fmt::format("--dtype must be auto, bfloat16, float16 or float32, got '{}'", value));
+      o.dtype = *dtype;
+    }
     else if (arg == "--ignore-eos") o.ignore_eos = true;
     else if (arg == "--chat") o.chat = true;
     else if (arg == "--json") o.json = true;

@@ -30,6 +30,7 @@ struct Options {
   bool ignore_eos = false;
   bool chat = false;
   DeviceOptions device;  // --device, --threads, --batch-invariant
+  ModelDtype dtype = ModelDtype::automatic;
   GgufWeights gguf_weights = GgufWeights::quantized;
   bool json = false;
   bool verbose = false;

@@ -18,8 +18,6 @@ namespace sabre::cpu {
 namespace {
 
 constexpr int64_t kBlock = 32;
-constexpr size_t kQ8_0Bytes = 2 + 32;      // fp16 scale d, 32 int8: w = q * d
-constexpr size_t kQ4_1Bytes = 2 + 2 + 16;  // fp16 scale d, fp16 min m, 32 nibbles: w = q * d + m
 
 uint16_t load_u16(const std::byte* p) {
   uint16_t v;
@@ -72,27 +70,48 @@ void dequantize_block(ElementType format, const std::byte* block, float* w) {
 }
 
 void check_format(ElementType format, int64_t in) {
-  if (format != ElementType::q8_0 && format != ElementType::q4_1) {
-    throw std::invalid_argument("quantised matrix product: the weight format is not Q8_0 or Q4_1");
+  if (format != ElementType::q8_0 && format != ElementType::q4_1 && format != ElementType::bf16 &&
+      format != ElementType::f16) {
+    throw std::invalid_argument(fmt::format("matrix conversion: weights of {} are not converted to fp32 here",
+                                            element_type_name(format)));
   }
-  if (in <= 0 || in % kBlock != 0) {
-    throw std::invalid_argument(
-        fmt::format("quantised matrix product: {} input features is not a positive multiple of {}", in, kBlock));
+  if (in <= 0 || in % weight_block_elements(format) != 0) {
+    throw std::invalid_argument(fmt::format("matrix conversion: {} input features is not a positive multiple of {}",
+                                            in, weight_block_elements(format)));
+  }
+}
+
+// bf16 -> fp32 is exact: the bf16 bits are the top half of the float's.
+float bf16_to_float(uint16_t h) {
+  const uint32_t bits = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+// A run of 16-bit values to fp32, exactly.
+void convert_halves(ElementType format, const std::byte* from, int64_t count, float* out) {
+  int64_t i = 0;
+#ifdef SABRE_QUANTIZED_AVX2
+  for (; i + 8 <= count; i += 8) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(from + 2 * i));
+    const __m256 f = format == ElementType::bf16
+                         ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16))
+                         : _mm256_cvtph_ps(h);
+    _mm256_storeu_ps(out + i, f);
+  }
+#endif
+  for (; i < count; ++i) {
+    const uint16_t h = load_u16(from + 2 * i);
+    out[i] = format == ElementType::bf16 ? bf16_to_float(h) : half_to_float(h);
   }
 }
 
 }  // namespace
 
-int64_t weight_block_elements(ElementType format) { return format == ElementType::f32 ? 1 : kBlock; }
+int64_t weight_block_elements(ElementType format) { return element_block_size(format); }
 
-size_t weight_row_bytes(ElementType format, int64_t in) {
-  switch (format) {
-    case ElementType::f32: return static_cast<size_t>(in) * sizeof(float);
-    case ElementType::q8_0: return static_cast<size_t>(in / kBlock) * kQ8_0Bytes;
-    case ElementType::q4_1: return static_cast<size_t>(in / kBlock) * kQ4_1Bytes;
-  }
-  throw std::invalid_argument("weight_row_bytes: unknown weight format");
-}
+size_t weight_row_bytes(ElementType format, int64_t in) { return element_bytes(format, in); }
 
 void quantized_gemv(ElementType format, const std::byte* weight, int64_t in, const float* x, int64_t row_begin,
                     int64_t row_end, float* y) {
@@ -108,6 +127,10 @@ void f32_gemv(const float* weight, int64_t in, const float* x, int64_t row_begin
 void dequantize_rows(ElementType format, const std::byte* weight, int64_t in, int64_t row_begin, int64_t row_end,
                      float* out) {
   check_format(format, in);
+  if (format == ElementType::bf16 || format == ElementType::f16) {
+    convert_halves(format, weight + static_cast<size_t>(row_begin * in) * 2, (row_end - row_begin) * in, out);
+    return;
+  }
   const size_t row_bytes = weight_row_bytes(format, in);
   const size_t block_bytes = row_bytes / static_cast<size_t>(in / kBlock);
   const std::byte* block = weight + static_cast<size_t>(row_begin) * row_bytes;

@@ -29,10 +29,12 @@ constexpr int64_t kLanes = 8;
 constexpr size_t kOutputBlockBytes = 160 * 1024;
 
 void check_arguments(ElementType format, int64_t in, int64_t rows, int64_t out_begin, int64_t out_end) {
-  if (format != ElementType::f32 && format != ElementType::q8_0 && format != ElementType::q4_1) {
-    throw std::invalid_argument("row_invariant_gemm: unknown weight format");
+  if (format != ElementType::f32 && format != ElementType::bf16 && format != ElementType::f16 &&
+      format != ElementType::q8_0 && format != ElementType::q4_1) {
+    throw std::invalid_argument(
+        fmt::format("row_invariant_gemm: weights of {} are not supported", element_type_name(format)));
   }
-  if (in <= 0 || (format != ElementType::f32 && in % kQuantBlock != 0)) {
+  if (in <= 0 || (is_packed(format) && in % kQuantBlock != 0)) {
     throw std::invalid_argument(fmt::format(
         "row_invariant_gemm: {} input features for a quantised matrix is not a positive multiple of {}", in,
         kQuantBlock));
@@ -80,6 +82,44 @@ struct F32Source {
   }
   size_t row_bytes() const { return static_cast<size_t>(in) * sizeof(float); }
 };
+
+// bf16 and f16 rows: 8 elements per group, converted exactly, so the values multiplied are the fp32 ones
+// an f32 copy of the matrix would hold (and the results the same bits). The leftover elements past a
+// multiple of 8 are converted one by one.
+template <bool kBf16>
+struct HalfSource {
+  static constexpr int kGroups = 1;
+  static constexpr int64_t kStep = 8;
+  const std::byte* weight;
+  int64_t in;
+
+  using Row = const std::byte*;
+  using Step = const std::byte*;
+  Row row(int64_t o) const { return weight + static_cast<size_t>(o) * row_bytes(); }
+  static Step step(Row row, int64_t k) { return row + k * kStep * 2; }
+  static __m256 group(const Step& s, int) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
+    if constexpr (kBf16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    return _mm256_cvtph_ps(h);
+  }
+  static float element(Row row, int64_t i) {
+    const uint16_t h = load_u16(row + 2 * i);
+    if constexpr (kBf16) {
+      const uint32_t bits = static_cast<uint32_t>(h) << 16;
+      float f;
+      std::memcpy(&f, &bits, 4);
+      return f;
+    }
+    return _cvtsh_ss(h);
+  }
+  float tail(Row row, const float* x, float sum) const {
+    for (int64_t i = in - in % kLanes; i < in; ++i) sum = std::fma(element(row, i), x[i], sum);
+    return sum;
+  }
+  size_t row_bytes() const { return static_cast<size_t>(in) * 2; }
+};
+using Bf16Source = HalfSource<true>;
+using F16Source = HalfSource<false>;
 
 struct Q8_0Source {
   static constexpr int kGroups = 4;
@@ -235,10 +275,10 @@ void gemm(const Source& src, const float* x, int64_t rows, int64_t out_begin, in
   }
 }
 
-// Many rows of a quantised W: each block of W's rows is dequantised once into an fp32 panel (with
-// dequantize_rows, whose values are exactly the in-register dequantisation's) and multiplied by the
-// fp32 tiles, so the dequantisation is shared by all rows instead of one row tile. Same values, same
-// fused multiply-adds in the same order: the same bits as the fused kernel.
+// Many rows of a W that is not fp32 (quantised or 16-bit): each block of W's rows is converted once into
+// an fp32 panel (with dequantize_rows, whose values are exactly the in-register conversion's) and
+// multiplied by the fp32 tiles, so the conversion is shared by all rows instead of one row tile. Same
+// values, same fused multiply-adds in the same order: the same bits as the fused kernel.
 void quantized_gemm_through_panels(ElementType format, const std::byte* blocks, int64_t in, const float* x,
                                    int64_t rows, int64_t out_begin, int64_t out_end, const float* bias, float* y,
                                    int64_t y_stride) {
@@ -285,6 +325,22 @@ void row_invariant_gemm(ElementType format, const void* weight, int64_t in, cons
     case ElementType::f32:
       gemm(F32Source{static_cast<const float*>(weight), in}, x, rows, out_begin, out_end, bias, y, y_stride);
       break;
+    case ElementType::bf16:
+      if (rows >= kPanelMinRows) {
+        quantized_gemm_through_panels(format, static_cast<const std::byte*>(weight), in, x, rows, out_begin, out_end,
+                                      bias, y, y_stride);
+        break;
+      }
+      gemm(Bf16Source{static_cast<const std::byte*>(weight), in}, x, rows, out_begin, out_end, bias, y, y_stride);
+      break;
+    case ElementType::f16:
+      if (rows >= kPanelMinRows) {
+        quantized_gemm_through_panels(format, static_cast<const std::byte*>(weight), in, x, rows, out_begin, out_end,
+                                      bias, y, y_stride);
+        break;
+      }
+      gemm(F16Source{static_cast<const std::byte*>(weight), in}, x, rows, out_begin, out_end, bias, y, y_stride);
+      break;
     case ElementType::q8_0:
       if (rows >= kPanelMinRows) {
         quantized_gemm_through_panels(format, static_cast<const std::byte*>(weight), in, x, rows, out_begin, out_end,
@@ -301,6 +357,8 @@ void row_invariant_gemm(ElementType format, const void* weight, int64_t in, cons
       }
       gemm(Q4_1Source{static_cast<const std::byte*>(weight), in}, x, rows, out_begin, out_end, bias, y, y_stride);
       break;
+    default:
+      throw std::logic_error("row_invariant_gemm: unreachable weight format");  // check_arguments refused it
   }
 #else
   // Dequantised with dequantize_rows, whose values are gguf_dequant.cpp's.

@@ -9,13 +9,15 @@
 //   - one 8-lane accumulator; element i (i below in - in % 8) goes to lane i % 8, added in increasing i
 //     by fused multiply-add;
 //   - then one horizontal sum of the 8 lanes in a fixed tree ((l + l+4), then (0 + 2) + (1 + 3));
-//   - then fp32's leftover elements (in % 8 of them) by scalar fused multiply-add, in order;
+//   - then the leftover elements of fp32 / 16-bit rows (in % 8 of them) by scalar fused multiply-add, in
+//     order;
 //   - then + bias[o], when there is a bias.
 // Quantised weights are dequantised in registers with exactly model/weights/gguf_dequant.cpp's
-// arithmetic, so the values multiplied are the dequantiser's. Tiles share each weight load and
-// dequantisation over R rows (and each x load over C outputs); from 12 rows on, quantised weights are
-// first dequantised into fp32 panels shared by all rows (the same values, so the same bits). That is
-// what keeps prefill fast.
+// arithmetic, so the values multiplied are the dequantiser's; bf16 and f16 weights convert exactly, so a
+// 16-bit matrix gives the same bits as an fp32 copy of it. Tiles share each weight load and conversion
+// over R rows (and each x load over C outputs); from 12 rows on, weights that are not fp32 are first
+// converted into fp32 panels shared by all rows (the same values, so the same bits). That is what keeps
+// prefill fast.
 // Threading over runs of outputs never changes an element's arithmetic either.
 //
 // The single-row kernels cpu::quantized_gemv and cpu::f32_gemv are this kernel with one row.
@@ -29,8 +31,9 @@ namespace sabre::cpu {
 
 // y[r * y_stride + (o - out_begin)] = dot(W row o, x row r) (+ bias[o] when bias is not null) for r in
 // [0, rows) and o in [out_begin, out_end). x holds `rows` rows of `in` floats, one after another. W is
-// `weight` as a LinearWeight holds it: fp32 rows of `in` floats (any `in`), or Q8_0 / Q4_1 blocks with
-// `in` a multiple of 32. Single-threaded: callers split [out_begin, out_end) over their threads.
+// `weight` as a LinearWeight holds it: fp32, bf16 or f16 rows of `in` elements (any `in`), or Q8_0 / Q4_1
+// blocks with `in` a multiple of 32. Single-threaded: callers split [out_begin, out_end) over their
+// threads.
 void row_invariant_gemm(ElementType format, const void* weight, int64_t in, const float* x, int64_t rows,
                         int64_t out_begin, int64_t out_end, const float* bias, float* y, int64_t y_stride);
 

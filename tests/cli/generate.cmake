@@ -33,6 +33,19 @@ sabre_generate_test(prompt_ids_greedy
        --ignore-eos --json
   GOLDEN_IDS "${_gen_greedy}")
 
+# A bf16 checkpoint kept in bf16 (auto), and widened with --dtype float32: both give the float64
+# reference's ids on its bf16 weights (tests/fixtures/models/bf16, make_bf16_models.py).
+file(READ ${_gen_models}/bf16/llama_gqa_untied/golden.json _gen_bf16_golden)
+string(JSON _gen_bf16_greedy GET "${_gen_bf16_golden}" greedy_ids)
+foreach(_gen_dtype auto float32)
+  sabre_generate_test(bf16_dtype_${_gen_dtype}
+    ARGS --model ${_gen_models}/bf16/llama_gqa_untied --prompt-ids ${_gen_prompt_csv} --max-tokens 32 --temperature 0
+         --ignore-eos --json --dtype ${_gen_dtype}
+    GOLDEN_IDS "${_gen_bf16_greedy}")
+endforeach()
+sabre_generate_test(bad_dtype ARGS --model ${_gen_models}/bf16/llama_gqa_untied --prompt-ids 1 --dtype int3
+  EXIT 2 STDERR "--dtype must be auto, bfloat16, float16 or float32")
+
 # Text prompts through the tiny byte-level tokenizer, plain and through the chat template.
 sabre_generate_test(prompt_text
   ARGS --model ${_gen_models}/qwen3_qknorm --tokenizer ${_gen_models}/byte_tokenizer "--prompt" "Hello, tiny model!"

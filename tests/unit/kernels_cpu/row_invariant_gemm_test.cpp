@@ -1,6 +1,6 @@
 // Batch invariance of the linear layers: every row of a multi-row product (kernels/cpu/row_invariant_gemm)
-// must be bit-identical to the single-row kernels' result for that row alone, for fp32, Q8_0 and Q4_1
-// weights and any row count, and CpuBackend::linear in batch-invariant mode must give a row the same
+// must be bit-identical to the single-row kernels' result for that row alone, for fp32, bf16, f16, Q8_0
+// and Q4_1 weights and any row count, and CpuBackend::linear in batch-invariant mode must give a row the same
 // bits whether it comes alone, in a decode batch or inside a prefill chunk. Closeness to a naive
 // double-precision product checks that the shared arithmetic is also right.
 
@@ -8,6 +8,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <string>
+
+#include <immintrin.h>
 #include <random>
 #include <vector>
 
@@ -44,28 +47,40 @@ std::vector<std::byte> random_quant_blocks(ElementType format, int64_t rows, int
   return out;
 }
 
-const char* format_name(ElementType format) {
-  switch (format) {
-    case ElementType::f32: return "f32";
-    case ElementType::q8_0: return "q8_0";
-    case ElementType::q4_1: return "q4_1";
+std::string format_name(ElementType format) { return std::string(element_type_name(format)); }
+
+// fp32 values rounded to bf16 or f16 (to nearest even), as 16-bit words.
+std::vector<std::byte> random_halves(ElementType format, size_t n, uint64_t seed) {
+  const auto values = normal_floats(n, seed);
+  std::vector<std::byte> out(2 * n);
+  for (size_t i = 0; i < n; ++i) {
+    uint16_t h;
+    if (format == ElementType::f16) {
+      h = _cvtss_sh(values[i], _MM_FROUND_TO_NEAREST_INT);
+    } else {
+      uint32_t bits;
+      std::memcpy(&bits, &values[i], 4);
+      h = static_cast<uint16_t>((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+    }
+    std::memcpy(&out[2 * i], &h, 2);
   }
-  return "?";
+  return out;
 }
 
 // A weight matrix in one format, with its exact fp32 values for the reference product.
 struct TestMatrix {
   ElementType format;
   int64_t out, in;
-  std::vector<float> values;       // [out, in] as the kernels see them (dequantised for Q8_0 / Q4_1)
-  std::vector<std::byte> blocks;   // the quantised form, empty for f32
+  std::vector<float> values;       // [out, in] as the kernels see them (converted for the other formats)
+  std::vector<std::byte> blocks;   // the stored form, empty for f32
 
   TestMatrix(ElementType f, int64_t out_features, int64_t in_features, uint64_t seed)
       : format(f), out(out_features), in(in_features) {
     if (format == ElementType::f32) {
       values = normal_floats(static_cast<size_t>(out * in), seed);
     } else {
-      blocks = random_quant_blocks(format, out, in, seed);
+      blocks = is_packed(format) ? random_quant_blocks(format, out, in, seed)
+                                 : random_halves(format, static_cast<size_t>(out * in), seed);
       values.resize(static_cast<size_t>(out * in));
       cpu::dequantize_rows(format, blocks.data(), in, 0, out, values.data());
     }
@@ -117,11 +132,12 @@ struct Shape {
   int64_t in;
 };
 
-// fp32 with odd widths (a scalar tail after the vector span, or nothing but a tail) and with whole
-// 16-float steps; the quantised formats in whole 32-weight blocks.
+// fp32 and 16-bit rows with odd widths (a scalar tail after the vector span, or nothing but a tail) and
+// with whole 16-float steps; the quantised formats in whole 32-weight blocks.
 const Shape kShapes[] = {{ElementType::f32, 7},    {ElementType::f32, 37},    {ElementType::f32, 64},
-                         {ElementType::f32, 579},  {ElementType::q8_0, 32},   {ElementType::q8_0, 576},
-                         {ElementType::q4_1, 32},  {ElementType::q4_1, 576}};
+                         {ElementType::f32, 579},  {ElementType::bf16, 7},   {ElementType::bf16, 579},
+                         {ElementType::f16, 37},   {ElementType::f16, 576},  {ElementType::q8_0, 32},
+                         {ElementType::q8_0, 576}, {ElementType::q4_1, 32},  {ElementType::q4_1, 576}};
 
 }  // namespace
 
@@ -198,8 +214,8 @@ TEST_CASE("CpuBackend batch-invariant linear: 57 rows in one call equal the rows
   for (unsigned threads : {1u, 3u}) {
     CpuBackend backend(CpuBackendOptions{threads, /*batch_invariant=*/true});
     REQUIRE(backend.batch_invariant());
-    for (const Shape& shape : {Shape{ElementType::f32, 579}, Shape{ElementType::q8_0, 576},
-                               Shape{ElementType::q4_1, 576}}) {
+    for (const Shape& shape : {Shape{ElementType::f32, 579}, Shape{ElementType::bf16, 579}, Shape{ElementType::f16, 576},
+                               Shape{ElementType::q8_0, 576}, Shape{ElementType::q4_1, 576}}) {
       const int64_t out = 600;  // several output runs per thread, a run boundary inside column tiles
       const TestMatrix m(shape.format, out, shape.in, 300 + threads);
       const auto bias = normal_floats(static_cast<size_t>(out), 10);
@@ -244,5 +260,32 @@ TEST_CASE("CpuBackend default mode decodes exactly as batch-invariant mode (the 
     fast.linear(x.data() + 16 * shape.in, 4, w, decode.data());  // a decode step of four sequences
     INFO(format_name(shape.format));
     CHECK(rows_equal(decode.data(), prefill.data() + 16 * out, 4 * out));
+  }
+}
+
+TEST_CASE("16-bit weights give the bits an fp32 copy of the same values gives, in either mode and any rows",
+          "[kernels][batch_invariance]") {
+  for (bool invariant : {true, false}) {
+    CpuBackend backend(CpuBackendOptions{2, invariant});
+    for (ElementType format : {ElementType::bf16, ElementType::f16}) {
+      const int64_t out = 300, in = 576;
+      const TestMatrix half(format, out, in, 500);
+      const LinearWeight w16 = half.linear(nullptr);
+      const LinearWeight w32{half.values.data(), nullptr, out, in, ElementType::f32};
+      for (int64_t rows : {1, 5, 16, 40}) {
+        INFO((invariant ? "batch-invariant " : "default ") << format_name(format) << " rows " << rows);
+        const auto x = normal_floats(static_cast<size_t>(rows * in), 13);
+        std::vector<float> a(static_cast<size_t>(rows * out)), b(a.size());
+        backend.linear(x.data(), rows, w16, a.data());
+        backend.linear(x.data(), rows, w32, b.data());
+        // Up to 16 rows both take the row-invariant kernel on the same values: equal bits. Beyond, the
+        // default mode's sgemm runs over converted tiles rather than the whole matrix: equal to rounding.
+        if (invariant || rows <= 16) {
+          CHECK(rows_equal(a.data(), b.data(), rows * out));
+        } else {
+          CHECK(worst_relative_error(half, x, rows, nullptr, a) < 2e-6);
+        }
+      }
+    }
   }
 }
