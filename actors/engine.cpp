@@ -109,7 +109,7 @@ int64_t kv_blocks_for(const EngineOptions& options, const Transformer& model) {
 
 engine_actor spawn_engine(caf::actor_system& system, const EngineOptions& options) {
   if (options.cache.block_size <= 0) throw std::runtime_error(fmt::format("block size {} must be positive", options.cache.block_size));
-  Checkpoint checkpoint = open_checkpoint(options.model, options.gguf_weights);
+  Checkpoint checkpoint = open_checkpoint(options.model);
 
   RequestContext context;
   std::string tokenizer_json = checkpoint.tokenizer_json;
@@ -139,7 +139,7 @@ engine_actor spawn_engine(caf::actor_system& system, const EngineOptions& option
   auto loaded = std::make_shared<LoadedModel>();
   loaded->backend = make_backend(options.device);
   loaded->model = std::make_unique<Transformer>(checkpoint.config, *checkpoint.weights, *loaded->backend,
-                                                step_limits(scheduler_options.scheduler, options.cache), options.dtype);
+                                                step_limits(scheduler_options.scheduler, options.cache), options.weights);
   std::shared_ptr<Transformer> model(loaded, loaded->model.get());
   const int64_t num_blocks = kv_blocks_for(options, *model);
   const int64_t blocks_per_sequence =

@@ -14,7 +14,8 @@
 namespace sabre {
 
 // How a GGUF file's quantised matrices are kept. quantized: in the file's blocks, multiplied with
-// directly (fewer bytes per decoded token); f32: dequantised to fp32 at load (the reference path).
+// directly (fewer bytes per decoded token); f32: dequantised at load into the model's float type (the
+// reference path).
 enum class GgufWeights { quantized, f32 };
 std::string_view gguf_weights_name(GgufWeights mode);
 
@@ -27,6 +28,12 @@ enum class ModelDtype { automatic, bfloat16, float16, float32 };
 std::string_view model_dtype_name(ModelDtype dtype);
 // "auto", "bfloat16", "float16", "float32" and vLLM's synonyms (bf16, half, fp16, float, fp32).
 std::optional<ModelDtype> parse_model_dtype(std::string_view text);
+
+// How a checkpoint's weights are kept in memory.
+struct WeightOptions {
+  ModelDtype dtype = ModelDtype::automatic;
+  GgufWeights gguf = GgufWeights::quantized;
+};
 
 // Where the model runs and how the backend computes.
 struct DeviceOptions {
@@ -80,8 +87,7 @@ struct EngineOptions {
   std::filesystem::path model;           // HF model directory or .gguf file
   std::filesystem::path tokenizer;       // directory with tokenizer.json, when not beside the model
   std::string served_model_name;         // default: the model path's file name
-  GgufWeights gguf_weights = GgufWeights::quantized;
-  ModelDtype dtype = ModelDtype::automatic;
+  WeightOptions weights;
   DeviceOptions device;
   CacheConfig cache;
   SchedulerConfig scheduler;

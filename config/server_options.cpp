@@ -145,7 +145,7 @@ const std::vector<FlagSpec>& flag_specs() {
     value("dtype", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
       const auto dtype = parse_model_dtype(v);  // vLLM's and BladeLLM's other spellings too
       if (!dtype) throw OptionsError(fmt::format("{}: expected one of auto, bfloat16, float16, float32, got '{}'", f, v));
-      o.engine.dtype = *dtype;
+      o.engine.weights.dtype = *dtype;
     });
     flag("disable-prefix-cache", {"disable-prompt-cache", "no-enable-prefix-caching"},
          [](ServerOptions& o, const std::string& v, const std::string& f) {
@@ -308,7 +308,7 @@ void validate_server_options(ServerOptions& o) {
   if (given("speculative-steps")) warn("--speculative-steps has no effect without speculative decoding");
 
   // float32 means every weight in fp32: GGUF's quantised matrices too.
-  if (o.engine.dtype == ModelDtype::float32) o.engine.gguf_weights = GgufWeights::f32;
+  if (o.engine.weights.dtype == ModelDtype::float32) o.engine.weights.gguf = GgufWeights::f32;
   if (given("gpu-memory-utilization")) {
     warn("--gpu-memory-utilization has no effect on the CPU backend: size the KV cache with --kv-cache-memory");
   }

@@ -24,7 +24,7 @@ bool has_gguf_magic(const std::filesystem::path& file) {
 
 }  // namespace
 
-Checkpoint open_checkpoint(const std::filesystem::path& path, GgufWeights gguf_weights) {
+Checkpoint open_checkpoint(const std::filesystem::path& path) {
   std::error_code ec;
   const auto status = std::filesystem::status(path, ec);
   if (ec || !std::filesystem::exists(status)) {
@@ -34,7 +34,7 @@ Checkpoint open_checkpoint(const std::filesystem::path& path, GgufWeights gguf_w
   }
   if (std::filesystem::is_directory(status)) return open_hf_checkpoint(path);
   if (std::filesystem::is_regular_file(status)) {
-    if (has_gguf_magic(path)) return open_gguf_checkpoint(path, gguf_weights);
+    if (has_gguf_magic(path)) return open_gguf_checkpoint(path);
     throw std::runtime_error(fmt::format(
         "model path '{}' is a file without the GGUF magic bytes \"GGUF\" (expected a Hugging Face model "
         "directory with config.json, or a .gguf file)",

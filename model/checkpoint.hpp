@@ -26,12 +26,13 @@ struct Checkpoint {
   std::string chat_template_jinja;
 };
 
-// Opens an HF model directory or a .gguf file. Throws std::runtime_error naming the path and what is
-// missing or malformed. `gguf_weights` matters only for GGUF files.
-Checkpoint open_checkpoint(const std::filesystem::path& path, GgufWeights gguf_weights = GgufWeights::quantized);
+// Opens an HF model directory or a .gguf file: the texts are read, the weight files mapped (tensors are
+// views into the mapping, converted only when the model is loaded from them). Throws std::runtime_error
+// naming the path and what is missing or malformed.
+Checkpoint open_checkpoint(const std::filesystem::path& path);
 
 // The HF-directory and GGUF halves of open_checkpoint.
 Checkpoint open_hf_checkpoint(const std::filesystem::path& dir);
-Checkpoint open_gguf_checkpoint(const std::filesystem::path& file, GgufWeights mode = GgufWeights::quantized);
+Checkpoint open_gguf_checkpoint(const std::filesystem::path& file);
 
 }  // namespace sabre

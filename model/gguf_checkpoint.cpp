@@ -1,8 +1,8 @@
-// open_gguf_checkpoint: a GGUF file as a Checkpoint. The tensors are dequantised to fp32 once under their
-// Hugging Face names, and the metadata is turned into the config.json / tokenizer.json /
-// tokenizer_config.json texts the HF path reads, so that the rest of Sabre cannot tell the two formats
-// apart. With GgufWeights::quantized the 2-D Q8_0 / Q4_1 tensors are also kept as the file's blocks
-// (QuantizedTensorSource), which load_model_weights prefers for linear layers.
+// open_gguf_checkpoint: a GGUF file as a Checkpoint. The tensors are views into the mapped file under
+// their Hugging Face names, in the type the file stores (nothing is dequantised here: load_model_weights
+// keeps Q8_0 / Q4_1 matrices as they are and converts the rest), and the metadata is turned into the
+// config.json / tokenizer.json / tokenizer_config.json texts the HF path reads, so that the rest of Sabre
+// cannot tell the two formats apart.
 
 #include <algorithm>
 #include <atomic>
@@ -20,7 +20,6 @@
 #include <spdlog/spdlog.h>
 
 #include "model/checkpoint.hpp"
-#include "model/quantized_tensors.hpp"
 #include "model/weights/gguf_file.hpp"
 #include "model/weights/gguf_model_config.hpp"
 #include "model/weights/gguf_types.hpp"
@@ -29,30 +28,28 @@
 namespace sabre {
 namespace {
 
-// Tensors that own their fp32 data (and optionally their quantised blocks); views point into node-based
-// maps, so they stay valid.
-class GgufWeightSource final : public WeightSource, public QuantizedTensorSource {
+// Views of the file's tensors by Hugging Face name. The file stays mapped as long as the source lives;
+// only tensors whose rows had to be reordered (Llama's q/k, see unpermute_rope_rows) own a copy, still
+// in the stored type.
+class GgufWeightSource final : public WeightSource {
  public:
-  explicit GgufWeightSource(std::string description) : description_(std::move(description)) {}
+  GgufWeightSource(GgufFile file, std::string description)
+      : file_(std::move(file)), description_(std::move(description)) {}
 
-  void add(std::string name, std::vector<int64_t> shape, std::vector<float> data, std::string origin) {
+  const GgufFile& file() const { return file_; }
+
+  // `reordered` empty: view the tensor's bytes in the file; else the tensor's bytes rearranged.
+  void add(std::string name, const GgufTensorInfo& tensor, std::vector<std::byte> reordered) {
     auto [it, inserted] = entries_.try_emplace(name);
-    if (!inserted) throw std::runtime_error(fmt::format("{}: two tensors map to '{}'", origin, name));
+    if (!inserted) throw std::runtime_error(fmt::format("{}: two tensors map to '{}'", file_.path().string(), name));
     Entry& e = it->second;
-    e.data = std::move(data);
+    e.owned = std::move(reordered);
     e.view.name = std::move(name);
-    e.view.dtype = DType::f32;
-    e.view.shape = std::move(shape);
-    e.view.bytes = std::as_bytes(std::span<const float>(e.data));
-    e.view.origin = std::move(origin);
-  }
-
-  void add_quantized(const std::string& name, QuantizedTensor tensor) {
-    quantized_.insert_or_assign(name, std::move(tensor));
-  }
-  const QuantizedTensor* find_quantized(std::string_view name) const override {
-    auto it = quantized_.find(name);
-    return it == quantized_.end() ? nullptr : &it->second;
+    e.view.dtype = stored_dtype(tensor.raw_type);
+    e.view.ggml_type = tensor.raw_type;
+    e.view.shape = tensor.torch_shape();
+    e.view.bytes = e.owned.empty() ? tensor.bytes : std::span<const std::byte>(e.owned);
+    e.view.origin = file_.path().string();
   }
 
   const TensorView* find(std::string_view name) const override {
@@ -68,12 +65,23 @@ class GgufWeightSource final : public WeightSource, public QuantizedTensorSource
   std::string description() const override { return description_; }
 
  private:
+  static DType stored_dtype(uint32_t raw_type) {
+    switch (static_cast<GgmlType>(raw_type)) {
+      case GgmlType::f32: return DType::f32;
+      case GgmlType::f16: return DType::f16;
+      case GgmlType::bf16: return DType::bf16;
+      case GgmlType::q8_0: return DType::q8_0;
+      case GgmlType::q4_1: return DType::q4_1;
+      default: return DType::gguf;
+    }
+  }
+
   struct Entry {
     TensorView view;
-    std::vector<float> data;
+    std::vector<std::byte> owned;
   };
+  GgufFile file_;
   std::map<std::string, Entry, std::less<>> entries_;
-  std::map<std::string, QuantizedTensor, std::less<>> quantized_;
   std::string description_;
 };
 
@@ -192,43 +200,10 @@ GgufLlama3Rope recover_llama3_rope(const std::vector<float>& divisors, double th
   return rope;
 }
 
-// Dequantises every listed tensor on all cores (the work is independent per tensor).
-std::vector<std::vector<float>> dequantise_all(const GgufFile& file, const std::vector<const GgufTensorInfo*>& todo) {
-  std::vector<std::vector<float>> out(todo.size());
-  std::atomic<size_t> next{0};
-  std::exception_ptr failure;
-  std::mutex failure_mutex;
-  auto worker = [&] {
-    for (size_t i = next++; i < todo.size(); i = next++) {
-      try {
-        out[i] = file.tensor_to_f32(*todo[i]);
-      } catch (...) {
-        std::lock_guard lock(failure_mutex);
-        if (!failure) failure = std::current_exception();
-      }
-    }
-  };
-  const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 16);
-  {
-    std::vector<std::jthread> pool;
-    for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
-    worker();
-  }
-  if (failure) std::rethrow_exception(failure);
-  return out;
-}
-
-// The quantised formats the backend multiplies with directly.
-std::optional<ElementType> direct_format(uint32_t raw_type) {
-  if (raw_type == static_cast<uint32_t>(GgmlType::q8_0)) return ElementType::q8_0;
-  if (raw_type == static_cast<uint32_t>(GgmlType::q4_1)) return ElementType::q4_1;
-  return std::nullopt;
-}
-
 }  // namespace
 
-Checkpoint open_gguf_checkpoint(const std::filesystem::path& path, GgufWeights mode) {
-  const GgufFile file = GgufFile::open(path);
+Checkpoint open_gguf_checkpoint(const std::filesystem::path& path) {
+  GgufFile file = GgufFile::open(path);
   const std::string origin = path.string();
   const std::string arch = gguf_architecture(file);
 
@@ -251,58 +226,37 @@ Checkpoint open_gguf_checkpoint(const std::filesystem::path& path, GgufWeights m
   checkpoint.config = parse_model_config(gguf_config_json(file, tied, llama3_rope), origin + " (GGUF metadata)");
   checkpoint.generation.eos_token_ids = checkpoint.config.eos_token_ids;
 
-  std::vector<const GgufTensorInfo*> todo;
-  std::vector<std::string> hf_names;
   std::map<std::string, size_t> type_counts;
-  for (const auto& tensor : file.tensors()) {
+  for (const auto& tensor : file.tensors()) ++type_counts[ggml_type_name(tensor.raw_type)];
+  std::vector<std::string> type_summary;
+  for (const auto& [type, count] : type_counts) type_summary.push_back(fmt::format("{} {}", count, type));
+  const GgufTokenizerMetadata tokenizer = read_gguf_tokenizer_metadata(file);
+  const std::string description =
+      fmt::format("{} (GGUF v{}: {})", path.filename().string(), file.version(), fmt::join(type_summary, ", "));
+  auto weights = std::make_unique<GgufWeightSource>(std::move(file), description);
+  const ModelConfig& config = checkpoint.config;
+  for (const auto& tensor : weights->file().tensors()) {
     if (tensor.name == "rope_freqs.weight") continue;  // folded into rope_scaling above
     auto hf = gguf_to_hf_tensor_name(tensor.name);
     if (!hf) {
       throw std::runtime_error(fmt::format("{}: tensor '{}' has no Hugging Face counterpart Sabre knows", origin,
                                            tensor.name));
     }
-    todo.push_back(&tensor);
-    hf_names.push_back(std::move(*hf));
-    ++type_counts[ggml_type_name(tensor.raw_type)];
-  }
-  auto data = dequantise_all(file, todo);
-
-  std::vector<std::string> type_summary;
-  for (const auto& [type, count] : type_counts) type_summary.push_back(fmt::format("{} {}", count, type));
-  auto weights = std::make_unique<GgufWeightSource>(
-      fmt::format("{} (GGUF v{}: {}; {})", path.filename().string(), file.version(), fmt::join(type_summary, ", "),
-                  mode == GgufWeights::quantized ? "Q8_0/Q4_1 matrices kept quantised" : "dequantised to F32"));
-  const ModelConfig& config = checkpoint.config;
-  for (size_t i = 0; i < todo.size(); ++i) {
-    const auto& tensor = *todo[i];
-    auto shape = tensor.torch_shape();
-    auto values = std::move(data[i]);
     const bool is_q = tensor.name.ends_with(".attn_q.weight");
     const bool is_k = tensor.name.ends_with(".attn_k.weight");
-    const bool unpermute = arch == "llama" && (is_q || is_k);
-    const int64_t rope_heads = is_q ? config.num_attention_heads : config.num_key_value_heads;
-    if (unpermute) {
-      if (shape.size() != 2) {
-        throw std::runtime_error(fmt::format("{}: tensor '{}' is not 2-D", origin, tensor.name));
-      }
-      values = unpermute_rope_rows(values, shape[0], shape[1], rope_heads, tensor.name);
+    std::vector<std::byte> reordered;
+    if (arch == "llama" && (is_q || is_k)) {
+      const auto shape = tensor.torch_shape();
+      if (shape.size() != 2) throw std::runtime_error(fmt::format("{}: tensor '{}' is not 2-D", origin, tensor.name));
+      // Rows hold whole blocks, so the reordering moves rows of stored bytes, whatever the type.
+      const std::vector<std::byte> stored(tensor.bytes.begin(), tensor.bytes.end());
+      const int64_t row_bytes = static_cast<int64_t>(stored.size()) / shape[0];
+      reordered = unpermute_rope_rows(stored, shape[0], row_bytes,
+                                      is_q ? config.num_attention_heads : config.num_key_value_heads, tensor.name);
     }
-    const auto format = direct_format(tensor.raw_type);
-    if (mode == GgufWeights::quantized && format && shape.size() == 2 && shape[1] % 32 == 0) {
-      QuantizedTensor q;
-      q.format = *format;
-      q.shape = shape;
-      q.blocks.assign(tensor.bytes.begin(), tensor.bytes.end());
-      if (unpermute) {
-        const auto row_bytes = static_cast<int64_t>(q.blocks.size()) / shape[0];
-        q.blocks = unpermute_rope_rows(q.blocks, shape[0], row_bytes, rope_heads, tensor.name);
-      }
-      weights->add_quantized(hf_names[i], std::move(q));
-    }
-    weights->add(hf_names[i], std::move(shape), std::move(values), origin);
+    weights->add(std::move(*hf), tensor, std::move(reordered));
   }
   checkpoint.weights = std::move(weights);
-  const GgufTokenizerMetadata tokenizer = read_gguf_tokenizer_metadata(file);
   checkpoint.tokenizer_json = tokenizer_json_from_gguf(tokenizer);
   checkpoint.tokenizer_config_json = tokenizer_config_json_from_gguf(tokenizer);
   spdlog::info("opened {}: {} with {} tensors", origin, architecture_name(config.architecture),

@@ -8,7 +8,6 @@
 #include <optional>
 #include <utility>
 
-#include "model/quantized_tensors.hpp"
 #include "model/weights/dtype_convert.hpp"
 
 namespace sabre {
@@ -33,6 +32,9 @@ std::optional<ElementType> element_type_of(DType dtype) {
     case DType::f32: return ElementType::f32;
     case DType::bf16: return ElementType::bf16;
     case DType::f16: return ElementType::f16;
+    case DType::q8_0: return ElementType::q8_0;
+    case DType::q4_1: return ElementType::q4_1;
+    case DType::gguf: return std::nullopt;
   }
   return std::nullopt;
 }
@@ -50,67 +52,68 @@ ElementType float_weight_type(ModelDtype dtype, const ModelConfig& config) {
   return ElementType::f32;
 }
 
-// One tensor's elements as `type` (bf16 or f16): its own bytes when it is stored in that type (nothing
-// converted, nothing widened), otherwise converted through fp32 with rounding to nearest even.
-std::vector<std::byte> load_16_bit(const WeightSource& source, const std::string& name,
-                                   const std::vector<int64_t>& shape, ElementType type) {
+// One stacked part of a matrix in the type it is to be kept in: a view of the stored bytes when they are
+// already in that type (nothing converted or copied yet), or the converted bytes.
+struct PartBytes {
+  std::span<const std::byte> view;
+  std::vector<std::byte> converted;
+  std::span<const std::byte> bytes() const { return converted.empty() ? view : std::span<const std::byte>(converted); }
+};
+
+PartBytes part_as(const WeightSource& source, const std::string& name, const std::vector<int64_t>& shape,
+                  ElementType type) {
   const TensorView* view = source.find(name);
-  if (view != nullptr && view->shape == shape && element_type_of(view->dtype) == type) {
-    return {view->bytes.begin(), view->bytes.end()};
+  if (view != nullptr && view->shape == shape && element_type_of(view->dtype) == type) return {view->bytes, {}};
+  std::vector<float> values = load_f32(source, name, shape);  // reports a missing tensor or a bad shape
+  PartBytes part;
+  if (type == ElementType::f32) {
+    part.converted.resize(values.size() * sizeof(float));
+    std::memcpy(part.converted.data(), values.data(), part.converted.size());
+    return part;
   }
-  const std::vector<float> values = load_f32(source, name, shape);  // reports a missing tensor or bad shape
-  std::vector<std::byte> out(values.size() * 2);
+  part.converted.resize(values.size() * 2);
   for (size_t i = 0; i < values.size(); ++i) {
     const uint16_t h = type == ElementType::bf16 ? f32_to_bf16(values[i]) : f32_to_f16(values[i]);
-    std::memcpy(out.data() + 2 * i, &h, 2);
+    std::memcpy(part.converted.data() + 2 * i, &h, 2);
   }
-  return out;
+  return part;
 }
 
-// One linear layer's matrix from one or more stacked tensors (rows of q, k, v). Kept quantised when the
-// source has every part in the same quantised format with the expected shape; otherwise in `type`
-// (load_f32 reports a missing tensor or a wrong shape).
-MatrixWeight load_matrix(const WeightSource& source, const QuantizedTensorSource* quantized, Backend& backend,
-                         const TensorParts& parts, ElementType type) {
-  if (quantized != nullptr) {
-    std::vector<const QuantizedTensor*> found;
-    for (const auto& [name, shape] : parts) {
-      const QuantizedTensor* t = quantized->find_quantized(name);
-      if (t == nullptr || t->shape != shape || (!found.empty() && t->format != found.front()->format)) {
-        found.clear();
-        break;
-      }
-      found.push_back(t);
-    }
-    if (!found.empty()) {
-      MatrixWeight m;
-      const ElementType packed = found.front()->format;
-      int64_t elements = 0;
-      for (const auto* t : found) elements += t->shape[0] * t->shape[1];
-      if (found.size() == 1) {
-        m.buffer = backend.upload(packed, elements, found.front()->blocks);
-      } else {
-        std::vector<std::byte> stacked;
-        for (const auto* t : found) stacked.insert(stacked.end(), t->blocks.begin(), t->blocks.end());
-        m.buffer = backend.upload(packed, elements, stacked);
-      }
-      return m;
-    }
+// The quantised type every part is stored in with its expected shape, if they all are in the same one.
+std::optional<ElementType> common_packed_type(const WeightSource& source, const TensorParts& parts) {
+  std::optional<ElementType> common;
+  for (const auto& [name, shape] : parts) {
+    const TensorView* view = source.find(name);
+    if (view == nullptr || view->shape != shape) return std::nullopt;
+    const auto type = element_type_of(view->dtype);
+    if (!type || !is_packed(*type) || (common && *common != *type)) return std::nullopt;
+    common = type;
   }
-  MatrixWeight m;
-  if (type == ElementType::f32) {
-    std::vector<std::vector<float>> values;
-    for (const auto& [name, shape] : parts) values.push_back(load_f32(source, name, shape));
-    m.buffer = backend.upload(concatenate(std::move(values)));
-    return m;
+  return common;
+}
+
+// One linear layer's matrix from one or more stacked tensors (rows of q, k, v). Kept in its quantised
+// form when every part is stored in the same one and `keep_quantized`; otherwise in `type`. A single
+// part already in the wanted type goes from the mapped file to the backend with no copy in between.
+MatrixWeight load_matrix(const WeightSource& source, Backend& backend, const TensorParts& parts, ElementType type,
+                         bool keep_quantized) {
+  if (keep_quantized) {
+    if (const auto packed = common_packed_type(source, parts)) type = *packed;
   }
-  std::vector<std::vector<std::byte>> bytes;
+  std::vector<PartBytes> bytes;
   int64_t elements = 0;
   for (const auto& [name, shape] : parts) {
-    bytes.push_back(load_16_bit(source, name, shape, type));
+    bytes.push_back(part_as(source, name, shape, type));
     elements += shape[0] * shape[1];
   }
-  m.buffer = backend.upload(type, elements, concatenate(std::move(bytes)));
+  MatrixWeight m;
+  if (bytes.size() == 1) {
+    m.buffer = backend.upload(type, elements, bytes.front().bytes());
+    return m;
+  }
+  std::vector<std::byte> stacked;
+  for (const PartBytes& part : bytes) stacked.insert(stacked.end(), part.bytes().begin(), part.bytes().end());
+  m.buffer = backend.upload(type, elements, stacked);
   return m;
 }
 
@@ -135,7 +138,8 @@ LinearWeight ModelWeights::lm_head_linear(int64_t vocab, int64_t hidden) const {
   return LinearWeight{embed_tokens->raw(), nullptr, vocab, hidden, embed_tokens->type()};
 }
 
-ModelWeights load_model_weights(const ModelConfig& c, const WeightSource& source, Backend& backend, ModelDtype dtype) {
+ModelWeights load_model_weights(const ModelConfig& c, const WeightSource& source, Backend& backend,
+                                const WeightOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   const int64_t hidden = c.hidden_size;
   const int64_t q_dim = c.num_attention_heads * c.head_dim;
@@ -143,9 +147,9 @@ ModelWeights load_model_weights(const ModelConfig& c, const WeightSource& source
   const int64_t inter = c.intermediate_size;
   auto load = [&](const std::string& name, std::vector<int64_t> shape) { return load_f32(source, name, shape); };
   auto upload = [&](std::vector<float>&& host) { return backend.upload(std::move(host)); };
-  const auto* quantized = dynamic_cast<const QuantizedTensorSource*>(&source);
-  const ElementType type = float_weight_type(dtype, c);
-  auto matrix = [&](const TensorParts& parts) { return load_matrix(source, quantized, backend, parts, type); };
+  const ElementType type = float_weight_type(options.dtype, c);
+  const bool keep_quantized = options.gguf == GgufWeights::quantized;
+  auto matrix = [&](const TensorParts& parts) { return load_matrix(source, backend, parts, type, keep_quantized); };
   // Qwen2 biases q/k/v but not o; Llama's and Qwen3's attention_bias covers all four projections.
   const bool o_bias = c.attention_bias && c.architecture != Architecture::qwen2;
 

@@ -2,9 +2,9 @@
 // The weights of a Llama/Qwen2/Qwen3 model in a backend's memory, arranged for the forward pass: q/k/v
 // fused into one projection and gate/up into another, so each layer does three big matrix products
 // instead of six (one GEMV each for decode, fewer passes over the activations). The matrices of linear
-// layers stay in the checkpoint's quantised format when it offers one (QuantizedTensorSource: GGUF Q8_0 /
-// Q4_1); the other matrices and the embedding are in the model's float type (f32, bf16 or f16), norm
-// weights and biases in fp32.
+// layers and the embedding stay in the checkpoint's quantised format when it has one the backends read
+// (GGUF Q8_0 / Q4_1); the others are in the model's float type (f32, bf16 or f16), norm weights and
+// biases in fp32.
 
 #include <memory>
 #include <vector>
@@ -50,10 +50,10 @@ struct ModelWeights {
 };
 
 // Reads every tensor the architecture needs by its Hugging Face name, checking shapes (errors name the
-// file, the tensor and both shapes). The matrices and the embedding are kept in the type `dtype` resolves
-// to (ModelDtype: a 16-bit tensor already in that type is uploaded as it is stored), quantised matrices
-// stay quantised, and norm weights and biases are fp32.
+// file, the tensor and both shapes). The matrices and the embedding are kept in the type options.dtype
+// resolves to (ModelDtype: a tensor already stored in that type is uploaded as it is), quantised ones
+// stay quantised unless options.gguf says f32, and norm weights and biases are fp32.
 ModelWeights load_model_weights(const ModelConfig& config, const WeightSource& source, Backend& backend,
-                                ModelDtype dtype = ModelDtype::automatic);
+                                const WeightOptions& options = {});
 
 }  // namespace sabre

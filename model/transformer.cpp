@@ -22,10 +22,10 @@ StepLimits resolved(StepLimits limits, const ModelConfig& config) {
 }  // namespace
 
 Transformer::Transformer(const ModelConfig& config, const WeightSource& weights, Backend& backend, StepLimits limits,
-                         ModelDtype dtype)
+                         WeightOptions options)
     : config_(config),
       backend_(backend),
-      weights_(load_model_weights(config, weights, backend, dtype)),
+      weights_(load_model_weights(config, weights, backend, options)),
       limits_(resolved(limits, config)),
       rope_(rope_frequencies(config, 0)) {
   q_dim_ = config_.num_attention_heads * config_.head_dim;

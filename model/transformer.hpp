@@ -26,11 +26,11 @@ struct SequenceKv {
 
 class Transformer {
  public:
-  // Loads the weights into `backend` (which must outlive the Transformer), kept in the type `dtype`
-  // resolves to, and prepares the backend and the workspace for steps within `limits` (a
+  // Loads the weights into `backend` (which must outlive the Transformer) as `options` says (what they
+  // are kept in), and prepares the backend and the workspace for steps within `limits` (a
   // max_blocks_per_sequence of 0 becomes the model's context).
   Transformer(const ModelConfig& config, const WeightSource& weights, Backend& backend, StepLimits limits = {},
-              ModelDtype dtype = ModelDtype::automatic);
+              WeightOptions options = {});
 
   const ModelConfig& config() const { return config_; }
   Backend& backend() { return backend_; }

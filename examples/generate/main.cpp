@@ -76,7 +76,7 @@ SamplingParams sampling_params(const Options& options, const GenerationDefaults&
 }
 
 int run(const Options& options) {
-  Checkpoint checkpoint = open_checkpoint(options.model, options.gguf_weights);
+  Checkpoint checkpoint = open_checkpoint(options.model);
   const TokenizerFiles files = tokenizer_files(options, checkpoint);
   std::optional<Tokenizer> tokenizer;
   if (!files.tokenizer_json.empty()) {
@@ -111,7 +111,7 @@ int run(const Options& options) {
                generation.sampling.temperature, generation.sampling.top_p, generation.sampling.top_k, seed);
 
   auto backend = make_backend(options.device);
-  Transformer model(checkpoint.config, *checkpoint.weights, *backend, {}, options.dtype);
+  Transformer model(checkpoint.config, *checkpoint.weights, *backend, {}, options.weights);
   checkpoint.weights.reset();  // the backend holds its own converted copy; drop the file's (or GGUF's) one
 
   std::optional<IncrementalDecoder> stream;

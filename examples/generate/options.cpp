@@ -118,15 +118,15 @@ Options parse_options(int argc, char** argv) {
     else if (arg == "--device") o.device.device = value;
     else if (arg == "--threads") o.device.threads = parse_number<unsigned>(arg, value, "a whole number >= 0");
     else if (arg == "--gguf-weights") {
-      if (value == "quantized") o.gguf_weights = GgufWeights::quantized;
-      else if (value == "f32") o.gguf_weights = GgufWeights::f32;
+      if (value == "quantized") o.weights.gguf = GgufWeights::quantized;
+      else if (value == "f32") o.weights.gguf = GgufWeights::f32;
       else throw UsageError(fmt::format("--gguf-weights must be quantized or f32, got '{}'", value));
     }
     else if (arg == "--batch-invariant") o.device.batch_invariant = true;
     else if (arg == "--dtype") {
       const auto dtype = parse_model_dtype(value);
       if (!dtype) throw UsageError(fmt::format("--dtype must be auto, bfloat16, float16 or float32, got '{}'", value));
-      o.dtype = *dtype;
+      o.weights.dtype = *dtype;
     }
     else if (arg == "--ignore-eos") o.ignore_eos = true;
     else if (arg == "--chat") o.chat = true;

@@ -30,8 +30,7 @@ struct Options {
   bool ignore_eos = false;
   bool chat = false;
   DeviceOptions device;  // --device, --threads, --batch-invariant
-  ModelDtype dtype = ModelDtype::automatic;
-  GgufWeights gguf_weights = GgufWeights::quantized;
+  WeightOptions weights;  // --dtype, --gguf-weights
   bool json = false;
   bool verbose = false;
   bool help = false;

@@ -61,7 +61,7 @@ int serve(const sabre::ServerOptions& options) {
   try {
     const sabre::EngineInfo info = engine_info(system, engine);
     auto context = std::make_shared<const sabre::openai::ModelContext>(sabre::openai::load_model_context(
-        sabre::open_checkpoint(options.engine.model, options.engine.gguf_weights), options.engine.tokenizer,
+        sabre::open_checkpoint(options.engine.model), options.engine.tokenizer,
         options.http.chat_template, info.model_name, info.max_model_len));
 
     sabre::http::HttpListenerSetup setup;

@@ -7,6 +7,8 @@
 #include <stdexcept>
 
 #include "model/weights/dtype_convert.hpp"
+#include "model/weights/gguf_dequant.hpp"
+#include "model/weights/gguf_types.hpp"
 #include "model/weights/weight_source.hpp"
 
 namespace sabre {
@@ -16,6 +18,9 @@ std::string_view dtype_name(DType dtype) {
     case DType::f32: return "F32";
     case DType::f16: return "F16";
     case DType::bf16: return "BF16";
+    case DType::q8_0: return "Q8_0";
+    case DType::q4_1: return "Q4_1";
+    case DType::gguf: return "GGUF";
   }
   return "?";
 }
@@ -25,6 +30,9 @@ size_t dtype_size(DType dtype) {
     case DType::f32: return 4;
     case DType::f16: return 2;
     case DType::bf16: return 2;
+    case DType::q8_0:
+    case DType::q4_1:
+    case DType::gguf: return 0;
   }
   return 0;
 }
@@ -91,6 +99,11 @@ void convert_to_f32(DType dtype, std::span<const std::byte> bytes, std::span<flo
                                        dtype_name(dtype), count));
   }
   switch (dtype) {
+    case DType::q8_0:
+    case DType::q4_1:
+    case DType::gguf:
+      throw std::logic_error(fmt::format("convert_to_f32: {} is a block type (load_f32 dequantises it)",
+                                         dtype_name(dtype)));
     case DType::f32:
       std::memcpy(out.data(), bytes.data(), bytes.size());  // the mapping may be unaligned
       return;
@@ -121,7 +134,18 @@ std::vector<float> load_f32(const WeightSource& source, std::string_view name,
   size_t count = 1;
   for (int64_t d : tensor->shape) count *= static_cast<size_t>(d);
   std::vector<float> values(count);
-  convert_to_f32(tensor->dtype, tensor->bytes, values);
+  if (dtype_size(tensor->dtype) != 0) {
+    convert_to_f32(tensor->dtype, tensor->bytes, values);
+    return values;
+  }
+  const uint32_t type = tensor->dtype == DType::q8_0   ? static_cast<uint32_t>(GgmlType::q8_0)
+                        : tensor->dtype == DType::q4_1 ? static_cast<uint32_t>(GgmlType::q4_1)
+                                                       : tensor->ggml_type;
+  if (!ggml_type_dequantizable(type)) {
+    throw std::runtime_error(fmt::format("{}: tensor '{}' has type {}, which Sabre cannot dequantise", tensor->origin,
+                                         name, ggml_type_name(type)));
+  }
+  dequantize_ggml(static_cast<GgmlType>(type), tensor->bytes, values);
   return values;
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 // A read-only view of a checkpoint's tensors by Hugging Face name ("model.layers.0.self_attn.q_proj.weight").
-// Safetensors files are mmapped and viewed in place; other formats (GGUF) may own converted buffers.
+// Files are mmapped and their tensors viewed in place, in the type they are stored in; nothing is
+// converted until the model is loaded from them (load_f32, or the loader taking the stored bytes as
+// they are).
 
 #include <cstddef>
 #include <cstdint>
@@ -11,17 +13,24 @@
 
 namespace sabre {
 
-enum class DType { f32, f16, bf16 };
+// How a tensor is stored. f32 / f16 / bf16: plain floats (safetensors, GGUF); q8_0 / q4_1: GGUF's blocks
+// of 32, which the backends multiply with directly; gguf: any other GGUF type (TensorView::ggml_type
+// names it), which is only ever dequantised.
+enum class DType { f32, f16, bf16, q8_0, q4_1, gguf };
 
+// "F32", "F16", "BF16" (safetensors' spellings), "Q8_0", "Q4_1", "GGUF".
 std::string_view dtype_name(DType dtype);
+// Bytes per element of a plain float type (0 for the block types).
 size_t dtype_size(DType dtype);
 
 struct TensorView {
   std::string name;
   DType dtype = DType::f32;
   std::vector<int64_t> shape;
-  std::span<const std::byte> bytes;  // exactly product(shape) * dtype_size(dtype) bytes
-  std::string origin;                // the file it came from, for error messages
+  // The stored bytes: product(shape) elements of dtype (whole blocks along each row for the block types).
+  std::span<const std::byte> bytes;
+  std::string origin;     // the file it came from, for error messages
+  uint32_t ggml_type = 0;  // dtype gguf: the GGUF type number (a GgmlType value)
 };
 
 class WeightSource {
@@ -34,8 +43,9 @@ class WeightSource {
   virtual std::string description() const = 0;
 };
 
-// Copies a tensor into fp32, converting from its stored dtype. Throws when the tensor is missing or its
-// shape differs from `expected_shape`, naming the file, the tensor and both shapes.
+// Copies a tensor into fp32, converting (dequantising) from its stored dtype. Throws when the tensor is
+// missing, its shape differs from `expected_shape` or its type cannot be dequantised, naming the file,
+// the tensor and what was expected.
 std::vector<float> load_f32(const WeightSource& source, std::string_view name,
                             const std::vector<int64_t>& expected_shape);
 

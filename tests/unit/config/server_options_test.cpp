@@ -52,7 +52,7 @@ TEST_CASE("server options: defaults", "[options]") {
   CHECK(o.engine.cache.kv_cache_bytes == (int64_t{1} << 30));
   CHECK(o.engine.cache.enable_prefix_caching);
   CHECK(o.engine.scheduler.max_steps_in_flight == 2);  // async scheduling by default
-  CHECK(o.engine.gguf_weights == GgufWeights::quantized);
+  CHECK(o.engine.weights.gguf == GgufWeights::quantized);
   CHECK(o.engine.parallel.tensor_parallel_size == 1);
   CHECK(o.engine.cache.gpu_memory_utilization == 0.85);
   CHECK(o.engine.speculative.num_steps == 4);
@@ -77,8 +77,8 @@ TEST_CASE("server options: every flag, dashes and --flag=value", "[options]") {
   CHECK(o.http.api_key == "sk-1");
   CHECK(o.engine.served_model_name == "smol");
   CHECK(o.engine.tokenizer == kModel);
-  CHECK(o.engine.dtype == ModelDtype::float32);
-  CHECK(o.engine.gguf_weights == GgufWeights::f32);
+  CHECK(o.engine.weights.dtype == ModelDtype::float32);
+  CHECK(o.engine.weights.gguf == GgufWeights::f32);
   CHECK_FALSE(o.engine.cache.enable_prefix_caching);
   CHECK(o.http.log_level == "debug");
   CHECK(o.engine.device.threads == 2);
@@ -99,7 +99,7 @@ TEST_CASE("server options: underscores and BladeLLM's spellings", "[options]") {
   CHECK(o.preempt_strategy == "RECOMPUTE");
   CHECK(o.max_queue_time == 30.0);
   CHECK(o.engine.tokenizer == kModel);
-  CHECK(o.engine.dtype == ModelDtype::bfloat16);
+  CHECK(o.engine.weights.dtype == ModelDtype::bfloat16);
   CHECK_FALSE(o.engine.device.enable_cuda_graph);
   CHECK(o.engine.device.cuda_graph_max_batch_size == 64);
   CHECK(o.http.log_level == "warn");

@@ -66,7 +66,7 @@ TEST_CASE("bf16 checkpoints stay bf16 and match a float64 reference on their wei
       for (bool invariant : {false, true}) {
         CpuBackend backend(CpuBackendOptions{.threads = 2, .batch_invariant = invariant});
         Transformer bf16(checkpoint.config, *checkpoint.weights, backend);
-        Transformer widened(checkpoint.config, *checkpoint.weights, backend, {}, ModelDtype::float32);
+        Transformer widened(checkpoint.config, *checkpoint.weights, backend, {}, {.dtype = ModelDtype::float32});
         INFO((invariant ? "batch-invariant" : "default") << " backend");
         CHECK(bf16.weights().matrix_type() == ElementType::bf16);
         CHECK(widened.weights().matrix_type() == ElementType::f32);
@@ -85,9 +85,9 @@ TEST_CASE("16-bit weights compute the bits their fp32 widening computes", "[mode
     DYNAMIC_SECTION(name) {
       Checkpoint checkpoint = open_checkpoint(bf16_dir(name));
       Transformer bf16(checkpoint.config, *checkpoint.weights, backend);
-      Transformer widened(checkpoint.config, *checkpoint.weights, backend, {}, ModelDtype::float32);
+      Transformer widened(checkpoint.config, *checkpoint.weights, backend, {}, {.dtype = ModelDtype::float32});
       // --dtype float16: bf16 values convert to binary16 exactly except the few below its normal range.
-      Transformer half(checkpoint.config, *checkpoint.weights, backend, {}, ModelDtype::float16);
+      Transformer half(checkpoint.config, *checkpoint.weights, backend, {}, {.dtype = ModelDtype::float16});
       REQUIRE(half.weights().matrix_type() == ElementType::f16);
       std::vector<int32_t> tokens(24);
       for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int32_t>((i * 53 + 11) % 256);
@@ -105,7 +105,7 @@ TEST_CASE("dtype bfloat16 keeps an fp32 checkpoint's matrices in bf16", "[model]
   Checkpoint checkpoint = open_checkpoint(dir);
   CpuBackend backend(2);
   Transformer f32(checkpoint.config, *checkpoint.weights, backend);
-  Transformer bf16(checkpoint.config, *checkpoint.weights, backend, {}, ModelDtype::bfloat16);
+  Transformer bf16(checkpoint.config, *checkpoint.weights, backend, {}, {.dtype = ModelDtype::bfloat16});
   CHECK(f32.weights().matrix_type() == ElementType::f32);
   CHECK(bf16.weights().matrix_type() == ElementType::bf16);
   CHECK(bf16.weights().bytes() * 2 < f32.weights().bytes() + f32.weights().bytes() / 20);
