@@ -99,9 +99,9 @@ StepLimits step_limits(const SchedulerConfig& scheduler, const CacheConfig& cach
   return limits;
 }
 
-int64_t kv_blocks_for(const EngineOptions& options, const Transformer& model) {
+int64_t kv_blocks_for(const EngineOptions& options, const Transformer& model, ElementType kv_dtype) {
   if (options.cache.num_kv_blocks > 0) return options.cache.num_kv_blocks;
-  const int64_t per_block = static_cast<int64_t>(model.kv_block_bytes(options.cache.block_size));
+  const int64_t per_block = static_cast<int64_t>(model.kv_block_bytes(options.cache.block_size, kv_dtype));
   return options.cache.kv_cache_bytes / per_block;
 }
 
@@ -141,7 +141,8 @@ engine_actor spawn_engine(caf::actor_system& system, const EngineOptions& option
   loaded->model = std::make_unique<Transformer>(checkpoint.config, *checkpoint.weights, *loaded->backend,
                                                 step_limits(scheduler_options.scheduler, options.cache), options.weights);
   std::shared_ptr<Transformer> model(loaded, loaded->model.get());
-  const int64_t num_blocks = kv_blocks_for(options, *model);
+  const ElementType kv_dtype = kv_element_type(options.cache.kv_cache_dtype, loaded->backend->activation_type());
+  const int64_t num_blocks = kv_blocks_for(options, *model, kv_dtype);
   const int64_t blocks_per_sequence =
       (scheduler_options.scheduler.max_model_len + options.cache.block_size - 1) / options.cache.block_size;
   if (num_blocks < blocks_per_sequence) {
@@ -157,11 +158,14 @@ engine_actor spawn_engine(caf::actor_system& system, const EngineOptions& option
       options.served_model_name.empty() ? options.model.filename().string() : options.served_model_name;
   scheduler_options.vocab_size = checkpoint.config.vocab_size;
   scheduler_options.metrics = metrics;
-  spdlog::info("engine: {} ({} layers), {} KV blocks of {} tokens, max_model_len {}, batch budget {} tokens",
+  spdlog::info("engine: {} ({} layers), {} KV blocks of {} tokens in {} ({:.1f} MiB), max_model_len {}, batch budget {} "
+               "tokens",
                scheduler_options.model_name, checkpoint.config.num_hidden_layers, num_blocks, options.cache.block_size,
+               element_type_name(kv_dtype),
+               static_cast<double>(num_blocks) * static_cast<double>(model->kv_block_bytes(options.cache.block_size, kv_dtype)) / (1 << 20),
                scheduler_options.scheduler.max_model_len, scheduler_options.scheduler.max_num_batched_tokens);
 
-  rank_actor rank = spawn_rank(system, model, RankOptions{0, num_blocks, options.cache.block_size});
+  rank_actor rank = spawn_rank(system, model, RankOptions{0, num_blocks, options.cache.block_size, kv_dtype});
   scheduler_actor scheduler = spawn_scheduler(system, scheduler_options, {rank});
   context.scheduler = scheduler;
   return system.spawn(engine_behavior, scheduler, std::move(context), scheduler_options.model_name);

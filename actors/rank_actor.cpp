@@ -25,8 +25,9 @@ rank_actor::behavior_type rank_behavior(rank_actor::stateful_pointer<RankState> 
                                         std::shared_ptr<Transformer> model, RankOptions options) {
   self->state.model = std::move(model);
   self->state.rank = options.rank;
-  self->state.executor.emplace(*self->state.model, options.num_kv_blocks, options.block_size);
-  spdlog::debug("rank {}: {} KV blocks of {} tokens", options.rank, options.num_kv_blocks, options.block_size);
+  self->state.executor.emplace(*self->state.model, options.num_kv_blocks, options.block_size, options.kv_dtype);
+  spdlog::debug("rank {}: {} KV blocks of {} tokens in {}", options.rank, options.num_kv_blocks, options.block_size,
+                element_type_name(options.kv_dtype));
   return {
       [self](execute_atom, const StepInput& input) -> caf::result<StepOutput> {
         try {

@@ -16,6 +16,7 @@ struct RankOptions {
   int64_t rank = 0;
   int64_t num_kv_blocks = 0;
   int64_t block_size = 16;
+  ElementType kv_dtype = ElementType::f32;
 };
 
 // `model` is shared with whoever loaded it; the rank keeps it alive.

@@ -17,8 +17,9 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-StepExecutor::StepExecutor(Transformer& model, int64_t num_blocks, int64_t block_size)
-    : model_(model), kv_(model.create_kv_cache(num_blocks, block_size)) {}
+StepExecutor::StepExecutor(Transformer& model, int64_t num_blocks, int64_t block_size,
+                           std::optional<ElementType> kv_dtype)
+    : model_(model), kv_(model.create_kv_cache(num_blocks, block_size, kv_dtype)) {}
 
 StepPlan StepExecutor::resolve_pending_inputs(const StepPlan& plan) const {
   StepPlan resolved = plan;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -19,9 +20,10 @@ namespace sabre {
 
 class StepExecutor {
  public:
-  // Creates the KV pool (num_blocks blocks of block_size tokens) on the model's backend. `model` must
-  // outlive the executor.
-  StepExecutor(Transformer& model, int64_t num_blocks, int64_t block_size);
+  // Creates the KV pool (num_blocks blocks of block_size tokens of kv_dtype, by default the backend's
+  // activation type) on the model's backend. `model` must outlive the executor.
+  StepExecutor(Transformer& model, int64_t num_blocks, int64_t block_size,
+               std::optional<ElementType> kv_dtype = std::nullopt);
 
   // Runs one step. Throws std::logic_error for a plan that names a sequence without a sampler and
   // whatever Transformer::forward throws for an inconsistent batch.

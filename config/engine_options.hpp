@@ -45,6 +45,13 @@ struct DeviceOptions {
   int64_t cuda_graph_max_batch_size = 0;   // 0: max_num_seqs (CUDA only)
 };
 
+// The KV cache's element type (vLLM's --kv-cache-dtype). automatic: the type the backend computes
+// attention in (fp32 on the CPU). The 8-bit types keep a scale per token and kv head.
+enum class KvCacheDtype { automatic, bfloat16, float16, fp8_e4m3, int8 };
+std::string_view kv_cache_dtype_name(KvCacheDtype dtype);
+// "auto", "bfloat16" (bf16), "float16" (fp16, half), "fp8_e4m3" (fp8, fp8_e4m3fn), "int8".
+std::optional<KvCacheDtype> parse_kv_cache_dtype(std::string_view text);
+
 // The paged KV cache.
 struct CacheConfig {
   int32_t block_size = 16;                      // tokens per KV block
@@ -52,6 +59,7 @@ struct CacheConfig {
   int64_t kv_cache_bytes = int64_t{1} << 30;    // the budget on a CPU
   double gpu_memory_utilization = 0.85;         // on a GPU: share of (device memory - weights) (BladeLLM)
   bool enable_prefix_caching = true;
+  KvCacheDtype kv_cache_dtype = KvCacheDtype::automatic;
 };
 
 // The scheduling policy (actors/scheduler.hpp).

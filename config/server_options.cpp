@@ -147,6 +147,13 @@ const std::vector<FlagSpec>& flag_specs() {
       if (!dtype) throw OptionsError(fmt::format("{}: expected one of auto, bfloat16, float16, float32, got '{}'", f, v));
       o.engine.weights.dtype = *dtype;
     });
+    value("kv-cache-dtype", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
+      const auto dtype = parse_kv_cache_dtype(v);
+      if (!dtype) {
+        throw OptionsError(fmt::format("{}: expected one of auto, bfloat16, float16, fp8_e4m3, int8, got '{}'", f, v));
+      }
+      o.engine.cache.kv_cache_dtype = *dtype;
+    });
     flag("disable-prefix-cache", {"disable-prompt-cache", "no-enable-prefix-caching"},
          [](ServerOptions& o, const std::string& v, const std::string& f) {
            o.engine.cache.enable_prefix_caching = !parse_switch(v, f);
@@ -353,6 +360,8 @@ Engine:
   --device cpu|cuda               compute device (default cpu; cuda is not supported yet)
   --threads N                     CPU threads for the forward pass (default 0: all)
   --kv-cache-memory SIZE          KV cache budget on the CPU, e.g. 2GiB, 512MiB (default 1GiB)
+  --kv-cache-dtype TYPE           auto (default: fp32 on the CPU), bfloat16, float16, fp8_e4m3 or int8 (the
+                                  8-bit types keep a scale per token and kv head: ~3.6x the tokens of fp32)
   --max-num-batched-tokens N      token budget of one step, the prefill chunk size (default 2048)
   --max-num-seqs N                running sequences at most (default 256)
   --max-waiting N                 waiting requests at most, beyond that 503 (default 1024)

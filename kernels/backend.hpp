@@ -54,6 +54,8 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
+  // The type activations and attention are computed in (fp32 on the CPU): a KV cache of "auto" type.
+  virtual ElementType activation_type() const = 0;
 
   // ---- memory ----
   // `elements` of `type`, contents unspecified.

@@ -1,5 +1,7 @@
 #include "kernels/element_type.hpp"
 
+#include "kernels/kv_cache.hpp"
+
 #include <fmt/format.h>
 
 #include <stdexcept>
@@ -36,6 +38,17 @@ size_t element_block_bytes(ElementType type) {
     case ElementType::q4_1: return 2 + 2 + 16;
   }
   throw std::invalid_argument("element_block_bytes: unknown element type");
+}
+
+ElementType kv_element_type(KvCacheDtype requested, ElementType automatic) {
+  switch (requested) {
+    case KvCacheDtype::automatic: return automatic;
+    case KvCacheDtype::bfloat16: return ElementType::bf16;
+    case KvCacheDtype::float16: return ElementType::f16;
+    case KvCacheDtype::fp8_e4m3: return ElementType::fp8_e4m3;
+    case KvCacheDtype::int8: return ElementType::i8;
+  }
+  return automatic;
 }
 
 size_t element_bytes(ElementType type, int64_t count) {

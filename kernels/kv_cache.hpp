@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "config/engine_options.hpp"
 #include "kernels/element_type.hpp"
 
 namespace sabre {
@@ -32,6 +33,10 @@ class KvCache {
   int64_t block_size() const { return shape().block_size; }
   int64_t num_blocks() const { return shape().num_blocks; }
 };
+
+// The element type a KV cache of `requested` type holds; `automatic` is what the backend computes attention
+// in (Backend::activation_type).
+ElementType kv_element_type(KvCacheDtype requested, ElementType automatic);
 
 // Copy every layer's keys and values of block `from` into block `to` (the scheduler's copy-on-write
 // of a shared, partially filled block before a sequence appends to it).

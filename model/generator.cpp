@@ -39,7 +39,9 @@ GenerationResult generate(Transformer& model, std::span<const int32_t> prompt, c
   result.logprobs.reserve(static_cast<size_t>(options.max_new_tokens));
 
   // A pool of its own with an identity block table: one sequence needs no block manager.
-  const SequenceKv kv = model.create_sequence_kv(prompt_length + options.max_new_tokens);
+  const SequenceKv kv = model.create_sequence_kv(
+      prompt_length + options.max_new_tokens, 16,
+      kv_element_type(options.kv_cache_dtype, model.backend().activation_type()));
   std::vector<float> logits(static_cast<size_t>(model.config().vocab_size));
   ForwardBatch batch;
   batch.token_ids.reserve(prompt.size());

@@ -23,6 +23,7 @@ struct GenerationOptions {
   std::vector<int32_t> eos_token_ids;  // any of them ends generation (and is kept in the output), as do
                                        // sampling.stop_token_ids; min_tokens masks both
   bool ignore_eos = false;
+  KvCacheDtype kv_cache_dtype = KvCacheDtype::automatic;  // the sequence's own KV pool
 };
 
 struct GenerationResult {

@@ -53,25 +53,28 @@ Transformer::Transformer(const ModelConfig& config, const WeightSource& weights,
   logits_ = backend_.allocate(limits_.max_logit_rows * config_.vocab_size);
 }
 
-KvCacheShape Transformer::kv_cache_shape(int64_t num_blocks, int64_t block_size) const {
-  return {config_.num_hidden_layers, config_.num_key_value_heads, config_.head_dim, block_size, num_blocks};
+KvCacheShape Transformer::kv_cache_shape(int64_t num_blocks, int64_t block_size,
+                                         std::optional<ElementType> dtype) const {
+  return {config_.num_hidden_layers, config_.num_key_value_heads, config_.head_dim, block_size, num_blocks,
+          dtype.value_or(backend_.activation_type())};
 }
 
-std::unique_ptr<KvCache> Transformer::create_kv_cache(int64_t num_blocks, int64_t block_size) {
-  return backend_.create_kv_cache(kv_cache_shape(num_blocks, block_size));
+std::unique_ptr<KvCache> Transformer::create_kv_cache(int64_t num_blocks, int64_t block_size,
+                                                      std::optional<ElementType> dtype) {
+  return backend_.create_kv_cache(kv_cache_shape(num_blocks, block_size, dtype));
 }
 
-size_t Transformer::kv_block_bytes(int64_t block_size) const {
-  return backend_.kv_block_bytes(kv_cache_shape(1, block_size));
+size_t Transformer::kv_block_bytes(int64_t block_size, std::optional<ElementType> dtype) const {
+  return backend_.kv_block_bytes(kv_cache_shape(1, block_size, dtype));
 }
 
-SequenceKv Transformer::create_sequence_kv(int64_t tokens, int64_t block_size) {
+SequenceKv Transformer::create_sequence_kv(int64_t tokens, int64_t block_size, std::optional<ElementType> dtype) {
   if (tokens <= 0 || block_size <= 0) {
     throw std::invalid_argument(
         fmt::format("create_sequence_kv: {} tokens in blocks of {} is not a sequence", tokens, block_size));
   }
   const int64_t blocks = (tokens + block_size - 1) / block_size;
-  return {create_kv_cache(blocks, block_size), identity_block_table(blocks)};
+  return {create_kv_cache(blocks, block_size, dtype), identity_block_table(blocks)};
 }
 
 void Transformer::validate(const ForwardBatch& batch) const {

@@ -6,6 +6,7 @@
 // step limits, so steps allocate nothing and always use the same addresses.
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -37,14 +38,19 @@ class Transformer {
   const StepLimits& limits() const { return limits_; }
   const ModelWeights& weights() const { return weights_; }
 
-  // The shape of a KV pool of `num_blocks` blocks for this model.
-  KvCacheShape kv_cache_shape(int64_t num_blocks, int64_t block_size = 16) const;
+  // The shape of a KV pool of `num_blocks` blocks of `dtype` (by default the backend's activation type)
+  // for this model.
+  KvCacheShape kv_cache_shape(int64_t num_blocks, int64_t block_size = 16,
+                              std::optional<ElementType> dtype = std::nullopt) const;
   // A pool of `num_blocks` KV blocks of `block_size` tokens on the model's backend.
-  std::unique_ptr<KvCache> create_kv_cache(int64_t num_blocks, int64_t block_size = 16);
-  // Bytes one block takes on the backend (every layer's keys and values): pool blocks = budget / this.
-  size_t kv_block_bytes(int64_t block_size = 16) const;
+  std::unique_ptr<KvCache> create_kv_cache(int64_t num_blocks, int64_t block_size = 16,
+                                           std::optional<ElementType> dtype = std::nullopt);
+  // Bytes one block takes on the backend (every layer's keys and values, scales included): pool blocks
+  // = budget / this.
+  size_t kv_block_bytes(int64_t block_size = 16, std::optional<ElementType> dtype = std::nullopt) const;
   // A pool of ceil(tokens / block_size) blocks and the identity table over them.
-  SequenceKv create_sequence_kv(int64_t tokens, int64_t block_size = 16);
+  SequenceKv create_sequence_kv(int64_t tokens, int64_t block_size = 16,
+                                std::optional<ElementType> dtype = std::nullopt);
 
   // Runs the batch. The logits of batch.logit_rows stay in the backend's memory (logits()), in order,
   // vocab_size floats per row. Throws std::invalid_argument for an inconsistent batch (token ids outside

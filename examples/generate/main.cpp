@@ -107,6 +107,7 @@ int run(const Options& options) {
   generation.sampling = sampling_params(options, checkpoint.generation, seed);
   generation.eos_token_ids = checkpoint.config.eos_token_ids;
   generation.ignore_eos = options.ignore_eos;
+  generation.kv_cache_dtype = options.kv_cache_dtype;
   spdlog::info("{} prompt tokens; temperature {}, top_p {}, top_k {}, seed {}", prompt_ids.size(),
                generation.sampling.temperature, generation.sampling.top_p, generation.sampling.top_k, seed);
 

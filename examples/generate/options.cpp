@@ -66,6 +66,7 @@ GGUF file.
                        stored; f32: every weight is dequantised to fp32 at load
   --dtype TYPE         auto (default: the checkpoint's own, so a bf16 model stays bf16 in memory),
                        bfloat16, float16 or float32: what the weights are kept in (computed in fp32)
+  --kv-cache-dtype T   auto (default: fp32 on the CPU), bfloat16, float16, fp8_e4m3 or int8
   --json               print one JSON object: text, token_ids, logprobs, prompt_tokens,
                        completion_tokens, finish_reason, tokens_per_second (decode rate),
                        prompt_tokens_per_second (prefill rate), seed
@@ -86,6 +87,7 @@ Options parse_options(int argc, char** argv) {
       {"--top-p", Kind::value},      {"--top-k", Kind::value},      {"--seed", Kind::value},
       {"--device", Kind::value},     {"--threads", Kind::value},    {"--ignore-eos", Kind::flag},
       {"--gguf-weights", Kind::value}, {"--batch-invariant", Kind::flag}, {"--dtype", Kind::value},
+      {"--kv-cache-dtype", Kind::value},
       {"--chat", Kind::flag},        {"--json", Kind::flag},        {"--verbose", Kind::flag},
       {"--help", Kind::flag},        {"-h", Kind::flag},
   };
@@ -123,6 +125,14 @@ Options parse_options(int argc, char** argv) {
       else throw UsageError(fmt::format("--gguf-weights must be quantized or f32, got '{}'", value));
     }
     else if (arg == "--batch-invariant") o.device.batch_invariant = true;
+    else if (arg == "--kv-cache-dtype") {
+      const auto dtype = parse_kv_cache_dtype(value);
+      if (!dtype) {
+        throw UsageError(
+            fmt::format("--kv-cache-dtype must be auto, bfloat16, float16, fp8_e4m3 or int8, got '{}'", value));
+      }
+      o.kv_cache_dtype = *dtype;
+    }
     else if (arg == "--dtype") {
       const auto dtype = parse_model_dtype(value);
       if (!dtype) throw UsageError(fmt::format("--dtype must be auto, bfloat16, float16 or float32, got '{}'", value));

@@ -31,6 +31,7 @@ struct Options {
   bool chat = false;
   DeviceOptions device;  // --device, --threads, --batch-invariant
   WeightOptions weights;  // --dtype, --gguf-weights
+  KvCacheDtype kv_cache_dtype = KvCacheDtype::automatic;
   bool json = false;
   bool verbose = false;
   bool help = false;

@@ -33,6 +33,7 @@ class CpuBackend final : public Backend {
   explicit CpuBackend(unsigned threads) : CpuBackend(CpuBackendOptions{threads}) {}
 
   std::string name() const override { return "cpu"; }
+  ElementType activation_type() const override { return ElementType::f32; }
 
   using Backend::allocate;
   using Backend::upload;

@@ -2,14 +2,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 // This file needs AVX2 and FMA even when the build targets generic x86-64 (-DSABRE_NATIVE=OFF): the
 // functions below are compiled for them, after the standard headers so that no shared inline code is,
 // and CpuBackend refuses to start on a CPU without them (cpu_features.hpp).
-#if !defined(__AVX2__) || !defined(__FMA__)
-#pragma GCC target("avx2,fma")
+#if !defined(__AVX2__) || !defined(__FMA__) || !defined(__F16C__)
+#pragma GCC target("avx2,fma,f16c")
 #endif
 #include <immintrin.h>
 
@@ -69,13 +72,90 @@ inline __m256 exp_ps(__m256 x) {
   return _mm256_andnot_ps(vanishes, p);
 }
 
+// ---- KV element types ----
+// How 8 stored elements become 8 fp32 lanes, and whether the slot's scale applies. The fp32 policy's
+// loads are plain loads, so fp32 caches compute exactly what they always did.
+
+struct F32Kv {
+  using T = float;
+  static constexpr bool kScaled = false;
+  static __m256 load8(const T* p) { return _mm256_loadu_ps(p); }
+  static float load1(const T* p) { return *p; }
+};
+
+struct Bf16Kv {
+  using T = uint16_t;
+  static constexpr bool kScaled = false;
+  static __m256 load8(const T* p) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+  static float load1(const T* p) {
+    const uint32_t bits = static_cast<uint32_t>(*p) << 16;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+  }
+};
+
+struct F16Kv {
+  using T = uint16_t;
+  static constexpr bool kScaled = false;
+  static __m256 load8(const T* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static float load1(const T* p) { return _cvtsh_ss(*p); }
+};
+
+struct I8Kv {
+  using T = int8_t;
+  static constexpr bool kScaled = true;
+  static __m256 load8(const T* p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+  }
+  static float load1(const T* p) { return static_cast<float>(*p); }
+};
+
+// e4m3 (sign, 4 exponent bits biased by 7, 3 mantissa bits) shifted into binary16's fields is the same
+// number times 2^-8 (binary16's bias is 15), subnormals included, so F16C widens it and one multiply
+// restores the scale. The cache never holds e4m3's NaN (stores saturate at 448).
+struct Fp8Kv {
+  using T = uint8_t;
+  static constexpr bool kScaled = true;
+  static __m256 load8(const T* p) {
+    const __m128i b = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+    const __m128i half = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(b, _mm_set1_epi16(0x80)), 8),
+                                      _mm_slli_epi16(_mm_and_si128(b, _mm_set1_epi16(0x7F)), 7));
+    return _mm256_mul_ps(_mm256_cvtph_ps(half), _mm256_set1_ps(256.0f));
+  }
+  static float load1(const T* p) {
+    const auto half = static_cast<uint16_t>(((*p & 0x80) << 8) | ((*p & 0x7F) << 7));
+    return _cvtsh_ss(half) * 256.0f;
+  }
+};
+
+// Typed views of a PagedKvHead's arrays.
+template <class Kv>
+const typename Kv::T* key_row(const PagedKvHead& kv, int64_t position) {
+  return static_cast<const typename Kv::T*>(kv.keys) + kv.slot_offset(position);
+}
+template <class Kv>
+const typename Kv::T* value_row(const PagedKvHead& kv, int64_t position) {
+  return static_cast<const typename Kv::T*>(kv.values) + kv.slot_offset(position);
+}
+inline float key_scale(const PagedKvHead& kv, int64_t position) {
+  return kv.key_scales[kv.slot_index(position) * kv.scale_stride];
+}
+inline float value_scale(const PagedKvHead& kv, int64_t position) {
+  return kv.value_scales[kv.slot_index(position) * kv.scale_stride];
+}
+
 // ---- scores: q . k * scale ----
 
 // NQ queries x NK keys: one FMA chain per (query, key) over head_dim in 8-lane chunks, then the fixed
-// horizontal sum. A pair's arithmetic does not depend on NQ, NK or its place in the tile.
-template <int NQ, int NK>
-inline void dot_tile(const float* const* q, const float* const* k, int64_t chunks, float scale, float* const* scores,
-                     int64_t j) {
+// horizontal sum, times the key's scale for 8-bit caches (key_scales[n]), times `scale`. A pair's
+// arithmetic does not depend on NQ, NK or its place in the tile.
+template <class Kv, int NQ, int NK>
+inline void dot_tile(const float* const* q, const typename Kv::T* const* k, const float* key_scales, int64_t chunks,
+                     float scale, float* const* scores, int64_t j) {
   __m256 acc[NQ][NK];
   #pragma GCC unroll 16
   for (int t = 0; t < NQ; ++t) {
@@ -85,7 +165,7 @@ inline void dot_tile(const float* const* q, const float* const* k, int64_t chunk
   for (int64_t c = 0; c < chunks; ++c) {
     __m256 key[NK];
     #pragma GCC unroll 16
-    for (int n = 0; n < NK; ++n) key[n] = _mm256_loadu_ps(k[n] + c * kLanes);
+    for (int n = 0; n < NK; ++n) key[n] = Kv::load8(k[n] + c * kLanes);
     #pragma GCC unroll 16
     for (int t = 0; t < NQ; ++t) {
       const __m256 query = _mm256_loadu_ps(q[t] + c * kLanes);
@@ -96,7 +176,13 @@ inline void dot_tile(const float* const* q, const float* const* k, int64_t chunk
   #pragma GCC unroll 16
   for (int t = 0; t < NQ; ++t) {
     #pragma GCC unroll 16
-    for (int n = 0; n < NK; ++n) scores[t][j + n] = horizontal_sum(acc[t][n]) * scale;
+    for (int n = 0; n < NK; ++n) {
+      if constexpr (Kv::kScaled) {
+        scores[t][j + n] = horizontal_sum(acc[t][n]) * key_scales[n] * scale;
+      } else {
+        scores[t][j + n] = horizontal_sum(acc[t][n]) * scale;
+      }
+    }
   }
 }
 
@@ -109,23 +195,29 @@ constexpr int keys_per_tile() {
 
 // scores[t][j] for keys from..to-1 of every query in q, walking the block table one run of consecutive
 // slots at a time.
-template <int NQ>
+template <class Kv, int NQ>
 void score_keys(const float* const* q, const PagedKvHead& kv, int64_t from, int64_t to, int64_t chunks, float scale,
                 float* const* scores) {
+  using T = typename Kv::T;
   constexpr int NK = keys_per_tile<NQ>();
+  float scales[NK] = {};
   for (int64_t j = from; j < to;) {
     const int64_t run = std::min(kv.block_size - j % kv.block_size, to - j);
-    const float* base = kv.key(j);
+    const T* base = key_row<Kv>(kv, j);
     int64_t s = 0;
     for (; s + NK <= run; s += NK) {
-      const float* k[NK];
+      const T* k[NK];
       #pragma GCC unroll 16
       for (int n = 0; n < NK; ++n) k[n] = base + (s + n) * kv.row_stride;
-      dot_tile<NQ, NK>(q, k, chunks, scale, scores, j + s);
+      if constexpr (Kv::kScaled) {
+        for (int n = 0; n < NK; ++n) scales[n] = key_scale(kv, j + s + n);
+      }
+      dot_tile<Kv, NQ, NK>(q, k, scales, chunks, scale, scores, j + s);
     }
     for (; s < run; ++s) {
-      const float* k[1] = {base + s * kv.row_stride};
-      dot_tile<NQ, 1>(q, k, chunks, scale, scores, j + s);
+      const T* k[1] = {base + s * kv.row_stride};
+      if constexpr (Kv::kScaled) scales[0] = key_scale(kv, j + s);
+      dot_tile<Kv, NQ, 1>(q, k, scales, chunks, scale, scores, j + s);
     }
     j += run;
   }
@@ -162,9 +254,15 @@ constexpr int chunks_per_pass() {
 // and lane one FMA chain over j in order, the keys every query of the tile sees shared, then each query's
 // own tail. The running sums live in `out` between key blocks (a store and a load change no bit), so the
 // chain of a query is the same however the keys are blocked. `first`: start from zero instead of `out`.
-template <int NQ, int CD>
+template <class Kv, int NQ, int CD>
 void weigh_values_pass(const AttentionQuery* queries, const float* const* p, const PagedKvHead& kv, int64_t from,
                        int64_t to, int64_t c0, bool first) {
+  using T = typename Kv::T;
+  // A value's weight: its softmax numerator, times the slot's scale for an 8-bit cache.
+  const auto weight_of = [&](int t, int64_t j) {
+    if constexpr (Kv::kScaled) return p[t][j] * value_scale(kv, j);
+    return p[t][j];
+  };
   int64_t shared = to;
   #pragma GCC unroll 16
   for (int t = 0; t < NQ; ++t) shared = std::min(shared, queries[t].visible);
@@ -179,15 +277,15 @@ void weigh_values_pass(const AttentionQuery* queries, const float* const* p, con
   }
   for (int64_t j = from; j < shared;) {
     const int64_t run = std::min(kv.block_size - j % kv.block_size, shared - j);
-    const float* base = kv.value(j) + offset;
+    const T* base = value_row<Kv>(kv, j) + offset;
     for (int64_t s = 0; s < run; ++s) {
-      const float* v = base + s * kv.row_stride;
+      const T* v = base + s * kv.row_stride;
       __m256 weight[NQ];
       #pragma GCC unroll 16
-      for (int t = 0; t < NQ; ++t) weight[t] = _mm256_broadcast_ss(p[t] + j + s);
+      for (int t = 0; t < NQ; ++t) weight[t] = _mm256_set1_ps(weight_of(t, j + s));
       #pragma GCC unroll 16
       for (int c = 0; c < CD; ++c) {
-        const __m256 value = _mm256_loadu_ps(v + c * kLanes);
+        const __m256 value = Kv::load8(v + c * kLanes);
         #pragma GCC unroll 16
         for (int t = 0; t < NQ; ++t) acc[t][c] = _mm256_fmadd_ps(weight[t], value, acc[t][c]);
       }
@@ -198,10 +296,10 @@ void weigh_values_pass(const AttentionQuery* queries, const float* const* p, con
   for (int t = 0; t < NQ; ++t) {
     const int64_t end = std::min(to, queries[t].visible);
     for (int64_t j = std::max(from, shared); j < end; ++j) {
-      const float* v = kv.value(j) + offset;
-      const __m256 weight = _mm256_broadcast_ss(p[t] + j);
+      const T* v = value_row<Kv>(kv, j) + offset;
+      const __m256 weight = _mm256_set1_ps(weight_of(t, j));
       #pragma GCC unroll 16
-      for (int c = 0; c < CD; ++c) acc[t][c] = _mm256_fmadd_ps(weight, _mm256_loadu_ps(v + c * kLanes), acc[t][c]);
+      for (int c = 0; c < CD; ++c) acc[t][c] = _mm256_fmadd_ps(weight, Kv::load8(v + c * kLanes), acc[t][c]);
     }
     #pragma GCC unroll 16
     for (int c = 0; c < CD; ++c) _mm256_storeu_ps(queries[t].out + offset + c * kLanes, acc[t][c]);
@@ -210,7 +308,7 @@ void weigh_values_pass(const AttentionQuery* queries, const float* const* p, con
 
 // ---- one tile of up to kMaxTile queries over one block of keys ----
 
-template <int NQ>
+template <class Kv, int NQ>
 void score_block(const AttentionQuery* queries, float* const* scores, const PagedKvHead& kv, int64_t from,
                  int64_t to, int64_t chunks, float scale) {
   const float* q[NQ];
@@ -219,20 +317,20 @@ void score_block(const AttentionQuery* queries, float* const* scores, const Page
     q[t] = queries[t].q;
     shared = std::min(shared, queries[t].visible);
   }
-  score_keys<NQ>(q, kv, from, shared, chunks, scale, scores);
+  score_keys<Kv, NQ>(q, kv, from, shared, chunks, scale, scores);
   for (int t = 0; t < NQ; ++t) {
-    score_keys<1>(&q[t], kv, std::max(from, shared), std::min(to, queries[t].visible), chunks, scale, &scores[t]);
+    score_keys<Kv, 1>(&q[t], kv, std::max(from, shared), std::min(to, queries[t].visible), chunks, scale, &scores[t]);
   }
 }
 
-template <int NQ>
+template <class Kv, int NQ>
 void weigh_block(const AttentionQuery* queries, const float* const* p, const PagedKvHead& kv, int64_t from,
                  int64_t to, int64_t chunks) {
   constexpr int CD = chunks_per_pass<NQ>();
   const bool first = from == 0;
   int64_t c0 = 0;
-  for (; c0 + CD <= chunks; c0 += CD) weigh_values_pass<NQ, CD>(queries, p, kv, from, to, c0, first);
-  for (; c0 < chunks; ++c0) weigh_values_pass<NQ, 1>(queries, p, kv, from, to, c0, first);
+  for (; c0 + CD <= chunks; c0 += CD) weigh_values_pass<Kv, NQ, CD>(queries, p, kv, from, to, c0, first);
+  for (; c0 < chunks; ++c0) weigh_values_pass<Kv, NQ, 1>(queries, p, kv, from, to, c0, first);
 }
 
 // Calls body.template operator()<NQ>(first query index) for each tile of up to kMaxTile queries.
@@ -250,13 +348,15 @@ void for_each_tile(int64_t count, Body&& body) {
 
 // head_dim not a multiple of 8 (no model in use has one): plain scalar code, one query at a time, which
 // is trivially independent of the other queries.
+template <class Kv>
 void attention_scalar(const AttentionQuery& query, const PagedKvHead& kv, int64_t head_dim, float scale,
                       float* scores) {
   float max = -std::numeric_limits<float>::infinity();
   for (int64_t j = 0; j < query.visible; ++j) {
-    const float* k = kv.key(j);
+    const auto* k = key_row<Kv>(kv, j);
     float dot = 0.0f;
-    for (int64_t d = 0; d < head_dim; ++d) dot = std::fma(query.q[d], k[d], dot);
+    for (int64_t d = 0; d < head_dim; ++d) dot = std::fma(query.q[d], Kv::load1(k + d), dot);
+    if constexpr (Kv::kScaled) dot *= key_scale(kv, j);
     scores[j] = dot * scale;
     max = std::max(max, scores[j]);
   }
@@ -268,7 +368,11 @@ void attention_scalar(const AttentionQuery& query, const PagedKvHead& kv, int64_
   const float inv_total = 1.0f / total;
   for (int64_t d = 0; d < head_dim; ++d) {
     float acc = 0.0f;
-    for (int64_t j = 0; j < query.visible; ++j) acc = std::fma(scores[j], kv.value(j)[d], acc);
+    for (int64_t j = 0; j < query.visible; ++j) {
+      float weight = scores[j];
+      if constexpr (Kv::kScaled) weight *= value_scale(kv, j);
+      acc = std::fma(weight, Kv::load1(value_row<Kv>(kv, j) + d), acc);
+    }
     query.out[d] = acc * inv_total;
   }
 }
@@ -281,11 +385,14 @@ int64_t paged_attention_scratch_floats(std::span<const AttentionQuery> queries) 
   return floats;
 }
 
-void paged_attention(std::span<const AttentionQuery> queries, const PagedKvHead& kv, int64_t head_dim, float scale,
-                     float* scratch) {
+namespace {
+
+template <class Kv>
+void paged_attention_of(std::span<const AttentionQuery> queries, const PagedKvHead& kv, int64_t head_dim, float scale,
+                        float* scratch) {
   const auto count = static_cast<int64_t>(queries.size());
   if (head_dim % kLanes != 0) {
-    for (const AttentionQuery& query : queries) attention_scalar(query, kv, head_dim, scale, scratch);
+    for (const AttentionQuery& query : queries) attention_scalar<Kv>(query, kv, head_dim, scale, scratch);
     return;
   }
   // Each query's scores get a row of the scratch.
@@ -304,7 +411,7 @@ void paged_attention(std::span<const AttentionQuery> queries, const PagedKvHead&
   for (int64_t from = 0; from < longest; from += kKeyBlock) {
     const int64_t to = std::min(from + kKeyBlock, longest);
     for_each_tile(count, [&]<int NQ>(int64_t t0) {
-      score_block<NQ>(all + t0, rows.data() + t0, kv, from, to, chunks, scale);
+      score_block<Kv, NQ>(all + t0, rows.data() + t0, kv, from, to, chunks, scale);
     });
   }
   thread_local std::vector<float> inv_total;
@@ -313,7 +420,7 @@ void paged_attention(std::span<const AttentionQuery> queries, const PagedKvHead&
   for (int64_t from = 0; from < longest; from += kKeyBlock) {
     const int64_t to = std::min(from + kKeyBlock, longest);
     for_each_tile(count, [&]<int NQ>(int64_t t0) {
-      weigh_block<NQ>(all + t0, rows.data() + t0, kv, from, to, chunks);
+      weigh_block<Kv, NQ>(all + t0, rows.data() + t0, kv, from, to, chunks);
     });
   }
   for (size_t i = 0; i < queries.size(); ++i) {
@@ -322,6 +429,21 @@ void paged_attention(std::span<const AttentionQuery> queries, const PagedKvHead&
       float* o = queries[i].out + c * kLanes;
       _mm256_storeu_ps(o, _mm256_mul_ps(_mm256_loadu_ps(o), norm));
     }
+  }
+}
+
+}  // namespace
+
+void paged_attention(std::span<const AttentionQuery> queries, const PagedKvHead& kv, int64_t head_dim, float scale,
+                     float* scratch) {
+  switch (kv.type) {
+    case ElementType::f32: return paged_attention_of<F32Kv>(queries, kv, head_dim, scale, scratch);
+    case ElementType::bf16: return paged_attention_of<Bf16Kv>(queries, kv, head_dim, scale, scratch);
+    case ElementType::f16: return paged_attention_of<F16Kv>(queries, kv, head_dim, scale, scratch);
+    case ElementType::i8: return paged_attention_of<I8Kv>(queries, kv, head_dim, scale, scratch);
+    case ElementType::fp8_e4m3: return paged_attention_of<Fp8Kv>(queries, kv, head_dim, scale, scratch);
+    default:
+      throw std::invalid_argument("paged_attention: a KV cache of " + std::string(element_type_name(kv.type)));
   }
 }
 

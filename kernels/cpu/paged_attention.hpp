@@ -10,28 +10,40 @@
 // block size and the chunk a query arrived in change only which loads are shared, never a result bit.
 // That is what makes CpuBackend's batch-invariant mode reproduce a request's logits exactly whether it
 // ran alone, in chunks or beside other sequences.
+//
+// The KV cache may hold fp32, bf16, f16, int8 or fp8 (e4m3) elements: each is widened to fp32 as it is
+// loaded (16-bit types exactly, so a bf16 cache gives the bits an fp32 cache holding the same rounded
+// values gives), and an 8-bit type's per-slot scale multiplies a key's dot product and a value's
+// softmax weight once instead of every element. The invariance holds for every type.
 
 #include <cstdint>
 #include <span>
 
+#include "kernels/element_type.hpp"
+
 namespace sabre::cpu {
 
 // One sequence's keys and values for one kv head in a block pool. Token position p lives in block
-// block_table[p / block_size] at slot p % block_size; that slot's key starts at
-// keys + (block * block_size + slot) * row_stride (the kv head's offset already added), its value
-// likewise from `values`.
+// block_table[p / block_size] at slot p % block_size; that slot's key starts at element
+// (block * block_size + slot) * row_stride of `keys` (the kv head's offset already added), its value
+// likewise in `values`. Elements are of `type`: f32, bf16 or f16 as they are, or i8 / fp8_e4m3 times the
+// slot's scale (key_scales / value_scales[slot index * scale_stride], the kv head's offset added).
 struct PagedKvHead {
-  const float* keys = nullptr;
-  const float* values = nullptr;
+  const void* keys = nullptr;
+  const void* values = nullptr;
   const int32_t* block_table = nullptr;
   int64_t block_size = 0;
-  int64_t row_stride = 0;
+  int64_t row_stride = 0;  // in elements
+  ElementType type = ElementType::f32;
+  const float* key_scales = nullptr;
+  const float* value_scales = nullptr;
+  int64_t scale_stride = 0;
 
-  const float* key(int64_t position) const { return keys + slot_offset(position); }
-  const float* value(int64_t position) const { return values + slot_offset(position); }
-  int64_t slot_offset(int64_t position) const {
-    return (int64_t{block_table[position / block_size]} * block_size + position % block_size) * row_stride;
+  // The pool slot holding `position`, and where its row starts (in elements).
+  int64_t slot_index(int64_t position) const {
+    return int64_t{block_table[position / block_size]} * block_size + position % block_size;
   }
+  int64_t slot_offset(int64_t position) const { return slot_index(position) * row_stride; }
 };
 
 // One query vector (head_dim floats), how many keys it sees (causal: its position + 1) and where its

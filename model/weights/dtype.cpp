@@ -62,36 +62,6 @@ float f16_to_f32(uint16_t bits) {
   return std::bit_cast<float>(out);
 }
 
-uint16_t f32_to_bf16(float value) {
-  const uint32_t bits = std::bit_cast<uint32_t>(value);
-  if ((bits & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((bits >> 16) | 0x40u);  // quiet NaN
-  return static_cast<uint16_t>((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
-}
-
-uint16_t f32_to_f16(float value) {
-  const uint32_t bits = std::bit_cast<uint32_t>(value);
-  const auto sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
-  const uint32_t magnitude = bits & 0x7FFFFFFFu;
-  if (magnitude > 0x7F800000u) return static_cast<uint16_t>(sign | 0x7E00u);  // NaN
-  if (magnitude >= 0x477FF000u) return static_cast<uint16_t>(sign | 0x7C00u);  // rounds to or past 65520: inf
-  if (magnitude < 0x38800000u) {
-    // Below binary16's smallest normal (2^-14): a subnormal multiple of 2^-24, rounded to nearest even.
-    if (magnitude < 0x33000000u) return sign;  // below half of 2^-24
-    const uint32_t mantissa = (magnitude & 0x7FFFFFu) | 0x800000u;
-    const int shift = 126 - static_cast<int>(magnitude >> 23);  // 14..24 for this range
-    const uint32_t half = 1u << (shift - 1);
-    uint32_t rounded = mantissa >> shift;
-    const uint32_t rest = mantissa & ((1u << shift) - 1);
-    if (rest > half || (rest == half && (rounded & 1u))) ++rounded;
-    return static_cast<uint16_t>(sign | rounded);
-  }
-  // Normal: rebias the exponent 127 -> 15 and round the mantissa from 23 to 10 bits (a carry into the
-  // exponent is the correct result).
-  const uint32_t rebased = magnitude - (112u << 23);
-  const uint32_t rounded = (rebased + 0xFFFu + ((rebased >> 13) & 1u)) >> 13;
-  return static_cast<uint16_t>(sign | rounded);
-}
-
 void convert_to_f32(DType dtype, std::span<const std::byte> bytes, std::span<float> out) {
   const size_t count = out.size();
   if (bytes.size() != count * dtype_size(dtype)) {

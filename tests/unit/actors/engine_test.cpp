@@ -5,6 +5,8 @@
 
 #include <simdjson.h>
 
+#include <map>
+#include <string>
 #include <thread>
 
 #include "engine_test_support.hpp"
@@ -65,6 +67,31 @@ TEST_CASE("engine: greedy generation reproduces transformers on the tiny models"
     CHECK(sample.finished.timings.end_to_end_seconds >= sample.finished.timings.time_to_first_token);
     CHECK(kv_drains(engine));
   }
+}
+
+TEST_CASE("engine: the KV cache's element type sizes the pool by its real bytes and serves the same ids",
+          "[engine]") {
+  const Golden golden = load_golden("qwen3_qknorm");
+  std::map<std::string, int64_t> blocks;
+  for (KvCacheDtype dtype : {KvCacheDtype::automatic, KvCacheDtype::bfloat16, KvCacheDtype::int8}) {
+    const std::string name(kv_cache_dtype_name(dtype));
+    INFO("--kv-cache-dtype " << name);
+    EngineOptions options = small_engine("qwen3_qknorm");
+    options.cache.num_kv_blocks = 0;
+    options.cache.kv_cache_bytes = int64_t{4} << 20;
+    options.cache.kv_cache_dtype = dtype;
+    TestEngine engine(options);
+    blocks[name] = engine.info().kv_blocks_total;
+    const auto result = engine.run_one(greedy_request(golden.prompt, static_cast<int64_t>(golden.greedy.size())));
+    // The bf16 and int8 caches follow transformers' greedy path on this model all the way
+    // (kv_dtype_model_test.cpp measures how close their logits stay).
+    CHECK(result.samples.at(0).token_ids == golden.greedy);
+  }
+  // qwen3_qknorm: 2 layers, 2 kv heads of 32 dims, blocks of 16: 16 KiB of fp32 keys and values per
+  // block, 8 KiB of bf16, 4 KiB of int8 plus 512 B of scales.
+  CHECK(blocks["auto"] == 256);
+  CHECK(blocks["bfloat16"] == 512);
+  CHECK(blocks["int8"] == 910);
 }
 
 TEST_CASE("engine: with async scheduling steps are planned while the one before runs, outputs unchanged", "[engine]") {

@@ -92,7 +92,7 @@ TEST_CASE("server options: underscores and BladeLLM's spellings", "[options]") {
              "normal", "--gamma", "6", "--disable_prompt_cache", "--preempt_strategy", "recompute", "--max_queue_time",
              "30", "--tokenizer_dir", kModel, "--dtype", "bfloat16", "--disable_cuda_graph",
              "--cuda_graph_max_batch_size", "64", "--log_level", "warning", "--max_num_seqs", "4",
-             "--draft.tokenizer_dir", "/nowhere"});
+             "--draft.tokenizer_dir", "/nowhere", "--kv_cache_dtype", "fp8"});
   CHECK(o.engine.cache.gpu_memory_utilization == 0.5);
   CHECK(o.engine.speculative.num_steps == 6);
   CHECK_FALSE(o.engine.cache.enable_prefix_caching);
@@ -100,6 +100,7 @@ TEST_CASE("server options: underscores and BladeLLM's spellings", "[options]") {
   CHECK(o.max_queue_time == 30.0);
   CHECK(o.engine.tokenizer == kModel);
   CHECK(o.engine.weights.dtype == ModelDtype::bfloat16);
+  CHECK(o.engine.cache.kv_cache_dtype == KvCacheDtype::fp8_e4m3);
   CHECK_FALSE(o.engine.device.enable_cuda_graph);
   CHECK(o.engine.device.cuda_graph_max_batch_size == 64);
   CHECK(o.http.log_level == "warn");
@@ -164,6 +165,8 @@ TEST_CASE("server options: errors name the flag", "[options]") {
   CHECK_THAT(parse_failure({"--model", kModel, "--gpu-memory-utilization", "1.5"}), Contains("--gpu-memory-utilization"));
   CHECK_THAT(parse_failure({"--model", kModel, "--gpu-memory-utilization", "nan"}), Contains("--gpu-memory-utilization"));
   CHECK_THAT(parse_failure({"--model", kModel, "--dtype", "int3"}), Contains("--dtype: expected one of"));
+  CHECK_THAT(parse_failure({"--model", kModel, "--kv-cache-dtype", "fp8_e5m2"}),
+             Contains("--kv-cache-dtype: expected one of auto, bfloat16, float16, fp8_e4m3, int8"));
   CHECK_THAT(parse_failure({"--model", kModel, "--device", "tpu"}), Contains("--device"));
   CHECK_THAT(parse_failure({"--model", kModel, "--log-level", "loud"}), Contains("--log-level"));
   CHECK_THAT(parse_failure({"--model", kModel, "--api-key="}), Contains("--api-key: must not be empty"));
