@@ -9,7 +9,8 @@
 #include <vector>
 
 #include "model/finish_reason.hpp"
-#include "model/sampler.hpp"
+#include "config/sampling_params.hpp"
+#include "kernels/sampling.hpp"
 
 namespace sabre {
 

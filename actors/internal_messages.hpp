@@ -16,7 +16,7 @@
 #include "actors/messages.hpp"
 #include "actors/sequence.hpp"
 #include "actors/step_plan.hpp"
-#include "model/sampler.hpp"
+#include "kernels/sampling.hpp"
 
 namespace sabre {
 
@@ -27,7 +27,7 @@ struct SequenceSubmission {
   std::vector<int32_t> prompt;
   int64_t max_tokens = 16;
   int64_t n = 1;
-  SamplingParams sampling;              // sample i uses seed sampling.seed + i
+  SamplingParams sampling;              // sample i draws from stream i under sampling.seed
   std::vector<int32_t> eos_token_ids;   // empty when the request ignores eos
   EngineClock::time_point arrival;
 };
@@ -52,16 +52,8 @@ struct SequenceUpdate {
   int64_t cached_prompt_tokens = 0;
 };
 
-// The sampler a rank creates for a sequence the first time it samples for it.
-struct SamplerSpec {
-  SequenceId seq = 0;
-  SamplingParams params;
-  std::vector<int32_t> prompt;
-  std::vector<int32_t> eos_token_ids;
-};
-
-// One step for the ranks: the plan, samplers for sequences new to the rank, and sequences whose
-// samplers can go (finished or aborted).
+// One step for the ranks: the plan, samplers for sequences new to the rank (SamplerSpec::key is the
+// sequence id), and sequences whose samplers can go (finished or aborted).
 struct StepInput {
   StepPlan plan;
   std::vector<SamplerSpec> new_samplers;

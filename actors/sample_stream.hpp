@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "actors/stop_matcher.hpp"
-#include "model/sampler.hpp"
+#include "kernels/sampling.hpp"
 #include "model/tokenizer/incremental_decoder.hpp"
 #include "model/tokenizer/tokenizer.hpp"
 

@@ -73,11 +73,11 @@ SubmitReply submit(SchedulerActorState& st, SequenceSubmission& submission, cons
   }
   for (size_t i = 0; i < ids.size(); ++i) {
     TrackedSequence tracked{owner, {}, submission.arrival};
-    tracked.sampler.seq = ids[i];
+    tracked.sampler.key = ids[i];
     tracked.sampler.params = submission.sampling;
-    tracked.sampler.params.seed = submission.sampling.seed + i;
     tracked.sampler.prompt = submission.prompt;
     tracked.sampler.eos_token_ids = submission.eos_token_ids;
+    tracked.sampler.stream = i;  // sample i of the request: its own stream under the request's seed
     st.sequences.emplace(ids[i], std::move(tracked));
   }
   reply.sequence_ids = std::move(ids);

@@ -36,13 +36,12 @@ StepPlan StepExecutor::resolve_pending_inputs(const StepPlan& plan) const {
 }
 
 StepOutput StepExecutor::execute(const StepInput& input) {
-  for (SequenceId seq : input.released) {
-    samplers_.erase(seq);
-    last_sampled_.erase(seq);
-  }
-  for (const SamplerSpec& spec : input.new_samplers) {
-    samplers_.insert_or_assign(spec.seq, Sampler(spec.params, spec.prompt, spec.eos_token_ids));
-  }
+  Backend& backend = model_.backend();
+  // Sampler keys are the sequence ids.
+  const std::vector<uint64_t> released(input.released.begin(), input.released.end());
+  backend.release_samplers(released);
+  for (SequenceId seq : input.released) last_sampled_.erase(seq);
+  backend.add_samplers(input.new_samplers);
 
   StepOutput output;
   if (input.plan.empty()) return output;
@@ -52,30 +51,24 @@ StepOutput StepExecutor::execute(const StepInput& input) {
   if (has_pending) resolved = resolve_pending_inputs(input.plan);
   const StepPlan& plan = resolved ? *resolved : input.plan;
   const auto model_start = std::chrono::steady_clock::now();
-  if (!plan.block_copies.empty()) {
-    model_.backend().copy_kv_blocks(*kv_, kv_block_copies(plan));
-  }
-  const ForwardBatch batch = to_forward_batch(plan, kv_.get());
-  const auto vocab = static_cast<size_t>(model_.config().vocab_size);
-  logits_.resize(batch.logit_rows.size() * vocab);
-  model_.forward(batch, logits_);
+  if (!plan.block_copies.empty()) backend.copy_kv_blocks(*kv_, kv_block_copies(plan));
+  model_.forward(to_forward_batch(plan, kv_.get()));
   output.model_seconds = seconds_since(model_start);
 
-  // Logits rows come in chunk order, one per chunk that wants logits.
+  // Logits rows come in chunk order, one per chunk that wants logits; each of its sample ids draws from it.
   const auto sample_start = std::chrono::steady_clock::now();
-  size_t row = 0;
+  rows_.clear();
+  int32_t row = 0;
   for (const ScheduledChunk& chunk : plan.chunks) {
     if (!chunk.wants_logits) continue;
-    const std::span<const float> logits(logits_.data() + row * vocab, vocab);
+    for (SequenceId seq : chunk.sample_ids) rows_.push_back({row, static_cast<uint64_t>(seq), true, {}});
     ++row;
-    for (SequenceId seq : chunk.sample_ids) {
-      auto sampler = samplers_.find(seq);
-      if (sampler == samplers_.end()) {
-        throw std::logic_error(fmt::format("step executor: sequence {} has no sampler", seq));
-      }
-      output.samples.push_back({seq, sampler->second.sample(logits)});
-      last_sampled_[seq] = output.samples.back().token.token;
-    }
+  }
+  model_.sample(rows_, sampled_);
+  for (size_t i = 0; i < rows_.size(); ++i) {
+    const auto seq = static_cast<SequenceId>(rows_[i].sampler);
+    output.samples.push_back({seq, std::move(sampled_[i])});
+    last_sampled_[seq] = output.samples.back().token.token;
   }
   output.sample_seconds = seconds_since(sample_start);
   return output;

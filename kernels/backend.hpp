@@ -9,7 +9,9 @@
 // - the step (kernels/step.hpp): prepare() sizes the step buffers once for StepLimits; upload_step()
 //   copies one StepDescription into them per step; padded_rows() says how many rows a step computes;
 // - the operations below, which read the current step (token ids, positions, slots, block tables,
-//   context lengths, logits rows) from those buffers instead of taking host arrays.
+//   context lengths, logits rows) from those buffers instead of taking host arrays;
+// - sampling (kernels/sampling.hpp): samplers registered per sequence, the distribution of a logits row,
+//   a counter-based draw, the commit; only ids and log-probabilities come back to the host.
 //
 // Pointers passed to the operations live in the backend's memory space: buffers come from allocate() /
 // upload(), and only download() brings values back to the host. Activations are fp32, row-major, one
@@ -26,6 +28,7 @@
 #include "kernels/device_buffer.hpp"
 #include "kernels/element_type.hpp"
 #include "kernels/kv_cache.hpp"
+#include "kernels/sampling.hpp"
 #include "kernels/step.hpp"
 
 namespace sabre {
@@ -122,6 +125,25 @@ class Backend {
   virtual void add(float* x, const float* y, size_t n) = 0;
   // out[i] = x[logit_rows[i]] for rows of `dim` values.
   virtual void gather_logit_rows(const float* x, int64_t dim, float* out) = 0;
+
+  // ---- sampling (kernels/sampling.hpp) ----
+  // Registers samplers (one of the same key is replaced, its history dropped) and forgets them (unknown
+  // keys are ignored).
+  virtual void add_samplers(std::span<const SamplerSpec> specs) = 0;
+  virtual void release_samplers(std::span<const uint64_t> keys) = 0;
+  // For each row, in order: its distribution over its row of `logits` (rows of `vocab` floats in the
+  // backend's memory), the draw numbered by the sampler's history and the row's provisional tokens, and
+  // the commit unless the row says not to. out[i] (host memory) is row i's token with its raw
+  // log-probabilities. Throws std::invalid_argument for a row naming an unregistered sampler or a logits
+  // row out of range, and whatever a sampler throws (every token masked, ids outside the vocabulary).
+  virtual void sample(const float* logits, int64_t logit_rows, int64_t vocab, std::span<const SampleRow> rows,
+                      std::vector<SampledToken>& out) = 0;
+  // Each row's processed distribution as `vocab` probabilities (zero outside its candidates, summing to
+  // one) into `probabilities` (backend memory, rows.size() x vocab). Changes no sampler.
+  virtual void distributions(const float* logits, int64_t logit_rows, int64_t vocab, std::span<const SampleRow> rows,
+                             float* probabilities) = 0;
+  // Appends tokens to samplers' histories, in order.
+  virtual void commit(std::span<const CommittedToken> tokens) = 0;
 };
 
 }  // namespace sabre

@@ -4,9 +4,20 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <stdexcept>
 
 namespace sabre {
+namespace {
+
+// Sampler keys for single-sequence callers, far above the engine's sequence ids (which count from 1), so
+// that generate() can share a backend with an engine.
+uint64_t next_sampler_key() {
+  static std::atomic<uint64_t> next{uint64_t{1} << 62};
+  return next++;
+}
+
+}  // namespace
 
 double GenerationResult::prompt_tokens_per_second() const {
   return prefill_seconds > 0 ? static_cast<double>(prompt_tokens) / prefill_seconds : 0.0;
@@ -29,9 +40,20 @@ GenerationResult generate(Transformer& model, std::span<const int32_t> prompt, c
                                             prompt_length, options.max_new_tokens, context));
   }
   // With ignore_eos the eos ids neither end generation nor get masked by min_tokens; stop_token_ids still do.
-  const std::span<const int32_t> eos_ids =
-      options.ignore_eos ? std::span<const int32_t>{} : std::span<const int32_t>(options.eos_token_ids);
-  Sampler sampler(options.sampling, prompt, eos_ids);
+  SamplerSpec spec{next_sampler_key(), options.sampling, std::vector<int32_t>(prompt.begin(), prompt.end()),
+                   options.ignore_eos ? std::vector<int32_t>{} : options.eos_token_ids, 0};
+  const auto is_stop = [&](int32_t token) {
+    return std::count(spec.params.stop_token_ids.begin(), spec.params.stop_token_ids.end(), token) != 0 ||
+           std::count(spec.eos_token_ids.begin(), spec.eos_token_ids.end(), token) != 0;
+  };
+  Backend& backend = model.backend();
+  backend.add_samplers(std::span(&spec, 1));
+  // Released however generation ends.
+  struct Release {
+    Backend& backend;
+    uint64_t key;
+    ~Release() { backend.release_samplers(std::span(&key, 1)); }
+  } release{backend, spec.key};
   GenerationResult result;
   result.prompt_tokens = prompt_length;
   if (options.max_new_tokens == 0) return result;
@@ -42,7 +64,8 @@ GenerationResult generate(Transformer& model, std::span<const int32_t> prompt, c
   const SequenceKv kv = model.create_sequence_kv(
       prompt_length + options.max_new_tokens, 16,
       kv_element_type(options.kv_cache_dtype, model.backend().activation_type()));
-  std::vector<float> logits(static_cast<size_t>(model.config().vocab_size));
+  const SampleRow row{0, spec.key, true, {}};
+  std::vector<SampledToken> sampled;
   ForwardBatch batch;
   batch.token_ids.reserve(prompt.size());
   batch.positions.reserve(prompt.size());
@@ -56,11 +79,7 @@ GenerationResult generate(Transformer& model, std::span<const int32_t> prompt, c
     batch.clear();
     batch.add_sequence(prompt.subspan(static_cast<size_t>(start), static_cast<size_t>(n)), start, kv.cache.get(),
                        kv.block_table, start + n == prompt_length);
-    if (start + n == prompt_length) {
-      model.forward(batch, logits);
-    } else {
-      model.forward(batch);
-    }
+    model.forward(batch);
   }
   int64_t cached = prompt_length;
   auto decode_start = clock::now();
@@ -70,10 +89,11 @@ GenerationResult generate(Transformer& model, std::span<const int32_t> prompt, c
       batch.clear();
       const int32_t last[] = {result.tokens.back()};
       batch.add_sequence(last, cached, kv.cache.get(), kv.block_table, true);
-      model.forward(batch, logits);
+      model.forward(batch);
       ++cached;
     }
-    const SampledToken next = sampler.sample(logits);
+    model.sample(std::span(&row, 1), sampled);
+    const SampledToken& next = sampled.front();
     result.tokens.push_back(next.token);
     result.logprobs.push_back(next.logprob);
     if (step == 0) {
@@ -81,7 +101,7 @@ GenerationResult generate(Transformer& model, std::span<const int32_t> prompt, c
       result.prefill_seconds = std::chrono::duration<double>(decode_start - prefill_start).count();
     }
     const bool keep_going = !on_token || on_token(next.token, next.logprob);
-    if (sampler.is_stop_token(next.token) || !keep_going) {
+    if (is_stop(next.token) || !keep_going) {
       result.finish_reason = FinishReason::stop;
       break;
     }

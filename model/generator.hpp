@@ -1,8 +1,9 @@
 #pragma once
-// Single-sequence generation on a Transformer: one prefill pass over the whole prompt (matrix-matrix
-// products), then one decode pass per token (matrix-vector), sampling each token and stopping at an
-// end-of-sequence id or the token limit. The offline CLI and tests use it; the server's scheduler will
-// drive Transformer::forward itself with many sequences per step.
+// Single-sequence generation on a Transformer: the prompt's prefill (in steps of the model's step size),
+// then one decode pass per token, each token sampled by the backend (a sampler registered for the
+// sequence, released at the end) and generation stopped at an end-of-sequence id or the token limit. The
+// offline CLI and tests use it; the engine drives Transformer::forward itself with many sequences per
+// step.
 
 #include <chrono>
 #include <cstdint>
@@ -12,7 +13,7 @@
 #include <vector>
 
 #include "model/finish_reason.hpp"
-#include "model/sampler.hpp"
+#include "kernels/sampling.hpp"
 #include "model/transformer.hpp"
 
 namespace sabre {

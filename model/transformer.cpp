@@ -191,6 +191,7 @@ void Transformer::forward(const ForwardBatch& batch) {
   backend_.upload_step(step_);
   const int64_t rows = step_.rows();
   const auto logit_rows = static_cast<int64_t>(batch.logit_rows.size());
+  last_logit_rows_ = logit_rows;
 
   update_rope(batch);
   backend_.rope_table(std::span<const float>(inv_freq_->data(), rope_.inv_freq.size()), rope_.attention_scaling,
@@ -217,6 +218,10 @@ void Transformer::forward(const ForwardBatch& batch, std::span<float> logits) {
   }
   forward(batch);
   if (!logits.empty()) backend_.download(logits_->data(), logits);
+}
+
+void Transformer::sample(std::span<const SampleRow> rows, std::vector<SampledToken>& out) {
+  backend_.sample(logits_->data(), last_logit_rows_, config_.vocab_size, rows, out);
 }
 
 void Transformer::layer_step(int64_t layer_index, int64_t rows) {

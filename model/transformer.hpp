@@ -63,6 +63,9 @@ class Transformer {
   void forward(const ForwardBatch& batch, std::span<float> logits);
   // The last forward's logits rows, in the backend's memory.
   const float* logits() const { return logits_->data(); }
+  // Samples rows of the last forward's logits with the backend's registered samplers (Backend::sample):
+  // only the ids and log-probabilities come back.
+  void sample(std::span<const SampleRow> rows, std::vector<SampledToken>& out);
 
  private:
   void validate(const ForwardBatch& batch) const;
@@ -76,6 +79,7 @@ class Transformer {
   StepLimits limits_;
   RopeFrequencies rope_;
   StepDescription step_;  // reused between steps
+  int64_t last_logit_rows_ = 0;
 
   // Layout of one fused qkv row and the per-step constants derived from the config.
   int64_t q_dim_, kv_dim_, qkv_dim_;

@@ -9,7 +9,10 @@
 #include <memory>
 #include <vector>
 
+#include <unordered_map>
+
 #include "kernels/backend.hpp"
+#include "kernels/cpu/sampler.hpp"
 #include "kernels/cpu/thread_pool.hpp"
 
 namespace sabre {
@@ -63,6 +66,15 @@ class CpuBackend final : public Backend {
   void add(float* x, const float* y, size_t n) override;
   void gather_logit_rows(const float* x, int64_t dim, float* out) override;
 
+  void add_samplers(std::span<const SamplerSpec> specs) override;
+  void release_samplers(std::span<const uint64_t> keys) override;
+  void sample(const float* logits, int64_t logit_rows, int64_t vocab, std::span<const SampleRow> rows,
+              std::vector<SampledToken>& out) override;
+  void distributions(const float* logits, int64_t logit_rows, int64_t vocab, std::span<const SampleRow> rows,
+                     float* probabilities) override;
+  void commit(std::span<const CommittedToken> tokens) override;
+  int64_t num_samplers() const { return static_cast<int64_t>(samplers_.size()); }
+
   unsigned threads() const { return pool_.concurrency(); }
   bool batch_invariant() const { return options_.batch_invariant; }
 
@@ -98,6 +110,9 @@ class CpuBackend final : public Backend {
     int64_t queries;
   };
   std::vector<AttentionTask> attention_tasks_;
+  std::unordered_map<uint64_t, Sampler> samplers_;  // by key (the engine's sequence ids)
+  // The sampler a row names and the row's logits, checked.
+  Sampler& sampler_for(const SampleRow& row, int64_t logit_rows);
 };
 
 template <class F>

@@ -111,6 +111,78 @@ TEST_CASE("batch invariance: 64 concurrent greedy requests give the ids they giv
 }
 
 
+// 32 seeded sampled requests with assorted sampling parameters (temperature, top_p, top_k, min_p,
+// penalties, n = 2), prompts of 20-200 tokens, 40-90 new tokens each.
+std::vector<GenerationRequest> sampled_workload() {
+  std::mt19937 rng(23);
+  std::vector<GenerationRequest> requests;
+  for (int i = 0; i < 32; ++i) {
+    std::vector<int32_t> prompt(20 + rng() % 180);
+    for (auto& id : prompt) id = 4 + static_cast<int32_t>(rng() % 252);
+    GenerationRequest r;
+    r.prompt_token_ids = std::move(prompt);
+    r.max_tokens = 40 + static_cast<int64_t>(rng() % 50);
+    r.ignore_eos = true;
+    r.has_seed = true;
+    r.sampling.seed = 1000 + static_cast<uint64_t>(i);
+    r.sampling.temperature = 0.7 + 0.1 * (i % 7);
+    if (i % 3 == 0) r.sampling.top_p = 0.9;
+    if (i % 4 == 1) r.sampling.top_k = 20;
+    if (i % 5 == 2) r.sampling.min_p = 0.05;
+    if (i % 6 == 3) r.sampling.repetition_penalty = 1.2;
+    if (i % 7 == 4) r.sampling.frequency_penalty = 0.5;
+    if (i % 8 == 5) r.n = 2;
+    requests.push_back(std::move(r));
+  }
+  return requests;
+}
+
+std::vector<std::vector<int32_t>> sample_ids_of(const std::vector<engine_test::RequestResult>& results) {
+  std::vector<std::vector<int32_t>> ids;
+  for (const auto& r : results) {
+    for (const auto& sample : r.samples) {
+      INFO("request " << ids.size() << ": " << sample.finished.error_message);
+      REQUIRE(sample.finished.finish_reason == FinishReason::length);
+      ids.push_back(sample.token_ids);
+    }
+  }
+  return ids;
+}
+
+TEST_CASE("batch invariance: a seeded sampled request gives the same tokens alone and among 32 concurrent ones",
+          "[engine][invariance][sampling]") {
+  const auto requests = sampled_workload();
+  std::vector<std::vector<int32_t>> alone;
+  {
+    TestEngine engine(invariance_engine(256, 512));
+    for (const auto& request : requests) {
+      for (auto& ids : sample_ids_of(engine.run({request}))) alone.push_back(std::move(ids));
+    }
+  }
+  SECTION("with room for everyone") {
+    TestEngine engine(invariance_engine(1024, 512));
+    const auto together = sample_ids_of(engine.run(requests));
+    REQUIRE(together.size() == alone.size());
+    for (size_t i = 0; i < alone.size(); ++i) {
+      INFO("sample " << i);
+      CHECK(together[i] == alone[i]);
+    }
+  }
+  SECTION("in a pool that forces preemption (a preempted request resumes its draws where it was)") {
+    TestEngine engine(invariance_engine(48, 512));
+    const auto together = sample_ids_of(engine.run(requests));
+    REQUIRE(together.size() == alone.size());
+    for (size_t i = 0; i < alone.size(); ++i) {
+      INFO("sample " << i);
+      CHECK(together[i] == alone[i]);
+    }
+    INFO("preemptions " << engine.info().num_preemptions);
+    CHECK(engine.info().num_preemptions >= 5);
+  }
+  // The samples are really random: different requests and the two samples of n = 2 differ.
+  CHECK(alone[0] != alone[1]);
+}
+
 TEST_CASE("batch invariance: preemption by recompute does not change outputs", "[engine][invariance]") {
   const auto requests = growth_workload();
   std::vector<std::vector<int32_t>> alone;

@@ -100,7 +100,7 @@ TEST_CASE("SampleStream: stop strings cut the text and end the sample", "[sample
   CHECK_FALSE(whole.stopped);
 }
 
-TEST_CASE("SampleStream: logprobs travel with their tokens; no tokenizer means ids only", "[sample_stream]") {
+TEST_CASE("SampleStream: logprobs travel with their tokens, and no tokenizer means ids only", "[sample_stream]") {
   SampleStreamOptions options;
   options.logprobs = true;
   SampleStream stream(nullptr, {}, options);

@@ -7,7 +7,7 @@
 #include <map>
 #include <vector>
 
-#include "model/sampler.hpp"
+#include "kernels/cpu/sampler.hpp"
 #include "sampler_test_support.hpp"
 
 using namespace sabre;

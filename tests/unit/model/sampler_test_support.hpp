@@ -6,7 +6,7 @@
 #include <map>
 #include <vector>
 
-#include "model/sampler.hpp"
+#include "kernels/cpu/sampler.hpp"
 
 namespace sabre::sampler_test {
 
