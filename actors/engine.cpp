@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <memory>
 #include <stdexcept>
 #include <unordered_map>
@@ -125,7 +126,7 @@ engine_actor spawn_engine(caf::actor_system& system, const EngineOptions& option
   context.metrics = metrics;
   context.vocab_size = checkpoint.config.vocab_size;
 
-  SchedulerActorOptions scheduler_options;
+  EngineCoreOptions scheduler_options;
   scheduler_options.scheduler = options.scheduler;
   if (scheduler_options.scheduler.max_model_len <= 0) {
     scheduler_options.scheduler.max_model_len = checkpoint.config.max_position_embeddings;
@@ -165,7 +166,12 @@ engine_actor spawn_engine(caf::actor_system& system, const EngineOptions& option
                static_cast<double>(num_blocks) * static_cast<double>(model->kv_block_bytes(options.cache.block_size, kv_dtype)) / (1 << 20),
                scheduler_options.scheduler.max_model_len, scheduler_options.scheduler.max_num_batched_tokens);
 
-  rank_actor rank = spawn_rank(system, model, RankOptions{0, num_blocks, options.cache.block_size, kv_dtype});
+  RankOptions rank_options{0, num_blocks, options.cache.block_size, kv_dtype};
+  if (const char* fault = std::getenv("SABRE_FAULT_INJECT_RANK_STEP")) {
+    rank_options.fail_at_step = std::strtoll(fault, nullptr, 10);
+    spdlog::warn("fault injection: rank 0 fails its step {} (SABRE_FAULT_INJECT_RANK_STEP)", rank_options.fail_at_step);
+  }
+  rank_actor rank = spawn_rank(system, model, rank_options);
   scheduler_actor scheduler = spawn_scheduler(system, scheduler_options, {rank});
   context.scheduler = scheduler;
   return system.spawn(engine_behavior, scheduler, std::move(context), scheduler_options.model_name);

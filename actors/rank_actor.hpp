@@ -17,6 +17,9 @@ struct RankOptions {
   int64_t num_kv_blocks = 0;
   int64_t block_size = 16;
   ElementType kv_dtype = ElementType::f32;
+  // Fault injection for tests: the rank fails its step number `fail_at_step` (counting from 1) as a
+  // device error would. 0: never. The engine sets it from SABRE_FAULT_INJECT_RANK_STEP.
+  int64_t fail_at_step = 0;
 };
 
 // `model` is shared with whoever loaded it; the rank keeps it alive.

@@ -1,7 +1,9 @@
 #pragma once
-// The scheduler actor: owns the KV block pool (BlockManager) and the scheduling policy (Scheduler),
-// takes submissions from request actors, drives the ranks one step at a time and routes each step's
-// sampled tokens back to the request actors that own the sequences.
+// The scheduler actor: the CAF shell around EngineCore (the block pool, the scheduling policy, the
+// sequences' owners, the fan-out and gather of rank replies). It takes submissions and aborts from
+// request actors, sends each planned step to every rank (with a bound: SchedulerConfig's step timeout),
+// and delivers the core's messages to the request actors. When a rank fails, the core fails every
+// request still running and the actor quits with the failure, taking the engine (linked) with it.
 
 #include <caf/actor_system.hpp>
 
@@ -9,24 +11,12 @@
 #include <string>
 #include <vector>
 
-#include "actors/block_manager.hpp"
+#include "actors/engine_core.hpp"
 #include "actors/internal_messages.hpp"
-#include "actors/scheduler.hpp"
 
 namespace sabre {
 
-class EngineMetrics;
-
-struct SchedulerActorOptions {
-  SchedulerConfig scheduler;
-  BlockManagerConfig blocks;
-  std::string model_name;
-  int64_t vocab_size = 0;
-  std::shared_ptr<EngineMetrics> metrics;  // may be null
-};
-
 // `ranks`: rank 0 first; every rank gets every step, rank 0's samples are used.
-scheduler_actor spawn_scheduler(caf::actor_system& system, SchedulerActorOptions options,
-                                std::vector<rank_actor> ranks);
+scheduler_actor spawn_scheduler(caf::actor_system& system, EngineCoreOptions options, std::vector<rank_actor> ranks);
 
 }  // namespace sabre

@@ -76,6 +76,9 @@ struct SchedulerConfig {
   // into, so that a new prompt does not force a preemption a few steps later (vLLM's watermark).
   // Ignored when nothing runs: a request the whole pool can hold always gets in.
   double watermark = 0.01;
+  // A step the ranks have not answered this long after it was sent fails the engine (a hung device, a
+  // lost worker): no request waits without a bound.
+  double step_timeout_seconds = 600;
 };
 
 // Tensor parallelism (later work: only a world of one rank runs today).

@@ -111,6 +111,11 @@ const std::vector<FlagSpec>& flag_specs() {
     value("max-num-seqs", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
       o.engine.scheduler.max_num_seqs = parse_int(v, f, 1, kMax);
     });
+    value("step-timeout", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
+      const double seconds = parse_double(v, f);
+      if (!(seconds > 0)) throw OptionsError(fmt::format("{}: must be above 0 seconds, got {}", f, v));
+      o.engine.scheduler.step_timeout_seconds = seconds;
+    });
     value("max-waiting", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
       o.engine.scheduler.max_waiting = parse_int(v, f, 1, kMax);
     });
@@ -368,6 +373,9 @@ Engine:
   --disable-prefix-cache          do not reuse the KV blocks of shared prompt prefixes [--disable_prompt_cache]
   --no-async-scheduling           plan each step only after the previous one finished (default: step N+1 is
                                   planned while step N runs)
+  --step-timeout SECONDS          a step the ranks have not finished this long after it was sent fails the
+                                  engine: running requests end with an error and the server exits 1
+                                  (default 600)
 
 Accepted for compatibility (GPU and speculative features, not supported yet or without effect here):
   --tensor-parallel-size N        [--tensor_parallel_size] only 1 is supported

@@ -3,12 +3,15 @@
 //   sabre-server --model DIR_OR_GGUF [--port 8081] [--host 0.0.0.0] [--api-key KEY] ...   (--help lists all)
 //
 // SIGINT/SIGTERM: stop accepting, end the streams in flight with a final chunk, stop the engine, exit 0.
+// If the engine stops by itself (a rank failed: its requests have ended with an error), the server shuts
+// down the same way and exits 1.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <caf/all.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <csignal>
 #include <iostream>
 
@@ -51,12 +54,28 @@ void stop_listening(caf::actor_system& system, const sabre::http::http_listener_
                [&](const caf::error& error) { spdlog::warn("listener stop: {}", system.render(error)); });
 }
 
+// Watches the engine: if it goes down while serving, the server stops as if it had received SIGTERM.
+caf::actor watch_engine(caf::actor_system& system, const sabre::engine_actor& engine, std::atomic<bool>& engine_died) {
+  return system.spawn([engine, &engine_died](caf::event_based_actor* self) -> caf::behavior {
+    self->monitor(engine);
+    self->set_down_handler([self, &engine_died](caf::down_msg& msg) {
+      spdlog::error("the engine stopped ({}): shutting the server down", self->system().render(msg.reason));
+      engine_died = true;
+      std::raise(SIGTERM);
+      self->quit();
+    });
+    return {[](int) {}};
+  });
+}
+
 int serve(const sabre::ServerOptions& options) {
   caf::actor_system_config config;
   sabre::add_engine_message_types(config);
   caf::actor_system system{config};
 
   const sabre::engine_actor engine = sabre::spawn_engine(system, options.engine);
+  std::atomic<bool> engine_died{false};
+  caf::actor watcher;
   int status = 0;
   try {
     const sabre::EngineInfo info = engine_info(system, engine);
@@ -81,11 +100,17 @@ int serve(const sabre::ServerOptions& options) {
       if (!ec) received = signal;
     });
     try {
+      // After the signals are caught: an engine that dies now turns into a graceful stop.
+      watcher = watch_engine(system, engine, engine_died);
       const uint16_t port = start_listening(system, listener);
       spdlog::info("serving {} (max_model_len {}) on http://{}:{}{}", info.model_name, info.max_model_len,
                    options.http.host, port, needs_key ? " (API key required)" : "");
       signal_context.run();
-      spdlog::info("{}: shutting down", received == SIGINT ? "SIGINT" : "SIGTERM");
+      if (engine_died) {
+        status = 1;
+      } else {
+        spdlog::info("{}: shutting down", received == SIGINT ? "SIGINT" : "SIGTERM");
+      }
     } catch (...) {
       stop_listening(system, listener, std::chrono::milliseconds(0));
       throw;
@@ -94,6 +119,12 @@ int serve(const sabre::ServerOptions& options) {
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     status = 1;
+  }
+  // The watcher goes first: the engine's normal stop must not look like a failure.
+  if (watcher) {
+    caf::scoped_actor self{system};
+    self->send_exit(watcher, caf::exit_reason::user_shutdown);
+    self->wait_for(watcher);
   }
   sabre::stop_engine(engine);
   return status;

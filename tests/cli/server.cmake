@@ -1,5 +1,6 @@
 # sabre-server, the real binary on the tiny Qwen3 fixture: the seed deployment's curl call verbatim, API
-# key checks, and SIGINT in the middle of a stream (final chunks, [DONE], exit 0). The HTTP behaviour in
+# key checks, SIGINT in the middle of a stream (final chunks, [DONE], exit 0), and a rank that fails
+# (an error event and [DONE] to the client, the server stops by itself with exit status 1). The HTTP behaviour in
 # detail is tested in-process by tests/unit/http.
 if(TARGET sabre-server)
   find_program(SABRE_CURL curl)
@@ -11,7 +12,7 @@ if(TARGET sabre-server)
            COMMAND sh -c "\"$0\" --model /nonexistent/model 2>&1; echo \"exit=$?\"" $<TARGET_FILE:sabre-server>)
   set_tests_properties(cli_server_missing_model PROPERTIES PASS_REGULAR_EXPRESSION "/nonexistent/model.*exit=[12]")
   if(SABRE_CURL)
-    foreach(scenario seed_curl auth sigint_mid_stream overloaded)
+    foreach(scenario seed_curl auth sigint_mid_stream overloaded engine_failure)
       add_test(NAME cli_server_${scenario}
                COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cli/server/run_scenario.sh $<TARGET_FILE:sabre-server>
                        ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/models ${scenario})

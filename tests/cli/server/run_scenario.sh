@@ -11,6 +11,8 @@ fail() { echo "FAIL: $*"; echo "--- server log:"; cat "$work/server.log"; [ -n "
 
 extra=
 [ "$scenario" = overloaded ] && extra="--max-num-seqs 1 --max-waiting 1"
+# engine_failure: rank 0 fails its third step as a device error would (fault injection for tests).
+if [ "$scenario" = engine_failure ]; then SABRE_FAULT_INJECT_RANK_STEP=3; export SABRE_FAULT_INJECT_RANK_STEP; fi
 # shellcheck disable=SC2086
 "$server" --model "$models/qwen3_qknorm" --tokenizer "$models/byte_tokenizer" --host 127.0.0.1 --port 0 \
   --threads 1 --kv-cache-memory 64MiB --api-key TOKEN $extra >"$work/server.log" 2>&1 &
@@ -81,6 +83,25 @@ case $scenario in
     done
     grep -l '"code":"server_overloaded"' "$work"/body* >/dev/null || fail "no server_overloaded error object"
     echo "overloaded: $busy x 503 with Retry-After, $ok x 200"
+    ;;
+  engine_failure)
+    # The stream running when the rank fails ends with an error event and [DONE]; the server then stops
+    # by itself, exits 1, and says why.
+    curl -s -N -H "Authorization: TOKEN" -d '{"prompt":"Hi","stream":true,"max_tokens":50,"ignore_eos":true}' \
+      "$url/v1/completions" >"$work/out" 2>&1 || fail "curl failed"
+    # Internal causes stay in the server's log; the client sees an internal_error.
+    grep -q '"type":"internal_error"' "$work/out" || fail "no internal_error event: $(tail -c 400 "$work/out")"
+    [ "$(tail -n 2 "$work/out" | head -n 1)" = "data: [DONE]" ] || fail "the stream does not end with [DONE]"
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && fail "the server still runs 10 s after its engine stopped"
+    wait "$pid"
+    status=$?
+    [ "$status" = 1 ] || fail "the server exited with $status after its engine stopped, expected 1"
+    grep -q "fault injected at step 3" "$work/server.log" || fail "the log does not name the cause"
+    grep -q "the engine stopped" "$work/server.log" || fail "the log does not say the engine stopped"
+    echo "engine failure: error event and [DONE] to the client, server exit status 1"
+    echo PASS
+    exit 0
     ;;
   openai_client)
     # OPENAI_PYTHON: a Python interpreter that can import openai (tests/cli/server.cmake finds one).
