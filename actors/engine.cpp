@@ -106,75 +106,83 @@ int64_t kv_blocks_for(const EngineOptions& options, const Transformer& model, El
   return options.cache.kv_cache_bytes / per_block;
 }
 
+int64_t resolved_max_model_len(const SchedulerConfig& scheduler, const ModelConfig& config) {
+  if (scheduler.max_model_len <= 0) return config.max_position_embeddings;
+  if (scheduler.max_model_len > config.max_position_embeddings) {
+    throw std::runtime_error(fmt::format("max_model_len {} exceeds the model's context of {} tokens",
+                                         scheduler.max_model_len, config.max_position_embeddings));
+  }
+  return scheduler.max_model_len;
+}
+
+RankOptions rank_options(int64_t num_blocks, int32_t block_size, ElementType kv_dtype) {
+  RankOptions options{0, num_blocks, block_size, kv_dtype};
+  if (const char* fault = std::getenv("SABRE_FAULT_INJECT_RANK_STEP")) {
+    options.fail_at_step = std::strtoll(fault, nullptr, 10);
+    spdlog::warn("fault injection: rank 0 fails its step {} (SABRE_FAULT_INJECT_RANK_STEP)", options.fail_at_step);
+  }
+  return options;
+}
+
 }  // namespace
 
 engine_actor spawn_engine(caf::actor_system& system, const EngineOptions& options) {
-  if (options.cache.block_size <= 0) throw std::runtime_error(fmt::format("block size {} must be positive", options.cache.block_size));
   Checkpoint checkpoint = open_checkpoint(options.model);
+  auto served = std::make_shared<const ServedModel>(describe_served_model(checkpoint, options.tokenizer));
+  return spawn_engine(system, options, std::move(checkpoint), std::move(served));
+}
 
-  RequestContext context;
-  std::string tokenizer_json = checkpoint.tokenizer_json;
-  std::string tokenizer_origin = checkpoint.path.string() + "/tokenizer.json";
-  if (!options.tokenizer.empty()) {
-    tokenizer_origin = (options.tokenizer / "tokenizer.json").string();
-    context.tokenizer = std::make_shared<const Tokenizer>(Tokenizer::from_file(tokenizer_origin));
-  } else if (!tokenizer_json.empty()) {
-    context.tokenizer = std::make_shared<const Tokenizer>(Tokenizer::from_json(tokenizer_json, tokenizer_origin));
+engine_actor spawn_engine(caf::actor_system& system, const EngineOptions& options, Checkpoint checkpoint,
+                          std::shared_ptr<const ServedModel> served) {
+  if (options.cache.block_size <= 0) {
+    throw std::runtime_error(fmt::format("block size {} must be positive", options.cache.block_size));
   }
-  context.eos_token_ids = checkpoint.config.eos_token_ids;
-  auto metrics = std::make_shared<EngineMetrics>();
-  context.metrics = metrics;
-  context.vocab_size = checkpoint.config.vocab_size;
-
-  EngineCoreOptions scheduler_options;
-  scheduler_options.scheduler = options.scheduler;
-  if (scheduler_options.scheduler.max_model_len <= 0) {
-    scheduler_options.scheduler.max_model_len = checkpoint.config.max_position_embeddings;
-  }
-  if (scheduler_options.scheduler.max_model_len > checkpoint.config.max_position_embeddings) {
-    throw std::runtime_error(fmt::format("max_model_len {} exceeds the model's context of {} tokens",
-                                         scheduler_options.scheduler.max_model_len,
-                                         checkpoint.config.max_position_embeddings));
-  }
+  EngineCoreOptions core;
+  core.scheduler = options.scheduler;
+  core.scheduler.max_model_len = resolved_max_model_len(options.scheduler, checkpoint.config);
 
   auto loaded = std::make_shared<LoadedModel>();
   loaded->backend = make_backend(options.device);
   loaded->model = std::make_unique<Transformer>(checkpoint.config, *checkpoint.weights, *loaded->backend,
-                                                step_limits(scheduler_options.scheduler, options.cache), options.weights);
+                                                step_limits(core.scheduler, options.cache), options.weights);
+  checkpoint.weights.reset();  // the backend holds the weights now: the mapped files can go
   std::shared_ptr<Transformer> model(loaded, loaded->model.get());
   const ElementType kv_dtype = kv_element_type(options.cache.kv_cache_dtype, loaded->backend->activation_type());
   const int64_t num_blocks = kv_blocks_for(options, *model, kv_dtype);
   const int64_t blocks_per_sequence =
-      (scheduler_options.scheduler.max_model_len + options.cache.block_size - 1) / options.cache.block_size;
+      (core.scheduler.max_model_len + options.cache.block_size - 1) / options.cache.block_size;
   if (num_blocks < blocks_per_sequence) {
     throw std::runtime_error(fmt::format(
         "the KV cache holds {} blocks of {} tokens, fewer than one sequence of max_model_len {} needs ({}); "
         "give it more memory or lower max_model_len",
-        num_blocks, options.cache.block_size, scheduler_options.scheduler.max_model_len, blocks_per_sequence));
+        num_blocks, options.cache.block_size, core.scheduler.max_model_len, blocks_per_sequence));
   }
-  scheduler_options.blocks.block_size = options.cache.block_size;
-  scheduler_options.blocks.num_blocks = static_cast<int32_t>(num_blocks);
-  scheduler_options.blocks.enable_prefix_caching = options.cache.enable_prefix_caching;
-  scheduler_options.model_name =
-      options.served_model_name.empty() ? options.model.filename().string() : options.served_model_name;
-  scheduler_options.vocab_size = checkpoint.config.vocab_size;
-  scheduler_options.metrics = metrics;
+  core.blocks.block_size = options.cache.block_size;
+  core.blocks.num_blocks = static_cast<int32_t>(num_blocks);
+  core.blocks.enable_prefix_caching = options.cache.enable_prefix_caching;
+  core.model_name = options.served_model_name.empty() ? options.model.filename().string() : options.served_model_name;
+  core.vocab_size = checkpoint.config.vocab_size;
+  auto metrics = std::make_shared<EngineMetrics>();
+  core.metrics = metrics;
   spdlog::info("engine: {} ({} layers), {} KV blocks of {} tokens in {} ({:.1f} MiB), max_model_len {}, batch budget {} "
                "tokens",
-               scheduler_options.model_name, checkpoint.config.num_hidden_layers, num_blocks, options.cache.block_size,
+               core.model_name, checkpoint.config.num_hidden_layers, num_blocks, options.cache.block_size,
                element_type_name(kv_dtype),
-               static_cast<double>(num_blocks) * static_cast<double>(model->kv_block_bytes(options.cache.block_size, kv_dtype)) / (1 << 20),
-               scheduler_options.scheduler.max_model_len, scheduler_options.scheduler.max_num_batched_tokens);
+               static_cast<double>(num_blocks) *
+                   static_cast<double>(model->kv_block_bytes(options.cache.block_size, kv_dtype)) / (1 << 20),
+               core.scheduler.max_model_len, core.scheduler.max_num_batched_tokens);
 
-  RankOptions rank_options{0, num_blocks, options.cache.block_size, kv_dtype};
-  if (const char* fault = std::getenv("SABRE_FAULT_INJECT_RANK_STEP")) {
-    rank_options.fail_at_step = std::strtoll(fault, nullptr, 10);
-    spdlog::warn("fault injection: rank 0 fails its step {} (SABRE_FAULT_INJECT_RANK_STEP)", rank_options.fail_at_step);
-  }
-  rank_actor rank = spawn_rank(system, model, rank_options);
-  scheduler_actor scheduler = spawn_scheduler(system, scheduler_options, {rank});
+  RequestContext context;
+  context.tokenizer = served->tokenizer;
+  context.eos_token_ids = checkpoint.config.eos_token_ids;
+  context.metrics = metrics;
+  context.limits = {checkpoint.config.vocab_size, core.scheduler.max_model_len, core.scheduler.max_num_seqs,
+                    options.cache.block_size, num_blocks};
+  const std::string model_name = core.model_name;
+  rank_actor rank = spawn_rank(system, model, rank_options(num_blocks, options.cache.block_size, kv_dtype));
+  scheduler_actor scheduler = spawn_scheduler(system, std::move(core), {rank});
   context.scheduler = scheduler;
-  return system.spawn(engine_behavior, scheduler, std::move(context), scheduler_options.model_name);
+  return system.spawn(engine_behavior, scheduler, std::move(context), model_name);
 }
 
 void stop_engine(const engine_actor& engine) { caf::anon_send_exit(engine, caf::exit_reason::user_shutdown); }

@@ -16,10 +16,13 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "actors/interfaces.hpp"
 #include "config/engine_options.hpp"
+#include "model/checkpoint.hpp"
+#include "model/served_model.hpp"
 
 namespace sabre {
 
@@ -27,6 +30,12 @@ namespace sabre {
 // the cause when the model cannot be loaded or the options are inconsistent (e.g. a KV pool too small
 // for one max_model_len sequence).
 engine_actor spawn_engine(caf::actor_system& system, const EngineOptions& options);
+
+// The same from a checkpoint the caller opened and the served model it described from it (so that the
+// caller, e.g. the HTTP server, shares the tokenizer instead of loading the model's files a second
+// time). The weights are uploaded and the checkpoint's mapped files released.
+engine_actor spawn_engine(caf::actor_system& system, const EngineOptions& options, Checkpoint checkpoint,
+                          std::shared_ptr<const ServedModel> served);
 
 // Stops the engine and everything it spawned; running requests finish with an error.
 void stop_engine(const engine_actor& engine);

@@ -209,6 +209,8 @@ EngineInfo EngineCore::info() const {
   info.model_name = options_.model_name;
   info.max_model_len = options_.scheduler.max_model_len;
   info.vocab_size = options_.vocab_size;
+  info.max_num_seqs = options_.scheduler.max_num_seqs;
+  info.kv_block_size = options_.blocks.block_size;
   const SchedulerState now = read_scheduler_state(*scheduler_, *blocks_);
   info.num_running = now.num_running;
   info.num_waiting = now.num_waiting;

@@ -66,6 +66,7 @@ struct GenerationFinished {
   RequestTimings timings;
   std::string error_type;
   std::string error_message;
+  std::string error_param;  // the request field the error is about, when there is one
 };
 
 // Engine-wide figures for /metrics and health checks.
@@ -73,6 +74,8 @@ struct EngineInfo {
   std::string model_name;
   int64_t max_model_len = 0;
   int64_t vocab_size = 0;
+  int64_t max_num_seqs = 0;          // sequences running at once at most (the samples of one request too)
+  int64_t kv_block_size = 0;         // tokens per KV block
   int64_t num_running = 0;
   int64_t num_waiting = 0;
   int64_t kv_blocks_total = 0;

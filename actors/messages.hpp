@@ -25,7 +25,8 @@ using failed_atom = caf::atom_constant<caf::atom("failed")>;
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, EngineInfo& x) {
-  return f(caf::meta::type_name("EngineInfo"), x.model_name, x.max_model_len, x.vocab_size, x.num_running,
+  return f(caf::meta::type_name("EngineInfo"), x.model_name, x.max_model_len, x.vocab_size, x.max_num_seqs,
+           x.kv_block_size, x.num_running,
            x.num_waiting, x.kv_blocks_total, x.kv_blocks_used, x.num_preemptions, x.prefix_cache_queried_blocks,
            x.prefix_cache_hit_blocks, x.num_steps, x.num_steps_planned_ahead, x.batched_tokens, x.step_seconds, x.model_seconds);
 }
@@ -77,7 +78,7 @@ typename Inspector::result_type inspect(Inspector& f, RequestTimings& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, GenerationFinished& x) {
   return f(caf::meta::type_name("GenerationFinished"), x.request_id, x.index, x.finish_reason, x.stop_reason, x.usage,
-           x.timings, x.error_type, x.error_message);
+           x.timings, x.error_type, x.error_message, x.error_param);
 }
 
 // Registers the public message types (names "sabre.GenerationRequest", ...) with a CAF configuration,

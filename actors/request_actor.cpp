@@ -76,8 +76,10 @@ void send_finished(RequestSelf self, size_t index, FinishReason reason, const st
 }
 
 // Sends sample `index`'s GenerationFinished with finish reason error; its state is the caller's to set.
-void send_error(RequestSelf self, size_t index, const std::string& type, const std::string& message) {
+void send_error(RequestSelf self, size_t index, const std::string& type, const std::string& message,
+                const std::string& param = {}) {
   GenerationFinished done;
+  done.error_param = param;
   done.request_id = self->state.request.request_id;
   done.index = static_cast<int32_t>(index);
   done.finish_reason = FinishReason::error;
@@ -87,8 +89,8 @@ void send_error(RequestSelf self, size_t index, const std::string& type, const s
 }
 
 // A request that never reached the scheduler (or was refused by it): one error reply, then quit.
-void reject(RequestSelf self, const std::string& type, const std::string& message) {
-  send_error(self, 0, type, message);
+void reject(RequestSelf self, const std::string& type, const std::string& message, const std::string& param = {}) {
+  send_error(self, 0, type, message, param);
   for (Sample& s : self->state.samples) s.finished = true;
   self->quit();
 }
@@ -173,34 +175,18 @@ void on_update(RequestSelf self, SequenceUpdate& update) {
   }
 }
 
-// Checks and tokenizes the request; returns an error message for a request that cannot run.
-std::optional<std::string> prepare(RequestState& st) {
+// Tokenizes the request (when it came as text) and checks it against the engine's limits: the engine's
+// edge for clients of the engine API (check_generation_request). Returns what is wrong, if anything.
+std::optional<RequestProblem> prepare(RequestState& st) {
   const GenerationRequest& r = st.request;
-  if (r.n < 1) return fmt::format("n must be at least 1, got {}", r.n);
-  if (r.max_tokens < 1) return fmt::format("max_tokens must be at least 1, got {}", r.max_tokens);
-  try {
-    r.sampling.validate();
-  } catch (const std::exception& e) {
-    return std::string(e.what());
-  }
-  for (const std::string& s : r.stop) {
-    if (s.empty()) return std::string("stop strings must not be empty");
-  }
   if (!r.prompt_token_ids.empty()) {
     st.prompt = r.prompt_token_ids;
   } else {
-    if (!st.context.tokenizer) return std::string("this model has no tokenizer: send prompt token ids");
-    if (r.prompt.empty()) return std::string("the prompt is empty");
+    if (!st.context.tokenizer) return RequestProblem{"prompt", "this model has no tokenizer: send prompt token ids"};
+    if (r.prompt.empty()) return RequestProblem{"prompt", "the prompt is empty"};
     st.prompt = st.context.tokenizer->encode(r.prompt, /*add_special_tokens=*/true);
-    if (st.prompt.empty()) return std::string("the prompt encodes to no tokens");
   }
-  for (size_t i = 0; i < st.prompt.size(); ++i) {
-    if (st.prompt[i] < 0 || st.prompt[i] >= st.context.vocab_size) {
-      return fmt::format("prompt token {} at position {} is outside the vocabulary (size {})", st.prompt[i], i,
-                         st.context.vocab_size);
-    }
-  }
-  return std::nullopt;
+  return check_generation_request(r, st.prompt, st.context.limits);
 }
 
 request_actor::behavior_type request_behavior(RequestSelf self, GenerationRequest request, generation_sink sink,
@@ -223,8 +209,8 @@ request_actor::behavior_type request_behavior(RequestSelf self, GenerationReques
     }
   });
 
-  if (auto error = prepare(st)) {
-    reject(self, "invalid_request_error", *error);
+  if (auto problem = prepare(st)) {
+    reject(self, "invalid_request_error", problem->message, problem->param);
     return {[](const SequenceUpdate&) {}, [](abort_atom) {}, [](failed_atom, SequenceId, const std::string&) {}};
   }
   if (st.context.metrics) st.timer.emplace(*st.context.metrics, static_cast<int64_t>(st.prompt.size()), st.arrival);

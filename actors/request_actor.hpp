@@ -13,6 +13,7 @@
 #include "actors/engine_metrics.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/internal_messages.hpp"
+#include "actors/request_check.hpp"
 #include "model/tokenizer/tokenizer.hpp"
 
 namespace sabre {
@@ -21,7 +22,7 @@ struct RequestContext {
   scheduler_actor scheduler;
   std::shared_ptr<const Tokenizer> tokenizer;  // null for a model without tokenizer.json
   std::vector<int32_t> eos_token_ids;
-  int64_t vocab_size = 0;
+  RequestLimits limits;  // what requests are checked against where they enter the engine
   std::shared_ptr<EngineMetrics> metrics;  // may be null
 };
 

@@ -1,5 +1,7 @@
 #include "actors/scheduler.hpp"
 
+#include "actors/request_check.hpp"
+
 #include <algorithm>
 #include <unordered_set>
 
@@ -55,25 +57,21 @@ void Scheduler::check_new_request(const SequenceRequest& request) const {
     throw SchedulerRequestInvalid(fmt::format("request {}: n = {} samples can never run together under max_num_seqs {}",
                                               request.id, n, config_.max_num_seqs));
   }
-  // The last sampled token is never fed back, so its KV is never needed.
+  // The last sampled token is never fed back, so its KV is never needed; n samples share the prompt's
+  // full blocks (kv_blocks_needed, the rule the engine's edge checks requests with).
   const int64_t bs = blocks_.block_size();
   const int64_t kv_tokens = prompt_len + request.max_tokens - 1;
-  const int64_t blocks_each = (kv_tokens + bs - 1) / bs;
-  if (n == 1 && blocks_each > blocks_.num_total_blocks()) {
+  const int64_t needed = kv_blocks_needed(prompt_len, request.max_tokens, n, bs);
+  if (n == 1 && needed > blocks_.num_total_blocks()) {
     throw SchedulerRequestInvalid(fmt::format(
         "request {}: {} tokens of KV need {} blocks of {} tokens, the whole pool has {}", request.id, kv_tokens,
-        blocks_each, bs, blocks_.num_total_blocks()));
+        needed, bs, blocks_.num_total_blocks()));
   }
-  // n samples at full length at once: the prompt's full blocks are shared; everything after them (the
-  // partial last prompt block, copied on the first write, and the growth) is each sample's own. With
-  // max_tokens 1 nothing is ever appended, so the prompt's blocks are all there is.
-  const int64_t shared = prompt_len / bs;
-  const int64_t group_blocks = request.max_tokens == 1 ? blocks_each : shared + n * (blocks_each - shared);
-  if (n > 1 && group_blocks > blocks_.num_total_blocks()) {
+  if (n > 1 && needed > blocks_.num_total_blocks()) {
     throw SchedulerRequestInvalid(fmt::format(
         "request {}: n = {} samples of a {}-token prompt with max_tokens {} need {} KV blocks of {} tokens at once "
         "(the prompt's {} full blocks shared), the whole pool has {}",
-        request.id, n, prompt_len, request.max_tokens, group_blocks, bs, shared, blocks_.num_total_blocks()));
+        request.id, n, prompt_len, request.max_tokens, needed, bs, prompt_len / bs, blocks_.num_total_blocks()));
   }
 }
 

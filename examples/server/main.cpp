@@ -73,15 +73,23 @@ int serve(const sabre::ServerOptions& options) {
   sabre::add_engine_message_types(config);
   caf::actor_system system{config};
 
-  const sabre::engine_actor engine = sabre::spawn_engine(system, options.engine);
+  // The model's files are read once: the engine uploads the weights, and the HTTP layer shares the served
+  // model (the tokenizer parsed once, the chat template's texts) with it.
+  sabre::Checkpoint checkpoint = sabre::open_checkpoint(options.engine.model);
+  const auto served = std::make_shared<const sabre::ServedModel>(
+      sabre::describe_served_model(checkpoint, options.engine.tokenizer));
+  const sabre::engine_actor engine = sabre::spawn_engine(system, options.engine, std::move(checkpoint), served);
   std::atomic<bool> engine_died{false};
   caf::actor watcher;
   int status = 0;
   try {
     const sabre::EngineInfo info = engine_info(system, engine);
-    auto context = std::make_shared<const sabre::openai::ModelContext>(sabre::openai::load_model_context(
-        sabre::open_checkpoint(options.engine.model), options.engine.tokenizer,
-        options.http.chat_template, info.model_name, info.max_model_len));
+    sabre::openai::ModelContext model_context =
+        sabre::openai::load_model_context(*served, options.http.chat_template, info.model_name, info.max_model_len);
+    model_context.max_num_seqs = info.max_num_seqs;
+    model_context.kv_block_size = info.kv_block_size;
+    model_context.kv_blocks = info.kv_blocks_total;
+    auto context = std::make_shared<const sabre::openai::ModelContext>(std::move(model_context));
 
     sabre::http::HttpListenerSetup setup;
     setup.config.host = options.http.host;

@@ -68,7 +68,9 @@ std::string error_object(const ApiError& error) {
 std::string error_body(const ApiError& error) { return "{\"error\":" + error_object(error) + "}"; }
 
 ApiError error_from_finished(const GenerationFinished& finished) {
-  if (finished.error_type == "invalid_request_error") return ApiError::invalid_request("", finished.error_message);
+  if (finished.error_type == "invalid_request_error") {
+    return ApiError::invalid_request(finished.error_param, finished.error_message);
+  }
   if (finished.error_type == "overloaded") {
     return ApiError::overloaded(finished.error_message.empty() ? "the server is overloaded, retry later"
                                                                : finished.error_message);

@@ -227,9 +227,9 @@ ChatPlan build_plan(std::string_view body, const ModelContext& context) {
     max_tokens_param = "max_tokens";
   }
   const int64_t prompt_tokens = plan.prompt_tokens();
-  check_context_length(prompt_tokens, max_tokens.value_or(0), context, "messages", max_tokens_param);
-  request.max_tokens = max_tokens.value_or(context.max_model_len - prompt_tokens);
-  check_min_tokens(request);
+  // Without a limit the answer may fill the context (an over-long conversation is still refused by name).
+  request.max_tokens = max_tokens.value_or(std::max<int64_t>(1, context.max_model_len - prompt_tokens));
+  check_request(request, context, {"messages", max_tokens_param});
   return plan;
 }
 

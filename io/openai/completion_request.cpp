@@ -100,7 +100,6 @@ CompletionPlan build_plan(std::string_view body, const ModelContext& context) {
   GenerationRequest common;
   common.max_tokens = fields.integer("max_tokens", 1, INT64_MAX).value_or(16);
   read_sampling_fields(fields, context, common);
-  check_min_tokens(common);
   plan.n = common.n;
 
   const StreamFields stream = read_stream_fields(fields);
@@ -128,10 +127,9 @@ CompletionPlan build_plan(std::string_view body, const ModelContext& context) {
   }
   for (size_t i = 0; i < plan.prompts.size(); ++i) {
     const std::string param = plan.prompts.size() == 1 ? "prompt" : fmt::format("prompt[{}]", i);
-    check_context_length(static_cast<int64_t>(plan.prompts[i].token_ids.size()), common.max_tokens, context, param,
-                         "max_tokens");
     GenerationRequest request = common;
     request.prompt_token_ids = plan.prompts[i].token_ids;
+    check_request(request, context, {param, "max_tokens"});
     plan.requests.push_back(std::move(request));
   }
   return plan;

@@ -98,13 +98,6 @@ void read_sampling_fields(const RequestFields& fields, const ModelContext& conte
   }
 }
 
-void check_min_tokens(const GenerationRequest& request) {
-  if (request.sampling.min_tokens > request.max_tokens) {
-    reject("min_tokens", fmt::format("'min_tokens' ({}) must not exceed max_tokens ({})", request.sampling.min_tokens,
-                                     request.max_tokens));
-  }
-}
-
 StreamFields read_stream_fields(const RequestFields& fields) {
   StreamFields out;
   if (auto v = fields.boolean("stream")) out.stream = *v;
@@ -115,20 +108,9 @@ StreamFields read_stream_fields(const RequestFields& fields) {
   return out;
 }
 
-void check_context_length(int64_t prompt_tokens, int64_t max_tokens, const ModelContext& context,
-                          const std::string& prompt_param, const std::string& max_tokens_param) {
-  if (prompt_tokens >= context.max_model_len) {
-    reject(prompt_param,
-           fmt::format("This model's maximum context length is {} tokens. However, your {} has {} tokens: "
-                       "reduce its length.",
-                       context.max_model_len, prompt_param, prompt_tokens));
-  }
-  if (prompt_tokens + max_tokens > context.max_model_len) {
-    reject(max_tokens_param,
-           fmt::format("This model's maximum context length is {} tokens. However, you requested {} tokens ({} in "
-                       "the {}, {} in the completion). Reduce the length of the {} or of the completion.",
-                       context.max_model_len, prompt_tokens + max_tokens, prompt_tokens, prompt_param, max_tokens,
-                       prompt_param));
+void check_request(const GenerationRequest& request, const ModelContext& context, const RequestFieldNames& names) {
+  if (auto problem = check_generation_request(request, request.prompt_token_ids, context.request_limits(), names)) {
+    reject(std::move(problem->param), std::move(problem->message));
   }
 }
 

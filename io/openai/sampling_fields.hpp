@@ -15,9 +15,8 @@ void check_model_field(const RequestFields& fields, const ModelContext& context)
 
 // temperature, top_p, top_k, min_p, seed, presence/frequency/repetition penalties, logit_bias,
 // min_tokens, stop, stop_token_ids, ignore_eos, include_stop_str_in_output, skip_special_tokens and n.
-// max_tokens is the endpoint's (their names and defaults differ); call check_min_tokens after it.
+// max_tokens is the endpoint's (their names and defaults differ).
 void read_sampling_fields(const RequestFields& fields, const ModelContext& context, GenerationRequest& request);
-void check_min_tokens(const GenerationRequest& request);
 
 struct StreamFields {
   bool stream = false;
@@ -25,10 +24,10 @@ struct StreamFields {
 };
 StreamFields read_stream_fields(const RequestFields& fields);
 
-// "prompt_tokens + max_tokens <= max_model_len", with vLLM's message. `prompt_param` is "prompt" or
-// "messages"; `max_tokens_param` names the field that set the completion's length.
-void check_context_length(int64_t prompt_tokens, int64_t max_tokens, const ModelContext& context,
-                          const std::string& prompt_param, const std::string& max_tokens_param);
+// The finished request (its prompt ids set) against the model's and the engine's limits: the same check
+// the engine makes at its edge (check_generation_request, with vLLM's messages), as a 400 naming the
+// field. `names` says what this endpoint calls the prompt and the length limit.
+void check_request(const GenerationRequest& request, const ModelContext& context, const RequestFieldNames& names);
 
 // A fresh response id: prefix + 32 random hex digits ("cmpl-3f2a...").
 std::string make_response_id(std::string_view prefix);

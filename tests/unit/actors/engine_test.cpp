@@ -271,6 +271,17 @@ TEST_CASE("engine: bad requests get clear errors and change nothing", "[engine]"
   no_prompt.max_tokens = 4;
   CHECK(error_of(no_prompt).error_type == "invalid_request_error");
 
+  // Token ids a rank's sampler would throw on (which would stop the engine) are refused at its edge,
+  // by field.
+  GenerationRequest bad_bias = greedy_request(golden.prompt, 4);
+  bad_bias.sampling.logit_bias = {{999, 1.0f}};
+  e = error_of(bad_bias);
+  CHECK(e.error_type == "invalid_request_error");
+  CHECK(e.error_param == "logit_bias");
+  GenerationRequest bad_stop = greedy_request(golden.prompt, 4);
+  bad_stop.sampling.stop_token_ids = {999};
+  CHECK(error_of(bad_stop).error_param == "stop_token_ids");
+
   // The engine still serves good requests afterwards.
   auto ok = engine.run_one(greedy_request(golden.prompt, 4)).samples.at(0);
   CHECK(ok.token_ids == std::vector<int32_t>(golden.greedy.begin(), golden.greedy.begin() + 4));
