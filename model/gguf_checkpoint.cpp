@@ -63,6 +63,9 @@ class GgufWeightSource final : public WeightSource {
     return out;
   }
   std::string description() const override { return description_; }
+  void drop_pages(std::string_view name) const override {
+    if (const TensorView* view = find(name)) file_.drop_pages(view->bytes);  // a reordered copy is not mapped
+  }
 
  private:
   static DType stored_dtype(uint32_t raw_type) {

@@ -109,11 +109,12 @@ MatrixWeight load_matrix(const WeightSource& source, Backend& backend, const Ten
   MatrixWeight m;
   if (bytes.size() == 1) {
     m.buffer = backend.upload(type, elements, bytes.front().bytes());
-    return m;
+  } else {
+    std::vector<std::byte> stacked;
+    for (const PartBytes& part : bytes) stacked.insert(stacked.end(), part.bytes().begin(), part.bytes().end());
+    m.buffer = backend.upload(type, elements, stacked);
   }
-  std::vector<std::byte> stacked;
-  for (const PartBytes& part : bytes) stacked.insert(stacked.end(), part.bytes().begin(), part.bytes().end());
-  m.buffer = backend.upload(type, elements, stacked);
+  for (const auto& [name, shape] : parts) source.drop_pages(name);
   return m;
 }
 
@@ -145,7 +146,11 @@ ModelWeights load_model_weights(const ModelConfig& c, const WeightSource& source
   const int64_t q_dim = c.num_attention_heads * c.head_dim;
   const int64_t kv_dim = c.num_key_value_heads * c.head_dim;
   const int64_t inter = c.intermediate_size;
-  auto load = [&](const std::string& name, std::vector<int64_t> shape) { return load_f32(source, name, shape); };
+  auto load = [&](const std::string& name, std::vector<int64_t> shape) {
+    std::vector<float> values = load_f32(source, name, shape);
+    source.drop_pages(name);
+    return values;
+  };
   auto upload = [&](std::vector<float>&& host) { return backend.upload(std::move(host)); };
   const ElementType type = float_weight_type(options.dtype, c);
   const bool keep_quantized = options.gguf == GgufWeights::quantized;

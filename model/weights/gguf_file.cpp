@@ -4,11 +4,6 @@
 
 #include "model/weights/gguf_file.hpp"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -19,6 +14,7 @@
 #include <fmt/ranges.h>
 
 #include "model/weights/gguf_dequant.hpp"
+#include "model/weights/mapped_file.hpp"
 
 namespace sabre {
 namespace {
@@ -28,46 +24,14 @@ constexpr uint64_t kDefaultAlignment = 32;
 constexpr size_t kMaxDims = 4;             // GGML_MAX_DIMS
 constexpr int kMaxArrayNesting = 8;        // arrays of arrays are legal; unbounded nesting is not
 
-// A read-only private mapping of a whole file, unmapped on destruction.
-class MappedFile {
- public:
-  explicit MappedFile(const std::filesystem::path& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      throw std::runtime_error(
-          fmt::format("cannot open GGUF file '{}': {}", path.string(), std::strerror(errno)));
-    }
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-      const int err = errno;
-      ::close(fd);
-      throw std::runtime_error(
-          fmt::format("cannot stat GGUF file '{}': {}", path.string(), std::strerror(err)));
-    }
-    size_ = static_cast<size_t>(st.st_size);
-    if (size_ > 0) {
-      void* addr = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-      if (addr == MAP_FAILED) {
-        const int err = errno;
-        ::close(fd);
-        throw std::runtime_error(
-            fmt::format("cannot mmap GGUF file '{}': {}", path.string(), std::strerror(err)));
-      }
-      data_ = static_cast<const std::byte*>(addr);
-    }
-    ::close(fd);  // the mapping stays valid without the descriptor
+// The file mapped read-only (model/weights/mapped_file.hpp), with the error saying it is a GGUF file.
+MappedFile map_gguf(const std::filesystem::path& path) {
+  try {
+    return MappedFile(path);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(fmt::format("cannot open GGUF file '{}': {}", path.string(), e.what()));
   }
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
-  ~MappedFile() {
-    if (data_ != nullptr) ::munmap(const_cast<std::byte*>(data_), size_);
-  }
-  std::span<const std::byte> bytes() const { return {data_, size_}; }
-
- private:
-  const std::byte* data_ = nullptr;
-  size_t size_ = 0;
-};
+}
 
 class ByteCursor {
  public:
@@ -216,7 +180,7 @@ struct GgufFile::Impl {
   std::vector<GgufTensorInfo> tensors;
   std::map<std::string, size_t, std::less<>> tensor_index;
 
-  explicit Impl(const std::filesystem::path& p) : path(p), mapping(p) {}
+  explicit Impl(const std::filesystem::path& p) : path(p), mapping(map_gguf(p)) {}
 
   const GgufValue& require(std::string_view key) const {
     auto it = metadata.find(key);
@@ -375,6 +339,7 @@ GgufFile& GgufFile::operator=(GgufFile&&) noexcept = default;
 GgufFile::~GgufFile() = default;
 
 const std::filesystem::path& GgufFile::path() const { return impl_->path; }
+void GgufFile::drop_pages(std::span<const std::byte> range) const { impl_->mapping.drop_pages(range); }
 uint32_t GgufFile::version() const { return impl_->version; }
 uint64_t GgufFile::alignment() const { return impl_->alignment; }
 uint64_t GgufFile::data_offset() const { return impl_->data_offset; }

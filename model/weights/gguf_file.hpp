@@ -77,6 +77,9 @@ class GgufFile {
   // cannot be dequantised.
   std::vector<float> tensor_to_f32(const GgufTensorInfo& tensor) const;
 
+  // MappedFile::drop_pages on the file's mapping.
+  void drop_pages(std::span<const std::byte> range) const;
+
  private:
   struct Impl;
   explicit GgufFile(std::unique_ptr<Impl> impl);

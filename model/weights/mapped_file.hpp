@@ -19,6 +19,10 @@ class MappedFile {
   ~MappedFile();
 
   std::span<const std::byte> bytes() const { return {data_, size_}; }
+  // Lets the OS take back the pages wholly inside `range` (a part of bytes()): a loader that has copied
+  // a tensor elsewhere calls it so that the file's pages and the copy are not resident together. Reading
+  // the range again faults the pages back in from the file. Ranges outside the mapping are ignored.
+  void drop_pages(std::span<const std::byte> range) const;
   size_t size() const { return size_; }
   const std::filesystem::path& path() const { return path_; }
 

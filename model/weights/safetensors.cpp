@@ -197,6 +197,12 @@ std::unique_ptr<SafetensorsSource> SafetensorsSource::open_index(const std::file
   return source;
 }
 
+void SafetensorsSource::drop_pages(std::string_view name) const {
+  const TensorView* view = find(name);
+  if (view == nullptr) return;
+  for (const auto& file : files_) file->mapping().drop_pages(view->bytes);  // only its own file's range counts
+}
+
 void SafetensorsSource::add_file(std::unique_ptr<SafetensorsFile> file) {
   for (const auto& [name, view] : file->tensors()) {
     auto [it, inserted] = by_name_.emplace(name, &view);

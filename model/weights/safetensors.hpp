@@ -26,6 +26,7 @@ class SafetensorsFile {
 
   const std::filesystem::path& path() const { return file_.path(); }
   const std::map<std::string, TensorView, std::less<>>& tensors() const { return tensors_; }
+  const MappedFile& mapping() const { return file_; }
 
  private:
   MappedFile file_;
@@ -42,6 +43,7 @@ class SafetensorsSource final : public WeightSource {
   const TensorView* find(std::string_view name) const override;
   std::vector<std::string> names() const override;
   std::string description() const override { return description_; }
+  void drop_pages(std::string_view name) const override;
 
  private:
   SafetensorsSource() = default;

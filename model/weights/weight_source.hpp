@@ -41,6 +41,10 @@ class WeightSource {
   virtual std::vector<std::string> names() const = 0;
   // A short description for logs and errors ("model.safetensors (3 shards)").
   virtual std::string description() const = 0;
+  // The loader is done with tensor `name` (it has copied or converted it): a mapped source lets the OS
+  // take its pages back, so that the file and the loaded copy are not resident at once. The view stays
+  // valid (reading it faults the pages back in).
+  virtual void drop_pages(std::string_view name) const { (void)name; }
 };
 
 // Copies a tensor into fp32, converting (dequantising) from its stored dtype. Throws when the tensor is
