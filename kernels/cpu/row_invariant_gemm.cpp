@@ -321,42 +321,24 @@ void row_invariant_gemm(ElementType format, const void* weight, int64_t in, cons
   check_arguments(format, in, rows, out_begin, out_end);
   if (rows == 0 || out_end == out_begin) return;
 #ifdef SABRE_ROW_INVARIANT_AVX2
+  const auto* stored = static_cast<const std::byte*>(weight);
+  // A matrix that is not fp32: converted in registers for a few rows, through shared fp32 panels for
+  // many (the same values either way, so the same bits).
+  const auto converted = [&](auto source) {
+    if (rows >= kPanelMinRows) {
+      quantized_gemm_through_panels(format, stored, in, x, rows, out_begin, out_end, bias, y, y_stride);
+    } else {
+      gemm(source, x, rows, out_begin, out_end, bias, y, y_stride);
+    }
+  };
   switch (format) {
     case ElementType::f32:
       gemm(F32Source{static_cast<const float*>(weight), in}, x, rows, out_begin, out_end, bias, y, y_stride);
       break;
-    case ElementType::bf16:
-      if (rows >= kPanelMinRows) {
-        quantized_gemm_through_panels(format, static_cast<const std::byte*>(weight), in, x, rows, out_begin, out_end,
-                                      bias, y, y_stride);
-        break;
-      }
-      gemm(Bf16Source{static_cast<const std::byte*>(weight), in}, x, rows, out_begin, out_end, bias, y, y_stride);
-      break;
-    case ElementType::f16:
-      if (rows >= kPanelMinRows) {
-        quantized_gemm_through_panels(format, static_cast<const std::byte*>(weight), in, x, rows, out_begin, out_end,
-                                      bias, y, y_stride);
-        break;
-      }
-      gemm(F16Source{static_cast<const std::byte*>(weight), in}, x, rows, out_begin, out_end, bias, y, y_stride);
-      break;
-    case ElementType::q8_0:
-      if (rows >= kPanelMinRows) {
-        quantized_gemm_through_panels(format, static_cast<const std::byte*>(weight), in, x, rows, out_begin, out_end,
-                                      bias, y, y_stride);
-        break;
-      }
-      gemm(Q8_0Source{static_cast<const std::byte*>(weight), in}, x, rows, out_begin, out_end, bias, y, y_stride);
-      break;
-    case ElementType::q4_1:
-      if (rows >= kPanelMinRows) {
-        quantized_gemm_through_panels(format, static_cast<const std::byte*>(weight), in, x, rows, out_begin, out_end,
-                                      bias, y, y_stride);
-        break;
-      }
-      gemm(Q4_1Source{static_cast<const std::byte*>(weight), in}, x, rows, out_begin, out_end, bias, y, y_stride);
-      break;
+    case ElementType::bf16: converted(Bf16Source{stored, in}); break;
+    case ElementType::f16: converted(F16Source{stored, in}); break;
+    case ElementType::q8_0: converted(Q8_0Source{stored, in}); break;
+    case ElementType::q4_1: converted(Q4_1Source{stored, in}); break;
     default:
       throw std::logic_error("row_invariant_gemm: unreachable weight format");  // check_arguments refused it
   }

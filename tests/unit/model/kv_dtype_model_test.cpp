@@ -16,32 +16,13 @@
 #include "kernels/cpu/cpu_backend.hpp"
 #include "model/checkpoint.hpp"
 #include "model/transformer.hpp"
+#include "hf_golden.hpp"
 
 using namespace sabre;
 namespace fs = std::filesystem;
 
-namespace {
-
-struct Golden {
-  std::vector<int32_t> prompt, greedy;
-  int64_t vocab = 0;
-  std::vector<float> logits;  // row r: the logits after prompt + greedy[:r - len(prompt) + 1]
-};
-
-Golden load_golden(const fs::path& dir) {
-  Golden g;
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc = parser.load((dir / "golden.json").string());
-  for (int64_t id : doc["prompt_ids"].get_array()) g.prompt.push_back(static_cast<int32_t>(id));
-  for (int64_t id : doc["greedy_ids"].get_array()) g.greedy.push_back(static_cast<int32_t>(id));
-  g.vocab = doc["vocab_size"].get_int64();
-  g.logits.resize(static_cast<size_t>(doc["logit_rows"].get_int64() * g.vocab));
-  std::ifstream in(dir / "golden_logits.f32", std::ios::binary);
-  in.read(reinterpret_cast<char*>(g.logits.data()), static_cast<std::streamsize>(g.logits.size() * 4));
-  return g;
-}
-
-}  // namespace
+using sabre::model_test::Golden;
+using sabre::model_test::load_golden;
 
 TEST_CASE("KV caches of every type against transformers' goldens", "[model][kv]") {
   CpuBackend backend(2);
@@ -72,7 +53,7 @@ TEST_CASE("KV caches of every type against transformers' goldens", "[model][kv]"
                              true);
           model.forward(batch, logits);
           if (p < first) continue;
-          const float* want = golden.logits.data() + static_cast<size_t>(p) * vocab;
+          const float* want = golden.row(p).data();
           for (size_t i = 0; i < vocab; ++i) worst = std::max(worst, std::abs(double(logits[i]) - want[i]));
           const auto best = std::max_element(logits.begin(), logits.end()) - logits.begin();
           const int32_t reference = golden.greedy[static_cast<size_t>(p - first)];
