@@ -1,7 +1,8 @@
 #pragma once
 // The rank actor: one per device rank, spawned detached (its own thread) because the forward pass
-// blocks. It owns a StepExecutor (the KV pool and the samplers) and answers each StepInput with a
-// StepOutput; a failing step is answered with an error that names the cause.
+// blocks. It owns a StepExecutor (the KV pool; its backend holds the samplers) and answers each
+// StepInput with a StepOutput; a failing step is answered with an error that names the cause (and the
+// engine stops: EngineCore).
 
 #include <caf/actor_system.hpp>
 
