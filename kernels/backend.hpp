@@ -14,9 +14,11 @@
 //   a counter-based draw, the commit; only ids and log-probabilities come back to the host.
 //
 // Pointers passed to the operations live in the backend's memory space: buffers come from allocate() /
-// upload(), and only download() brings values back to the host. Activations are fp32, row-major, one
-// row per step row (padding included). A "row stride" lets an operation work on one part of a fused row
-// (the q, k or v part of a fused QKV projection) in place.
+// upload(), and only download() brings values back to the host. Activations (the void* arguments) hold
+// activation_type() elements (fp32 on the CPU; bf16 or fp16 on a GPU), row-major, one row per step row
+// (padding included); norm weights, biases, the RoPE table and logits are fp32 everywhere. A "row
+// stride" lets an operation work on one part of a fused row (the q, k or v part of a fused QKV
+// projection) in place.
 
 #include <cstddef>
 #include <cstdint>
@@ -57,8 +59,12 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
-  // The type activations and attention are computed in (fp32 on the CPU): a KV cache of "auto" type.
+  // The type activations are kept and attention computed in (fp32 on the CPU): what the void* activation
+  // arguments hold, and what a KV cache of "auto" type stores.
   virtual ElementType activation_type() const = 0;
+  // The float type the backend multiplies a model's matrices in when asked for `requested` (f32, bf16 or
+  // f16): the CPU reads all three; a backend whose GEMMs need weights of the activations' type says so.
+  virtual ElementType weight_float_type(ElementType requested) const { return requested; }
 
   // ---- memory ----
   // `elements` of `type`, contents unspecified.
@@ -99,32 +105,37 @@ class Backend {
   virtual void upload_step(const StepDescription& step) = 0;
 
   // ---- operations (on the current step) ----
-  // out[r] = row token_ids[r] of `table` (vocab rows of `dim` elements of `type`), as fp32, for every row.
-  virtual void embedding(const void* table, ElementType type, int64_t dim, float* out) = 0;
+  // out[r] = row token_ids[r] of `table` (vocab rows of `dim` elements of `type`) for every row.
+  virtual void embedding(const void* table, ElementType type, int64_t dim, void* out) = 0;
   // y[rows, out] = x[rows, in] W^T (+ b), W of any LinearWeight type.
-  virtual void linear(const float* x, int64_t rows, const LinearWeight& w, float* y) = 0;
+  virtual void linear(const void* x, int64_t rows, const LinearWeight& w, void* y) = 0;
+  // The LM head: logits[rows, vocab] = x W^T, as fp32 (what sampling reads on every backend).
+  virtual void logits(const void* x, int64_t rows, const LinearWeight& w, float* logits) = 0;
   // y = x / rms(x) * weight per row of `dim` (y may equal x).
-  virtual void rms_norm(const float* x, int64_t rows, int64_t dim, const float* weight, float eps, float* y) = 0;
+  virtual void rms_norm(const void* x, int64_t rows, int64_t dim, const float* weight, float eps, void* y) = 0;
+  // x += residual, then y = rms_norm(x): a layer's residual addition and the next norm in one pass.
+  virtual void add_rms_norm(void* x, const void* residual, int64_t rows, int64_t dim, const float* weight, float eps,
+                            void* y) = 0;
   // The same per head, in place (Qwen3's q_norm / k_norm), weight has head_dim values.
-  virtual void head_rms_norm(float* x, int64_t rows, const HeadLayout& heads, const float* weight, float eps) = 0;
+  virtual void head_rms_norm(void* x, int64_t rows, const HeadLayout& heads, const float* weight, float eps) = 0;
   // cos_sin[r] = [cos(p * f) ..., sin(p * f) ...] * attention_scaling for p = positions[r] and the
   // head_dim/2 frequencies f (`inv_freq`, in the backend's memory); computed once per step, shared by
   // every layer.
   virtual void rope_table(std::span<const float> inv_freq, float attention_scaling, float* cos_sin) = 0;
   // Rotates every head in place with Hugging Face's rotate_half pairing (i, i + head_dim/2).
-  virtual void apply_rope(float* x, int64_t rows, const HeadLayout& heads, const float* cos_sin) = 0;
+  virtual void apply_rope(void* x, int64_t rows, const HeadLayout& heads, const float* cos_sin) = 0;
   // Writes each real row's keys and values at layer `layer` into its slot (slot_mapping) of the step's pool.
-  virtual void store_kv(int64_t layer, const float* x, const HeadLayout& k, const HeadLayout& v) = 0;
+  virtual void store_kv(int64_t layer, const void* x, const HeadLayout& k, const HeadLayout& v) = 0;
   // Causal attention of each sequence's rows over its keys and values, read through its block table
   // (its row i sees positions 0 .. context_len - rows + i), grouped-query (q head h reads kv head
   // h / (q heads / kv heads)). out: rows of q.heads * head_dim; padding rows are left as they are.
-  virtual void attention(int64_t layer, const float* x, const HeadLayout& q, float scale, float* out) = 0;
+  virtual void attention(int64_t layer, const void* x, const HeadLayout& q, float scale, void* out) = 0;
   // out[rows, inter] = silu(gate) * up where gate_up rows are [gate (inter) | up (inter)].
-  virtual void silu_mul(const float* gate_up, int64_t rows, int64_t inter, float* out) = 0;
+  virtual void silu_mul(const void* gate_up, int64_t rows, int64_t inter, void* out) = 0;
   // x += y over n values.
-  virtual void add(float* x, const float* y, size_t n) = 0;
+  virtual void add(void* x, const void* y, size_t n) = 0;
   // out[i] = x[logit_rows[i]] for rows of `dim` values.
-  virtual void gather_logit_rows(const float* x, int64_t dim, float* out) = 0;
+  virtual void gather_logit_rows(const void* x, int64_t dim, void* out) = 0;
 
   // ---- sampling (kernels/sampling.hpp) ----
   // Registers samplers (one of the same key is replaced, its history dropped) and forgets them (unknown

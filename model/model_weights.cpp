@@ -152,7 +152,8 @@ ModelWeights load_model_weights(const ModelConfig& c, const WeightSource& source
     return values;
   };
   auto upload = [&](std::vector<float>&& host) { return backend.upload(std::move(host)); };
-  const ElementType type = float_weight_type(options.dtype, c);
+  // The float type the backend multiplies in: a GPU's GEMMs want the activations' type.
+  const ElementType type = backend.weight_float_type(float_weight_type(options.dtype, c));
   const bool keep_quantized = options.gguf == GgufWeights::quantized;
   auto matrix = [&](const TensorParts& parts) { return load_matrix(source, backend, parts, type, keep_quantized); };
   // Qwen2 biases q/k/v but not o; Llama's and Qwen3's attention_bias covers all four projections.

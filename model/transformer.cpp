@@ -39,17 +39,18 @@ Transformer::Transformer(const ModelConfig& config, const WeightSource& weights,
   backend_.prepare(limits_);
   // The workspace, once: every step of up to max_tokens rows uses these same buffers.
   const int64_t rows = limits_.max_tokens;
-  hidden_ = backend_.allocate(rows * config_.hidden_size);
-  normed_ = backend_.allocate(rows * config_.hidden_size);
-  qkv_ = backend_.allocate(rows * qkv_dim_);
-  attention_out_ = backend_.allocate(rows * q_dim_);
-  projected_ = backend_.allocate(rows * config_.hidden_size);
-  gate_up_ = backend_.allocate(rows * 2 * config_.intermediate_size);
-  activated_ = backend_.allocate(rows * config_.intermediate_size);
+  const ElementType act = backend_.activation_type();
+  hidden_ = backend_.allocate(act, rows * config_.hidden_size);
+  normed_ = backend_.allocate(act, rows * config_.hidden_size);
+  qkv_ = backend_.allocate(act, rows * qkv_dim_);
+  attention_out_ = backend_.allocate(act, rows * q_dim_);
+  projected_ = backend_.allocate(act, rows * config_.hidden_size);
+  gate_up_ = backend_.allocate(act, rows * 2 * config_.intermediate_size);
+  activated_ = backend_.allocate(act, rows * config_.intermediate_size);
   cos_sin_ = backend_.allocate(rows * config_.head_dim);
   inv_freq_ = backend_.allocate(static_cast<int64_t>(rope_.inv_freq.size()));
   backend_.write(*inv_freq_, std::as_bytes(std::span(rope_.inv_freq)));
-  selected_ = backend_.allocate(limits_.max_logit_rows * config_.hidden_size);
+  selected_ = backend_.allocate(act, limits_.max_logit_rows * config_.hidden_size);
   logits_ = backend_.allocate(limits_.max_logit_rows * config_.vocab_size);
 }
 
@@ -197,18 +198,20 @@ void Transformer::forward(const ForwardBatch& batch) {
   backend_.rope_table(std::span<const float>(inv_freq_->data(), rope_.inv_freq.size()), rope_.attention_scaling,
                       cos_sin_->data());
   backend_.embedding(weights_.embed_tokens->raw(), weights_.embed_tokens->type(), config_.hidden_size,
-                     hidden_->data());
+                     hidden_->raw());
 
+  const float eps = static_cast<float>(config_.rms_norm_eps);
+  backend_.rms_norm(hidden_->raw(), rows, config_.hidden_size, weights_.layers.front().input_norm->data(), eps,
+                    normed_->raw());
   for (int64_t layer = 0; layer < config_.num_hidden_layers; ++layer) layer_step(layer, rows);
 
   if (logit_rows == 0) return;
   // Only the rows that sample need the final norm and the (vocabulary-wide, expensive) LM head.
-  const float eps = static_cast<float>(config_.rms_norm_eps);
-  backend_.gather_logit_rows(hidden_->data(), config_.hidden_size, selected_->data());
-  backend_.rms_norm(selected_->data(), logit_rows, config_.hidden_size, weights_.final_norm->data(), eps,
-                    selected_->data());
+  backend_.gather_logit_rows(hidden_->raw(), config_.hidden_size, selected_->raw());
+  backend_.rms_norm(selected_->raw(), logit_rows, config_.hidden_size, weights_.final_norm->data(), eps,
+                    selected_->raw());
   const LinearWeight lm_head = weights_.lm_head_linear(config_.vocab_size, config_.hidden_size);
-  backend_.linear(selected_->data(), logit_rows, lm_head, logits_->data());
+  backend_.logits(selected_->raw(), logit_rows, lm_head, logits_->data());
 }
 
 void Transformer::forward(const ForwardBatch& batch, std::span<float> logits) {
@@ -231,26 +234,32 @@ void Transformer::layer_step(int64_t layer_index, int64_t rows) {
   const int64_t inter = config_.intermediate_size;
   const auto bias = [](const std::unique_ptr<DeviceBuffer>& b) -> const float* { return b ? b->data() : nullptr; };
 
-  // Attention block: x + o_proj(attention(rope(norm(qkv(rms_norm(x)))))).
-  backend_.rms_norm(hidden_->data(), rows, hidden, w.input_norm->data(), eps, normed_->data());
-  backend_.linear(normed_->data(), rows, w.qkv.linear(bias(w.qkv_bias), qkv_dim_, hidden), qkv_->data());
+  // Attention block: x + o_proj(attention(rope(norm(qkv(n))))), n = rms_norm(x) (already in normed_: the
+  // previous layer's last residual addition computed it).
+  backend_.linear(normed_->raw(), rows, w.qkv.linear(bias(w.qkv_bias), qkv_dim_, hidden), qkv_->raw());
   if (config_.qk_norm) {
-    backend_.head_rms_norm(qkv_->data(), rows, q_layout_, w.q_norm->data(), eps);
-    backend_.head_rms_norm(qkv_->data(), rows, k_layout_, w.k_norm->data(), eps);
+    backend_.head_rms_norm(qkv_->raw(), rows, q_layout_, w.q_norm->data(), eps);
+    backend_.head_rms_norm(qkv_->raw(), rows, k_layout_, w.k_norm->data(), eps);
   }
-  backend_.apply_rope(qkv_->data(), rows, q_layout_, cos_sin_->data());
-  backend_.apply_rope(qkv_->data(), rows, k_layout_, cos_sin_->data());
-  backend_.store_kv(layer_index, qkv_->data(), k_layout_, v_layout_);
-  backend_.attention(layer_index, qkv_->data(), q_layout_, attention_scale_, attention_out_->data());
-  backend_.linear(attention_out_->data(), rows, w.o_proj.linear(bias(w.o_bias), hidden, q_dim_), projected_->data());
-  backend_.add(hidden_->data(), projected_->data(), static_cast<size_t>(rows * hidden));
+  backend_.apply_rope(qkv_->raw(), rows, q_layout_, cos_sin_->data());
+  backend_.apply_rope(qkv_->raw(), rows, k_layout_, cos_sin_->data());
+  backend_.store_kv(layer_index, qkv_->raw(), k_layout_, v_layout_);
+  backend_.attention(layer_index, qkv_->raw(), q_layout_, attention_scale_, attention_out_->raw());
+  backend_.linear(attention_out_->raw(), rows, w.o_proj.linear(bias(w.o_bias), hidden, q_dim_), projected_->raw());
+  backend_.add_rms_norm(hidden_->raw(), projected_->raw(), rows, hidden, w.post_norm->data(), eps, normed_->raw());
 
-  // MLP block: x + down(silu(gate(n)) * up(n)), n = rms_norm(x).
-  backend_.rms_norm(hidden_->data(), rows, hidden, w.post_norm->data(), eps, normed_->data());
-  backend_.linear(normed_->data(), rows, w.gate_up.linear(nullptr, 2 * inter, hidden), gate_up_->data());
-  backend_.silu_mul(gate_up_->data(), rows, inter, activated_->data());
-  backend_.linear(activated_->data(), rows, w.down.linear(nullptr, hidden, inter), projected_->data());
-  backend_.add(hidden_->data(), projected_->data(), static_cast<size_t>(rows * hidden));
+  // MLP block: x + down(silu(gate(n)) * up(n)), n = rms_norm(x); the addition also norms x for the next
+  // layer's attention.
+  backend_.linear(normed_->raw(), rows, w.gate_up.linear(nullptr, 2 * inter, hidden), gate_up_->raw());
+  backend_.silu_mul(gate_up_->raw(), rows, inter, activated_->raw());
+  backend_.linear(activated_->raw(), rows, w.down.linear(nullptr, hidden, inter), projected_->raw());
+  if (layer_index + 1 < config_.num_hidden_layers) {
+    const LayerWeights& next = weights_.layers[static_cast<size_t>(layer_index + 1)];
+    backend_.add_rms_norm(hidden_->raw(), projected_->raw(), rows, hidden, next.input_norm->data(), eps,
+                          normed_->raw());
+  } else {
+    backend_.add(hidden_->raw(), projected_->raw(), static_cast<size_t>(rows * hidden));
+  }
 }
 
 }  // namespace sabre

@@ -218,7 +218,8 @@ void CpuBackend::upload_step(const StepDescription& step) {
   step_.kv = step.kv;
 }
 
-void CpuBackend::embedding(const void* table, ElementType type, int64_t dim, float* out) {
+void CpuBackend::embedding(const void* table, ElementType type, int64_t dim, void* activations) {
+  auto* out = static_cast<float*>(activations);
   const size_t row_bytes = element_bytes(type, dim);
   const auto* rows = static_cast<const std::byte*>(table);
   for (int64_t r = 0; r < step_.rows; ++r) {
@@ -231,13 +232,23 @@ void CpuBackend::embedding(const void* table, ElementType type, int64_t dim, flo
   }
 }
 
-void CpuBackend::rms_norm(const float* x, int64_t rows, int64_t dim, const float* weight, float eps, float* y) {
+void CpuBackend::rms_norm(const void* input, int64_t rows, int64_t dim, const float* weight, float eps, void* output) {
+  const auto* x = static_cast<const float*>(input);
+  auto* y = static_cast<float*>(output);
   for_row_blocks(rows, [&](int64_t begin, int64_t end) {
     cpu::rms_norm(x + begin * dim, end - begin, dim, weight, eps, y + begin * dim, dim, dim);
   });
 }
 
-void CpuBackend::head_rms_norm(float* x, int64_t rows, const HeadLayout& heads, const float* weight, float eps) {
+void CpuBackend::add_rms_norm(void* x, const void* residual, int64_t rows, int64_t dim, const float* weight, float eps,
+                              void* y) {
+  add(x, residual, static_cast<size_t>(rows * dim));
+  rms_norm(x, rows, dim, weight, eps, y);
+}
+
+void CpuBackend::head_rms_norm(void* activations, int64_t rows, const HeadLayout& heads, const float* weight,
+                               float eps) {
+  auto* x = static_cast<float*>(activations);
   for_row_blocks(rows, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       float* row = x + r * heads.row_stride + heads.offset;
@@ -251,24 +262,31 @@ void CpuBackend::rope_table(std::span<const float> inv_freq, float attention_sca
                   attention_scaling, cos_sin);
 }
 
-void CpuBackend::apply_rope(float* x, int64_t rows, const HeadLayout& heads, const float* cos_sin) {
+void CpuBackend::apply_rope(void* activations, int64_t rows, const HeadLayout& heads, const float* cos_sin) {
+  auto* x = static_cast<float*>(activations);
   for_row_blocks(rows, [&](int64_t begin, int64_t end) {
     cpu::apply_rope(x + begin * heads.row_stride, end - begin, heads.heads, heads.head_dim, heads.offset,
                     heads.row_stride, cos_sin + begin * heads.head_dim);
   });
 }
 
-void CpuBackend::silu_mul(const float* gate_up, int64_t rows, int64_t inter, float* out) {
+void CpuBackend::silu_mul(const void* input, int64_t rows, int64_t inter, void* output) {
+  const auto* gate_up = static_cast<const float*>(input);
+  auto* out = static_cast<float*>(output);
   for_row_blocks(rows, [&](int64_t begin, int64_t end) {
     cpu::silu_mul(gate_up + begin * 2 * inter, end - begin, inter, out + begin * inter);
   });
 }
 
-void CpuBackend::add(float* x, const float* y, size_t n) {
+void CpuBackend::add(void* into, const void* from, size_t n) {
+  auto* x = static_cast<float*>(into);
+  const auto* y = static_cast<const float*>(from);
   for (size_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
-void CpuBackend::gather_logit_rows(const float* x, int64_t dim, float* out) {
+void CpuBackend::gather_logit_rows(const void* input, int64_t dim, void* output) {
+  const auto* x = static_cast<const float*>(input);
+  auto* out = static_cast<float*>(output);
   for (int64_t i = 0; i < step_.logit_row_count; ++i) {
     std::memcpy(out + i * dim, x + static_cast<int64_t>(step_.logit_rows[static_cast<size_t>(i)]) * dim,
                 static_cast<size_t>(dim) * sizeof(float));

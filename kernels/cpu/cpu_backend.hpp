@@ -1,5 +1,6 @@
 #pragma once
-// The CPU implementation of Backend: fp32 activations in host memory (weights in huge pages), weights in
+// The CPU implementation of Backend: fp32 activations in host memory (the void* activation arguments are
+// float*), weights (in huge pages) in
 // f32, bf16, f16 or GGUF's Q8_0 / Q4_1 blocks, OpenBLAS sgemm for prefill's matrix products, own GEMV
 // kernels for decode, a paged KV block pool with its own attention kernel (paged_attention.hpp), and a
 // ThreadPool for the GEMVs, attention tasks and row-wise kernels on long prompts. The step buffers are
@@ -54,17 +55,20 @@ class CpuBackend final : public Backend {
   int64_t padded_rows(int64_t rows) const override;
   void upload_step(const StepDescription& step) override;
 
-  void embedding(const void* table, ElementType type, int64_t dim, float* out) override;
-  void linear(const float* x, int64_t rows, const LinearWeight& w, float* y) override;
-  void rms_norm(const float* x, int64_t rows, int64_t dim, const float* weight, float eps, float* y) override;
-  void head_rms_norm(float* x, int64_t rows, const HeadLayout& heads, const float* weight, float eps) override;
+  void embedding(const void* table, ElementType type, int64_t dim, void* out) override;
+  void linear(const void* x, int64_t rows, const LinearWeight& w, void* y) override;
+  void logits(const void* x, int64_t rows, const LinearWeight& w, float* logits) override;
+  void rms_norm(const void* x, int64_t rows, int64_t dim, const float* weight, float eps, void* y) override;
+  void add_rms_norm(void* x, const void* residual, int64_t rows, int64_t dim, const float* weight, float eps,
+                    void* y) override;
+  void head_rms_norm(void* x, int64_t rows, const HeadLayout& heads, const float* weight, float eps) override;
   void rope_table(std::span<const float> inv_freq, float attention_scaling, float* cos_sin) override;
-  void apply_rope(float* x, int64_t rows, const HeadLayout& heads, const float* cos_sin) override;
-  void store_kv(int64_t layer, const float* x, const HeadLayout& k, const HeadLayout& v) override;
-  void attention(int64_t layer, const float* x, const HeadLayout& q, float scale, float* out) override;
-  void silu_mul(const float* gate_up, int64_t rows, int64_t inter, float* out) override;
-  void add(float* x, const float* y, size_t n) override;
-  void gather_logit_rows(const float* x, int64_t dim, float* out) override;
+  void apply_rope(void* x, int64_t rows, const HeadLayout& heads, const float* cos_sin) override;
+  void store_kv(int64_t layer, const void* x, const HeadLayout& k, const HeadLayout& v) override;
+  void attention(int64_t layer, const void* x, const HeadLayout& q, float scale, void* out) override;
+  void silu_mul(const void* gate_up, int64_t rows, int64_t inter, void* out) override;
+  void add(void* x, const void* y, size_t n) override;
+  void gather_logit_rows(const void* x, int64_t dim, void* out) override;
 
   void add_samplers(std::span<const SamplerSpec> specs) override;
   void release_samplers(std::span<const uint64_t> keys) override;

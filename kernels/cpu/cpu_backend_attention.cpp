@@ -144,7 +144,8 @@ void CpuBackend::copy_kv_blocks(KvCache& kv, std::span<const KvBlockCopy> copies
   }
 }
 
-void CpuBackend::store_kv(int64_t layer, const float* x, const HeadLayout& k, const HeadLayout& v) {
+void CpuBackend::store_kv(int64_t layer, const void* activations, const HeadLayout& k, const HeadLayout& v) {
+  const auto* x = static_cast<const float*>(activations);
   CpuKvCache& cache = cpu_cache(step_.kv);
   const KvCacheShape& shape = cache.shape();
   const int64_t row = cache.row_elements();
@@ -174,7 +175,9 @@ void CpuBackend::store_kv(int64_t layer, const float* x, const HeadLayout& k, co
   }
 }
 
-void CpuBackend::attention(int64_t layer, const float* x, const HeadLayout& q, float scale, float* out) {
+void CpuBackend::attention(int64_t layer, const void* input, const HeadLayout& q, float scale, void* output) {
+  const auto* x = static_cast<const float*>(input);
+  auto* out = static_cast<float*>(output);
   CpuKvCache& cache = cpu_cache(step_.kv);
   const KvCacheShape& shape = cache.shape();
   const int64_t head_dim = q.head_dim;

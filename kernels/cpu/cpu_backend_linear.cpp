@@ -32,7 +32,9 @@ constexpr int64_t kMinGemvRowsPerTask = 32;
 constexpr int64_t kPrefillTileFloats = 384 * 1024;
 }  // namespace
 
-void CpuBackend::linear(const float* x, int64_t rows, const LinearWeight& w, float* y) {
+void CpuBackend::linear(const void* input, int64_t rows, const LinearWeight& w, void* output) {
+  const auto* x = static_cast<const float*>(input);
+  auto* y = static_cast<float*>(output);
   if (rows <= kMaxGemvRows || options_.batch_invariant) {
     gemv_linear(x, rows, w, y);
   } else if (w.type == ElementType::f32) {
@@ -40,6 +42,10 @@ void CpuBackend::linear(const float* x, int64_t rows, const LinearWeight& w, flo
   } else {
     converted_gemm_linear(x, rows, w, y);
   }
+}
+
+void CpuBackend::logits(const void* x, int64_t rows, const LinearWeight& w, float* logits) {
+  linear(x, rows, w, logits);  // activations are fp32 already
 }
 
 // Any number of rows through the row-invariant kernel. Each task takes a run of output rows for every
