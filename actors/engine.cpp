@@ -142,7 +142,7 @@ engine_actor spawn_engine(caf::actor_system& system, const EngineOptions& option
   core.scheduler.max_model_len = resolved_max_model_len(options.scheduler, checkpoint.config);
 
   auto loaded = std::make_shared<LoadedModel>();
-  loaded->backend = make_backend(options.device);
+  loaded->backend = make_backend(options.device, options.weights.dtype, checkpoint.config.torch_dtype);
   loaded->model = std::make_unique<Transformer>(checkpoint.config, *checkpoint.weights, *loaded->backend,
                                                 step_limits(core.scheduler, options.cache), options.weights);
   checkpoint.weights.reset();  // the backend holds the weights now: the mapped files can go

@@ -308,7 +308,6 @@ void validate_server_options(ServerOptions& o) {
     throw OptionsError(fmt::format("--chat-template: {} is not a file", o.http.chat_template.string()));
   }
 
-  if (o.engine.device.device == "cuda") not_supported("--device cuda (the CUDA backend)");
   if (o.engine.parallel.tensor_parallel_size > 1) {
     not_supported(fmt::format("--tensor-parallel-size {} (tensor parallelism)", o.engine.parallel.tensor_parallel_size));
   }
@@ -362,7 +361,7 @@ HTTP:
   --log-level LEVEL               trace, debug, info (default), warning, error, critical, off
 
 Engine:
-  --device cpu|cuda               compute device (default cpu; cuda is not supported yet)
+  --device cpu|cuda               compute device (default cpu; cuda: GPU 0 of CUDA_VISIBLE_DEVICES)
   --threads N                     CPU threads for the forward pass (default 0: all)
   --kv-cache-memory SIZE          KV cache budget on the CPU, e.g. 2GiB, 512MiB (default 1GiB)
   --kv-cache-dtype TYPE           auto (default: fp32 on the CPU), bfloat16, float16, fp8_e4m3 or int8 (the

@@ -80,7 +80,11 @@ class Backend {
   virtual std::unique_ptr<DeviceBuffer> upload(std::vector<float>&& host) { return upload(std::span<const float>(host)); }
   // Overwrites the start of `buffer` with `bytes` (at most buffer.bytes()).
   virtual void write(DeviceBuffer& buffer, std::span<const std::byte> bytes) = 0;
-  virtual void download(const float* source, std::span<float> host) = 0;
+  // Copies host.size() bytes from `source` (backend memory) to the host, and waits for them.
+  virtual void download(const void* source, std::span<std::byte> host) = 0;
+  void download(const float* source, std::span<float> host) {
+    download(static_cast<const void*>(source), std::as_writable_bytes(host));
+  }
 
   // A pool of shape.num_blocks KV blocks. Throws std::invalid_argument for an empty shape or an element
   // type the backend cannot store, and std::bad_alloc when the memory is not there.

@@ -5,15 +5,37 @@
 #include <stdexcept>
 
 #include "kernels/cpu/cpu_backend.hpp"
+#ifdef SABRE_HAVE_CUDA
+#include "kernels/cuda/cuda_backend.hpp"
+#endif
 
 namespace sabre {
 
-std::unique_ptr<Backend> make_backend(const DeviceOptions& options) {
+ElementType gpu_float_type(ModelDtype requested, std::string_view checkpoint_dtype) {
+  switch (requested) {
+    case ModelDtype::float32: return ElementType::f32;
+    case ModelDtype::float16: return ElementType::f16;
+    case ModelDtype::bfloat16: return ElementType::bf16;
+    case ModelDtype::automatic: break;
+  }
+  return checkpoint_dtype == "float16" ? ElementType::f16 : ElementType::bf16;
+}
+
+std::unique_ptr<Backend> make_backend(const DeviceOptions& options, ModelDtype requested,
+                                      std::string_view checkpoint_dtype) {
   const std::string_view device = options.device;
   if (device == "cpu") return std::make_unique<CpuBackend>(CpuBackendOptions{options.threads, options.batch_invariant});
-  if (device == "cuda" || device.starts_with("cuda:")) {
-// The CUDA backend (kernels/cuda) is later work; until it exists no build can run on a GPU.
-    throw std::runtime_error("--device cuda: not supported yet (this build has no CUDA backend); use --device cpu");
+  if (device == "cuda") {
+#ifdef SABRE_HAVE_CUDA
+    CudaBackendOptions cuda;
+    cuda.activation = gpu_float_type(requested, checkpoint_dtype);
+    cuda.batch_invariant = options.batch_invariant;
+    return std::make_unique<CudaBackend>(cuda);
+#else
+    throw std::runtime_error(
+        "--device cuda: this build has no CUDA backend (build with the CUDA toolkit installed, or -DSABRE_CUDA=ON); "
+        "use --device cpu");
+#endif
   }
   throw std::runtime_error(fmt::format("unknown device '{}' (expected cpu or cuda)", device));
 }

@@ -22,8 +22,12 @@ struct KvCacheShape {
   int64_t block_size = 16;
   int64_t num_blocks = 0;
   ElementType dtype = ElementType::f32;  // f32, bf16, f16, i8 or fp8_e4m3
+  // The query heads that read the pool (a multiple of kv_heads; 0: as many as kv_heads): how a GPU
+  // backend cuts attention into blocks, fixed per pool so a step's work list is known when it is uploaded.
+  int64_t q_heads = 0;
 
   int64_t token_capacity() const { return block_size * num_blocks; }
+  int64_t query_heads() const { return q_heads > 0 ? q_heads : kv_heads; }
 };
 
 class KvCache {

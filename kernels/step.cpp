@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include "kernels/kv_cache.hpp"
+
 namespace sabre {
 
 void StepDescription::clear() {
@@ -71,6 +73,32 @@ void check_step(const StepDescription& step, const StepLimits& limits) {
   }
   if (step.world_size < 1 || step.rank < 0 || step.rank >= step.world_size) {
     throw std::invalid_argument(fmt::format("step: rank {} of a world of {}", step.rank, step.world_size));
+  }
+}
+
+void check_step_kv(const StepDescription& step) {
+  const KvCacheShape& pool = step.kv->shape();
+  for (int64_t s = 0; s < step.sequences(); ++s) {
+    const int64_t needed = (step.context_lens[static_cast<size_t>(s)] + pool.block_size - 1) / pool.block_size;
+    if (needed > step.block_table_width) {
+      throw std::invalid_argument(fmt::format("step: sequence {} needs {} KV blocks of {} tokens, its table has {}", s,
+                                              needed, pool.block_size, step.block_table_width));
+    }
+    for (int64_t b = 0; b < needed; ++b) {
+      const int32_t block = step.block_table(s)[b];
+      if (block < 0 || block >= pool.num_blocks) {
+        throw std::invalid_argument(fmt::format("step: sequence {}'s KV block table entry {} is block {}, outside the "
+                                                "pool of {} blocks",
+                                                s, b, block, pool.num_blocks));
+      }
+    }
+  }
+  for (int64_t r = 0; r < step.real_rows(); ++r) {
+    const int32_t slot = step.slot_mapping[static_cast<size_t>(r)];
+    if (slot < 0 || slot >= pool.token_capacity()) {
+      throw std::invalid_argument(fmt::format("step: row {} writes KV slot {}, outside the pool of {} slots", r, slot,
+                                              pool.token_capacity()));
+    }
   }
 }
 

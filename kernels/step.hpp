@@ -70,5 +70,8 @@ struct StepDescription {
 // sequence has rows, slots and logit rows are in range, padding rows carry slot -1) and that it fits
 // `limits`. Throws std::invalid_argument naming what is wrong; backends call it in upload_step.
 void check_step(const StepDescription& step, const StepLimits& limits);
+// Checks that every block a sequence's context needs is in its table and inside the step's pool, and that
+// every real row's slot is inside the pool. Throws std::invalid_argument naming the sequence or row.
+void check_step_kv(const StepDescription& step);
 
 }  // namespace sabre

@@ -56,8 +56,10 @@ Transformer::Transformer(const ModelConfig& config, const WeightSource& weights,
 
 KvCacheShape Transformer::kv_cache_shape(int64_t num_blocks, int64_t block_size,
                                          std::optional<ElementType> dtype) const {
-  return {config_.num_hidden_layers, config_.num_key_value_heads, config_.head_dim, block_size, num_blocks,
-          dtype.value_or(backend_.activation_type())};
+  KvCacheShape shape{config_.num_hidden_layers, config_.num_key_value_heads, config_.head_dim, block_size, num_blocks,
+                     dtype.value_or(backend_.activation_type())};
+  shape.q_heads = config_.num_attention_heads;
+  return shape;
 }
 
 std::unique_ptr<KvCache> Transformer::create_kv_cache(int64_t num_blocks, int64_t block_size,

@@ -111,7 +111,7 @@ int run(const Options& options) {
   spdlog::info("{} prompt tokens; temperature {}, top_p {}, top_k {}, seed {}", prompt_ids.size(),
                generation.sampling.temperature, generation.sampling.top_p, generation.sampling.top_k, seed);
 
-  auto backend = make_backend(options.device);
+  auto backend = make_backend(options.device, options.weights.dtype, checkpoint.config.torch_dtype);
   Transformer model(checkpoint.config, *checkpoint.weights, *backend, {}, options.weights);
   checkpoint.weights.reset();  // the backend holds its own converted copy; drop the file's (or GGUF's) one
 

@@ -57,7 +57,8 @@ GGUF file.
   --top-k K            keep the K most likely tokens (0 = all); default from generation_config.json
   --seed S             sampling seed (default: random, printed in the log and in --json)
   --ignore-eos         do not stop at end-of-sequence ids
-  --device cpu         where to run (only cpu is available)
+  --device cpu|cuda    where to run (default cpu; cuda: GPU 0 of CUDA_VISIBLE_DEVICES, in --dtype,
+                       bf16 for an fp32 checkpoint unless --dtype float32)
   --threads N          CPU threads (default: all)
   --batch-invariant    CPU: compute every linear layer with the row-invariant kernels, so each token's
                        result is bit-identical whatever else shares its step (what the serving engine
@@ -158,10 +159,7 @@ Options parse_options(int argc, char** argv) {
     throw UsageError(fmt::format("--top-p must be in (0, 1], got {}", *o.top_p));
   }
   if (o.top_k && *o.top_k < 0) throw UsageError(fmt::format("--top-k must be >= 0, got {}", *o.top_k));
-  if (o.device.device != "cpu") {
-    if (o.device.device == "cuda" || o.device.device.starts_with("cuda:")) {
-      throw UsageError("--device cuda: not supported yet (this build has no CUDA backend); use --device cpu");
-    }
+  if (o.device.device != "cpu" && o.device.device != "cuda") {
     throw UsageError(fmt::format("--device '{}' is unknown (expected cpu or cuda)", o.device.device));
   }
   return o;

@@ -137,8 +137,8 @@ void CpuBackend::write(DeviceBuffer& buffer, std::span<const std::byte> bytes) {
   std::memcpy(buffer.raw(), bytes.data(), bytes.size());
 }
 
-void CpuBackend::download(const float* source, std::span<float> host) {
-  std::copy(source, source + host.size(), host.begin());
+void CpuBackend::download(const void* source, std::span<std::byte> host) {
+  std::memcpy(host.data(), source, host.size());
 }
 
 void CpuBackend::prepare(const StepLimits& limits) {
@@ -176,29 +176,7 @@ int64_t CpuBackend::padded_rows(int64_t rows) const {
 
 void CpuBackend::upload_step(const StepDescription& step) {
   check_step(step, limits_);
-  const KvCacheShape& pool = step.kv->shape();
-  for (int64_t s = 0; s < step.sequences(); ++s) {
-    const int64_t needed = (step.context_lens[static_cast<size_t>(s)] + pool.block_size - 1) / pool.block_size;
-    if (needed > step.block_table_width) {
-      throw std::invalid_argument(fmt::format("step: sequence {} needs {} KV blocks of {} tokens, its table has {}", s,
-                                              needed, pool.block_size, step.block_table_width));
-    }
-    for (int64_t b = 0; b < needed; ++b) {
-      const int32_t block = step.block_table(s)[b];
-      if (block < 0 || block >= pool.num_blocks) {
-        throw std::invalid_argument(fmt::format("step: sequence {}'s KV block table entry {} is block {}, outside the "
-                                                "pool of {} blocks",
-                                                s, b, block, pool.num_blocks));
-      }
-    }
-  }
-  for (int64_t r = 0; r < step.real_rows(); ++r) {
-    const int32_t slot = step.slot_mapping[static_cast<size_t>(r)];
-    if (slot < 0 || slot >= pool.token_capacity()) {
-      throw std::invalid_argument(fmt::format("step: row {} writes KV slot {}, outside the pool of {} slots", r, slot,
-                                              pool.token_capacity()));
-    }
-  }
+  check_step_kv(step);
   copy_into(step_.token_ids.get(), step.token_ids);
   copy_into(step_.positions.get(), step.positions);
   copy_into(step_.slot_mapping.get(), step.slot_mapping);

@@ -45,7 +45,8 @@ class CpuBackend final : public Backend {
   std::unique_ptr<DeviceBuffer> upload(ElementType type, int64_t elements, std::span<const std::byte> bytes) override;
   std::unique_ptr<DeviceBuffer> upload(std::vector<float>&& host) override;
   void write(DeviceBuffer& buffer, std::span<const std::byte> bytes) override;
-  void download(const float* source, std::span<float> host) override;
+  void download(const void* source, std::span<std::byte> host) override;
+  using Backend::download;
   std::unique_ptr<KvCache> create_kv_cache(const KvCacheShape& shape) override;
   size_t kv_block_bytes(const KvCacheShape& shape) const override;
   void copy_kv_blocks(KvCache& cache, std::span<const KvBlockCopy> copies) override;

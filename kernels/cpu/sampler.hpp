@@ -6,10 +6,9 @@
 
 #include <cstdint>
 #include <span>
-#include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
+#include "kernels/sampler_history.hpp"
 #include "kernels/sampling.hpp"
 
 namespace sabre {
@@ -52,21 +51,17 @@ class Sampler {
   std::vector<float> adjusted_logits(std::span<const float> logits) const;
 
   // Whether `token` ends generation: a stop token id or one of the eos ids given at construction.
-  bool is_stop_token(int32_t token) const;
-  int64_t generated_count() const { return generated_count_; }
-  const SamplingParams& params() const { return params_; }
-  uint64_t stream() const { return stream_; }
+  bool is_stop_token(int32_t token) const { return history_.is_stop_token(token); }
+  int64_t generated_count() const { return history_.generated_count(); }
+  const SamplingParams& params() const { return history_.params(); }
+  uint64_t stream() const { return history_.stream(); }
 
  private:
   void apply_bias_mask_and_penalties(std::vector<float>& logits, std::span<const int32_t> provisional) const;
 
-  SamplingParams params_;
-  uint64_t stream_ = 0;
-  std::vector<int32_t> ends_generation_;                // stop_token_ids + eos ids
-  std::unordered_set<int32_t> seen_;                    // prompt and output ids (repetition penalty)
-  std::unordered_map<int32_t, int64_t> output_counts_;  // output ids (frequency/presence penalties)
-  int64_t generated_count_ = 0;
+  SamplerHistory history_;
   // Scratch reused across calls (sized to the vocabulary once).
+  mutable std::vector<LogitAdjustment> adjustments_;
   mutable std::vector<float> processed_;
   mutable std::vector<int32_t> order_;
   mutable Distribution distribution_;

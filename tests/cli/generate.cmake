@@ -62,7 +62,7 @@ sabre_generate_test(no_prompt ARGS --model m EXIT 2 STDERR "exactly one of --pro
 sabre_generate_test(bad_ids ARGS --model m --prompt-ids 1,x,3 EXIT 2 STDERR "--prompt-ids expects")
 sabre_generate_test(bad_top_p ARGS --model m --prompt-ids 1 --top-p 1.5 EXIT 2 STDERR "--top-p must be in (0, 1]")
 sabre_generate_test(missing_value ARGS --model m --prompt-ids EXIT 2 STDERR "--prompt-ids needs a value")
-sabre_generate_test(cuda ARGS --model m --prompt-ids 1 --device cuda EXIT 2 STDERR "not supported yet")
+sabre_generate_test(bad_device ARGS --model m --prompt-ids 1 --device tpu EXIT 2 STDERR "--device 'tpu' is unknown")
 sabre_generate_test(bad_gguf_weights ARGS --model m --prompt-ids 1 --gguf-weights q4 EXIT 2 STDERR "--gguf-weights must be quantized or f32")
 # Runtime failures: exit code 1 with the reason.
 sabre_generate_test(missing_model ARGS --model ${_gen_models}/no_such_model --prompt-ids 1 EXIT 1 STDERR "does not exist")

@@ -180,7 +180,6 @@ TEST_CASE("server options: errors name the flag", "[options]") {
 TEST_CASE("server options: features that do not exist yet parse but fail validation", "[options]") {
   using Catch::Contains;
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{"--device", "cuda"}, "--device cuda"},
       {{"--tensor-parallel-size", "2"}, "--tensor-parallel-size 2"},
       {{"--draft-model", "/x"}, "--draft-model"},
       {{"--draft.model", "/x"}, "--draft-model"},
