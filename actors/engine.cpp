@@ -9,10 +9,12 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "actors/gpu_memory_plan.hpp"
 #include "actors/rank_actor.hpp"
 #include "actors/request_actor.hpp"
 #include "actors/scheduler_actor.hpp"
 #include "model/checkpoint.hpp"
+#include "model/profile_step.hpp"
 #include "kernels/backend_factory.hpp"
 #include "model/tokenizer/tokenizer.hpp"
 #include "model/transformer.hpp"
@@ -100,10 +102,26 @@ StepLimits step_limits(const SchedulerConfig& scheduler, const CacheConfig& cach
   return limits;
 }
 
-int64_t kv_blocks_for(const EngineOptions& options, const Transformer& model, ElementType kv_dtype) {
+// --num-kv-blocks when given; on a GPU the share of its memory (gpu_memory_plan.hpp) after a profiling
+// step; on the CPU the byte budget.
+int64_t kv_blocks_for(const EngineOptions& options, Transformer& model, ElementType kv_dtype,
+                      int64_t blocks_per_sequence) {
   if (options.cache.num_kv_blocks > 0) return options.cache.num_kv_blocks;
-  const int64_t per_block = static_cast<int64_t>(model.kv_block_bytes(options.cache.block_size, kv_dtype));
-  return options.cache.kv_cache_bytes / per_block;
+  const size_t per_block = model.kv_block_bytes(options.cache.block_size, kv_dtype);
+  Backend& backend = model.backend();
+  if (const auto before = backend.device_memory()) {
+    GpuMemoryFigures figures;
+    figures.total = before->total;
+    figures.weights = model.weights().bytes();
+    figures.free_before_profile = before->free;
+    run_profile_step(model);
+    figures.free_after_profile = backend.device_memory()->free;
+    const KvCachePlan plan = plan_gpu_kv_cache(figures, options.cache.gpu_memory_utilization, per_block,
+                                               options.cache.block_size, blocks_per_sequence);
+    spdlog::info("{}", plan.summary);
+    return plan.num_blocks;
+  }
+  return options.cache.kv_cache_bytes / static_cast<int64_t>(per_block);
 }
 
 int64_t resolved_max_model_len(const SchedulerConfig& scheduler, const ModelConfig& config) {
@@ -127,7 +145,7 @@ RankOptions rank_options(int64_t num_blocks, int32_t block_size, ElementType kv_
 }  // namespace
 
 engine_actor spawn_engine(caf::actor_system& system, const EngineOptions& options) {
-  Checkpoint checkpoint = open_checkpoint(options.model);
+  Checkpoint checkpoint = open_checkpoint(options.model, options.weights.load_format);
   auto served = std::make_shared<const ServedModel>(describe_served_model(checkpoint, options.tokenizer));
   return spawn_engine(system, options, std::move(checkpoint), std::move(served));
 }
@@ -148,9 +166,9 @@ engine_actor spawn_engine(caf::actor_system& system, const EngineOptions& option
   checkpoint.weights.reset();  // the backend holds the weights now: the mapped files can go
   std::shared_ptr<Transformer> model(loaded, loaded->model.get());
   const ElementType kv_dtype = kv_element_type(options.cache.kv_cache_dtype, loaded->backend->activation_type());
-  const int64_t num_blocks = kv_blocks_for(options, *model, kv_dtype);
   const int64_t blocks_per_sequence =
       (core.scheduler.max_model_len + options.cache.block_size - 1) / options.cache.block_size;
+  const int64_t num_blocks = kv_blocks_for(options, *model, kv_dtype, blocks_per_sequence);
   if (num_blocks < blocks_per_sequence) {
     throw std::runtime_error(fmt::format(
         "the KV cache holds {} blocks of {} tokens, fewer than one sequence of max_model_len {} needs ({}); "

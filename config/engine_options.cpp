@@ -7,6 +7,14 @@ namespace sabre {
 
 std::string_view gguf_weights_name(GgufWeights mode) { return mode == GgufWeights::quantized ? "quantized" : "f32"; }
 
+std::string_view load_format_name(LoadFormat format) { return format == LoadFormat::dummy ? "dummy" : "auto"; }
+
+std::optional<LoadFormat> parse_load_format(std::string_view text) {
+  if (text == "auto") return LoadFormat::automatic;
+  if (text == "dummy") return LoadFormat::dummy;
+  return std::nullopt;
+}
+
 std::string_view model_dtype_name(ModelDtype dtype) {
   switch (dtype) {
     case ModelDtype::automatic: return "auto";

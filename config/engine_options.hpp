@@ -29,15 +29,23 @@ std::string_view model_dtype_name(ModelDtype dtype);
 // "auto", "bfloat16", "float16", "float32" and vLLM's synonyms (bf16, half, fp16, float, fp32).
 std::optional<ModelDtype> parse_model_dtype(std::string_view text);
 
+// Where the weights come from (vLLM's --load-format). automatic: the checkpoint's files. dummy: random
+// values of the checkpoint's shapes and dtype from its config.json alone (no weight files are read or
+// needed): for measuring speed and memory on models one does not have.
+enum class LoadFormat { automatic, dummy };
+std::string_view load_format_name(LoadFormat format);
+std::optional<LoadFormat> parse_load_format(std::string_view text);  // "auto" or "dummy"
+
 // How a checkpoint's weights are kept in memory.
 struct WeightOptions {
   ModelDtype dtype = ModelDtype::automatic;
   GgufWeights gguf = GgufWeights::quantized;
+  LoadFormat load_format = LoadFormat::automatic;
 };
 
 // Where the model runs and how the backend computes.
 struct DeviceOptions {
-  std::string device = "cpu";    // "cpu" or "cuda" (the CUDA backend is later work)
+  std::string device = "cpu";    // "cpu" or "cuda"
   unsigned threads = 0;          // CPU threads; 0: every hardware thread
   // CPU: every row's result independent of what else shares the step (see CpuBackendOptions).
   bool batch_invariant = false;

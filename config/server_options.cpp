@@ -152,6 +152,11 @@ const std::vector<FlagSpec>& flag_specs() {
       if (!dtype) throw OptionsError(fmt::format("{}: expected one of auto, bfloat16, float16, float32, got '{}'", f, v));
       o.engine.weights.dtype = *dtype;
     });
+    value("load-format", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
+      const auto format = parse_load_format(v);
+      if (!format) throw OptionsError(fmt::format("{}: expected auto or dummy, got '{}'", f, v));
+      o.engine.weights.load_format = *format;
+    });
     value("kv-cache-dtype", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
       const auto dtype = parse_kv_cache_dtype(v);
       if (!dtype) {
@@ -350,7 +355,10 @@ Model:
   --dtype auto|bfloat16|float16|float32
                                   what the weights are kept in: auto (default) is the checkpoint's own type
                                   (a bf16 model stays bf16; GGUF Q8_0/Q4_1 matrices stay quantised);
-                                  float32 also dequantises GGUF matrices. The CPU computes in float32
+                                  float32 also dequantises GGUF matrices. The CPU computes in float32; a
+                                  GPU in this type (bf16 for an fp32 checkpoint unless float32 is asked for)
+  --load-format auto|dummy        dummy: random weights of the model's shapes from config.json alone, to
+                                  measure speed and memory without the weight files
   --max-model-len L               prompt + completion tokens at most (default: the model's context)
 
 HTTP:

@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -55,6 +56,12 @@ struct HeadLayout {
   int64_t row_stride = 0;
 };
 
+// A device's memory as its runtime reports it (for sizing the KV cache from a share of it).
+struct DeviceMemoryInfo {
+  size_t free = 0;
+  size_t total = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -80,6 +87,9 @@ class Backend {
   virtual std::unique_ptr<DeviceBuffer> upload(std::vector<float>&& host) { return upload(std::span<const float>(host)); }
   // Overwrites the start of `buffer` with `bytes` (at most buffer.bytes()).
   virtual void write(DeviceBuffer& buffer, std::span<const std::byte> bytes) = 0;
+  // The device's memory now, after waiting for its work; none for a backend in host memory (the CPU's
+  // KV cache is sized by a byte budget instead).
+  virtual std::optional<DeviceMemoryInfo> device_memory() { return std::nullopt; }
   // Copies host.size() bytes from `source` (backend memory) to the host, and waits for them.
   virtual void download(const void* source, std::span<std::byte> host) = 0;
   void download(const float* source, std::span<float> host) {

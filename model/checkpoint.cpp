@@ -24,7 +24,7 @@ bool has_gguf_magic(const std::filesystem::path& file) {
 
 }  // namespace
 
-Checkpoint open_checkpoint(const std::filesystem::path& path) {
+Checkpoint open_checkpoint(const std::filesystem::path& path, LoadFormat format) {
   std::error_code ec;
   const auto status = std::filesystem::status(path, ec);
   if (ec || !std::filesystem::exists(status)) {
@@ -32,7 +32,12 @@ Checkpoint open_checkpoint(const std::filesystem::path& path) {
         "model path '{}' does not exist (expected a Hugging Face model directory or a .gguf file)",
         path.string()));
   }
-  if (std::filesystem::is_directory(status)) return open_hf_checkpoint(path);
+  if (std::filesystem::is_directory(status)) return open_hf_checkpoint(path, format);
+  if (format == LoadFormat::dummy) {
+    throw std::runtime_error(fmt::format(
+        "--load-format dummy: '{}' is not a Hugging Face model directory (random weights need its config.json)",
+        path.string()));
+  }
   if (std::filesystem::is_regular_file(status)) {
     if (has_gguf_magic(path)) return open_gguf_checkpoint(path);
     throw std::runtime_error(fmt::format(

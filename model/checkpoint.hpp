@@ -27,12 +27,13 @@ struct Checkpoint {
 };
 
 // Opens an HF model directory or a .gguf file: the texts are read, the weight files mapped (tensors are
-// views into the mapping, converted only when the model is loaded from them). Throws std::runtime_error
-// naming the path and what is missing or malformed.
-Checkpoint open_checkpoint(const std::filesystem::path& path);
+// views into the mapping, converted only when the model is loaded from them). With LoadFormat::dummy an
+// HF directory needs only config.json: the weights are random (model/dummy_weights.hpp). Throws
+// std::runtime_error naming the path and what is missing or malformed.
+Checkpoint open_checkpoint(const std::filesystem::path& path, LoadFormat format = LoadFormat::automatic);
 
 // The HF-directory and GGUF halves of open_checkpoint.
-Checkpoint open_hf_checkpoint(const std::filesystem::path& dir);
+Checkpoint open_hf_checkpoint(const std::filesystem::path& dir, LoadFormat format = LoadFormat::automatic);
 Checkpoint open_gguf_checkpoint(const std::filesystem::path& file);
 
 }  // namespace sabre

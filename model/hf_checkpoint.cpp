@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "model/checkpoint.hpp"
+#include "model/dummy_weights.hpp"
 #include "model/weights/safetensors.hpp"
 #include "config/text/read_file.hpp"
 
@@ -21,7 +22,7 @@ std::string read_optional_text(const std::filesystem::path& path) { return read_
 
 }  // namespace
 
-Checkpoint open_hf_checkpoint(const std::filesystem::path& dir) {
+Checkpoint open_hf_checkpoint(const std::filesystem::path& dir, LoadFormat format) {
   if (!std::filesystem::is_directory(dir)) {
     throw std::runtime_error(fmt::format("{}: not a model directory", dir.string()));
   }
@@ -29,7 +30,8 @@ Checkpoint open_hf_checkpoint(const std::filesystem::path& dir) {
   checkpoint.path = dir;
   checkpoint.config = load_model_config(dir);  // already holds generation_config's eos ids too
   checkpoint.generation = load_generation_defaults(dir);
-  checkpoint.weights = SafetensorsSource::open_directory(dir);
+  checkpoint.weights =
+      format == LoadFormat::dummy ? make_dummy_weights(checkpoint.config) : SafetensorsSource::open_directory(dir);
   checkpoint.tokenizer_json = read_optional_text(dir / "tokenizer.json");
   checkpoint.tokenizer_config_json = read_optional_text(dir / "tokenizer_config.json");
   checkpoint.chat_template_jinja = read_optional_text(dir / "chat_template.jinja");

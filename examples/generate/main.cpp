@@ -76,7 +76,7 @@ SamplingParams sampling_params(const Options& options, const GenerationDefaults&
 }
 
 int run(const Options& options) {
-  Checkpoint checkpoint = open_checkpoint(options.model);
+  Checkpoint checkpoint = open_checkpoint(options.model, options.weights.load_format);
   const TokenizerFiles files = tokenizer_files(options, checkpoint);
   std::optional<Tokenizer> tokenizer;
   if (!files.tokenizer_json.empty()) {

@@ -66,8 +66,10 @@ GGUF file.
   --gguf-weights MODE  quantized (default): a GGUF file's Q8_0/Q4_1 matrices are multiplied with as
                        stored; f32: every weight is dequantised to fp32 at load
   --dtype TYPE         auto (default: the checkpoint's own, so a bf16 model stays bf16 in memory),
-                       bfloat16, float16 or float32: what the weights are kept in (computed in fp32)
+                       bfloat16, float16 or float32: what the weights are kept in (the CPU computes
+                       in fp32, a GPU in this type)
   --kv-cache-dtype T   auto (default: fp32 on the CPU), bfloat16, float16, fp8_e4m3 or int8
+  --load-format F      auto (default) or dummy: random weights from the model's config.json alone
   --json               print one JSON object: text, token_ids, logprobs, prompt_tokens,
                        completion_tokens, finish_reason, tokens_per_second (decode rate),
                        prompt_tokens_per_second (prefill rate), seed
@@ -88,7 +90,7 @@ Options parse_options(int argc, char** argv) {
       {"--top-p", Kind::value},      {"--top-k", Kind::value},      {"--seed", Kind::value},
       {"--device", Kind::value},     {"--threads", Kind::value},    {"--ignore-eos", Kind::flag},
       {"--gguf-weights", Kind::value}, {"--batch-invariant", Kind::flag}, {"--dtype", Kind::value},
-      {"--kv-cache-dtype", Kind::value},
+      {"--kv-cache-dtype", Kind::value}, {"--load-format", Kind::value},
       {"--chat", Kind::flag},        {"--json", Kind::flag},        {"--verbose", Kind::flag},
       {"--help", Kind::flag},        {"-h", Kind::flag},
   };
@@ -126,6 +128,11 @@ Options parse_options(int argc, char** argv) {
       else throw UsageError(fmt::format("--gguf-weights must be quantized or f32, got '{}'", value));
     }
     else if (arg == "--batch-invariant") o.device.batch_invariant = true;
+    else if (arg == "--load-format") {
+      const auto format = parse_load_format(value);
+      if (!format) throw UsageError(fmt::format("--load-format must be auto or dummy, got '{}'", value));
+      o.weights.load_format = *format;
+    }
     else if (arg == "--kv-cache-dtype") {
       const auto dtype = parse_kv_cache_dtype(value);
       if (!dtype) {

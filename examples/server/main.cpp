@@ -75,7 +75,7 @@ int serve(const sabre::ServerOptions& options) {
 
   // The model's files are read once: the engine uploads the weights, and the HTTP layer shares the served
   // model (the tokenizer parsed once, the chat template's texts) with it.
-  sabre::Checkpoint checkpoint = sabre::open_checkpoint(options.engine.model);
+  sabre::Checkpoint checkpoint = sabre::open_checkpoint(options.engine.model, options.engine.weights.load_format);
   const auto served = std::make_shared<const sabre::ServedModel>(
       sabre::describe_served_model(checkpoint, options.engine.tokenizer));
   const sabre::engine_actor engine = sabre::spawn_engine(system, options.engine, std::move(checkpoint), served);

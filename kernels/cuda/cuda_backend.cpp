@@ -117,6 +117,13 @@ void CudaBackend::download(const void* source, std::span<std::byte> host) {
   stream_->synchronize();
 }
 
+std::optional<DeviceMemoryInfo> CudaBackend::device_memory() {
+  bind();
+  stream_->synchronize();
+  const cuda::MemoryInfo info = cuda::memory_info();
+  return DeviceMemoryInfo{info.free, info.total};
+}
+
 void CudaBackend::ensure_dequant_tile() {
   if (dequant_tile_.get() == nullptr) dequant_tile_ = cuda::DeviceMemory(size_t{64} << 20, "dequantised weight tiles");
 }

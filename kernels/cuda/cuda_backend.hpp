@@ -57,6 +57,7 @@ class CudaBackend final : public Backend {
   void write(DeviceBuffer& buffer, std::span<const std::byte> bytes) override;
   void download(const void* source, std::span<std::byte> host) override;
   using Backend::download;
+  std::optional<DeviceMemoryInfo> device_memory() override;
 
   std::unique_ptr<KvCache> create_kv_cache(const KvCacheShape& shape) override;
   size_t kv_block_bytes(const KvCacheShape& shape) const override;
@@ -101,6 +102,9 @@ class CudaBackend final : public Backend {
   CudaKvCache& step_cache() const;
   void ensure_partials(int64_t partials, const cuda::AttentionGeometry& geometry);
   void ensure_dequant_tile();
+  // Whether a packed matrix's product of `rows` rows takes the fused GEMV: decode-sized steps, except in
+  // batch-invariant mode, where every step takes the tiles so that a row's arithmetic never changes.
+  bool gemv_rows(int64_t rows) const { return rows <= cuda::kMaxGemvRows && !options_.batch_invariant; }
   // y = x W^T for a packed W and more rows than the GEMV takes: slices of W dequantised, then cuBLASLt.
   void dequantized_product(const void* x, int64_t rows, const LinearWeight& w, void* y, ElementType y_type);
   // One wave of rows (no sampler committed twice): parameters up, kernels, results down.

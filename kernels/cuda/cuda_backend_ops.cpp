@@ -17,7 +17,7 @@ void CudaBackend::embedding(const void* table, ElementType type, int64_t dim, vo
 
 void CudaBackend::linear(const void* x, int64_t rows, const LinearWeight& w, void* y) {
   if (is_packed(w.type)) {
-    if (rows <= cuda::kMaxGemvRows) {
+    if (gemv_rows(rows)) {
       cuda::launch_quantized_gemv(x, rows, w.weight, w.type, w.out_features, w.in_features, w.bias, y,
                                   options_.activation, options_.activation, stream());
       return;
@@ -37,7 +37,7 @@ void CudaBackend::linear(const void* x, int64_t rows, const LinearWeight& w, voi
 void CudaBackend::logits(const void* x, int64_t rows, const LinearWeight& w, float* logits) {
   if (w.bias != nullptr) throw std::logic_error("CudaBackend::logits: an LM head with a bias");
   if (is_packed(w.type)) {
-    if (rows <= cuda::kMaxGemvRows) {
+    if (gemv_rows(rows)) {
       cuda::launch_quantized_gemv(x, rows, w.weight, w.type, w.out_features, w.in_features, nullptr, logits,
                                   ElementType::f32, options_.activation, stream());
     } else {

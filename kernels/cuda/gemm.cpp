@@ -98,13 +98,21 @@ Gemm::Plan& Gemm::plan(int64_t m, int64_t n, int64_t k, int64_t ldy, ElementType
           what);
     if (found > 0) p->algorithm = result.algo;
   }
+  if (found > 0 && batch_invariant_) {
+    cublasLtMatmulHeuristicResult_t checked{};
+    if (cublasLtMatmulAlgoCheck(handle_, p->operation, p->a, p->b, p->c, p->c, &p->algorithm, &checked) !=
+        CUBLAS_STATUS_SUCCESS) {
+      // Serving goes on; only this product's rows may now differ with the batch.
+      spdlog::warn("{}: the batch-invariant algorithm does not take {} rows; this product uses its own", what, m);
+      found = 0;
+      check(cublasLtMatmulAlgoGetHeuristic(handle_, p->operation, p->a, p->b, p->c, p->c, preference, 1, &result,
+                                           &found),
+            what);
+      if (found > 0) p->algorithm = result.algo;
+    }
+  }
   cublasLtMatmulPreferenceDestroy(preference);
   if (found == 0) throw std::runtime_error(fmt::format("cuBLASLt has no algorithm for {}", what));
-  if (batch_invariant_) {
-    cublasLtMatmulHeuristicResult_t checked{};
-    check(cublasLtMatmulAlgoCheck(handle_, p->operation, p->a, p->b, p->c, p->c, &p->algorithm, &checked),
-          fmt::format("{}: the batch-invariant algorithm does not run at {} rows", what, m));
-  }
   return *plans_.emplace(key, std::move(p)).first->second;
 }
 
