@@ -22,6 +22,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -113,6 +114,15 @@ class Backend {
   // How many rows a step of `rows` real rows computes: a backend replaying captured graphs pads a decode
   // step to a size it captured; the CPU backend computes the rows as they are.
   virtual int64_t padded_rows(int64_t rows) const { return rows; }
+  // How many logits rows a step of `padded_rows` rows computes when `logit_rows` are asked for: a backend
+  // replaying a captured graph computes a fixed number per size (the extra ones repeat a real row and are
+  // never sampled); the CPU computes what is asked.
+  virtual int64_t logit_rows_computed(int64_t logit_rows, int64_t padded_rows) const { return logit_rows; }
+  // Runs the current step's operations, which `ops` issues: directly, or on a GPU by replaying the graph
+  // recorded for this step's size (recording it from `ops` the first time). `ops` must issue the same
+  // operations on the same buffers for every step of a size, reading the step only through the step
+  // buffers, as the contract's operations do.
+  virtual void run_step(const std::function<void()>& ops) { ops(); }
   // Copies the step into the buffers prepare() sized: the one transfer of step metadata per step.
   // Throws std::invalid_argument for a description that is malformed or exceeds the limits
   // (check_step), or whose block tables or slots fall outside its KV pool.

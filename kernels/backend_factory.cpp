@@ -30,6 +30,8 @@ std::unique_ptr<Backend> make_backend(const DeviceOptions& options, ModelDtype r
     CudaBackendOptions cuda;
     cuda.activation = gpu_float_type(requested, checkpoint_dtype);
     cuda.batch_invariant = options.batch_invariant;
+    cuda.enable_graphs = options.enable_cuda_graph;
+    cuda.graph_max_batch = options.cuda_graph_max_batch_size;
     return std::make_unique<CudaBackend>(cuda);
 #else
     throw std::runtime_error(

@@ -192,11 +192,18 @@ void Transformer::forward(const ForwardBatch& batch) {
   }
   build_step(batch, padded, limits_.max_blocks_per_sequence, step_);
   backend_.upload_step(step_);
-  const int64_t rows = step_.rows();
-  const auto logit_rows = static_cast<int64_t>(batch.logit_rows.size());
-  last_logit_rows_ = logit_rows;
-
+  last_logit_rows_ = static_cast<int64_t>(batch.logit_rows.size());
+  const int64_t computed = backend_.logit_rows_computed(last_logit_rows_, padded);
+  if (computed > limits_.max_logit_rows) {
+    throw std::logic_error(fmt::format("forward: the backend computes {} logits rows for a step of {}, past this "
+                                       "model's {}",
+                                       computed, padded, limits_.max_logit_rows));
+  }
   update_rope(batch);
+  backend_.run_step([&] { compute(step_.rows(), computed); });
+}
+
+void Transformer::compute(int64_t rows, int64_t logit_rows) {
   backend_.rope_table(std::span<const float>(inv_freq_->data(), rope_.inv_freq.size()), rope_.attention_scaling,
                       cos_sin_->data());
   backend_.embedding(weights_.embed_tokens->raw(), weights_.embed_tokens->type(), config_.hidden_size,

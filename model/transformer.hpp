@@ -71,6 +71,8 @@ class Transformer {
   void validate(const ForwardBatch& batch) const;
   void validate_kv(const ForwardBatch& batch) const;
   void update_rope(const ForwardBatch& batch);
+  // The step's operations, from the RoPE table to the logits (what a GPU backend records as one graph).
+  void compute(int64_t rows, int64_t logit_rows);
   void layer_step(int64_t layer_index, int64_t rows);
 
   ModelConfig config_;

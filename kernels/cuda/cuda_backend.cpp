@@ -222,18 +222,69 @@ void CudaBackend::prepare(const StepLimits& limits) {
   view_.block_tables = reinterpret_cast<const int32_t*>(at(layout_.block_tables));
   view_.block_table_stride = static_cast<int32_t>(grown.max_blocks_per_sequence);
   limits_ = grown;
+  // Recorded graphs read the old buffers: record again at the new limits.
+  graphs_.clear();
+  const int64_t largest = options_.graph_max_batch > 0 ? options_.graph_max_batch : limits_.max_logit_rows;
+  graph_sizes_ = options_.enable_graphs && !graphs_failed_
+                     ? cuda::GraphSizes(std::min({largest, limits_.max_logit_rows, limits_.max_tokens}))
+                     : cuda::GraphSizes();
 }
 
-void CudaBackend::ensure_partials(int64_t partials, const cuda::AttentionGeometry& g) {
-  // Sized for the most partial slots any step within the limits can use, once per geometry.
+int64_t CudaBackend::logit_rows_computed(int64_t logit_rows, int64_t padded_rows) const {
+  return graph_sizes_.contains(padded_rows) ? padded_rows : logit_rows;
+}
+
+void CudaBackend::run_step(const std::function<void()>& ops) {
+  if (!graph_sizes_.contains(counts_.rows)) {
+    ops();
+    return;
+  }
+  const std::pair<int64_t, uint64_t> key{counts_.rows, step_cache().serial()};
+  auto it = graphs_.find(key);
+  if (it == graphs_.end()) {
+    // Record on first use: the operations are queued into a graph instead of running, then replayed.
+    cuda::check(cudaStreamBeginCapture(stream(), cudaStreamCaptureModeThreadLocal), "starting a graph capture");
+    capturing_ = true;
+    cudaGraph_t graph = nullptr;
+    try {
+      ops();
+    } catch (...) {
+      capturing_ = false;
+      cudaStreamEndCapture(stream(), &graph);
+      if (graph != nullptr) cudaGraphDestroy(graph);
+      throw;
+    }
+    capturing_ = false;
+    const cudaError_t ended = cudaStreamEndCapture(stream(), &graph);
+    if (ended != cudaSuccess || graph == nullptr) {
+      // A graph that cannot be recorded is no reason to stop serving: run without graphs from now on.
+      cudaGetLastError();
+      spdlog::warn("CUDA graph capture of a {}-row step failed ({}); continuing without graphs", counts_.rows,
+                   cudaGetErrorString(ended));
+      graphs_failed_ = true;
+      graph_sizes_ = cuda::GraphSizes();
+      graphs_.clear();
+      ops();
+      return;
+    }
+    it = graphs_.emplace(key, std::make_unique<cuda::GraphExec>(graph)).first;
+    spdlog::debug("recorded the CUDA graph of {}-row steps ({} graphs)", counts_.rows, graphs_.size());
+  }
+  it->second->launch(stream());
+}
+
+void CudaBackend::ensure_partials(const cuda::AttentionGeometry& g) {
+  // Sized for the most partial slots any step within the limits can use, before the first step: a graph
+  // recorded from a step without split decodes must still hold the buffers a later step writes.
   const int64_t wanted = cuda::max_partials(limits_.max_sequences) * g.q_heads * g.head_dim;
-  if (partials == 0 || wanted <= partial_capacity_) return;
+  if (wanted <= partial_capacity_) return;
   stream_->synchronize();
   partial_sums_ = cuda::DeviceMemory(static_cast<size_t>(wanted) * sizeof(float), "split attention's partial sums");
   partial_stats_ = cuda::DeviceMemory(
       static_cast<size_t>(cuda::max_partials(limits_.max_sequences) * g.q_heads * 2) * sizeof(float),
       "split attention's partial maxima");
   partial_capacity_ = wanted;
+  graphs_.clear();  // they hold the old buffers' addresses
 }
 
 void CudaBackend::upload_step(const StepDescription& step) {
@@ -243,13 +294,16 @@ void CudaBackend::upload_step(const StepDescription& step) {
   const cuda::AttentionGeometry geometry{pool.query_heads(), pool.kv_heads, pool.head_dim};
   cuda::plan_attention(step, geometry, plan_);
   bind();
-  ensure_partials(plan_.partials, geometry);
+  ensure_partials(geometry);
 
   counts_ = {};
   counts_.rows = static_cast<int32_t>(step.rows());
   counts_.real_rows = static_cast<int32_t>(step.real_rows());
   counts_.sequences = static_cast<int32_t>(step.sequences());
-  counts_.logit_rows = static_cast<int32_t>(step.logit_rows.size());
+  // A graph step computes a logits row for every row: the extra entries repeat row 0 (never sampled).
+  const bool graph_step = graph_sizes_.contains(step.rows());
+  logit_row_count_ = graph_step ? step.rows() : static_cast<int64_t>(step.logit_rows.size());
+  counts_.logit_rows = static_cast<int32_t>(logit_row_count_);
   counts_.attention_items = static_cast<int32_t>(plan_.items.size());
   counts_.merges = static_cast<int32_t>(plan_.merges.size());
   counts_.partials = static_cast<int32_t>(plan_.partials);
@@ -264,6 +318,8 @@ void CudaBackend::upload_step(const StepDescription& step) {
   put(layout_.query_start, step.query_start);
   put(layout_.context_lens, step.context_lens);
   put(layout_.logit_rows, step.logit_rows);
+  std::fill(reinterpret_cast<int32_t*>(host + layout_.logit_rows) + step.logit_rows.size(),
+            reinterpret_cast<int32_t*>(host + layout_.logit_rows) + logit_row_count_, 0);
   put(layout_.token_ids, step.token_ids);
   put(layout_.positions, step.positions);
   put(layout_.slot_mapping, step.slot_mapping);
@@ -290,7 +346,6 @@ void CudaBackend::upload_step(const StepDescription& step) {
        static_cast<size_t>(step.sequences() * limits_.max_blocks_per_sequence) * sizeof(int32_t));
   step_sent_->record(stream());
   step_kv_ = step.kv;
-  logit_row_count_ = static_cast<int64_t>(step.logit_rows.size());
 }
 
 }  // namespace sabre

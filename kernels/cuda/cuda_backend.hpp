@@ -12,8 +12,10 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "kernels/backend.hpp"
@@ -22,6 +24,7 @@
 #include "kernels/cuda/cuda_memory.hpp"
 #include "kernels/cuda/device_step.hpp"
 #include "kernels/cuda/gemm.hpp"
+#include "kernels/cuda/graph_sizes.hpp"
 #include "kernels/cuda/launch.hpp"
 #include "kernels/cuda/sampling_rows.hpp"
 #include "kernels/sampler_history.hpp"
@@ -37,6 +40,10 @@ struct CudaBackendOptions {
   // Every row's result independent of what else shares its step (one cuBLASLt algorithm per shape).
   bool batch_invariant = false;
   size_t gemm_workspace_bytes = size_t{32} << 20;
+  // Steps of up to this many rows replay captured graphs (padded to a captured size); 0: as many as the
+  // step limits' logits rows; graphs off when enable_graphs is false.
+  bool enable_graphs = true;
+  int64_t graph_max_batch = 0;
 };
 
 class CudaBackend final : public Backend {
@@ -65,7 +72,12 @@ class CudaBackend final : public Backend {
 
   void prepare(const StepLimits& limits) override;
   const StepLimits& limits() const override { return limits_; }
+  int64_t padded_rows(int64_t rows) const override { return graph_sizes_.padded(rows); }
+  int64_t logit_rows_computed(int64_t logit_rows, int64_t padded_rows) const override;
   void upload_step(const StepDescription& step) override;
+  void run_step(const std::function<void()>& ops) override;
+  // Graphs recorded so far (for logs and tests).
+  size_t captured_graphs() const { return graphs_.size(); }
 
   void embedding(const void* table, ElementType type, int64_t dim, void* out) override;
   void linear(const void* x, int64_t rows, const LinearWeight& w, void* y) override;
@@ -100,7 +112,7 @@ class CudaBackend final : public Backend {
   void bind() const;
   cudaStream_t stream() const { return stream_->get(); }
   CudaKvCache& step_cache() const;
-  void ensure_partials(int64_t partials, const cuda::AttentionGeometry& geometry);
+  void ensure_partials(const cuda::AttentionGeometry& geometry);
   void ensure_dequant_tile();
   // Whether a packed matrix's product of `rows` rows takes the fused GEMV: decode-sized steps, except in
   // batch-invariant mode, where every step takes the tiles so that a row's arithmetic never changes.
@@ -133,6 +145,13 @@ class CudaBackend final : public Backend {
   KvCache* step_kv_ = nullptr;
   cuda::AttentionPlan plan_;
   int64_t logit_row_count_ = 0;
+
+  // Graphs by (step rows, KV pool serial): a graph bakes in the pool's addresses. capturing_ makes the
+  // operations size their grids for the most work a step of this size can have.
+  cuda::GraphSizes graph_sizes_;
+  std::map<std::pair<int64_t, uint64_t>, std::unique_ptr<cuda::GraphExec>> graphs_;
+  bool capturing_ = false;
+  bool graphs_failed_ = false;
 
   // Split decodes' partial sums, sized for the geometry and limits in use.
   cuda::DeviceMemory partial_sums_;

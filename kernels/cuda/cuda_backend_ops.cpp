@@ -116,8 +116,10 @@ void CudaBackend::attention(int64_t layer, const void* x, const HeadLayout& q, f
   a.out = out;
   a.partial_sums = partial_sums_.as<float>();
   a.partial_stats = partial_stats_.as<float>();
-  a.items = counts_.attention_items;
-  a.merges = counts_.merges;
+  // A recorded graph serves every step of its size: its grids cover the most work such a step can have,
+  // and the kernels read the current step's counts.
+  a.items = capturing_ ? cuda::max_attention_items(counts_.rows) : counts_.attention_items;
+  a.merges = capturing_ ? counts_.rows : counts_.merges;
   cuda::launch_paged_attention(view_, cache.layer(layer), a, options_.activation, stream());
 }
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <stdexcept>
 
 #include "kernels/cuda/cuda_check.hpp"
@@ -10,6 +11,11 @@ namespace sabre {
 namespace {
 
 bool scaled(ElementType type) { return type == ElementType::i8 || type == ElementType::fp8_e4m3; }
+
+uint64_t next_serial() {
+  static std::atomic<uint64_t> serial{1};
+  return serial++;
+}
 
 }  // namespace
 
@@ -28,7 +34,7 @@ size_t CudaKvCache::block_bytes(const KvCacheShape& shape) {
   return 2 * static_cast<size_t>(shape.layers) * (elements * element_block_bytes(shape.dtype) + scales * sizeof(float));
 }
 
-CudaKvCache::CudaKvCache(const KvCacheShape& shape, cudaStream_t stream) : shape_(shape) {
+CudaKvCache::CudaKvCache(const KvCacheShape& shape, cudaStream_t stream) : shape_(shape), serial_(next_serial()) {
   if (shape.layers <= 0 || shape.kv_heads <= 0 || shape.head_dim <= 0 || shape.block_size <= 0 ||
       shape.num_blocks <= 0) {
     throw std::invalid_argument(fmt::format("KV cache of {} layers x {} kv heads x {} dims in {} blocks of {} tokens "

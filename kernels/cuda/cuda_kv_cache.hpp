@@ -17,6 +17,8 @@ class CudaKvCache final : public KvCache {
   // (a std::bad_alloc) when the device has not the memory. The pool starts zeroed.
   CudaKvCache(const KvCacheShape& shape, cudaStream_t stream);
   const KvCacheShape& shape() const override { return shape_; }
+  // Distinct for every pool this process creates (an address may be reused by a later pool).
+  uint64_t serial() const { return serial_; }
   const cuda::KvLayerView& layer(int64_t index) const { return layers_[static_cast<size_t>(index)]; }
   const std::vector<cuda::KvLayerView>& layers() const { return layers_; }
 
@@ -26,6 +28,7 @@ class CudaKvCache final : public KvCache {
 
  private:
   KvCacheShape shape_;
+  uint64_t serial_;
   cuda::DeviceMemory keys_, values_, key_scales_, value_scales_;
   std::vector<cuda::KvLayerView> layers_;
 };

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <random>
 #include <string>
@@ -26,17 +27,26 @@
 
 namespace sabre::cuda_test {
 
+// The committed fixtures: SABRE_TEST_FIXTURES_DIR when set (the GPU machine runs a copy of the tree at
+// another path than the build's), else the path compiled in.
+inline std::filesystem::path fixtures_dir() {
+  const char* dir = std::getenv("SABRE_TEST_FIXTURES_DIR");
+  return dir != nullptr ? std::filesystem::path(dir) : std::filesystem::path(SABRE_TEST_FIXTURES);
+}
+
 inline bool on_cpu_instead() {
   const char* v = std::getenv("SABRE_CUDA_TESTS_ON_CPU");
   return v != nullptr && std::string(v) == "1";
 }
 
 // The backend under test computing in `activation`, or null (after the skip marker) when there is none.
-inline std::unique_ptr<Backend> device_backend(ElementType activation = ElementType::bf16, bool batch_invariant = false) {
+inline std::unique_ptr<Backend> device_backend(ElementType activation = ElementType::bf16, bool batch_invariant = false,
+                                               bool graphs = true) {
   if (cuda::device_count() > 0) {
     CudaBackendOptions options;
     options.activation = activation;
     options.batch_invariant = batch_invariant;
+    options.enable_graphs = graphs;
     return std::make_unique<CudaBackend>(options);
   }
   if (on_cpu_instead() && activation == ElementType::f32) {

@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 const char* const kFixtures[] = {"llama_rope_llama3", "llama_rope_linear", "llama_gqa_untied", "qwen2_bias",
                                  "qwen2_sharded", "qwen3_qknorm"};
 
-fs::path fixture(const char* name) { return fs::path(SABRE_TEST_FIXTURES) / "models" / name; }
+fs::path fixture(const char* name) { return fixtures_dir() / "models" / name; }
 
 std::vector<int32_t> ids(simdjson::dom::element doc, const char* key) {
   std::vector<int32_t> out;
@@ -135,7 +135,7 @@ TEST_CASE("cuda: SmolLM2 (Q4_1) on the GPU follows the CPU where its choice is c
   // "The capital of France is", as transformers tokenised it (tests/fixtures/gguf/smollm2_goldens.json).
   simdjson::dom::parser parser;
   const simdjson::dom::element goldens =
-      parser.load((fs::path(SABRE_TEST_FIXTURES) / "gguf" / "smollm2_goldens.json").string());
+      parser.load((fixtures_dir() / "gguf" / "smollm2_goldens.json").string());
   const auto prompt = ids(goldens["greedy"], "prompt_ids");
   const int compared = compare_greedy_paths(*cpu_model.transformer, *gpu_model.transformer, prompt, 32, 0.5f);
   CHECK(compared >= 16);
@@ -184,6 +184,40 @@ TEST_CASE("cuda: batch-invariant mode gives a sequence the same logits whatever 
     t.forward(batch, mixed);
     CHECK(std::equal(decode_alone.begin(), decode_alone.end(), mixed.begin() + static_cast<std::ptrdiff_t>(vocab)));
   }
+}
+
+TEST_CASE("cuda: steps replayed from recorded graphs give the logits of steps run directly", "[cuda][model][graphs]") {
+  auto with_graphs = device_backend(ElementType::f32, /*batch_invariant=*/true, /*graphs=*/true);
+  auto without = device_backend(ElementType::f32, /*batch_invariant=*/true, /*graphs=*/false);
+  if (!with_graphs || !without) return;
+  Model a(fixture("qwen3_qknorm"), *with_graphs), b(fixture("qwen3_qknorm"), *without);
+  std::unique_ptr<KvCache> pool_a = a.transformer->create_kv_cache(32, 16), pool_b = b.transformer->create_kv_cache(32, 16);
+  const auto vocab = static_cast<size_t>(a.vocab());
+  // Five sequences of different lengths; then decode steps of 5, 3 and 1 of them (padded to 8, 4, 1).
+  std::vector<std::vector<int32_t>> prompts = {{3, 4, 5}, {6, 7, 8, 9, 10, 11, 12}, {13}, {14, 15}, {16, 17, 18, 19}};
+  std::vector<int64_t> cached(prompts.size(), 0);
+  const auto table = [](size_t s) { return std::vector<int32_t>{static_cast<int32_t>(4 * s), static_cast<int32_t>(4 * s + 1)}; };
+  const auto step = [&](const std::vector<size_t>& which, bool prefill) {
+    ForwardBatch batch_a, batch_b;
+    for (size_t s : which) {
+      const std::vector<int32_t> tokens = prefill ? prompts[s] : std::vector<int32_t>{static_cast<int32_t>(20 + s)};
+      batch_a.add_sequence(tokens, cached[s], pool_a.get(), table(s), true);
+      batch_b.add_sequence(tokens, cached[s], pool_b.get(), table(s), true);
+      cached[s] += static_cast<int64_t>(tokens.size());
+    }
+    std::vector<float> got(which.size() * vocab), want(which.size() * vocab);
+    a.transformer->forward(batch_a, got);
+    b.transformer->forward(batch_b, want);
+    CHECK(got == want);
+  };
+  step({0, 1, 2, 3, 4}, true);
+  for (int i = 0; i < 3; ++i) {
+    INFO("decode round " << i);
+    step({0, 1, 2, 3, 4}, false);
+    step({1, 3, 4}, false);
+    step({2}, false);
+  }
+  if (auto* cuda = dynamic_cast<CudaBackend*>(with_graphs.get())) CHECK(cuda->captured_graphs() >= 3);
 }
 
 }  // namespace sabre::cuda_test
