@@ -325,10 +325,14 @@ void validate_server_options(ServerOptions& o) {
 
   // float32 means every weight in fp32: GGUF's quantised matrices too.
   if (o.engine.weights.dtype == ModelDtype::float32) o.engine.weights.gguf = GgufWeights::f32;
-  if (given("gpu-memory-utilization")) {
+  const bool gpu = o.engine.device.device == "cuda";
+  if (!gpu && given("gpu-memory-utilization")) {
     warn("--gpu-memory-utilization has no effect on the CPU backend: size the KV cache with --kv-cache-memory");
   }
-  if (given("cuda-graph-max-batch-size")) warn("--cuda-graph-max-batch-size has no effect on the CPU backend");
+  if (!gpu && given("cuda-graph-max-batch-size")) warn("--cuda-graph-max-batch-size has no effect on the CPU backend");
+  if (gpu && given("kv-cache-memory")) {
+    warn("--kv-cache-memory has no effect on a GPU: the KV cache takes --gpu-memory-utilization of its memory");
+  }
   if (o.max_queue_time) warn("--max-queue-time is not enforced yet: waiting requests are bounded by --max-waiting");
 }
 
@@ -384,16 +388,20 @@ Engine:
                                   engine: running requests end with an error and the server exits 1
                                   (default 600)
 
-Accepted for compatibility (GPU and speculative features, not supported yet or without effect here):
+GPU (--device cuda):
+  --gpu-memory-utilization F      [--max_gpu_memory_utilization] share of (device memory - weights) the KV
+                                  cache takes after a profiling step (default 0.85)
+  --disable-cuda-graph            [--disable_cuda_graph] launch every kernel of every step
+  --cuda-graph-max-batch-size N   [--cuda_graph_max_batch_size] steps of up to N rows replay recorded graphs
+                                  (default: --max-num-seqs)
+
+Accepted for compatibility (features not supported yet or without effect here):
   --tensor-parallel-size N        [--tensor_parallel_size] only 1 is supported
-  --gpu-memory-utilization F      [--max_gpu_memory_utilization] share of free device memory for the KV cache
   --draft-model DIR               [--draft.model] speculative decoding: not supported yet
   --draft-tokenizer DIR           [--draft.tokenizer_dir]
   --speculative-steps K           [--gamma] draft tokens per step (default 4)
   --speculative-method draft|ngram
   --decode-algo normal|sps|look_ahead
-  --disable-cuda-graph            [--disable_cuda_graph]
-  --cuda-graph-max-batch-size N   [--cuda_graph_max_batch_size]
   --preempt-strategy AUTO|RECOMPUTE|SWAP  [--preempt_strategy] the engine recomputes; SWAP is not supported
   --max-queue-time SECONDS        [--max_queue_time] not enforced yet
 

@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include <map>
 
 #include "config/server_options.hpp"
@@ -119,6 +121,21 @@ TEST_CASE("server options: underscores and BladeLLM's spellings", "[options]") {
   CHECK(warned("--max-queue-time"));
   CHECK(warned("--speculative-steps"));
   CHECK(warned("--draft-tokenizer"));
+}
+
+TEST_CASE("server options: on --device cuda the GPU flags act and the CPU budget is the one warned about",
+          "[options]") {
+  const ServerOptions o = parse({"--model", kModel, "--device", "cuda", "--gpu-memory-utilization", "0.9",
+                                 "--cuda-graph-max-batch-size", "32", "--kv-cache-memory", "2GiB"});
+  const auto warned = [&](const std::string& flag) {
+    return std::any_of(o.warnings.begin(), o.warnings.end(),
+                       [&](const std::string& w) { return w.rfind(flag, 0) == 0; });  // a warning about it
+  };
+  CHECK(o.engine.device.device == "cuda");
+  CHECK(o.engine.cache.gpu_memory_utilization == 0.9);
+  CHECK_FALSE(warned("--gpu-memory-utilization"));
+  CHECK_FALSE(warned("--cuda-graph-max-batch-size"));
+  CHECK(warned("--kv-cache-memory"));
 }
 
 TEST_CASE("server options: a seed-style BladeLLM command line works", "[options]") {
