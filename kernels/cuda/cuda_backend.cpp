@@ -81,7 +81,6 @@ std::unique_ptr<DeviceBuffer> CudaBackend::upload(ElementType type, int64_t elem
                                             element_type_name(type)));
   }
   auto buffer = allocate(type, elements);
-  if (is_packed(type)) ensure_dequant_tile();
   // Through the pinned buffers in turn: the copy of one piece overlaps filling the next, and the source
   // (often a mapped checkpoint file) is read exactly once.
   auto* to = static_cast<std::byte*>(buffer->raw());
@@ -124,8 +123,16 @@ std::optional<DeviceMemoryInfo> CudaBackend::device_memory() {
   return DeviceMemoryInfo{info.free, info.total};
 }
 
-void CudaBackend::ensure_dequant_tile() {
-  if (dequant_tile_.get() == nullptr) dequant_tile_ = cuda::DeviceMemory(size_t{64} << 20, "dequantised weight tiles");
+void CudaBackend::ensure_dequant_tile(int64_t in_features) {
+  // At least 128 rows of the widest packed matrix (slices are whole multiples of 128 rows). Every matrix
+  // of a model runs in every step, so the tile reaches its size in the first step that takes it, which
+  // runs directly (run_step records a size only on its second step).
+  const size_t wanted = std::max(size_t{64} << 20, element_bytes(options_.activation, in_features) * 128);
+  if (dequant_tile_.bytes() >= wanted) return;
+  if (capturing_) throw std::logic_error("CudaBackend: the dequantisation tile would grow inside a graph capture");
+  stream_->synchronize();
+  dequant_tile_ = cuda::DeviceMemory(wanted, "dequantised weight tiles");
+  graphs_.clear();  // they hold the old tile's address
 }
 
 // ---- the KV pool ----
@@ -224,6 +231,7 @@ void CudaBackend::prepare(const StepLimits& limits) {
   limits_ = grown;
   // Recorded graphs read the old buffers: record again at the new limits.
   graphs_.clear();
+  warmed_up_.clear();
   const int64_t largest = options_.graph_max_batch > 0 ? options_.graph_max_batch : limits_.max_logit_rows;
   graph_sizes_ = options_.enable_graphs && !graphs_failed_
                      ? cuda::GraphSizes(std::min({largest, limits_.max_logit_rows, limits_.max_tokens}))
@@ -242,25 +250,31 @@ void CudaBackend::run_step(const std::function<void()>& ops) {
   const std::pair<int64_t, uint64_t> key{counts_.rows, step_cache().serial()};
   auto it = graphs_.find(key);
   if (it == graphs_.end()) {
-    // Record on first use: the operations are queued into a graph instead of running, then replayed.
+    // The first step of a size runs directly: plans, kernel attributes and modules are set up outside any
+    // capture. The second is recorded (queued into a graph instead of running) and replayed.
+    if (warmed_up_.insert(key).second) {
+      ops();
+      return;
+    }
     cuda::check(cudaStreamBeginCapture(stream(), cudaStreamCaptureModeThreadLocal), "starting a graph capture");
     capturing_ = true;
     cudaGraph_t graph = nullptr;
+    std::string failure;
     try {
       ops();
-    } catch (...) {
-      capturing_ = false;
-      cudaStreamEndCapture(stream(), &graph);
-      if (graph != nullptr) cudaGraphDestroy(graph);
-      throw;
+    } catch (const std::exception& e) {
+      failure = e.what();
     }
     capturing_ = false;
     const cudaError_t ended = cudaStreamEndCapture(stream(), &graph);
-    if (ended != cudaSuccess || graph == nullptr) {
-      // A graph that cannot be recorded is no reason to stop serving: run without graphs from now on.
+    if (failure.empty() && (ended != cudaSuccess || graph == nullptr)) failure = cudaGetErrorString(ended);
+    if (!failure.empty()) {
+      // A step that cannot be recorded is no reason to stop serving: run without graphs from now on (an
+      // error that is not the capture's shows again when the step runs directly).
       cudaGetLastError();
+      if (graph != nullptr) cudaGraphDestroy(graph);
       spdlog::warn("CUDA graph capture of a {}-row step failed ({}); continuing without graphs", counts_.rows,
-                   cudaGetErrorString(ended));
+                   failure);
       graphs_failed_ = true;
       graph_sizes_ = cuda::GraphSizes();
       graphs_.clear();
@@ -276,14 +290,13 @@ void CudaBackend::run_step(const std::function<void()>& ops) {
 void CudaBackend::ensure_partials(const cuda::AttentionGeometry& g) {
   // Sized for the most partial slots any step within the limits can use, before the first step: a graph
   // recorded from a step without split decodes must still hold the buffers a later step writes.
-  const int64_t wanted = cuda::max_partials(limits_.max_sequences) * g.q_heads * g.head_dim;
-  if (wanted <= partial_capacity_) return;
+  const int64_t slots = cuda::max_partials(limits_.max_sequences) * g.q_heads;
+  const auto sums = static_cast<size_t>(slots * g.head_dim) * sizeof(float);
+  const auto stats = static_cast<size_t>(slots * 2) * sizeof(float);
+  if (sums <= partial_sums_.bytes() && stats <= partial_stats_.bytes()) return;
   stream_->synchronize();
-  partial_sums_ = cuda::DeviceMemory(static_cast<size_t>(wanted) * sizeof(float), "split attention's partial sums");
-  partial_stats_ = cuda::DeviceMemory(
-      static_cast<size_t>(cuda::max_partials(limits_.max_sequences) * g.q_heads * 2) * sizeof(float),
-      "split attention's partial maxima");
-  partial_capacity_ = wanted;
+  partial_sums_ = cuda::DeviceMemory(std::max(sums, partial_sums_.bytes()), "split attention's partial sums");
+  partial_stats_ = cuda::DeviceMemory(std::max(stats, partial_stats_.bytes()), "split attention's partial maxima");
   graphs_.clear();  // they hold the old buffers' addresses
 }
 
@@ -329,10 +342,9 @@ void CudaBackend::upload_step(const StepDescription& step) {
   auto* tables = reinterpret_cast<int32_t*>(host + layout_.block_tables);
   for (int64_t s = 0; s < step.sequences(); ++s) {
     std::copy_n(step.block_table(s), step.block_table_width, tables + s * limits_.max_blocks_per_sequence);
-    std::fill(tables + s * limits_.max_blocks_per_sequence + step.block_table_width,
-              tables + (s + 1) * limits_.max_blocks_per_sequence, -1);
   }
-  // Four copies: the fixed-size head of the buffer, then the used parts of the variable arrays.
+  // Four copies: the fixed-size head of the buffer, then the used parts of the variable arrays. (Entries
+  // past a table's used width are never read: attention reads blocks of positions below the context.)
   const auto send = [&](size_t offset, size_t bytes) {
     if (bytes == 0) return;
     cuda::check(cudaMemcpyAsync(step_device_.as<std::byte>() + offset, host + offset, bytes, cudaMemcpyHostToDevice,
@@ -342,8 +354,15 @@ void CudaBackend::upload_step(const StepDescription& step) {
   send(0, layout_.items);
   send(layout_.items, plan_.items.size() * sizeof(cuda::AttentionItem));
   send(layout_.merges, plan_.merges.size() * sizeof(cuda::MergeItem));
-  send(layout_.block_tables,
-       static_cast<size_t>(step.sequences() * limits_.max_blocks_per_sequence) * sizeof(int32_t));
+  // Block tables: only each sequence's used width, at the prepared row pitch.
+  if (step.sequences() > 0 && step.block_table_width > 0) {
+    const size_t pitch = static_cast<size_t>(limits_.max_blocks_per_sequence) * sizeof(int32_t);
+    cuda::check(cudaMemcpy2DAsync(step_device_.as<std::byte>() + layout_.block_tables, pitch,
+                                  host + layout_.block_tables, pitch,
+                                  static_cast<size_t>(step.block_table_width) * sizeof(int32_t),
+                                  static_cast<size_t>(step.sequences()), cudaMemcpyHostToDevice, stream()),
+                "uploading the step's block tables");
+  }
   step_sent_->record(stream());
   step_kv_ = step.kv;
 }

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -113,7 +114,7 @@ class CudaBackend final : public Backend {
   cudaStream_t stream() const { return stream_->get(); }
   CudaKvCache& step_cache() const;
   void ensure_partials(const cuda::AttentionGeometry& geometry);
-  void ensure_dequant_tile();
+  void ensure_dequant_tile(int64_t in_features);
   // Whether a packed matrix's product of `rows` rows takes the fused GEMV: decode-sized steps, except in
   // batch-invariant mode, where every step takes the tiles so that a row's arithmetic never changes.
   bool gemv_rows(int64_t rows) const { return rows <= cuda::kMaxGemvRows && !options_.batch_invariant; }
@@ -150,13 +151,13 @@ class CudaBackend final : public Backend {
   // operations size their grids for the most work a step of this size can have.
   cuda::GraphSizes graph_sizes_;
   std::map<std::pair<int64_t, uint64_t>, std::unique_ptr<cuda::GraphExec>> graphs_;
+  std::set<std::pair<int64_t, uint64_t>> warmed_up_;  // sizes that ran once directly
   bool capturing_ = false;
   bool graphs_failed_ = false;
 
   // Split decodes' partial sums, sized for the geometry and limits in use.
   cuda::DeviceMemory partial_sums_;
   cuda::DeviceMemory partial_stats_;
-  int64_t partial_capacity_ = 0;  // floats of partial_sums_
 
   // A slice of a quantised matrix in the activation type, for long steps.
   cuda::DeviceMemory dequant_tile_;

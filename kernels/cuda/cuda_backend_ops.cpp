@@ -54,8 +54,11 @@ void CudaBackend::logits(const void* x, int64_t rows, const LinearWeight& w, flo
 }
 
 void CudaBackend::dequantized_product(const void* x, int64_t rows, const LinearWeight& w, void* y, ElementType y_type) {
+  ensure_dequant_tile(w.in_features);
   const size_t row_bytes = element_bytes(options_.activation, w.in_features);
-  const int64_t slice = std::max<int64_t>(1, static_cast<int64_t>(dequant_tile_.bytes() / row_bytes));
+  // Whole multiples of 128 rows, so that every slice's columns of y start 256-byte aligned, as
+  // cuBLASLt's kernels assume of their operands.
+  const int64_t slice = std::max<int64_t>(128, static_cast<int64_t>(dequant_tile_.bytes() / row_bytes) / 128 * 128);
   const size_t y_element = element_block_bytes(y_type);
   for (int64_t first = 0; first < w.out_features; first += slice) {
     const int64_t n = std::min(slice, w.out_features - first);

@@ -18,9 +18,6 @@
 namespace sabre {
 namespace {
 
-// Most top_logprobs entries a row reports (the OpenAI API allows 20).
-constexpr int64_t kMaxTopLogprobs = 64;
-
 template <class T>
 T* advance(std::byte*& at, size_t count) {
   auto* p = reinterpret_cast<T*>(at);
@@ -32,8 +29,9 @@ size_t bytes_for(size_t rows, size_t adjustments) {
   return (rows * sizeof(cuda::SampleRowParams) + 15) / 16 * 16 + (adjustments * sizeof(cuda::DeviceAdjustment) + 15) / 16 * 16;
 }
 
-size_t result_bytes(size_t rows) {
-  return (rows * sizeof(cuda::SampleResult) + 15) / 16 * 16 + rows * kMaxTopLogprobs * sizeof(cuda::TopEntry);
+// Results, then `top` entries per row for top_logprobs.
+size_t result_bytes(size_t rows, int64_t top) {
+  return (rows * sizeof(cuda::SampleResult) + 15) / 16 * 16 + rows * static_cast<size_t>(top) * sizeof(cuda::TopEntry);
 }
 
 float raw_logprob(float logit, float raw_max, double raw_sum) {
@@ -96,6 +94,7 @@ void CudaBackend::run_sampling(const float* logits, int64_t logit_rows, int64_t 
   // Everything that can be wrong with a row is found here, before anything runs or is committed.
   std::vector<cuda::SampleRowParams> params(rows.size());
   std::vector<cuda::DeviceAdjustment> adjustments;
+  int64_t top = 1;  // top_logprobs entries per row: the most any row asks for
   for (size_t i = 0; i < rows.size(); ++i) {
     const SampleRow& row = rows[i];
     SamplerHistory& history = history_for(row.sampler, probabilities ? "distributions" : "sample");
@@ -109,7 +108,8 @@ void CudaBackend::run_sampling(const float* logits, int64_t logit_rows, int64_t 
     p.logits_row = row.logits_row;
     p.greedy = history.greedy() ? 1 : 0;
     p.top_k = s.top_k > 0 && s.top_k < vocab ? static_cast<int32_t>(s.top_k) : 0;
-    p.top_logprobs = static_cast<int32_t>(std::min<int64_t>(s.top_logprobs, kMaxTopLogprobs));
+    p.top_logprobs = static_cast<int32_t>(std::min<int64_t>(s.top_logprobs, vocab));
+    top = std::max<int64_t>(top, p.top_logprobs);
     p.adjust_begin = static_cast<int32_t>(adjustments.size());
     p.adjust_count = static_cast<int32_t>(adjustment_scratch_.size());
     p.repetition_penalty = static_cast<float>(s.repetition_penalty);
@@ -136,7 +136,7 @@ void CudaBackend::run_sampling(const float* logits, int64_t logit_rows, int64_t 
     stream_->synchronize();
     sample_processed_ = cuda::DeviceMemory(processed_bytes, "adjusted logits");
   }
-  const size_t out_bytes = result_bytes(rows.size());
+  const size_t out_bytes = result_bytes(rows.size(), top);
   if (sample_results_host_.bytes() < out_bytes) {
     stream_->synchronize();
     sample_results_host_ = cuda::PinnedMemory(out_bytes * 2, "sampling results");
@@ -157,7 +157,7 @@ void CudaBackend::run_sampling(const float* logits, int64_t logit_rows, int64_t 
   auto* device_results = advance<cuda::SampleResult>(results_at, rows.size());
   auto* device_top = reinterpret_cast<cuda::TopEntry*>(results_at);
   cuda::launch_sampling(logits, vocab, static_cast<int64_t>(rows.size()), device_params, device_adjustments,
-                        sample_processed_.as<float>(), device_results, device_top, kMaxTopLogprobs, probabilities,
+                        sample_processed_.as<float>(), device_results, device_top, top, probabilities,
                         stream());
   cuda::check(cudaMemcpyAsync(sample_results_host_.get(), sample_results_device_.get(), out_bytes,
                               cudaMemcpyDeviceToHost, stream()),
@@ -166,7 +166,7 @@ void CudaBackend::run_sampling(const float* logits, int64_t logit_rows, int64_t 
 
   std::byte* results_host = sample_results_host_.as<std::byte>();
   const auto* results = advance<cuda::SampleResult>(results_host, rows.size());
-  const auto* top = reinterpret_cast<const cuda::TopEntry*>(results_host);
+  const auto* top_entries = reinterpret_cast<const cuda::TopEntry*>(results_host);
   for (size_t i = 0; i < rows.size(); ++i) {
     if (results[i].status == cuda::kSampleAllMasked) {
       const SamplerHistory& history = history_for(rows[i].sampler, "sample");
@@ -180,7 +180,8 @@ void CudaBackend::run_sampling(const float* logits, int64_t logit_rows, int64_t 
     SampledToken token;
     token.token = r.token;
     token.logprob = raw_logprob(r.token_logit, r.raw_max, r.raw_sum);
-    std::vector<cuda::TopEntry> best(top + i * kMaxTopLogprobs, top + i * kMaxTopLogprobs + r.top_count);
+    const cuda::TopEntry* entries = top_entries + i * static_cast<size_t>(top);
+    std::vector<cuda::TopEntry> best(entries, entries + r.top_count);
     std::sort(best.begin(), best.end(), [](const cuda::TopEntry& a, const cuda::TopEntry& b) {
       return a.logit > b.logit || (a.logit == b.logit && a.token < b.token);
     });

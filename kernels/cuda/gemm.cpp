@@ -51,6 +51,7 @@ Gemm::~Gemm() {
 Gemm::Plan& Gemm::plan(int64_t m, int64_t n, int64_t k, int64_t ldy, ElementType type, ElementType out_type) {
   const Key key{m, n, k, ldy, type, out_type};
   if (auto it = plans_.find(key); it != plans_.end()) return *it->second;
+  if (plans_.size() >= kMaxPlans) plans_.clear();  // no graph holds a plan: they are only descriptors
   const std::string what = fmt::format("a {}x{}x{} {} product", m, n, k, element_type_name(type));
   auto p = std::make_unique<Plan>();
   check(cublasLtMatmulDescCreate(&p->operation, CUBLAS_COMPUTE_32F, CUDA_R_32F), what);
@@ -88,8 +89,14 @@ Gemm::Plan& Gemm::plan(int64_t m, int64_t n, int64_t k, int64_t ldy, ElementType
                                          &found),
           what);
     if (found > 0) {
+      // One pass over k, no reduction across blocks: the order of every sum is the tile's alone.
       const int32_t one = 1;
-      cublasLtMatmulAlgoConfigSetAttribute(&result.algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &one, sizeof(one));
+      const uint32_t no_reduction = CUBLASLT_REDUCTION_SCHEME_NONE;
+      check(cublasLtMatmulAlgoConfigSetAttribute(&result.algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &one, sizeof(one)),
+            what);
+      check(cublasLtMatmulAlgoConfigSetAttribute(&result.algo, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &no_reduction,
+                                                 sizeof(no_reduction)),
+            what);
       p->algorithm = result.algo;
       invariant_algorithms_.emplace(invariant_key, result.algo);
     }

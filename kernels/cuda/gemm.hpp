@@ -3,6 +3,9 @@
 // or f16), y in that type or fp32 (the LM head's logits), accumulation in fp32. A plan (descriptors and
 // the heuristic's algorithm) is made once per shape and kept.
 //
+// Plans are kept per exact shape (cuBLASLt's layouts name m); every new prompt length adds one, so the
+// cache is emptied when it reaches kMaxPlans.
+//
 // Batch-invariant mode: one algorithm per (n, k, types), chosen once and used for every m, with split-K
 // off, so a row's result does not depend on how many rows share the product.
 
@@ -38,6 +41,7 @@ class Gemm {
   cublasLtHandle_t handle_ = nullptr;
   DeviceMemory workspace_;
   bool batch_invariant_;
+  static constexpr size_t kMaxPlans = 4096;
   std::map<Key, std::unique_ptr<Plan>> plans_;
   std::map<Key, cublasLtMatmulAlgo_t> invariant_algorithms_;  // keyed with m = 0
 };

@@ -25,7 +25,8 @@ constexpr int kBins = 256;
 // Ascending in the CPU's candidate order: the logit's bits flipped so that larger logits come first,
 // then the id.
 __device__ __forceinline__ uint64_t order_key(float logit, int32_t token) {
-  const uint32_t bits = __float_as_uint(logit);
+  uint32_t bits = __float_as_uint(logit);
+  if (bits == 0x80000000u) bits = 0;  // -0 equals +0: the tie goes to the lower id, as on the CPU
   const uint32_t ascending = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
   return (static_cast<uint64_t>(~ascending) << 32) | static_cast<uint32_t>(token);
 }
@@ -74,11 +75,12 @@ __device__ uint64_t block_min_key(uint64_t v, RowShared& s) {
 }
 
 // The smallest key K such that the sum of weight(t) over tokens with key <= K reaches `target`
-// (passes it when `strict`). weight(t, key) returns the token's contribution (0 to leave it out).
+// (passes it when `strict`). weight(t, key) returns the token's contribution (0 to leave it out); its key
+// is order_key, or the token id itself when `by_id` (the order the CPU walks unsorted candidates in).
 // Returns whether one exists; s.prefix is K, s.reached the sum up to K.
 template <class Weight>
 __device__ bool radix_descent(const float* logits, int64_t vocab, double target, bool strict, Weight weight,
-                              RowShared& s) {
+                              RowShared& s, bool by_id = false) {
   __syncthreads();  // every thread has read the previous descent's result
   if (threadIdx.x == 0) {
     s.prefix = 0;
@@ -95,7 +97,7 @@ __device__ bool radix_descent(const float* logits, int64_t vocab, double target,
     int run_bin = -1;
     double run = 0.0;
     for (int64_t t = threadIdx.x; t < vocab; t += blockDim.x) {
-      const uint64_t key = order_key(logits[t], static_cast<int32_t>(t));
+      const uint64_t key = by_id ? static_cast<uint64_t>(t) : order_key(logits[t], static_cast<int32_t>(t));
       if ((key & high_mask) != prefix) continue;
       const double w = weight(t, key);
       if (w == 0.0) continue;
@@ -218,7 +220,10 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const float* logits, c
       }
     }
     if (probabilities == nullptr) {
-      if (radix_descent(adjusted, vocab, p.uniform * total, true, candidate_weight, s)) {
+      // The CPU sorts only for top-k or top-p; otherwise its draw walks the tokens by id.
+      const bool by_id = cut == ~uint64_t{0} && p.top_p >= 1.0;
+      // With keys by id the cut (all tokens) is no filter; candidate_weight only applies min_p then.
+      if (radix_descent(adjusted, vocab, p.uniform * total, true, candidate_weight, s, by_id)) {
         token = static_cast<int32_t>(s.prefix & 0xFFFFFFFFu);
       } else {
         // Rounding put the target at the very end: the last candidate that can be chosen.
@@ -229,7 +234,7 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const float* logits, c
         count = block_sum_double(count, s);
         radix_descent(
             adjusted, vocab, count, false,
-            [&](int64_t t, uint64_t key) { return candidate_weight(t, key) > 0.0 ? 1.0 : 0.0; }, s);
+            [&](int64_t t, uint64_t key) { return candidate_weight(t, key) > 0.0 ? 1.0 : 0.0; }, s, by_id);
         token = static_cast<int32_t>(s.prefix & 0xFFFFFFFFu);
       }
     }
