@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/communicator.hpp"
 #include "kernels/device_buffer.hpp"
 #include "kernels/element_type.hpp"
 #include "kernels/kv_cache.hpp"
@@ -73,6 +74,10 @@ class Backend {
   // The float type the backend multiplies a model's matrices in when asked for `requested` (f32, bf16 or
   // f16): the CPU reads all three; a backend whose GEMMs need weights of the activations' type says so.
   virtual ElementType weight_float_type(ElementType requested) const { return requested; }
+
+  // The collectives of a tensor-parallel group this backend is one rank of, on its memory (Gloo for the
+  // CPU; NCCL on the backend's stream for CUDA). Blocks until every rank has joined.
+  virtual std::unique_ptr<Communicator> create_communicator(const CommunicatorOptions& options) = 0;
 
   // ---- memory ----
   // `elements` of `type`, contents unspecified.
@@ -129,8 +134,11 @@ class Backend {
   virtual void upload_step(const StepDescription& step) = 0;
 
   // ---- operations (on the current step) ----
-  // out[r] = row token_ids[r] of `table` (vocab rows of `dim` elements of `type`) for every row.
-  virtual void embedding(const void* table, ElementType type, int64_t dim, void* out) = 0;
+  // out[r] = row token_ids[r] - first_id of `table` (table_rows rows of `dim` elements of `type`: the
+  // vocabulary rows first_id .. first_id + table_rows - 1) for every row; zeros for an id outside them
+  // (a tensor-parallel rank holds a slice of the vocabulary).
+  virtual void embedding(const void* table, ElementType type, int64_t dim, int64_t first_id, int64_t table_rows,
+                         void* out) = 0;
   // y[rows, out] = x[rows, in] W^T (+ b), W of any LinearWeight type.
   virtual void linear(const void* x, int64_t rows, const LinearWeight& w, void* y) = 0;
   // The LM head: logits[rows, vocab] = x W^T, as fp32 (what sampling reads on every backend).
@@ -160,6 +168,10 @@ class Backend {
   virtual void add(void* x, const void* y, size_t n) = 0;
   // out[i] = x[logit_rows[i]] for rows of `dim` values.
   virtual void gather_logit_rows(const void* x, int64_t dim, void* out) = 0;
+  // logits[r] = the ranks' vocabulary slices of row r side by side, from `gathered` (shards blocks of
+  // rows x shard_vocab, as an all-gather leaves them), cut at `vocab` (the last slice may be padding).
+  virtual void gather_vocab_shards(const float* gathered, int64_t shards, int64_t rows, int64_t shard_vocab,
+                                   int64_t vocab, float* logits) = 0;
 
   // ---- sampling (kernels/sampling.hpp) ----
   // Registers samplers (one of the same key is replaced, its history dropped) and forgets them (unknown

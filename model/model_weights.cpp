@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <optional>
@@ -25,7 +26,63 @@ std::vector<T> concatenate(std::vector<std::vector<T>> parts) {
   return out;
 }
 
-using TensorParts = std::vector<std::pair<std::string, std::vector<int64_t>>>;
+// Which part of a stored [rows, columns] (or [rows]) tensor a rank loads: all of it, rows begin ..
+// begin + count - 1 (rows past the tensor's end are zeros: a vocabulary padded to divide among ranks), or
+// those columns of every row.
+struct TensorSlice {
+  enum Kind { whole, rows, columns } kind = whole;
+  int64_t begin = 0;
+  int64_t count = 0;
+};
+
+struct TensorPart {
+  std::string name;
+  std::vector<int64_t> shape;  // as stored
+  TensorSlice slice{};
+
+  std::vector<int64_t> loaded_shape() const {
+    std::vector<int64_t> out = shape;
+    if (slice.kind == TensorSlice::rows) out[0] = slice.count;
+    if (slice.kind == TensorSlice::columns) out[1] = slice.count;
+    return out;
+  }
+};
+using TensorParts = std::vector<TensorPart>;
+
+int64_t elements_of(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+// The slice of `whole` (a row-major tensor of `shape`, `type` elements) as bytes of the same type.
+std::vector<std::byte> slice_bytes(std::span<const std::byte> whole, const std::vector<int64_t>& shape, ElementType type,
+                                   const TensorPart& part) {
+  const int64_t columns = shape.size() > 1 ? shape[1] : 1;
+  const size_t row_bytes = element_bytes(type, columns);
+  if (part.slice.kind == TensorSlice::rows) {
+    std::vector<std::byte> out(static_cast<size_t>(part.slice.count) * row_bytes, std::byte{0});
+    const int64_t available = std::clamp<int64_t>(shape[0] - part.slice.begin, 0, part.slice.count);
+    std::memcpy(out.data(), whole.data() + static_cast<size_t>(part.slice.begin) * row_bytes,
+                static_cast<size_t>(available) * row_bytes);
+    return out;
+  }
+  // Columns: packed types only on whole blocks (element_bytes throws otherwise, naming the count).
+  if (is_packed(type) && (part.slice.begin % element_block_size(type) != 0 ||
+                          part.slice.count % element_block_size(type) != 0)) {
+    throw std::invalid_argument(fmt::format(
+        "tensor parallelism: {} is stored in {} blocks of {} and its columns {}..{} do not fall on block boundaries",
+        part.name, element_type_name(type), element_block_size(type), part.slice.begin,
+        part.slice.begin + part.slice.count - 1));
+  }
+  const size_t offset = element_bytes(type, part.slice.begin), take = element_bytes(type, part.slice.count);
+  std::vector<std::byte> out(static_cast<size_t>(shape[0]) * take);
+  for (int64_t r = 0; r < shape[0]; ++r) {
+    std::memcpy(out.data() + static_cast<size_t>(r) * take, whole.data() + static_cast<size_t>(r) * row_bytes + offset,
+                take);
+  }
+  return out;
+}
 
 std::optional<ElementType> element_type_of(DType dtype) {
   switch (dtype) {
@@ -60,31 +117,49 @@ struct PartBytes {
   std::span<const std::byte> bytes() const { return converted.empty() ? view : std::span<const std::byte>(converted); }
 };
 
-PartBytes part_as(const WeightSource& source, const std::string& name, const std::vector<int64_t>& shape,
-                  ElementType type) {
-  const TensorView* view = source.find(name);
-  if (view != nullptr && view->shape == shape && element_type_of(view->dtype) == type) return {view->bytes, {}};
-  std::vector<float> values = load_f32(source, name, shape);  // reports a missing tensor or a bad shape
-  PartBytes part;
-  if (type == ElementType::f32) {
-    part.converted.resize(values.size() * sizeof(float));
-    std::memcpy(part.converted.data(), values.data(), part.converted.size());
-    return part;
+PartBytes part_as(const WeightSource& source, const TensorPart& part, ElementType type) {
+  const TensorView* view = source.find(part.name);
+  if (view != nullptr && view->shape == part.shape && element_type_of(view->dtype) == type) {
+    if (part.slice.kind == TensorSlice::whole) return {view->bytes, {}};
+    const int64_t columns = part.shape.size() > 1 ? part.shape[1] : 1;
+    if (part.slice.kind == TensorSlice::rows && part.slice.begin + part.slice.count <= part.shape[0]) {
+      // A run of whole rows: still a view of the stored bytes.
+      const size_t row_bytes = element_bytes(type, columns);
+      return {view->bytes.subspan(static_cast<size_t>(part.slice.begin) * row_bytes,
+                                  static_cast<size_t>(part.slice.count) * row_bytes),
+              {}};
+    }
+    return {{}, slice_bytes(view->bytes, part.shape, type, part)};
   }
-  part.converted.resize(values.size() * 2);
+  if (is_packed(type)) throw std::logic_error("part_as: converting into a packed type");
+  // Converted (or dequantised) as a whole in fp32, then sliced, then stored in `type`.
+  std::vector<float> values = load_f32(source, part.name, part.shape);  // reports a missing tensor or a bad shape
+  if (part.slice.kind != TensorSlice::whole) {
+    const std::vector<std::byte> sliced =
+        slice_bytes(std::as_bytes(std::span<const float>(values)), part.shape, ElementType::f32, part);
+    values.resize(sliced.size() / sizeof(float));
+    std::memcpy(values.data(), sliced.data(), sliced.size());
+  }
+  PartBytes bytes;
+  if (type == ElementType::f32) {
+    bytes.converted.resize(values.size() * sizeof(float));
+    std::memcpy(bytes.converted.data(), values.data(), bytes.converted.size());
+    return bytes;
+  }
+  bytes.converted.resize(values.size() * 2);
   for (size_t i = 0; i < values.size(); ++i) {
     const uint16_t h = type == ElementType::bf16 ? f32_to_bf16(values[i]) : f32_to_f16(values[i]);
-    std::memcpy(part.converted.data() + 2 * i, &h, 2);
+    std::memcpy(bytes.converted.data() + 2 * i, &h, 2);
   }
-  return part;
+  return bytes;
 }
 
 // The quantised type every part is stored in with its expected shape, if they all are in the same one.
 std::optional<ElementType> common_packed_type(const WeightSource& source, const TensorParts& parts) {
   std::optional<ElementType> common;
-  for (const auto& [name, shape] : parts) {
-    const TensorView* view = source.find(name);
-    if (view == nullptr || view->shape != shape) return std::nullopt;
+  for (const TensorPart& part : parts) {
+    const TensorView* view = source.find(part.name);
+    if (view == nullptr || view->shape != part.shape) return std::nullopt;
     const auto type = element_type_of(view->dtype);
     if (!type || !is_packed(*type) || (common && *common != *type)) return std::nullopt;
     common = type;
@@ -102,9 +177,9 @@ MatrixWeight load_matrix(const WeightSource& source, Backend& backend, const Ten
   }
   std::vector<PartBytes> bytes;
   int64_t elements = 0;
-  for (const auto& [name, shape] : parts) {
-    bytes.push_back(part_as(source, name, shape, type));
-    elements += shape[0] * shape[1];
+  for (const TensorPart& part : parts) {
+    bytes.push_back(part_as(source, part, type));
+    elements += elements_of(part.loaded_shape());
   }
   MatrixWeight m;
   if (bytes.size() == 1) {
@@ -114,7 +189,7 @@ MatrixWeight load_matrix(const WeightSource& source, Backend& backend, const Ten
     for (const PartBytes& part : bytes) stacked.insert(stacked.end(), part.bytes().begin(), part.bytes().end());
     m.buffer = backend.upload(type, elements, stacked);
   }
-  for (const auto& [name, shape] : parts) source.drop_pages(name);
+  for (const TensorPart& part : parts) source.drop_pages(part.name);
   return m;
 }
 
@@ -140,60 +215,75 @@ LinearWeight ModelWeights::lm_head_linear(int64_t vocab, int64_t hidden) const {
 }
 
 ModelWeights load_model_weights(const ModelConfig& c, const WeightSource& source, Backend& backend,
-                                const WeightOptions& options) {
+                                const WeightOptions& options, const ShardPlan& shard) {
   const auto start = std::chrono::steady_clock::now();
-  const int64_t hidden = c.hidden_size;
-  const int64_t q_dim = c.num_attention_heads * c.head_dim;
-  const int64_t kv_dim = c.num_key_value_heads * c.head_dim;
-  const int64_t inter = c.intermediate_size;
+  const int64_t hidden = c.hidden_size, d = c.head_dim;
+  const int64_t q_dim = c.num_attention_heads * d, kv_dim = c.num_key_value_heads * d;
+  const int64_t inter = c.intermediate_size, vocab = c.vocab_size;
   auto load = [&](const std::string& name, std::vector<int64_t> shape) {
     std::vector<float> values = load_f32(source, name, shape);
     source.drop_pages(name);
     return values;
+  };
+  // This rank's part of a bias: values begin .. begin + count - 1 of the whole.
+  auto load_part = [&](const std::string& name, int64_t length, int64_t begin, int64_t count) {
+    std::vector<float> whole = load(name, {length});
+    return std::vector<float>(whole.begin() + begin, whole.begin() + begin + count);
   };
   auto upload = [&](std::vector<float>&& host) { return backend.upload(std::move(host)); };
   // The float type the backend multiplies in: a GPU's GEMMs want the activations' type.
   const ElementType type = backend.weight_float_type(float_weight_type(options.dtype, c));
   const bool keep_quantized = options.gguf == GgufWeights::quantized;
   auto matrix = [&](const TensorParts& parts) { return load_matrix(source, backend, parts, type, keep_quantized); };
-  // Qwen2 biases q/k/v but not o; Llama's and Qwen3's attention_bias covers all four projections.
-  const bool o_bias = c.attention_bias && c.architecture != Architecture::qwen2;
+  // Qwen2 biases q/k/v but not o; Llama's and Qwen3's attention_bias covers all four projections. A
+  // row-parallel layer's bias is added once, by rank 0, before the all-reduce sums the ranks' parts.
+  const bool o_bias = c.attention_bias && c.architecture != Architecture::qwen2 && shard.rank == 0;
+  // This rank's rows of a column-parallel matrix, columns of a row-parallel one.
+  const auto rows = [](int64_t begin, int64_t count) { return TensorSlice{TensorSlice::rows, begin, count}; };
+  const auto columns = [](int64_t begin, int64_t count) { return TensorSlice{TensorSlice::columns, begin, count}; };
+  const TensorSlice q_rows = rows(shard.q_head_first * d, shard.q_heads * d);
+  const TensorSlice kv_rows = rows(shard.kv_head_first * d, shard.kv_heads * d);
+  const TensorSlice inter_rows = rows(shard.inter_first, shard.inter);
+  const TensorSlice vocab_rows = rows(shard.vocab_first, shard.vocab);
 
   ModelWeights w;
   // The embedding as the matrices are kept (quantised when the checkpoint has it so, else the model's float
   // type): the lookup converts the rows it reads, and a tied LM head multiplies with it as it is.
-  w.embed_tokens = matrix({{"model.embed_tokens.weight", {c.vocab_size, hidden}}}).buffer;
+  w.embed_tokens = matrix({{"model.embed_tokens.weight", {vocab, hidden}, vocab_rows}}).buffer;
   w.layers.resize(static_cast<size_t>(c.num_hidden_layers));
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     // fmt rather than string + string: g++ 12 warns falsely (-Wrestrict) on the latter.
     const auto p = [i](std::string_view suffix) { return fmt::format("model.layers.{}.{}", i, suffix); };
     LayerWeights& layer = w.layers[static_cast<size_t>(i)];
     layer.input_norm = upload(load(p("input_layernorm.weight"), {hidden}));
-    layer.qkv = matrix({{p("self_attn.q_proj.weight"), {q_dim, hidden}},
-                        {p("self_attn.k_proj.weight"), {kv_dim, hidden}},
-                        {p("self_attn.v_proj.weight"), {kv_dim, hidden}}});
+    layer.qkv = matrix({{p("self_attn.q_proj.weight"), {q_dim, hidden}, q_rows},
+                        {p("self_attn.k_proj.weight"), {kv_dim, hidden}, kv_rows},
+                        {p("self_attn.v_proj.weight"), {kv_dim, hidden}, kv_rows}});
     if (c.attention_bias) {
-      layer.qkv_bias = upload(concatenate<float>({load(p("self_attn.q_proj.bias"), {q_dim}),
-                                           load(p("self_attn.k_proj.bias"), {kv_dim}),
-                                           load(p("self_attn.v_proj.bias"), {kv_dim})}));
+      layer.qkv_bias = upload(concatenate<float>(
+          {load_part(p("self_attn.q_proj.bias"), q_dim, q_rows.begin, q_rows.count),
+           load_part(p("self_attn.k_proj.bias"), kv_dim, kv_rows.begin, kv_rows.count),
+           load_part(p("self_attn.v_proj.bias"), kv_dim, kv_rows.begin, kv_rows.count)}));
     }
     if (c.qk_norm) {
-      layer.q_norm = upload(load(p("self_attn.q_norm.weight"), {c.head_dim}));
-      layer.k_norm = upload(load(p("self_attn.k_norm.weight"), {c.head_dim}));
+      layer.q_norm = upload(load(p("self_attn.q_norm.weight"), {d}));
+      layer.k_norm = upload(load(p("self_attn.k_norm.weight"), {d}));
     }
-    layer.o_proj = matrix({{p("self_attn.o_proj.weight"), {hidden, q_dim}}});
+    layer.o_proj = matrix({{p("self_attn.o_proj.weight"), {hidden, q_dim}, columns(q_rows.begin, q_rows.count)}});
     if (o_bias) layer.o_bias = upload(load(p("self_attn.o_proj.bias"), {hidden}));
     layer.post_norm = upload(load(p("post_attention_layernorm.weight"), {hidden}));
-    layer.gate_up = matrix({{p("mlp.gate_proj.weight"), {inter, hidden}}, {p("mlp.up_proj.weight"), {inter, hidden}}});
-    layer.down = matrix({{p("mlp.down_proj.weight"), {hidden, inter}}});
+    layer.gate_up = matrix({{p("mlp.gate_proj.weight"), {inter, hidden}, inter_rows},
+                            {p("mlp.up_proj.weight"), {inter, hidden}, inter_rows}});
+    layer.down = matrix({{p("mlp.down_proj.weight"), {hidden, inter}, columns(inter_rows.begin, inter_rows.count)}});
   }
   w.final_norm = upload(load("model.norm.weight", {hidden}));
-  if (!c.tie_word_embeddings) w.lm_head = matrix({{"lm_head.weight", {c.vocab_size, hidden}}});
+  if (!c.tie_word_embeddings) w.lm_head = matrix({{"lm_head.weight", {vocab, hidden}, vocab_rows}});
 
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  spdlog::info("loaded {} layers of {} from {} in {:.2f} s: {:.1f} MiB of weights, matrices in {}", c.num_hidden_layers,
-               architecture_name(c.architecture), source.description(), seconds,
-               static_cast<double>(w.bytes()) / (1 << 20), element_type_name(w.matrix_type()));
+  spdlog::info("loaded {} layers of {} from {} in {:.2f} s: {:.1f} MiB of weights, matrices in {}{}",
+               c.num_hidden_layers, architecture_name(c.architecture), source.description(), seconds,
+               static_cast<double>(w.bytes()) / (1 << 20), element_type_name(w.matrix_type()),
+               shard.sharded() ? fmt::format(" (rank {} of {})", shard.rank, shard.size) : std::string());
   return w;
 }
 

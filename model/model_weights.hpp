@@ -12,6 +12,7 @@
 #include "config/engine_options.hpp"
 #include "config/model_config.hpp"
 #include "kernels/backend.hpp"
+#include "model/tensor_parallel.hpp"
 #include "model/weights/weight_source.hpp"
 
 namespace sabre {
@@ -52,8 +53,10 @@ struct ModelWeights {
 // Reads every tensor the architecture needs by its Hugging Face name, checking shapes (errors name the
 // file, the tensor and both shapes). The matrices and the embedding are kept in the type options.dtype
 // resolves to (ModelDtype: a tensor already stored in that type is uploaded as it is), quantised ones
-// stay quantised unless options.gguf says f32, and norm weights and biases are fp32.
+// stay quantised unless options.gguf says f32, and norm weights and biases are fp32. With a sharded
+// plan only this rank's slices are read (model/tensor_parallel.hpp); a quantised matrix whose slice would
+// split its blocks is an error naming the tensor.
 ModelWeights load_model_weights(const ModelConfig& config, const WeightSource& source, Backend& backend,
-                                const WeightOptions& options = {});
+                                const WeightOptions& options, const ShardPlan& shard);
 
 }  // namespace sabre

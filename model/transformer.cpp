@@ -22,18 +22,22 @@ StepLimits resolved(StepLimits limits, const ModelConfig& config) {
 }  // namespace
 
 Transformer::Transformer(const ModelConfig& config, const WeightSource& weights, Backend& backend, StepLimits limits,
-                         WeightOptions options)
+                         WeightOptions options, std::unique_ptr<Communicator> communicator)
     : config_(config),
       backend_(backend),
-      weights_(load_model_weights(config, weights, backend, options)),
+      communicator_(std::move(communicator)),
+      shard_(plan_shard(config, communicator_ ? communicator_->rank() : 0,
+                        communicator_ ? communicator_->world_size() : 1)),
+      weights_(load_model_weights(config, weights, backend, options, shard_)),
       limits_(resolved(limits, config)),
       rope_(rope_frequencies(config, 0)) {
-  q_dim_ = config_.num_attention_heads * config_.head_dim;
-  kv_dim_ = config_.num_key_value_heads * config_.head_dim;
+  q_dim_ = shard_.q_heads * config_.head_dim;
+  kv_dim_ = shard_.kv_heads * config_.head_dim;
   qkv_dim_ = q_dim_ + 2 * kv_dim_;
-  q_layout_ = {config_.num_attention_heads, config_.head_dim, 0, qkv_dim_};
-  k_layout_ = {config_.num_key_value_heads, config_.head_dim, q_dim_, qkv_dim_};
-  v_layout_ = {config_.num_key_value_heads, config_.head_dim, q_dim_ + kv_dim_, qkv_dim_};
+  inter_ = shard_.inter;
+  q_layout_ = {shard_.q_heads, config_.head_dim, 0, qkv_dim_};
+  k_layout_ = {shard_.kv_heads, config_.head_dim, q_dim_, qkv_dim_};
+  v_layout_ = {shard_.kv_heads, config_.head_dim, q_dim_ + kv_dim_, qkv_dim_};
   attention_scale_ = 1.0f / std::sqrt(static_cast<float>(config_.head_dim));
 
   backend_.prepare(limits_);
@@ -45,20 +49,24 @@ Transformer::Transformer(const ModelConfig& config, const WeightSource& weights,
   qkv_ = backend_.allocate(act, rows * qkv_dim_);
   attention_out_ = backend_.allocate(act, rows * q_dim_);
   projected_ = backend_.allocate(act, rows * config_.hidden_size);
-  gate_up_ = backend_.allocate(act, rows * 2 * config_.intermediate_size);
-  activated_ = backend_.allocate(act, rows * config_.intermediate_size);
+  gate_up_ = backend_.allocate(act, rows * 2 * inter_);
+  activated_ = backend_.allocate(act, rows * inter_);
   cos_sin_ = backend_.allocate(rows * config_.head_dim);
   inv_freq_ = backend_.allocate(static_cast<int64_t>(rope_.inv_freq.size()));
   backend_.write(*inv_freq_, std::as_bytes(std::span(rope_.inv_freq)));
   selected_ = backend_.allocate(act, limits_.max_logit_rows * config_.hidden_size);
   logits_ = backend_.allocate(limits_.max_logit_rows * config_.vocab_size);
+  if (shard_.sharded()) {
+    shard_logits_ = backend_.allocate(limits_.max_logit_rows * shard_.vocab);
+    gathered_logits_ = backend_.allocate(shard_.size * limits_.max_logit_rows * shard_.vocab);
+  }
 }
 
 KvCacheShape Transformer::kv_cache_shape(int64_t num_blocks, int64_t block_size,
                                          std::optional<ElementType> dtype) const {
-  KvCacheShape shape{config_.num_hidden_layers, config_.num_key_value_heads, config_.head_dim, block_size, num_blocks,
+  KvCacheShape shape{config_.num_hidden_layers, shard_.kv_heads, config_.head_dim, block_size, num_blocks,
                      dtype.value_or(backend_.activation_type())};
-  shape.q_heads = config_.num_attention_heads;
+  shape.q_heads = shard_.q_heads;
   return shape;
 }
 
@@ -206,8 +214,10 @@ void Transformer::forward(const ForwardBatch& batch) {
 void Transformer::compute(int64_t rows, int64_t logit_rows) {
   backend_.rope_table(std::span<const float>(inv_freq_->data(), rope_.inv_freq.size()), rope_.attention_scaling,
                       cos_sin_->data());
+  // Each rank looks up the ids in its rows of the vocabulary (zeros for the others'); the sum is the row.
   backend_.embedding(weights_.embed_tokens->raw(), weights_.embed_tokens->type(), config_.hidden_size,
-                     hidden_->raw());
+                     shard_.vocab_first, shard_.vocab, hidden_->raw());
+  all_reduce(*hidden_, rows, config_.hidden_size);
 
   const float eps = static_cast<float>(config_.rms_norm_eps);
   backend_.rms_norm(hidden_->raw(), rows, config_.hidden_size, weights_.layers.front().input_norm->data(), eps,
@@ -219,8 +229,23 @@ void Transformer::compute(int64_t rows, int64_t logit_rows) {
   backend_.gather_logit_rows(hidden_->raw(), config_.hidden_size, selected_->raw());
   backend_.rms_norm(selected_->raw(), logit_rows, config_.hidden_size, weights_.final_norm->data(), eps,
                     selected_->raw());
-  const LinearWeight lm_head = weights_.lm_head_linear(config_.vocab_size, config_.hidden_size);
-  backend_.logits(selected_->raw(), logit_rows, lm_head, logits_->data());
+  lm_head(logit_rows);
+}
+
+void Transformer::lm_head(int64_t rows) {
+  const LinearWeight head = weights_.lm_head_linear(shard_.vocab, config_.hidden_size);
+  if (!shard_.sharded()) {
+    backend_.logits(selected_->raw(), rows, head, logits_->data());
+    return;
+  }
+  backend_.logits(selected_->raw(), rows, head, shard_logits_->data());
+  communicator_->all_gather(shard_logits_->raw(), gathered_logits_->raw(), rows * shard_.vocab, ElementType::f32);
+  backend_.gather_vocab_shards(gathered_logits_->data(), shard_.size, rows, shard_.vocab, config_.vocab_size,
+                               logits_->data());
+}
+
+void Transformer::all_reduce(DeviceBuffer& buffer, int64_t rows, int64_t width) {
+  if (shard_.sharded()) communicator_->all_reduce_sum(buffer.raw(), rows * width, backend_.activation_type());
 }
 
 void Transformer::forward(const ForwardBatch& batch, std::span<float> logits) {
@@ -240,7 +265,7 @@ void Transformer::layer_step(int64_t layer_index, int64_t rows) {
   const LayerWeights& w = weights_.layers[static_cast<size_t>(layer_index)];
   const float eps = static_cast<float>(config_.rms_norm_eps);
   const int64_t hidden = config_.hidden_size;
-  const int64_t inter = config_.intermediate_size;
+  const int64_t inter = inter_;
   const auto bias = [](const std::unique_ptr<DeviceBuffer>& b) -> const float* { return b ? b->data() : nullptr; };
 
   // Attention block: x + o_proj(attention(rope(norm(qkv(n))))), n = rms_norm(x) (already in normed_: the
@@ -255,6 +280,7 @@ void Transformer::layer_step(int64_t layer_index, int64_t rows) {
   backend_.store_kv(layer_index, qkv_->raw(), k_layout_, v_layout_);
   backend_.attention(layer_index, qkv_->raw(), q_layout_, attention_scale_, attention_out_->raw());
   backend_.linear(attention_out_->raw(), rows, w.o_proj.linear(bias(w.o_bias), hidden, q_dim_), projected_->raw());
+  all_reduce(*projected_, rows, hidden);
   backend_.add_rms_norm(hidden_->raw(), projected_->raw(), rows, hidden, w.post_norm->data(), eps, normed_->raw());
 
   // MLP block: x + down(silu(gate(n)) * up(n)), n = rms_norm(x); the addition also norms x for the next
@@ -262,6 +288,7 @@ void Transformer::layer_step(int64_t layer_index, int64_t rows) {
   backend_.linear(normed_->raw(), rows, w.gate_up.linear(nullptr, 2 * inter, hidden), gate_up_->raw());
   backend_.silu_mul(gate_up_->raw(), rows, inter, activated_->raw());
   backend_.linear(activated_->raw(), rows, w.down.linear(nullptr, hidden, inter), projected_->raw());
+  all_reduce(*projected_, rows, hidden);
   if (layer_index + 1 < config_.num_hidden_layers) {
     const LayerWeights& next = weights_.layers[static_cast<size_t>(layer_index + 1)];
     backend_.add_rms_norm(hidden_->raw(), projected_->raw(), rows, hidden, next.input_norm->data(), eps,

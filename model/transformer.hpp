@@ -4,6 +4,11 @@
 // backend's step description (build_step), is uploaded once, and every layer's operations read it from
 // the backend. The workspace (activations, the logits rows) is allocated once, at construction, for the
 // step limits, so steps allocate nothing and always use the same addresses.
+//
+// With a communicator the model is one rank's shard of a tensor-parallel group (model/tensor_parallel.hpp):
+// its own query and kv heads, MLP columns and vocabulary rows; the hidden rows are all-reduced after the
+// embedding, o_proj and down_proj, and the logits all-gathered, so every rank ends a step with the same
+// full logits and samples the same tokens.
 
 #include <memory>
 #include <optional>
@@ -31,12 +36,15 @@ class Transformer {
   // are kept in), and prepares the backend and the workspace for steps within `limits` (a
   // max_blocks_per_sequence of 0 becomes the model's context).
   Transformer(const ModelConfig& config, const WeightSource& weights, Backend& backend, StepLimits limits = {},
-              WeightOptions options = {});
+              WeightOptions options = {}, std::unique_ptr<Communicator> communicator = nullptr);
 
   const ModelConfig& config() const { return config_; }
   Backend& backend() { return backend_; }
   const StepLimits& limits() const { return limits_; }
   const ModelWeights& weights() const { return weights_; }
+  const ShardPlan& shard() const { return shard_; }
+  // The group's collectives (null for a model on one rank).
+  Communicator* communicator() { return communicator_.get(); }
 
   // The shape of a KV pool of `num_blocks` blocks of `dtype` (by default the backend's activation type)
   // for this model.
@@ -74,23 +82,31 @@ class Transformer {
   // The step's operations, from the RoPE table to the logits (what a GPU backend records as one graph).
   void compute(int64_t rows, int64_t logit_rows);
   void layer_step(int64_t layer_index, int64_t rows);
+  // The sum over the ranks of a row-parallel layer's partial rows (nothing on one rank).
+  void all_reduce(DeviceBuffer& rows_buffer, int64_t rows, int64_t width);
+  // The LM head of `rows` rows into logits_: this rank's vocabulary, gathered from every rank when sharded.
+  void lm_head(int64_t rows);
 
   ModelConfig config_;
   Backend& backend_;
+  std::unique_ptr<Communicator> communicator_;
+  ShardPlan shard_;
   ModelWeights weights_;
   StepLimits limits_;
   RopeFrequencies rope_;
   StepDescription step_;  // reused between steps
   int64_t last_logit_rows_ = 0;
 
-  // Layout of one fused qkv row and the per-step constants derived from the config.
-  int64_t q_dim_, kv_dim_, qkv_dim_;
+  // Layout of one fused qkv row and the per-step constants derived from the config (this rank's share).
+  int64_t q_dim_, kv_dim_, qkv_dim_, inter_;
   HeadLayout q_layout_, k_layout_, v_layout_;
   float attention_scale_;
 
   // Workspace for limits_.max_tokens rows (and limits_.max_logit_rows logits rows), allocated once.
   std::unique_ptr<DeviceBuffer> hidden_, normed_, qkv_, attention_out_, projected_, gate_up_, activated_,
       cos_sin_, inv_freq_, selected_, logits_;
+  // Sharded: this rank's logits columns, and every rank's gathered side by side.
+  std::unique_ptr<DeviceBuffer> shard_logits_, gathered_logits_;
 };
 
 }  // namespace sabre

@@ -15,6 +15,7 @@
 
 #include "kernels/cpu/cpu_features.hpp"
 #include "kernels/cpu/cpu_kernels.hpp"
+#include "kernels/cpu/gloo_communicator.hpp"
 #include "kernels/cpu/quantized_gemv.hpp"
 
 namespace sabre {
@@ -98,6 +99,10 @@ CpuBackend::CpuBackend(CpuBackendOptions options)
   }
   // OpenBLAS keeps its own threads for the matrix products; by default it uses every core.
   if (options.threads > 0) openblas_set_num_threads(static_cast<int>(options.threads));
+}
+
+std::unique_ptr<Communicator> CpuBackend::create_communicator(const CommunicatorOptions& options) {
+  return make_gloo_communicator(options);
 }
 
 std::unique_ptr<DeviceBuffer> CpuBackend::allocate(ElementType type, int64_t elements) {
@@ -196,12 +201,18 @@ void CpuBackend::upload_step(const StepDescription& step) {
   step_.kv = step.kv;
 }
 
-void CpuBackend::embedding(const void* table, ElementType type, int64_t dim, void* activations) {
+void CpuBackend::embedding(const void* table, ElementType type, int64_t dim, int64_t first_id, int64_t table_rows,
+                           void* activations) {
   auto* out = static_cast<float*>(activations);
   const size_t row_bytes = element_bytes(type, dim);
   const auto* rows = static_cast<const std::byte*>(table);
   for (int64_t r = 0; r < step_.rows; ++r) {
-    const std::byte* row = rows + static_cast<size_t>(step_.token_ids[static_cast<size_t>(r)]) * row_bytes;
+    const int64_t id = step_.token_ids[static_cast<size_t>(r)] - first_id;
+    if (id < 0 || id >= table_rows) {
+      std::fill(out + r * dim, out + (r + 1) * dim, 0.0f);  // another rank's part of the vocabulary
+      continue;
+    }
+    const std::byte* row = rows + static_cast<size_t>(id) * row_bytes;
     if (type == ElementType::f32) {
       std::memcpy(out + r * dim, row, row_bytes);
     } else {
@@ -260,6 +271,19 @@ void CpuBackend::add(void* into, const void* from, size_t n) {
   auto* x = static_cast<float*>(into);
   const auto* y = static_cast<const float*>(from);
   for (size_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
+void CpuBackend::gather_vocab_shards(const float* gathered, int64_t shards, int64_t rows, int64_t shard_vocab,
+                                     int64_t vocab, float* logits) {
+  for (int64_t shard = 0; shard < shards; ++shard) {
+    const int64_t first = shard * shard_vocab;
+    const int64_t count = std::min(shard_vocab, vocab - first);
+    if (count <= 0) break;
+    for (int64_t r = 0; r < rows; ++r) {
+      std::memcpy(logits + r * vocab + first, gathered + (shard * rows + r) * shard_vocab,
+                  static_cast<size_t>(count) * sizeof(float));
+    }
+  }
 }
 
 void CpuBackend::gather_logit_rows(const void* input, int64_t dim, void* output) {

@@ -41,6 +41,7 @@ class CpuBackend final : public Backend {
 
   using Backend::allocate;
   using Backend::upload;
+  std::unique_ptr<Communicator> create_communicator(const CommunicatorOptions& options) override;
   std::unique_ptr<DeviceBuffer> allocate(ElementType type, int64_t elements) override;
   std::unique_ptr<DeviceBuffer> upload(ElementType type, int64_t elements, std::span<const std::byte> bytes) override;
   std::unique_ptr<DeviceBuffer> upload(std::vector<float>&& host) override;
@@ -56,7 +57,8 @@ class CpuBackend final : public Backend {
   int64_t padded_rows(int64_t rows) const override;
   void upload_step(const StepDescription& step) override;
 
-  void embedding(const void* table, ElementType type, int64_t dim, void* out) override;
+  void embedding(const void* table, ElementType type, int64_t dim, int64_t first_id, int64_t table_rows,
+                 void* out) override;
   void linear(const void* x, int64_t rows, const LinearWeight& w, void* y) override;
   void logits(const void* x, int64_t rows, const LinearWeight& w, float* logits) override;
   void rms_norm(const void* x, int64_t rows, int64_t dim, const float* weight, float eps, void* y) override;
@@ -70,6 +72,8 @@ class CpuBackend final : public Backend {
   void silu_mul(const void* gate_up, int64_t rows, int64_t inter, void* out) override;
   void add(void* x, const void* y, size_t n) override;
   void gather_logit_rows(const void* x, int64_t dim, void* out) override;
+  void gather_vocab_shards(const float* gathered, int64_t shards, int64_t rows, int64_t shard_vocab, int64_t vocab,
+                           float* logits) override;
 
   void add_samplers(std::span<const SamplerSpec> specs) override;
   void release_samplers(std::span<const uint64_t> keys) override;

@@ -9,6 +9,7 @@
 
 #include "kernels/cuda/cuda_check.hpp"
 #include "kernels/cuda/cuda_kv_cache.hpp"
+#include "kernels/cuda/nccl_communicator.hpp"
 
 // CudaBackend: construction, memory, the KV pool and the step. Operations: cuda_backend_ops.cpp;
 // sampling: cuda_backend_sampling.cpp.
@@ -64,6 +65,11 @@ void CudaBackend::bind() const { cuda::use_device(options_.device); }
 void CudaBackend::synchronize() {
   bind();
   stream_->synchronize();
+}
+
+std::unique_ptr<Communicator> CudaBackend::create_communicator(const CommunicatorOptions& options) {
+  bind();
+  return make_nccl_communicator(options, options_.device, stream());
 }
 
 // ---- memory ----

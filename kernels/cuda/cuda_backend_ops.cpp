@@ -11,8 +11,10 @@
 
 namespace sabre {
 
-void CudaBackend::embedding(const void* table, ElementType type, int64_t dim, void* out) {
-  cuda::launch_embedding(view_, counts_.rows, table, type, dim, options_.activation, out, stream());
+void CudaBackend::embedding(const void* table, ElementType type, int64_t dim, int64_t first_id, int64_t table_rows,
+                            void* out) {
+  cuda::launch_embedding(view_, counts_.rows, table, type, dim, first_id, table_rows, options_.activation, out,
+                         stream());
 }
 
 void CudaBackend::linear(const void* x, int64_t rows, const LinearWeight& w, void* y) {
@@ -132,6 +134,11 @@ void CudaBackend::silu_mul(const void* gate_up, int64_t rows, int64_t inter, voi
 
 void CudaBackend::add(void* x, const void* y, size_t n) {
   cuda::launch_add(x, y, static_cast<int64_t>(n), options_.activation, stream());
+}
+
+void CudaBackend::gather_vocab_shards(const float* gathered, int64_t shards, int64_t rows, int64_t shard_vocab,
+                                      int64_t vocab, float* logits) {
+  cuda::launch_gather_vocab_shards(gathered, shards, rows, shard_vocab, vocab, logits, stream());
 }
 
 void CudaBackend::gather_logit_rows(const void* x, int64_t dim, void* out) {

@@ -13,9 +13,10 @@
 namespace sabre::cuda {
 
 // ---- row-wise (ops.cu) ----
-// out[r] = table[token_ids[r]] converted, for rows 0 .. rows - 1.
+// out[r] = table[token_ids[r] - first_id] converted, for rows 0 .. rows - 1; zeros for ids outside the
+// table's table_rows rows.
 void launch_embedding(const DeviceStep& step, int64_t rows, const void* table, ElementType table_type, int64_t dim,
-                      ElementType activation, void* out, cudaStream_t stream);
+                      int64_t first_id, int64_t table_rows, ElementType activation, void* out, cudaStream_t stream);
 void launch_rms_norm(const void* x, int64_t rows, int64_t dim, const float* weight, float eps, void* y,
                      ElementType activation, cudaStream_t stream);
 void launch_add_rms_norm(void* x, const void* residual, int64_t rows, int64_t dim, const float* weight, float eps,
@@ -33,6 +34,9 @@ void launch_add(void* x, const void* y, int64_t n, ElementType activation, cudaS
 void launch_add_bias(void* y, int64_t rows, int64_t out, const float* bias, ElementType activation,
                      cudaStream_t stream);
 // out[i] = x[logit_rows[i]] for i < count (rows of dim).
+// logits[r][shard * shard_vocab + j] = gathered[shard][r][j] for columns below vocab.
+void launch_gather_vocab_shards(const float* gathered, int64_t shards, int64_t rows, int64_t shard_vocab, int64_t vocab,
+                                float* logits, cudaStream_t stream);
 void launch_gather_rows(const DeviceStep& step, int64_t count, const void* x, int64_t dim, void* out,
                         ElementType activation, cudaStream_t stream);
 

@@ -12,10 +12,24 @@ constexpr unsigned kRowThreads = 256;
 
 template <class T>
 __global__ void embedding_kernel(DeviceStep step, const std::byte* table, ElementType type, int64_t row_bytes,
-                                 int64_t dim, T* out) {
+                                 int64_t dim, int64_t first_id, int64_t table_rows, T* out) {
   const int64_t r = blockIdx.x;
-  const std::byte* row = table + static_cast<int64_t>(step.token_ids[r]) * row_bytes;
+  const int64_t id = static_cast<int64_t>(step.token_ids[r]) - first_id;
+  if (id < 0 || id >= table_rows) {  // another rank's part of the vocabulary
+    for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) out[r * dim + i] = from_float<T>(0.0f);
+    return;
+  }
+  const std::byte* row = table + id * row_bytes;
   for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) out[r * dim + i] = from_float<T>(load_element(row, type, i));
+}
+
+__global__ void gather_vocab_shards_kernel(const float* gathered, int64_t rows, int64_t shard_vocab, int64_t vocab,
+                                           float* logits) {
+  const int64_t shard = blockIdx.y, r = blockIdx.x;
+  const float* from = gathered + (shard * rows + r) * shard_vocab;
+  for (int64_t j = threadIdx.x; j < shard_vocab && shard * shard_vocab + j < vocab; j += blockDim.x) {
+    logits[r * vocab + shard * shard_vocab + j] = from[j];
+  }
 }
 
 template <class T>
@@ -138,14 +152,23 @@ unsigned stride_blocks(int64_t n) { return static_cast<unsigned>(std::min<int64_
 }  // namespace
 
 void launch_embedding(const DeviceStep& step, int64_t rows, const void* table, ElementType table_type, int64_t dim,
-                      ElementType activation, void* out, cudaStream_t stream) {
+                      int64_t first_id, int64_t table_rows, ElementType activation, void* out, cudaStream_t stream) {
   const auto row_bytes = static_cast<int64_t>(element_bytes(table_type, dim));
   dispatch_float_type(activation, "embedding", [&](auto tag) {
     using T = decltype(tag);
     embedding_kernel<T><<<static_cast<unsigned>(rows), kRowThreads, 0, stream>>>(
-        step, static_cast<const std::byte*>(table), table_type, row_bytes, dim, static_cast<T*>(out));
+        step, static_cast<const std::byte*>(table), table_type, row_bytes, dim, first_id, table_rows,
+        static_cast<T*>(out));
   });
   check_launch("embedding");
+}
+
+void launch_gather_vocab_shards(const float* gathered, int64_t shards, int64_t rows, int64_t shard_vocab, int64_t vocab,
+                                float* logits, cudaStream_t stream) {
+  if (rows == 0) return;
+  gather_vocab_shards_kernel<<<dim3(static_cast<unsigned>(rows), static_cast<unsigned>(shards)), kRowThreads, 0,
+                               stream>>>(gathered, rows, shard_vocab, vocab, logits);
+  check_launch("gather_vocab_shards");
 }
 
 void launch_rms_norm(const void* x, int64_t rows, int64_t dim, const float* weight, float eps, void* y,

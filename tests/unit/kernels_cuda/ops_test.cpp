@@ -119,9 +119,25 @@ TEST_CASE("cuda: embedding rows and gathered logits rows match the CPU", "[cuda]
     auto gt = put(*b.gpu, table);
     auto ct = b.cpu.upload(std::span<const float>(table));
     auto gout = b.gpu->allocate(type, rows * dim), cout = b.cpu.allocate(rows * dim);
-    b.gpu->embedding(gt->raw(), type, dim, gout->raw());
-    b.cpu.embedding(ct->raw(), ElementType::f32, dim, cout->raw());
+    b.gpu->embedding(gt->raw(), type, dim, 0, vocab, gout->raw());
+    b.cpu.embedding(ct->raw(), ElementType::f32, dim, 0, vocab, cout->raw());
     CHECK(relative_error(get(*b.gpu, *gout, rows * dim), get(b.cpu, *cout, rows * dim)) == 0.0);
+    // A rank's slice of the vocabulary: rows 40..79 of the table, zeros for ids outside them.
+    auto gpart = b.gpu->allocate(type, rows * dim), cpart = b.cpu.allocate(rows * dim);
+    b.gpu->embedding(static_cast<std::byte*>(gt->raw()) + element_bytes(type, 40 * dim), type, dim, 40, 40, gpart->raw());
+    b.cpu.embedding(ct->data() + 40 * dim, ElementType::f32, dim, 40, 40, cpart->raw());
+    CHECK(get(*b.gpu, *gpart, rows * dim) == get(b.cpu, *cpart, rows * dim));
+
+    // Three ranks' logits slices of 2 rows x 40 (the last one padding past a vocabulary of 100).
+    std::vector<float> gathered(3 * 2 * 40);
+    for (size_t i = 0; i < gathered.size(); ++i) gathered[i] = static_cast<float>(i);
+    auto gg = b.gpu->upload(std::span<const float>(gathered)), cg = b.cpu.upload(std::span<const float>(gathered));
+    auto gl = b.gpu->allocate(2 * 100), cl = b.cpu.allocate(2 * 100);
+    b.gpu->gather_vocab_shards(gg->data(), 3, 2, 40, 100, gl->data());
+    b.cpu.gather_vocab_shards(cg->data(), 3, 2, 40, 100, cl->data());
+    const auto logits = get(b.cpu, *cl, 200);
+    CHECK(logits[1 * 100 + 45] == gathered[(1 * 2 + 1) * 40 + 5]);  // row 1, column 45: shard 1, row 1, 5
+    CHECK(get(*b.gpu, *gl, 200) == logits);
 
     auto gsel = b.gpu->allocate(type, dim), csel = b.cpu.allocate(dim);
     b.gpu->gather_logit_rows(gout->raw(), dim, gsel->raw());  // the last row: the step's one logits row
