@@ -22,6 +22,7 @@ using submit_atom = caf::atom_constant<caf::atom("submit")>;
 using execute_atom = caf::atom_constant<caf::atom("execute")>;
 using info_atom = caf::atom_constant<caf::atom("info")>;
 using failed_atom = caf::atom_constant<caf::atom("failed")>;
+using launch_atom = caf::atom_constant<caf::atom("launch")>;
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, EngineInfo& x) {

@@ -43,6 +43,8 @@ rank_actor::behavior_type rank_behavior(rank_actor::stateful_pointer<RankState> 
           return output;
         } catch (const std::exception& e) {
           spdlog::error("rank {}: step failed: {}", self->state.rank, e.what());
+          // Peers waiting on this rank in a collective fail at once instead of waiting out the timeout.
+          if (Communicator* communicator = self->state.model->communicator()) communicator->abort();
           return caf::make_error(caf::sec::runtime_error, fmt::format("rank {}: {}", self->state.rank, e.what()));
         }
       },

@@ -19,6 +19,7 @@ struct SchedulerActorState {
   std::vector<rank_actor> ranks;
   std::unordered_map<OwnerId, request_actor> owners;
   caf::duration step_timeout;
+  std::function<void()> abort_collectives;
 };
 
 using SchedulerSelf = scheduler_actor::stateful_pointer<SchedulerActorState>;
@@ -61,7 +62,9 @@ void maybe_step(SchedulerSelf self) {
               },
               [self, id = step->id, rank](caf::error& error) {
                 CoreOutput out;
+                const bool first_failure = !self->state.core->failed();
                 self->state.core->on_rank_failure(id, rank, self->system().render(error), out);
+                if (first_failure && self->state.abort_collectives) self->state.abort_collectives();
                 deliver(self, out);
               });
     }
@@ -69,8 +72,10 @@ void maybe_step(SchedulerSelf self) {
 }
 
 scheduler_actor::behavior_type scheduler_behavior(SchedulerSelf self, EngineCoreOptions options,
-                                                  std::vector<rank_actor> ranks) {
+                                                  std::vector<rank_actor> ranks,
+                                                  std::function<void()> abort_collectives) {
   auto& st = self->state;
+  st.abort_collectives = std::move(abort_collectives);
   st.step_timeout = caf::duration{std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::duration<double>(options.scheduler.step_timeout_seconds))};
   options.world_size = static_cast<int32_t>(ranks.size());
@@ -100,8 +105,9 @@ scheduler_actor::behavior_type scheduler_behavior(SchedulerSelf self, EngineCore
 
 }  // namespace
 
-scheduler_actor spawn_scheduler(caf::actor_system& system, EngineCoreOptions options, std::vector<rank_actor> ranks) {
-  return system.spawn(scheduler_behavior, std::move(options), std::move(ranks));
+scheduler_actor spawn_scheduler(caf::actor_system& system, EngineCoreOptions options, std::vector<rank_actor> ranks,
+                                std::function<void()> abort_collectives) {
+  return system.spawn(scheduler_behavior, std::move(options), std::move(ranks), std::move(abort_collectives));
 }
 
 }  // namespace sabre

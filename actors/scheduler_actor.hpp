@@ -7,6 +7,7 @@
 
 #include <caf/actor_system.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,7 +17,10 @@
 
 namespace sabre {
 
-// `ranks`: rank 0 first; every rank gets every step, rank 0's samples are used.
-scheduler_actor spawn_scheduler(caf::actor_system& system, EngineCoreOptions options, std::vector<rank_actor> ranks);
+// `ranks`: rank 0 first; every rank gets every step, rank 0's samples are used. `abort_collectives`
+// (may be empty) fails the ranks' collectives from the scheduler's thread: called when a rank fails or
+// times out, so that its peers, which may wait on it inside a collective, stop too.
+scheduler_actor spawn_scheduler(caf::actor_system& system, EngineCoreOptions options, std::vector<rank_actor> ranks,
+                                std::function<void()> abort_collectives = {});
 
 }  // namespace sabre

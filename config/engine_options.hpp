@@ -89,9 +89,18 @@ struct SchedulerConfig {
   double step_timeout_seconds = 600;
 };
 
-// Tensor parallelism (later work: only a world of one rank runs today).
+// What the engine does when a rank fails (an exception, a device error, a lost worker) or a step times
+// out. Either way every request running then ends with an error and the ranks' collectives are aborted.
+enum class RankFailurePolicy {
+  stop,     // the engine stops (the server exits 1)
+  restart,  // the engine loads its ranks again and serves new requests; 503 while it does
+};
+
+// Tensor parallelism: the model cut across tensor_parallel_size ranks (model/tensor_parallel.hpp), one
+// thread each in this process.
 struct ParallelConfig {
   int64_t tensor_parallel_size = 1;
+  RankFailurePolicy on_rank_failure = RankFailurePolicy::stop;
 };
 
 // Speculative decoding (later work: refused at start until it exists).

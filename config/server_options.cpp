@@ -111,6 +111,15 @@ const std::vector<FlagSpec>& flag_specs() {
     value("max-num-seqs", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
       o.engine.scheduler.max_num_seqs = parse_int(v, f, 1, kMax);
     });
+    value("on-rank-failure", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
+      if (v == "stop") {
+        o.engine.parallel.on_rank_failure = RankFailurePolicy::stop;
+      } else if (v == "restart") {
+        o.engine.parallel.on_rank_failure = RankFailurePolicy::restart;
+      } else {
+        throw OptionsError(fmt::format("{}: expected stop or restart, got '{}'", f, v));
+      }
+    });
     value("step-timeout", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
       const double seconds = parse_double(v, f);
       if (!(seconds > 0)) throw OptionsError(fmt::format("{}: must be above 0 seconds, got {}", f, v));
@@ -313,9 +322,6 @@ void validate_server_options(ServerOptions& o) {
     throw OptionsError(fmt::format("--chat-template: {} is not a file", o.http.chat_template.string()));
   }
 
-  if (o.engine.parallel.tensor_parallel_size > 1) {
-    not_supported(fmt::format("--tensor-parallel-size {} (tensor parallelism)", o.engine.parallel.tensor_parallel_size));
-  }
   if (!o.engine.speculative.draft_model.empty()) not_supported("--draft-model (speculative decoding)");
   if (!o.engine.speculative.method.empty()) not_supported("--speculative-method (speculative decoding)");
   if (o.decode_algo != "normal") not_supported(fmt::format("--decode-algo {} (speculative decoding)", o.decode_algo));
@@ -385,8 +391,13 @@ Engine:
   --no-async-scheduling           plan each step only after the previous one finished (default: step N+1 is
                                   planned while step N runs)
   --step-timeout SECONDS          a step the ranks have not finished this long after it was sent fails the
-                                  engine: running requests end with an error and the server exits 1
-                                  (default 600)
+                                  engine like a failed rank (default 600)
+  --tensor-parallel-size N        [--tensor_parallel_size, --tp] cut the model across N ranks, one thread
+                                  each (cpu: the threads shared out; cuda: GPUs 0..N-1); N must divide the
+                                  attention heads and the MLP, and divide or be a multiple of the kv heads
+  --on-rank-failure stop|restart  when a rank fails or times out, running requests end with an error, then
+                                  stop: the server exits 1 (default); restart: the ranks are loaded again
+                                  and new requests are answered 503 until they are
 
 GPU (--device cuda):
   --gpu-memory-utilization F      [--max_gpu_memory_utilization] share of (device memory - weights) the KV
@@ -396,7 +407,6 @@ GPU (--device cuda):
                                   (default: --max-num-seqs)
 
 Accepted for compatibility (features not supported yet or without effect here):
-  --tensor-parallel-size N        [--tensor_parallel_size] only 1 is supported
   --draft-model DIR               [--draft.model] speculative decoding: not supported yet
   --draft-tokenizer DIR           [--draft.tokenizer_dir]
   --speculative-steps K           [--gamma] draft tokens per step (default 4)

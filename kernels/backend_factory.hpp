@@ -14,10 +14,21 @@ namespace sabre {
 // matrix units are many times slower at it.
 ElementType gpu_float_type(ModelDtype requested, std::string_view checkpoint_dtype);
 
-// options.device "cpu" -> the CPU backend (threads, batch_invariant). "cuda" -> the CUDA backend on GPU 0
-// (CUDA_VISIBLE_DEVICES picks it) computing in gpu_float_type(requested, checkpoint_dtype), or an error
-// saying the build has no CUDA backend or the machine no GPU. Anything else -> an error listing the devices.
+// Which rank of a tensor-parallel group of this process the backend serves.
+struct RankPlacement {
+  int rank = 0;
+  int world_size = 1;
+};
+
+// options.device "cpu" -> the CPU backend (batch_invariant; the ranks of a group share options.threads,
+// or every hardware thread, evenly, at least one each). "cuda" -> the CUDA backend on GPU `rank`
+// (CUDA_VISIBLE_DEVICES picks which they are) computing in gpu_float_type(requested, checkpoint_dtype),
+// or an error saying the build has no CUDA backend, or that the machine has fewer GPUs than ranks.
+// Anything else -> an error listing the devices.
 std::unique_ptr<Backend> make_backend(const DeviceOptions& options, ModelDtype requested = ModelDtype::automatic,
-                                      std::string_view checkpoint_dtype = {});
+                                      std::string_view checkpoint_dtype = {}, RankPlacement placement = {});
+
+// The CPU threads rank `placement.rank` gets of `threads` (0: every hardware thread).
+unsigned rank_threads(unsigned threads, RankPlacement placement);
 
 }  // namespace sabre

@@ -40,8 +40,11 @@ class RendezvousStore {
  public:
   virtual ~RendezvousStore() = default;
   virtual void set(const std::string& key, const std::vector<char>& value) = 0;
-  // Throws std::runtime_error naming the key when it is not set within `timeout`.
+  // Throws std::runtime_error naming the key when it is not set within `timeout`, or once cancelled.
   virtual std::vector<char> get(const std::string& key, std::chrono::milliseconds timeout) = 0;
+  // Fails every get() waiting now or to come with `why`: a rank that cannot join (its load failed) must
+  // not leave the others waiting out the timeout.
+  virtual void cancel(const std::string& why) = 0;
 };
 
 // The store for ranks that share a process.

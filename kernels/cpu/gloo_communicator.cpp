@@ -11,6 +11,7 @@
 #include <gloo/transport/tcp/device.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -118,28 +119,49 @@ class GlooCommunicator final : public Communicator {
   }
 
   void abort() override {
-    // Dropping the context closes this rank's connections: a peer waiting on one of them fails at once.
-    context_.reset();
+    // Closing this rank's connections fails at once every peer collective waiting on this rank. A rank
+    // inside a collective (abort may come from another thread: the engine's, after a step timeout) keeps
+    // its connections until that collective ends, since closing them would also deafen it to the peers
+    // whose closing is what wakes it; it closes them on its way out (run()).
+    aborted_ = true;
+    if (!in_collective_) close_connections();
   }
 
  private:
   const std::shared_ptr<gloo::Context>& live() const {
-    if (!context_) throw std::runtime_error(fmt::format("rank {}: the Gloo group was aborted", rank_));
+    if (aborted_) throw std::runtime_error(fmt::format("rank {}: the Gloo group was aborted", rank_));
     return context_;
   }
   uint32_t next_tag() { return tag_++; }
   template <class F>
   void run(const char* what, F&& f) {
+    in_collective_ = true;
     try {
       f();
     } catch (const std::exception& e) {
+      in_collective_ = false;
+      if (aborted_) close_connections();
       throw std::runtime_error(fmt::format("rank {} of {}: Gloo {} failed: {}", rank_, size_, what, e.what()));
     }
+    in_collective_ = false;
+    if (aborted_) {
+      close_connections();
+      throw std::runtime_error(fmt::format("rank {} of {}: Gloo {}: the group was aborted", rank_, size_, what));
+    }
+  }
+  void close_connections() {
+    std::lock_guard lock(close_mutex_);
+    if (!closed_) context_->closeConnections();
+    closed_ = true;
   }
 
   int rank_;
   int size_;
   std::shared_ptr<gloo::Context> context_;
+  std::atomic<bool> aborted_{false};
+  std::atomic<bool> in_collective_{false};
+  std::mutex close_mutex_;
+  bool closed_ = false;
   uint32_t tag_ = 0;
 };
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <nccl.h>
 
+#include <atomic>
 #include <cstring>
 #include <stdexcept>
 
@@ -40,12 +41,14 @@ class NcclCommunicator final : public Communicator {
       std::memcpy(id.internal, bytes.data(), sizeof(id.internal));
     }
     cuda::use_device(device_);
-    check(ncclCommInitRank(&comm_, size_, id, rank_), "joining the group");
+    ncclComm_t comm = nullptr;
+    check(ncclCommInitRank(&comm, size_, id, rank_), "joining the group");
+    comm_ = comm;
     scratch_ = cuda::DeviceMemory(sizeof(int32_t), "an NCCL barrier's scratch");
   }
 
   ~NcclCommunicator() override {
-    if (comm_ != nullptr) ncclCommDestroy(comm_);
+    if (ncclComm_t comm = comm_.exchange(nullptr)) ncclCommDestroy(comm);
   }
 
   int rank() const override { return rank_; }
@@ -71,16 +74,16 @@ class NcclCommunicator final : public Communicator {
   }
 
   void abort() override {
-    if (comm_ != nullptr) {
-      ncclCommAbort(comm_);  // the peers' collectives with this rank fail instead of waiting
-      comm_ = nullptr;
-    }
+    // May come from another thread (the engine's, after a step timeout): NCCL allows that, and it ends
+    // the collectives running on this rank and makes its peers' fail instead of waiting.
+    if (ncclComm_t comm = comm_.exchange(nullptr)) ncclCommAbort(comm);
   }
 
  private:
   ncclComm_t live() const {
-    if (comm_ == nullptr) throw std::runtime_error(fmt::format("rank {}: the NCCL group was aborted", rank_));
-    return comm_;
+    ncclComm_t comm = comm_.load();
+    if (comm == nullptr) throw std::runtime_error(fmt::format("rank {}: the NCCL group was aborted", rank_));
+    return comm;
   }
   void check(ncclResult_t result, const char* what) const {
     if (result == ncclSuccess) return;
@@ -92,7 +95,7 @@ class NcclCommunicator final : public Communicator {
   int size_;
   int device_;
   cudaStream_t stream_;
-  ncclComm_t comm_ = nullptr;
+  std::atomic<ncclComm_t> comm_{nullptr};
   cuda::DeviceMemory scratch_;
 };
 

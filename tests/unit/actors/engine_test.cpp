@@ -15,21 +15,10 @@ namespace sabre {
 namespace {
 
 using engine_test::fixture_model;
+using engine_test::Golden;
+using engine_test::load_golden;
 using engine_test::greedy_request;
 using engine_test::TestEngine;
-
-struct Golden {
-  std::vector<int32_t> prompt, greedy;
-};
-
-Golden load_golden(const std::string& model) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc = parser.load((fixture_model(model) / "golden.json").string());
-  Golden g;
-  for (int64_t id : doc["prompt_ids"].get_array()) g.prompt.push_back(static_cast<int32_t>(id));
-  for (int64_t id : doc["greedy_ids"].get_array()) g.greedy.push_back(static_cast<int32_t>(id));
-  return g;
-}
 
 EngineOptions small_engine(const std::string& model) {
   EngineOptions options;

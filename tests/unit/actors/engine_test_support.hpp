@@ -4,6 +4,7 @@
 // instead of hanging it.
 
 #include <caf/all.hpp>
+#include <simdjson.h>
 
 #include <chrono>
 #include <filesystem>
@@ -170,6 +171,20 @@ struct TestEngine {
 
 inline std::filesystem::path fixture_model(const std::string& name) {
   return std::filesystem::path(SABRE_TEST_FIXTURES) / "models" / name;
+}
+
+// A fixture's prompt and transformers' greedy continuation of it (golden.json).
+struct Golden {
+  std::vector<int32_t> prompt, greedy;
+};
+
+inline Golden load_golden(const std::string& model) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parser.load((fixture_model(model) / "golden.json").string());
+  Golden g;
+  for (int64_t id : doc["prompt_ids"].get_array()) g.prompt.push_back(static_cast<int32_t>(id));
+  for (int64_t id : doc["greedy_ids"].get_array()) g.greedy.push_back(static_cast<int32_t>(id));
+  return g;
 }
 
 inline GenerationRequest greedy_request(std::vector<int32_t> prompt, int64_t max_tokens) {

@@ -88,6 +88,18 @@ TEST_CASE("server options: every flag, dashes and --flag=value", "[options]") {
   CHECK_FALSE(o.engine.device.enable_cuda_graph);
 }
 
+TEST_CASE("server options: tensor parallelism and what a failed rank does", "[options]") {
+  ServerOptions o = parse({"--model", kModel, "--tp", "4", "--on-rank-failure", "restart"});
+  CHECK(o.engine.parallel.tensor_parallel_size == 4);
+  CHECK(o.engine.parallel.on_rank_failure == RankFailurePolicy::restart);
+  validate_server_options(o);
+  o = parse({"--model", kModel, "--tensor-parallel-size=2"});
+  CHECK(o.engine.parallel.on_rank_failure == RankFailurePolicy::stop);
+  CHECK_THROWS_WITH(parse({"--model", kModel, "--on-rank-failure", "retry"}),
+                    Catch::Contains("--on-rank-failure") && Catch::Contains("stop or restart"));
+  CHECK_THROWS_WITH(parse({"--model", kModel, "--tp", "0"}), Catch::Contains("--tp"));
+}
+
 TEST_CASE("server options: underscores and BladeLLM's spellings", "[options]") {
   const ServerOptions o =
       parse({"--model", kModel, "--tensor_parallel_size", "1", "--max_gpu_memory_utilization", "0.5", "--decode_algo",
@@ -197,7 +209,6 @@ TEST_CASE("server options: errors name the flag", "[options]") {
 TEST_CASE("server options: features that do not exist yet parse but fail validation", "[options]") {
   using Catch::Contains;
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{"--tensor-parallel-size", "2"}, "--tensor-parallel-size 2"},
       {{"--draft-model", "/x"}, "--draft-model"},
       {{"--draft.model", "/x"}, "--draft-model"},
       {{"--speculative-method", "ngram"}, "--speculative-method"},

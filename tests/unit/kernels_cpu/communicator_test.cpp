@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -94,6 +95,43 @@ TEST_CASE("gloo: a rank that aborts fails its peer's collective at once", "[comm
                         60s),
                     Catch::Contains("rank 0 of 2") && Catch::Contains("all-reduce"));
   CHECK(peer_failed);
+  CHECK(std::chrono::steady_clock::now() - start < 30s);  // long before the 60 s timeout
+}
+
+TEST_CASE("gloo: aborting every rank from another thread frees the one waiting in a collective",
+          "[communicator]") {
+  // What the engine does after a step timeout: rank 0 waits in an all-reduce that rank 1 (busy
+  // elsewhere) has not entered; the engine aborts both.
+  const auto start = std::chrono::steady_clock::now();
+  std::atomic<int> ready{0};
+  std::array<std::atomic<Communicator*>, 2> ranks{nullptr, nullptr};
+  std::thread engine([&] {
+    while (ready.load() < 2) std::this_thread::sleep_for(10ms);
+    std::this_thread::sleep_for(300ms);
+    for (auto& rank : ranks) rank.load()->abort();
+  });
+  std::atomic<bool> rank1_refused{false};
+  CHECK_THROWS_WITH(on_ranks(
+                        2,
+                        [&](Communicator& c) {
+                          ranks[static_cast<size_t>(c.rank())] = &c;
+                          ++ready;
+                          std::vector<float> x(16, 1.0f);
+                          if (c.rank() == 1) {
+                            std::this_thread::sleep_for(2s);
+                            try {
+                              c.all_reduce_sum(x.data(), 16, ElementType::f32);
+                            } catch (const std::exception& e) {
+                              rank1_refused = std::string(e.what()).find("aborted") != std::string::npos;
+                            }
+                            return;
+                          }
+                          c.all_reduce_sum(x.data(), 16, ElementType::f32);
+                        },
+                        60s),
+                    Catch::Contains("rank 0 of 2") && Catch::Contains("all-reduce"));
+  engine.join();
+  CHECK(rank1_refused);
   CHECK(std::chrono::steady_clock::now() - start < 30s);  // long before the 60 s timeout
 }
 

@@ -1,0 +1,41 @@
+#pragma once
+// The ranks of one tensor-parallel group of this process, loaded together: one backend per rank (CPU
+// threads shared out, or GPU `rank`), the group's communicator (Gloo or NCCL, joined through an
+// in-process rendezvous), and each rank's shard of the model read from the one opened checkpoint
+// (model/tensor_parallel.hpp). Loading runs on one thread per rank, since joining the group and the
+// GPU's profiling step are collective. One block pool serves the scheduler: each rank holds its kv
+// heads' part of every block, so the pool has as many blocks as the tightest rank can hold.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "config/engine_options.hpp"
+#include "kernels/step.hpp"
+#include "model/checkpoint.hpp"
+#include "model/transformer.hpp"
+
+namespace sabre {
+
+struct RankGroup {
+  // Index = rank. Each model keeps its backend (and its communicator) alive.
+  std::vector<std::shared_ptr<Transformer>> models;
+  int64_t num_kv_blocks = 0;
+  ElementType kv_dtype = ElementType::f32;
+  size_t kv_block_bytes = 0;  // one block over all ranks
+
+  int world_size() const { return static_cast<int>(models.size()); }
+  // Fails every collective of every rank now or to come, from any thread (see Communicator::abort):
+  // what the engine does when a rank fails or stops answering, so that no rank waits on it for ever.
+  void abort_collectives() const;
+};
+
+// Loads options.parallel.tensor_parallel_size ranks of `checkpoint`. `blocks_per_sequence` is one
+// max_model_len sequence's blocks (the GPU memory plan's floor). Throws std::runtime_error with the
+// numbers when the model does not divide among the ranks or there are fewer GPUs than ranks, and the
+// first rank's error when a rank cannot load (the others are released, not left waiting).
+RankGroup load_rank_group(const EngineOptions& options, const Checkpoint& checkpoint, const StepLimits& limits,
+                          int64_t blocks_per_sequence);
+
+}  // namespace sabre
