@@ -7,7 +7,7 @@
 #include <stdexcept>
 
 #include "actors/rank_actor.hpp"
-#include "actors/rank_group.hpp"
+#include "model/rank_group.hpp"
 #include "actors/scheduler_actor.hpp"
 
 namespace sabre {

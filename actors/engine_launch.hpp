@@ -1,6 +1,6 @@
 #pragma once
 // Everything below the engine's facade, started from an opened checkpoint: the rank group
-// (actors/rank_group.hpp), one rank actor per rank, and the scheduler actor over them. The facade
+// (model/rank_group.hpp), one rank actor per rank, and the scheduler actor over them. The facade
 // launches once at start, and again after a rank failure when --on-rank-failure restart asks for it.
 
 #include <caf/actor_system.hpp>

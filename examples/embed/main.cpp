@@ -2,7 +2,7 @@
 // sends several requests at once from a "printer" actor of its own, and prints the tokens as they
 // stream back, tagged by request. No HTTP anywhere: the engine is just actors.
 //
-//   sabre-embed [--model PATH] [--tokenizer DIR] [--max-tokens N] [--threads N] [PROMPT ...]
+//   sabre-embed [--model PATH] [--tokenizer DIR] [--max-tokens N] [--threads N] [--tensor-parallel-size N] [PROMPT ...]
 #include <caf/all.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -22,6 +22,7 @@ struct Options {
   std::string tokenizer;  // directory with tokenizer.json, when not beside the model
   int64_t max_tokens = 24;
   unsigned threads = 0;
+  int64_t tensor_parallel_size = 1;
   std::vector<std::string> prompts;
 };
 
@@ -37,8 +38,10 @@ Options parse(int argc, char** argv) {
     else if (arg == "--tokenizer") o.tokenizer = value();
     else if (arg == "--max-tokens") o.max_tokens = std::stoll(value());
     else if (arg == "--threads") o.threads = static_cast<unsigned>(std::stoul(value()));
+    else if (arg == "--tensor-parallel-size" || arg == "--tp") o.tensor_parallel_size = std::stoll(value());
     else if (arg == "--help" || arg == "-h") {
-      std::cout << "usage: sabre-embed [--model PATH] [--tokenizer DIR] [--max-tokens N] [--threads N] [PROMPT ...]\n";
+      std::cout << "usage: sabre-embed [--model PATH] [--tokenizer DIR] [--max-tokens N] [--threads N] [--tensor-parallel-size N] "
+                   "[PROMPT ...]\n";
       std::exit(0);
     } else if (arg.starts_with("--")) throw std::runtime_error(fmt::format("unknown flag {}", arg));
     else o.prompts.push_back(arg);
@@ -103,6 +106,7 @@ int main(int argc, char** argv) {
     engine_options.model = options.model;
     engine_options.tokenizer = options.tokenizer;
     engine_options.device.threads = options.threads;
+    engine_options.parallel.tensor_parallel_size = options.tensor_parallel_size;
     engine_options.cache.kv_cache_bytes = int64_t{512} << 20;  // SmolLM2: 8192 tokens of context need 377 MB
     const sabre::engine_actor engine = sabre::spawn_engine(system, engine_options);
 

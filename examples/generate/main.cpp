@@ -10,13 +10,14 @@
 #include <optional>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "config/text/read_file.hpp"
 #include "json_output.hpp"
-#include "kernels/backend_factory.hpp"
 #include "model/chat/chat_template.hpp"
 #include "model/checkpoint.hpp"
 #include "model/generator.hpp"
+#include "model/rank_group.hpp"
 #include "model/tokenizer/incremental_decoder.hpp"
 #include "model/tokenizer/tokenizer.hpp"
 #include "options.hpp"
@@ -25,6 +26,37 @@ namespace {
 
 using namespace sabre;
 using namespace sabre::generate_cli;
+
+// Every rank of the group runs the same generation (their collectives meet in each step, and they
+// sample alike from the same gathered logits and seed); rank 0, on this thread, reports the tokens.
+// A rank that fails aborts the group's collectives so that no other waits on it.
+GenerationResult generate_on_ranks(const RankGroup& ranks, std::span<const int32_t> prompt,
+                                   const GenerationOptions& generation, const TokenCallback& on_token) {
+  std::vector<std::exception_ptr> errors(ranks.models.size());
+  std::vector<std::thread> others;
+  for (size_t r = 1; r < ranks.models.size(); ++r) {
+    others.emplace_back([&, r] {
+      try {
+        generate(*ranks.models[r], prompt, generation);
+      } catch (...) {
+        errors[r] = std::current_exception();
+        ranks.abort_collectives();
+      }
+    });
+  }
+  GenerationResult result;
+  try {
+    result = generate(*ranks.models[0], prompt, generation, on_token);
+  } catch (...) {
+    errors[0] = std::current_exception();
+    ranks.abort_collectives();
+  }
+  for (auto& t : others) t.join();
+  for (const auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+  return result;
+}
 
 struct TokenizerFiles {
   std::string tokenizer_json, tokenizer_config_json, chat_template_jinja, origin;
@@ -111,9 +143,13 @@ int run(const Options& options) {
   spdlog::info("{} prompt tokens; temperature {}, top_p {}, top_k {}, seed {}", prompt_ids.size(),
                generation.sampling.temperature, generation.sampling.top_p, generation.sampling.top_k, seed);
 
-  auto backend = make_backend(options.device, options.weights.dtype, checkpoint.config.torch_dtype);
-  Transformer model(checkpoint.config, *checkpoint.weights, *backend, {}, options.weights);
-  checkpoint.weights.reset();  // the backend holds its own converted copy; drop the file's (or GGUF's) one
+  EngineOptions load;
+  load.device = options.device;
+  load.weights = options.weights;
+  load.parallel.tensor_parallel_size = options.tensor_parallel_size;
+  load.cache.num_kv_blocks = 1;  // no shared pool: generate() gives the sequence a KV cache of its own
+  const RankGroup ranks = load_rank_group(load, checkpoint, {}, 1);
+  checkpoint.weights.reset();  // the backends hold their own converted copy; drop the file's (or GGUF's) one
 
   std::optional<IncrementalDecoder> stream;
   if (tokenizer && !options.json) stream.emplace(*tokenizer, /*skip_special_tokens=*/true, prompt_ids);
@@ -125,7 +161,7 @@ int run(const Options& options) {
     }
     return true;
   };
-  const GenerationResult result = generate(model, prompt_ids, generation, on_token);
+  const GenerationResult result = generate_on_ranks(ranks, prompt_ids, generation, on_token);
 
   if (options.json) {
     std::optional<std::string> text;

@@ -59,7 +59,10 @@ GGUF file.
   --ignore-eos         do not stop at end-of-sequence ids
   --device cpu|cuda    where to run (default cpu; cuda: GPU 0 of CUDA_VISIBLE_DEVICES, in --dtype,
                        bf16 for an fp32 checkpoint unless --dtype float32)
-  --threads N          CPU threads (default: all)
+  --threads N          CPU threads (default: all; shared out among the ranks)
+  --tensor-parallel-size N, --tp N
+                       cut the model across N ranks, one thread each, as sabre-server does (cpu: Gloo
+                       between them; cuda: GPUs 0..N-1, NCCL); N must divide the heads and the MLP
   --batch-invariant    CPU: compute every linear layer with the row-invariant kernels, so each token's
                        result is bit-identical whatever else shares its step (what the serving engine
                        uses); slower prefill than the default OpenBLAS path
@@ -91,6 +94,7 @@ Options parse_options(int argc, char** argv) {
       {"--device", Kind::value},     {"--threads", Kind::value},    {"--ignore-eos", Kind::flag},
       {"--gguf-weights", Kind::value}, {"--batch-invariant", Kind::flag}, {"--dtype", Kind::value},
       {"--kv-cache-dtype", Kind::value}, {"--load-format", Kind::value},
+      {"--tensor-parallel-size", Kind::value}, {"--tp", Kind::value},
       {"--chat", Kind::flag},        {"--json", Kind::flag},        {"--verbose", Kind::flag},
       {"--help", Kind::flag},        {"-h", Kind::flag},
   };
@@ -128,6 +132,10 @@ Options parse_options(int argc, char** argv) {
       else throw UsageError(fmt::format("--gguf-weights must be quantized or f32, got '{}'", value));
     }
     else if (arg == "--batch-invariant") o.device.batch_invariant = true;
+    else if (arg == "--tensor-parallel-size" || arg == "--tp") {
+      o.tensor_parallel_size = parse_number<int64_t>(arg, value, "a whole number >= 1");
+      if (o.tensor_parallel_size < 1) throw UsageError(fmt::format("{} must be at least 1, got '{}'", arg, value));
+    }
     else if (arg == "--load-format") {
       const auto format = parse_load_format(value);
       if (!format) throw UsageError(fmt::format("--load-format must be auto or dummy, got '{}'", value));

@@ -32,6 +32,7 @@ struct Options {
   DeviceOptions device;  // --device, --threads, --batch-invariant
   WeightOptions weights;  // --dtype, --gguf-weights
   KvCacheDtype kv_cache_dtype = KvCacheDtype::automatic;
+  int64_t tensor_parallel_size = 1;
   bool json = false;
   bool verbose = false;
   bool help = false;

@@ -10,6 +10,15 @@ set_tests_properties(cli_embed_streams_requests PROPERTIES
   FAIL_REGULAR_EXPRESSION "error"
   TIMEOUT 120)
 
+# The engine embedded with its model cut across two ranks.
+add_test(NAME cli_embed_tensor_parallel
+  COMMAND sabre-embed --model ${_engine_models}/qwen3_qknorm --tokenizer ${_engine_models}/byte_tokenizer
+          --max-tokens 8 --threads 2 --tp 2 "Hello, tiny model!" "A second request")
+set_tests_properties(cli_embed_tensor_parallel PROPERTIES
+  PASS_REGULAR_EXPRESSION "on 2 ranks.*finished: length after 8 tokens.*finished: length after 8 tokens"
+  FAIL_REGULAR_EXPRESSION "error"
+  TIMEOUT 120)
+
 add_test(NAME cli_embed_bad_model COMMAND sabre-embed --model ${_engine_models}/does_not_exist)
 set_tests_properties(cli_embed_bad_model PROPERTIES
   PASS_REGULAR_EXPRESSION "does_not_exist"

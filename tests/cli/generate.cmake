@@ -33,6 +33,17 @@ sabre_generate_test(prompt_ids_greedy
        --ignore-eos --json
   GOLDEN_IDS "${_gen_greedy}")
 
+# The same on 2 and 4 CPU ranks (tensor parallelism, Gloo between the rank threads): HF's ids.
+foreach(_gen_tp 2 4)
+  sabre_generate_test(tensor_parallel_${_gen_tp}
+    ARGS --model ${_gen_models}/llama_gqa_untied --prompt-ids ${_gen_prompt_csv} --max-tokens 32 --temperature 0
+         --ignore-eos --json --tp ${_gen_tp} --threads ${_gen_tp}
+    GOLDEN_IDS "${_gen_greedy}")
+endforeach()
+sabre_generate_test(tensor_parallel_heads_do_not_divide
+  ARGS --model ${_gen_models}/llama_gqa_untied --prompt-ids 1,2 --tp 3
+  EXIT 1 STDERR "8 attention heads do not divide among 3 ranks")
+
 # A bf16 checkpoint kept in bf16 (auto), and widened with --dtype float32: both give the float64
 # reference's ids on its bf16 weights (tests/fixtures/models/bf16, make_bf16_models.py).
 file(READ ${_gen_models}/bf16/llama_gqa_untied/golden.json _gen_bf16_golden)

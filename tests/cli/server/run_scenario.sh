@@ -13,6 +13,13 @@ extra=
 [ "$scenario" = overloaded ] && extra="--max-num-seqs 1 --max-waiting 1"
 # engine_failure: rank 0 fails its third step as a device error would (fault injection for tests).
 if [ "$scenario" = engine_failure ]; then SABRE_FAULT_INJECT_RANK_STEP=3; export SABRE_FAULT_INJECT_RANK_STEP; fi
+# tp_rank_failure / tp_restart: the model on two ranks, rank 1 fails its third step; the engine stops, or
+# loads its ranks again.
+case $scenario in
+  tp_rank_failure) extra="--tp 2"; SABRE_FAULT_INJECT_RANK_STEP=1:3; export SABRE_FAULT_INJECT_RANK_STEP ;;
+  tp_restart) extra="--tp 2 --on-rank-failure restart"; SABRE_FAULT_INJECT_RANK_STEP=1:3
+    export SABRE_FAULT_INJECT_RANK_STEP ;;
+esac
 # shellcheck disable=SC2086
 "$server" --model "$models/qwen3_qknorm" --tokenizer "$models/byte_tokenizer" --host 127.0.0.1 --port 0 \
   --threads 1 --kv-cache-memory 64MiB --api-key TOKEN $extra >"$work/server.log" 2>&1 &
@@ -84,7 +91,7 @@ case $scenario in
     grep -l '"code":"server_overloaded"' "$work"/body* >/dev/null || fail "no server_overloaded error object"
     echo "overloaded: $busy x 503 with Retry-After, $ok x 200"
     ;;
-  engine_failure)
+  engine_failure|tp_rank_failure)
     # The stream running when the rank fails ends with an error event and [DONE]; the server then stops
     # by itself, exits 1, and says why.
     curl -s -N -H "Authorization: TOKEN" -d '{"prompt":"Hi","stream":true,"max_tokens":50,"ignore_eos":true}' \
@@ -102,6 +109,26 @@ case $scenario in
     echo "engine failure: error event and [DONE] to the client, server exit status 1"
     echo PASS
     exit 0
+    ;;
+  tp_restart)
+    # The stream running when rank 1 fails ends with an error and [DONE]; the server keeps running,
+    # answers 503 while its ranks load again, then serves.
+    curl -s -N -H "Authorization: TOKEN" -d '{"prompt":"Hi","stream":true,"max_tokens":50,"ignore_eos":true}' \
+      "$url/v1/completions" >"$work/out" 2>&1 || fail "curl failed"
+    grep -q '"type":"internal_error"' "$work/out" || fail "no internal_error event: $(tail -c 400 "$work/out")"
+    [ "$(tail -n 2 "$work/out" | head -n 1)" = "data: [DONE]" ] || fail "the stream does not end with [DONE]"
+    code=
+    for _ in $(seq 1 200); do
+      code=$(curl -s -o "$work/out" -w '%{http_code}' -H "Authorization: TOKEN" \
+        -d '{"prompt":"Hi","max_tokens":8,"ignore_eos":true}' "$url/v1/completions")
+      [ "$code" = 200 ] && break
+      [ "$code" = 503 ] || fail "status $code while restarting: $(cat "$work/out")"
+      sleep 0.05
+    done
+    [ "$code" = 200 ] || fail "no completion after the restart: status $code"
+    grep -q '"completion_tokens":8' "$work/out" || fail "no 8-token completion: $(cat "$work/out")"
+    grep -q "ranks restarted" "$work/server.log" || fail "the log does not say the ranks restarted"
+    echo "rank failure with restart: error event to the running stream, then 200 with 8 tokens"
     ;;
   openai_client)
     # OPENAI_PYTHON: a Python interpreter that can import openai (tests/cli/server.cmake finds one).

@@ -1,4 +1,4 @@
-#include "actors/gpu_memory_plan.hpp"
+#include "model/gpu_memory_plan.hpp"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "actors/rank_group.hpp"
+#include "model/rank_group.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -10,7 +10,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "actors/gpu_memory_plan.hpp"
+#include "model/gpu_memory_plan.hpp"
 #include "kernels/backend_factory.hpp"
 #include "model/profile_step.hpp"
 #include "model/tensor_parallel.hpp"

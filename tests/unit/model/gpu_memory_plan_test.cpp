@@ -3,7 +3,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "actors/gpu_memory_plan.hpp"
+#include "model/gpu_memory_plan.hpp"
 
 using namespace sabre;
 using Catch::Contains;
