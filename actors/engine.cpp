@@ -1,16 +1,19 @@
 #include "actors/engine.hpp"
 
 #include <caf/all.hpp>
+#include <caf/io/all.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
 
+#include "actors/coordinator.hpp"
 #include "actors/engine_launch.hpp"
 #include "actors/request_actor.hpp"
 #include "model/checkpoint.hpp"
@@ -22,6 +25,15 @@ void add_engine_message_types(caf::actor_system_config& config) {
   config.add_message_type<TokenDelta>("sabre.TokenDelta");
   config.add_message_type<GenerationFinished>("sabre.GenerationFinished");
   config.add_message_type<EngineInfo>("sabre.EngineInfo");
+  // What crosses to ranks in sabre-worker processes, and the network layer that carries it.
+  config.add_message_type<StepInput>("sabre.StepInput");
+  config.add_message_type<StepOutput>("sabre.StepOutput");
+  config.add_message_type<WorkerPlan>("sabre.WorkerPlan");
+  config.add_message_type<rank_actor>("sabre.rank_actor");
+  config.add_message_type<std::vector<rank_actor>>("sabre.rank_actors");
+  config.add_message_type<worker_actor>("sabre.worker_actor");
+  config.add_message_type<std::vector<worker_actor>>("sabre.worker_actors");
+  config.load<caf::io::middleman>();
 }
 
 }  // namespace sabre
@@ -106,7 +118,11 @@ void on_scheduler_failed(EngineSelf self, const caf::error& reason) {
 }
 
 engine_actor::behavior_type engine_behavior(EngineSelf self, LaunchedEngine launched, RequestContext context,
-                                            std::string model_name, Relaunch relaunch) {
+                                            std::string model_name, Relaunch relaunch,
+                                            std::optional<coordinator_actor> coordinator) {
+  // The coordinator of the worker nodes lives as long as the engine (and the workers, which watch it,
+  // stop when it goes).
+  if (coordinator) self->link_to(*coordinator);
   self->state.model_name = std::move(model_name);
   self->state.context = std::move(context);
   self->state.relaunch = std::move(relaunch);
@@ -179,6 +195,32 @@ void wait_for_release(const std::vector<std::weak_ptr<const Transformer>>& model
   }
 }
 
+// With several nodes: the coordinator the sabre-worker processes join, published at --dist-init-addr.
+std::optional<RemoteNodes> publish_coordinator(caf::actor_system& system, const ParallelConfig& parallel) {
+  if (parallel.nnodes <= 1) return std::nullopt;
+  if (parallel.nnodes > parallel.tensor_parallel_size || parallel.tensor_parallel_size % parallel.nnodes != 0) {
+    throw std::runtime_error(fmt::format("--nnodes {}: the {} ranks of --tensor-parallel-size must divide evenly "
+                                         "among the nodes",
+                                         parallel.nnodes, parallel.tensor_parallel_size));
+  }
+  if (!system.has_middleman()) {
+    throw std::runtime_error("--nnodes > 1 needs CAF's network layer: load caf::io::middleman in the "
+                             "actor_system_config (add_engine_message_types does)");
+  }
+  const auto [host, port] = parse_host_port(parallel.dist_init_addr, "--dist-init-addr");
+  RemoteNodes remote;
+  remote.coordinator = spawn_coordinator(system, static_cast<int32_t>(parallel.nnodes));
+  auto published = system.middleman().publish(remote.coordinator, port, host.c_str(), true);
+  if (!published) {
+    caf::anon_send_exit(remote.coordinator, caf::exit_reason::user_shutdown);
+    throw std::runtime_error(fmt::format("--dist-init-addr {}: cannot listen there: {}", parallel.dist_init_addr,
+                                         system.render(published.error())));
+  }
+  remote.store = std::make_shared<CoordinatorStore>(system, remote.coordinator);
+  spdlog::info("engine: coordinator for {} node(s) listening at {}:{}", parallel.nnodes, host, *published);
+  return remote;
+}
+
 }  // namespace
 
 engine_actor spawn_engine(caf::actor_system& system, const EngineOptions& options) {
@@ -190,7 +232,15 @@ engine_actor spawn_engine(caf::actor_system& system, const EngineOptions& option
 engine_actor spawn_engine(caf::actor_system& system, const EngineOptions& options, Checkpoint checkpoint,
                           std::shared_ptr<const ServedModel> served) {
   auto metrics = std::make_shared<EngineMetrics>();
-  LaunchedEngine launched = launch_engine(system, options, checkpoint, metrics, 0);
+  const std::optional<RemoteNodes> remote = publish_coordinator(system, options.parallel);
+  const RemoteNodes* nodes = remote ? &*remote : nullptr;
+  LaunchedEngine launched;
+  try {
+    launched = launch_engine(system, options, checkpoint, metrics, 0, nodes);
+  } catch (...) {
+    if (remote) caf::anon_send_exit(remote->coordinator, caf::exit_reason::user_shutdown);
+    throw;
+  }
 
   RequestContext context;
   context.tokenizer = served->tokenizer;
@@ -201,16 +251,18 @@ engine_actor spawn_engine(caf::actor_system& system, const EngineOptions& option
     // The checkpoint is opened again (its mapped files were released after the first load).
     auto previous = std::make_shared<std::vector<std::weak_ptr<const Transformer>>>(launched.models);
     auto launches = std::make_shared<int>(0);
-    relaunch = [&system, options, metrics, previous, launches] {
+    relaunch = [&system, options, metrics, previous, launches, remote] {
       wait_for_release(*previous, std::chrono::seconds(60));
       Checkpoint reopened = open_checkpoint(options.model, options.weights.load_format);
-      LaunchedEngine again = launch_engine(system, options, reopened, metrics, ++*launches);
+      LaunchedEngine again = launch_engine(system, options, reopened, metrics, ++*launches, remote ? &*remote : nullptr);
       *previous = again.models;
       return again;
     };
   }
+  std::optional<coordinator_actor> coordinator;
+  if (remote) coordinator = remote->coordinator;
   return system.spawn(engine_behavior, std::move(launched), std::move(context), served_model_name(options),
-                      std::move(relaunch));
+                      std::move(relaunch), std::move(coordinator));
 }
 
 void stop_engine(const engine_actor& engine) { caf::anon_send_exit(engine, caf::exit_reason::user_shutdown); }

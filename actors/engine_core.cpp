@@ -144,6 +144,11 @@ void EngineCore::on_rank_output(uint64_t id, int32_t rank, StepOutput output, Co
 
 void EngineCore::apply_completed_steps(CoreOutput& out) {
   while (!in_flight_.empty() && in_flight_.front().remaining == 0) {
+    if (in_flight_.front().echo_failure) {
+      // Every rank answered and none said more than that a collective failed.
+      fail(*in_flight_.front().echo_failure, out);
+      return;
+    }
     const InFlightStep step = std::move(in_flight_.front());
     in_flight_.pop_front();
     apply(step, out);
@@ -189,7 +194,22 @@ void EngineCore::apply(const InFlightStep& step, CoreOutput& out) {
 
 void EngineCore::on_rank_failure(uint64_t id, int32_t rank, const std::string& why, CoreOutput& out) {
   if (failed()) return;
-  failure_ = fmt::format("rank {} failed step {}: {}", rank, id, why);
+  const std::string cause = fmt::format("rank {} failed step {}: {}", rank, id, why);
+  const auto step =
+      std::find_if(in_flight_.begin(), in_flight_.end(), [id](const InFlightStep& s) { return s.step.id == id; });
+  if (step != in_flight_.end() && why.find(kCollectiveFailure) != std::string::npos) {
+    // Most likely the echo of another rank's failure (it aborted or vanished in the middle of a
+    // collective): wait for that rank's own answer, which says what went wrong (bounded by the timeout).
+    if (!step->echo_failure) step->echo_failure = cause;
+    if (--step->remaining > 0) return;
+    fail(*step->echo_failure, out);
+    return;
+  }
+  fail(cause, out);
+}
+
+void EngineCore::fail(const std::string& cause, CoreOutput& out) {
+  failure_ = cause;
   spdlog::error("engine: {}; every request still running ends with an error and the engine stops", *failure_);
   in_flight_.clear();
   std::vector<SequenceId> live;

@@ -83,6 +83,8 @@ class EngineCore {
   // finish when they end one). Rank 0's samples are the ones used.
   void on_rank_output(uint64_t id, int32_t rank, StepOutput output, CoreOutput& out);
   // Rank `rank` could not run step `id` (an error, a timeout, a lost rank): the engine fails (see above).
+  // When the error is a failed collective (kCollectiveFailure) and other ranks have yet to answer, the
+  // failure waits for them, so that it names the rank whose failure the collective echoed.
   void on_rank_failure(uint64_t id, int32_t rank, const std::string& why, CoreOutput& out);
 
   bool failed() const { return failure_.has_value(); }
@@ -107,12 +109,15 @@ class EngineCore {
     PlannedStep step;
     int32_t remaining = 0;             // ranks yet to answer
     std::optional<StepOutput> rank0;
+    std::optional<std::string> echo_failure;  // a rank's collective failed: waiting for the cause
   };
 
   StepInput make_step_input(StepPlan plan, CoreOutput& out, EngineClock::time_point now);
   void apply(const InFlightStep& step, CoreOutput& out);
   void apply_completed_steps(CoreOutput& out);
   void forget(SequenceId seq, CoreOutput& out);
+  // Fails the engine (see above) with `cause`.
+  void fail(const std::string& cause, CoreOutput& out);
   double step_wall_seconds(EngineClock::time_point sent, EngineClock::time_point finished);
 
   EngineCoreOptions options_;

@@ -1,14 +1,19 @@
 #include "actors/engine_launch.hpp"
 
+#include <caf/all.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <stdexcept>
 
+#include "actors/coordinator.hpp"
 #include "actors/rank_actor.hpp"
-#include "model/rank_group.hpp"
 #include "actors/scheduler_actor.hpp"
+#include "model/rank_group.hpp"
 
 namespace sabre {
 namespace {
@@ -33,46 +38,114 @@ int64_t resolved_max_model_len(const SchedulerConfig& scheduler, const ModelConf
   return scheduler.max_model_len;
 }
 
-// SABRE_FAULT_INJECT_RANK_STEP=STEP or RANK:STEP makes that rank (0 by default) fail its step STEP, for
-// the tests of what the engine does when a rank fails; a restarted engine runs clean.
-RankOptions rank_options(int32_t rank, const RankGroup& group, int32_t block_size, int launch) {
-  RankOptions options{rank, group.num_kv_blocks, block_size, group.kv_dtype};
-  const char* fault = launch == 0 ? std::getenv("SABRE_FAULT_INJECT_RANK_STEP") : nullptr;
-  if (fault != nullptr) {
-    const std::string spec = fault;
-    const auto colon = spec.find(':');
-    const int64_t faulty_rank = colon == std::string::npos ? 0 : std::strtoll(spec.c_str(), nullptr, 10);
-    const int64_t step = std::strtoll(spec.c_str() + (colon == std::string::npos ? 0 : colon + 1), nullptr, 10);
-    if (faulty_rank == rank) {
-      options.fail_at_step = step;
-      spdlog::warn("fault injection: rank {} fails its step {} (SABRE_FAULT_INJECT_RANK_STEP)", rank, step);
-    }
-  }
-  return options;
-}
-
 }  // namespace
 
 std::string served_model_name(const EngineOptions& options) {
   return options.served_model_name.empty() ? options.model.filename().string() : options.served_model_name;
 }
 
+namespace {
+
+// Where this process's ranks listen for their peers: --rank-host, else the host of --dist-init-addr.
+std::string local_rank_host(const ParallelConfig& parallel) {
+  if (!parallel.rank_host.empty()) return parallel.rank_host;
+  if (parallel.nnodes > 1) return parse_host_port(parallel.dist_init_addr, "--dist-init-addr").first;
+  return "127.0.0.1";
+}
+
+// Asks every worker to load its ranks, loads this process's meanwhile, and returns the pool size every
+// node can hold. A failure anywhere aborts the workers' ranks and throws.
+int64_t load_all_nodes(caf::actor_system& system, const RemoteNodes& remote, const std::vector<worker_actor>& workers,
+                       const EngineOptions& options, int launch, const StepLimits& limits,
+                       int64_t blocks_per_sequence, const std::function<int64_t()>& load_local) {
+  caf::scoped_actor self{system};
+  const caf::duration timeout{std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::duration<double>(options.scheduler.step_timeout_seconds))};
+  using LoadReply = decltype(self->request(workers.front(), timeout, load_atom::value, WorkerPlan{}));
+  std::vector<LoadReply> replies;
+  for (size_t k = 0; k < workers.size(); ++k) {
+    const WorkerPlan plan =
+        make_worker_plan(options, static_cast<int32_t>(k + 1), launch, limits, blocks_per_sequence);
+    replies.push_back(self->request(workers[k], timeout, load_atom::value, plan));
+  }
+  std::string error;
+  int64_t capacity = 0;
+  try {
+    capacity = load_local();
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  for (size_t k = 0; k < replies.size(); ++k) {
+    replies[k].receive([&](int64_t blocks) { capacity = std::min(capacity, blocks); },
+                       [&](caf::error& e) {
+                         if (error.empty()) error = fmt::format("node {}: {}", k + 1, system.render(e));
+                       });
+  }
+  if (!error.empty()) {
+    for (const worker_actor& worker : workers) self->send(worker, abort_atom::value);
+    throw std::runtime_error(error);
+  }
+  (void)remote;
+  return capacity;
+}
+
+std::vector<rank_actor> start_workers(caf::actor_system& system, const std::vector<worker_actor>& workers,
+                                      int64_t num_blocks) {
+  caf::scoped_actor self{system};
+  std::vector<rank_actor> ranks;
+  for (size_t k = 0; k < workers.size(); ++k) {
+    std::string error;
+    self->request(workers[k], std::chrono::seconds(60), start_atom::value, num_blocks)
+        .receive([&](std::vector<rank_actor>& r) { ranks.insert(ranks.end(), r.begin(), r.end()); },
+                 [&](caf::error& e) { error = system.render(e); });
+    if (!error.empty()) throw std::runtime_error(fmt::format("starting node {}'s ranks: {}", k + 1, error));
+  }
+  return ranks;
+}
+
+}  // namespace
+
 LaunchedEngine launch_engine(caf::actor_system& system, const EngineOptions& options, Checkpoint& checkpoint,
-                             std::shared_ptr<EngineMetrics> metrics, int launch) {
+                             std::shared_ptr<EngineMetrics> metrics, int launch, const RemoteNodes* remote) {
   if (options.cache.block_size <= 0) {
     throw std::runtime_error(fmt::format("block size {} must be positive", options.cache.block_size));
   }
+  const ParallelConfig& parallel = options.parallel;
+  const bool multi_node = parallel.nnodes > 1;
+  if (multi_node && remote == nullptr) throw std::logic_error("launch_engine: several nodes but no coordinator");
   EngineCoreOptions core;
   core.scheduler = options.scheduler;
   core.scheduler.max_model_len = resolved_max_model_len(options.scheduler, checkpoint.config);
 
   const int64_t blocks_per_sequence =
       (core.scheduler.max_model_len + options.cache.block_size - 1) / options.cache.block_size;
-  RankGroup group =
-      load_rank_group(options, checkpoint, step_limits(core.scheduler, options.cache), blocks_per_sequence);
+  const StepLimits limits = step_limits(core.scheduler, options.cache);
+  GroupPlacement placement;
+  placement.local_ranks = static_cast<int>(parallel.ranks_per_node());
+  placement.hostname = local_rank_host(parallel);
+  placement.group = fmt::format("tp-launch-{}", launch);
+  std::vector<worker_actor> workers;
+  if (multi_node) {
+    placement.store = remote->store;
+    const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::duration<double>(options.scheduler.step_timeout_seconds));
+    spdlog::info("engine: waiting for {} sabre-worker node(s) at {}", parallel.nnodes - 1, parallel.dist_init_addr);
+    workers = wait_for_workers(system, remote->coordinator, static_cast<int32_t>(parallel.nnodes), timeout);
+  }
+  RankGroup group;
+  const auto load_local = [&] {
+    group = load_rank_group(options, checkpoint, limits, blocks_per_sequence, placement);
+    return group.num_kv_blocks;
+  };
+  const int64_t num_blocks = multi_node ? load_all_nodes(system, *remote, workers, options, launch, limits,
+                                                         blocks_per_sequence, load_local)
+                                        : load_local();
   checkpoint.weights.reset();  // the backends hold the weights now: the mapped files can go
-  const int64_t num_blocks = group.num_kv_blocks;
+  const auto abort_workers = [&system, workers] {
+    for (const worker_actor& worker : workers) caf::anon_send(worker, abort_atom::value);
+  };
   if (num_blocks < blocks_per_sequence) {
+    abort_workers();
     throw std::runtime_error(fmt::format(
         "the KV cache holds {} blocks of {} tokens, fewer than one sequence of max_model_len {} needs ({}); "
         "give it more memory or lower max_model_len",
@@ -84,11 +157,11 @@ LaunchedEngine launch_engine(caf::actor_system& system, const EngineOptions& opt
   core.model_name = served_model_name(options);
   core.vocab_size = checkpoint.config.vocab_size;
   core.metrics = std::move(metrics);
-  spdlog::info("engine: {} ({} layers) on {} rank{}, {} KV blocks of {} tokens in {} ({:.1f} MiB), max_model_len {}, "
-               "batch budget {} tokens",
-               core.model_name, checkpoint.config.num_hidden_layers, group.world_size(),
-               group.world_size() == 1 ? "" : "s", num_blocks, options.cache.block_size,
-               element_type_name(group.kv_dtype),
+  spdlog::info("engine: {} ({} layers) on {} rank{} ({} node{}), {} KV blocks of {} tokens in {} ({:.1f} MiB here), "
+               "max_model_len {}, batch budget {} tokens",
+               core.model_name, checkpoint.config.num_hidden_layers, parallel.tensor_parallel_size,
+               parallel.tensor_parallel_size == 1 ? "" : "s", parallel.nnodes, parallel.nnodes == 1 ? "" : "s",
+               num_blocks, options.cache.block_size, element_type_name(group.kv_dtype),
                static_cast<double>(num_blocks) * static_cast<double>(group.kv_block_bytes) / (1 << 20),
                core.scheduler.max_model_len, core.scheduler.max_num_batched_tokens);
 
@@ -96,15 +169,22 @@ LaunchedEngine launch_engine(caf::actor_system& system, const EngineOptions& opt
   launched.limits = {checkpoint.config.vocab_size, core.scheduler.max_model_len, core.scheduler.max_num_seqs,
                      options.cache.block_size, num_blocks};
   std::vector<rank_actor> ranks;
-  for (int32_t r = 0; r < group.world_size(); ++r) {
+  for (int32_t r = 0; r < group.local_ranks(); ++r) {
     ranks.push_back(spawn_rank(system, group.models[static_cast<size_t>(r)],
-                               rank_options(r, group, options.cache.block_size, launch)));
+                               rank_options(r, num_blocks, options.cache.block_size, group.kv_dtype, launch)));
     launched.models.push_back(group.models[static_cast<size_t>(r)]);
   }
-  // A rank that fails or stops answering has its peers' collectives aborted, so none waits on it.
+  if (multi_node) {
+    const std::vector<rank_actor> remote_ranks = start_workers(system, workers, num_blocks);
+    ranks.insert(ranks.end(), remote_ranks.begin(), remote_ranks.end());
+  }
+  // A rank that fails or stops answering has its peers' collectives aborted, here and on the workers,
+  // so none waits on it.
   auto shared_group = std::make_shared<const RankGroup>(std::move(group));
-  launched.scheduler = spawn_scheduler(system, std::move(core), std::move(ranks),
-                                       [shared_group] { shared_group->abort_collectives(); });
+  launched.scheduler = spawn_scheduler(system, std::move(core), std::move(ranks), [shared_group, abort_workers] {
+    shared_group->abort_collectives();
+    abort_workers();
+  });
   return launched;
 }
 

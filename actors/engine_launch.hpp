@@ -12,6 +12,8 @@
 
 #include "actors/engine_metrics.hpp"
 #include "actors/internal_messages.hpp"
+#include "actors/remote_ranks.hpp"
+#include "kernels/communicator.hpp"
 #include "actors/request_check.hpp"
 #include "config/engine_options.hpp"
 #include "model/checkpoint.hpp"
@@ -31,10 +33,19 @@ std::string served_model_name(const EngineOptions& options);
 
 // Loads the ranks of `checkpoint` and spawns them and the scheduler. The checkpoint's mapped files are
 // released once the ranks hold the weights. `launch` counts launches from 0: fault injection
-// (SABRE_FAULT_INJECT_RANK_STEP=[RANK:]STEP, for tests) applies to the first only. Throws
+// (SABRE_FAULT_INJECT_RANK_STEP=[RANK:]STEP, for tests) applies to the first only. With several nodes
+// it waits for the workers to join, has them load their ranks alongside this process's, sizes the pool
+// for the tightest node and adds their rank actors to the scheduler's (actors/remote_ranks.hpp). Throws
 // std::runtime_error with the cause (see load_rank_group; a KV pool too small for one max_model_len
 // sequence).
+// The other nodes of a multi-node group (options.parallel.nnodes > 1): the coordinator they join and
+// the rendezvous store in it.
+struct RemoteNodes {
+  coordinator_actor coordinator;
+  std::shared_ptr<RendezvousStore> store;
+};
+
 LaunchedEngine launch_engine(caf::actor_system& system, const EngineOptions& options, Checkpoint& checkpoint,
-                             std::shared_ptr<EngineMetrics> metrics, int launch);
+                             std::shared_ptr<EngineMetrics> metrics, int launch, const RemoteNodes* remote = nullptr);
 
 }  // namespace sabre

@@ -1,7 +1,8 @@
 #pragma once
-// Messages between the engine's own actors (facade, request actors, scheduler, ranks). They never leave
-// the process, so they are whitelisted for CAF instead of being given inspect() overloads; the typed
-// interfaces that carry them are declared here too.
+// Messages between the engine's own actors (facade, request actors, scheduler, ranks). Those between the
+// scheduler and the request actors never leave the process, so they are whitelisted for CAF; a step and
+// its result also go to ranks in other processes (sabre-worker), so they have inspect() overloads and are
+// announced by add_engine_message_types. The typed interfaces that carry them are declared here too.
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/replies_to.hpp>
@@ -10,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "actors/block_manager.hpp"
@@ -83,12 +85,54 @@ using scheduler_actor = caf::typed_actor<
     caf::reacts_to<abort_atom, std::vector<SequenceId>>,
     caf::replies_to<info_atom>::with<EngineInfo>>;
 
+// Begins a rank's error when its step failed in a collective (a CollectiveError): most likely because
+// another rank failed first, whose own error the engine then reports.
+inline constexpr std::string_view kCollectiveFailure = "collective failed: ";
+
 using rank_actor = caf::typed_actor<caf::replies_to<execute_atom, StepInput>::with<StepOutput>>;
+
+// ---- inspect overloads of what crosses to remote ranks (CAF 0.17 style) ----
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ScheduledChunk& x) {
+  return f(caf::meta::type_name("ScheduledChunk"), x.seq, x.tokens, x.num_cached, x.block_table, x.is_decode,
+           x.input_is_pending, x.wants_logits, x.sample_ids);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, BlockCopy& x) {
+  return f(caf::meta::type_name("BlockCopy"), x.from, x.to);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, StepPlan& x) {
+  return f(caf::meta::type_name("StepPlan"), x.chunks, x.block_copies, x.preempted, x.first_scheduled,
+           x.num_batched_tokens);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, SamplerSpec& x) {
+  return f(caf::meta::type_name("SamplerSpec"), x.key, x.params, x.prompt, x.eos_token_ids, x.stream);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, StepInput& x) {
+  return f(caf::meta::type_name("StepInput"), x.plan, x.new_samplers, x.released);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, SequenceSample& x) {
+  return f(caf::meta::type_name("SequenceSample"), x.seq, x.token);
+}
+
+// finished_at is the rank's own clock: only rank 0's, which runs in the engine's process, is read.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, StepOutput& x) {
+  return f(caf::meta::type_name("StepOutput"), x.samples, x.model_seconds, x.sample_seconds, x.finished_at);
+}
 
 }  // namespace sabre
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sabre::SequenceSubmission)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sabre::SubmitReply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sabre::SequenceUpdate)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sabre::StepInput)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sabre::StepOutput)

@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <exception>
+#include <string>
 #include <optional>
 
 #include "actors/step_executor.hpp"
@@ -41,6 +43,11 @@ rank_actor::behavior_type rank_behavior(rank_actor::stateful_pointer<RankState> 
           StepOutput output = self->state.executor->execute(input);
           output.finished_at = EngineClock::now();
           return output;
+        } catch (const CollectiveError& e) {
+          spdlog::warn("rank {}: step failed in a collective: {}", self->state.rank, e.what());
+          if (Communicator* communicator = self->state.model->communicator()) communicator->abort();
+          return caf::make_error(caf::sec::runtime_error,
+                                 fmt::format("{}rank {}: {}", kCollectiveFailure, self->state.rank, e.what()));
         } catch (const std::exception& e) {
           spdlog::error("rank {}: step failed: {}", self->state.rank, e.what());
           // Peers waiting on this rank in a collective fail at once instead of waiting out the timeout.
@@ -52,6 +59,22 @@ rank_actor::behavior_type rank_behavior(rank_actor::stateful_pointer<RankState> 
 }
 
 }  // namespace
+
+RankOptions rank_options(int32_t rank, int64_t num_blocks, int64_t block_size, ElementType kv_dtype, int launch) {
+  RankOptions options{rank, num_blocks, block_size, kv_dtype};
+  const char* fault = launch == 0 ? std::getenv("SABRE_FAULT_INJECT_RANK_STEP") : nullptr;
+  if (fault != nullptr) {
+    const std::string spec = fault;
+    const auto colon = spec.find(':');
+    const int64_t faulty_rank = colon == std::string::npos ? 0 : std::strtoll(spec.c_str(), nullptr, 10);
+    const int64_t step = std::strtoll(spec.c_str() + (colon == std::string::npos ? 0 : colon + 1), nullptr, 10);
+    if (faulty_rank == rank) {
+      options.fail_at_step = step;
+      spdlog::warn("fault injection: rank {} fails its step {} (SABRE_FAULT_INJECT_RANK_STEP)", rank, step);
+    }
+  }
+  return options;
+}
 
 rank_actor spawn_rank(caf::actor_system& system, std::shared_ptr<Transformer> model, RankOptions options) {
   return system.spawn<caf::detached>(rank_behavior, std::move(model), options);

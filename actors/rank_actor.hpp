@@ -23,6 +23,11 @@ struct RankOptions {
   int64_t fail_at_step = 0;
 };
 
+// Rank `rank`'s options on a pool of `num_blocks`; SABRE_FAULT_INJECT_RANK_STEP=STEP or RANK:STEP makes
+// that rank (0 by default) fail its step STEP, for the tests of what the engine does when a rank fails,
+// in the first launch only (`launch` 0): a restarted engine runs clean.
+RankOptions rank_options(int32_t rank, int64_t num_blocks, int64_t block_size, ElementType kv_dtype, int launch);
+
 // `model` is shared with whoever loaded it; the rank keeps it alive.
 rank_actor spawn_rank(caf::actor_system& system, std::shared_ptr<Transformer> model, RankOptions options);
 

@@ -97,10 +97,19 @@ enum class RankFailurePolicy {
 };
 
 // Tensor parallelism: the model cut across tensor_parallel_size ranks (model/tensor_parallel.hpp), one
-// thread each in this process.
+// thread each. With nnodes > 1 the ranks are spread over that many processes (machines), as many in
+// each: node 0 is the engine's process, nodes 1.. are sabre-worker processes that join it at
+// dist_init_addr.
 struct ParallelConfig {
   int64_t tensor_parallel_size = 1;
   RankFailurePolicy on_rank_failure = RankFailurePolicy::stop;
+  int64_t nnodes = 1;
+  std::string dist_init_addr;  // HOST:PORT where the engine's process waits for the other nodes
+  // The address this process's ranks listen on for their peers' collectives (Gloo); empty: dist_init_addr's
+  // host, or 127.0.0.1 on a single node.
+  std::string rank_host;
+
+  int64_t ranks_per_node() const { return tensor_parallel_size / nnodes; }
 };
 
 // Speculative decoding (later work: refused at start until it exists).

@@ -111,6 +111,16 @@ const std::vector<FlagSpec>& flag_specs() {
     value("max-num-seqs", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
       o.engine.scheduler.max_num_seqs = parse_int(v, f, 1, kMax);
     });
+    value("nnodes", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
+      o.engine.parallel.nnodes = parse_int(v, f, 1, 1024);
+    });
+    value("dist-init-addr", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
+      if (v.find(':') == std::string::npos) throw OptionsError(fmt::format("{}: expected HOST:PORT, got '{}'", f, v));
+      o.engine.parallel.dist_init_addr = v;
+    });
+    value("rank-host", {}, [](ServerOptions& o, const std::string& v, const std::string&) {
+      o.engine.parallel.rank_host = v;
+    });
     value("on-rank-failure", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
       if (v == "stop") {
         o.engine.parallel.on_rank_failure = RankFailurePolicy::stop;
@@ -322,6 +332,18 @@ void validate_server_options(ServerOptions& o) {
     throw OptionsError(fmt::format("--chat-template: {} is not a file", o.http.chat_template.string()));
   }
 
+  const ParallelConfig& parallel = o.engine.parallel;
+  if (parallel.nnodes > 1) {
+    if (parallel.dist_init_addr.empty()) {
+      throw OptionsError(fmt::format("--nnodes {} needs --dist-init-addr HOST:PORT, where the worker nodes join",
+                                     parallel.nnodes));
+    }
+    if (parallel.tensor_parallel_size % parallel.nnodes != 0) {
+      throw OptionsError(fmt::format("--nnodes {}: the {} ranks of --tensor-parallel-size must divide evenly among the "
+                                     "nodes",
+                                     parallel.nnodes, parallel.tensor_parallel_size));
+    }
+  }
   if (!o.engine.speculative.draft_model.empty()) not_supported("--draft-model (speculative decoding)");
   if (!o.engine.speculative.method.empty()) not_supported("--speculative-method (speculative decoding)");
   if (o.decode_algo != "normal") not_supported(fmt::format("--decode-algo {} (speculative decoding)", o.decode_algo));
@@ -395,6 +417,11 @@ Engine:
   --tensor-parallel-size N        [--tensor_parallel_size, --tp] cut the model across N ranks, one thread
                                   each (cpu: the threads shared out; cuda: GPUs 0..N-1); N must divide the
                                   attention heads and the MLP, and divide or be a multiple of the kv heads
+  --nnodes M                      spread the ranks over M processes or machines, N/M each: this server is
+                                  node 0; nodes 1..M-1 are sabre-worker processes (docs/DEPLOYMENT.md)
+  --dist-init-addr HOST:PORT      where this server waits for the worker nodes to join (with --nnodes)
+  --rank-host ADDRESS             the address other nodes reach this node's ranks at (default: the host of
+                                  --dist-init-addr)
   --on-rank-failure stop|restart  when a rank fails or times out, running requests end with an error, then
                                   stop: the server exits 1 (default); restart: the ranks are loaded again
                                   and new requests are answered 503 until they are

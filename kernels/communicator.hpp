@@ -7,12 +7,20 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "kernels/element_type.hpp"
 
 namespace sabre {
+
+// A collective that failed, or was refused after an abort: usually the echo of a peer's failure (the
+// peer aborted, died or closed its connections), which the engine tells apart from a rank's own.
+class CollectiveError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 class Communicator {
  public:

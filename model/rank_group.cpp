@@ -94,7 +94,7 @@ void RankGroup::abort_collectives() const {
 }
 
 RankGroup load_rank_group(const EngineOptions& options, const Checkpoint& checkpoint, const StepLimits& limits,
-                          int64_t blocks_per_sequence) {
+                          int64_t blocks_per_sequence, GroupPlacement placement) {
   const int size = static_cast<int>(options.parallel.tensor_parallel_size);
   if (size < 1) throw std::runtime_error(fmt::format("--tensor-parallel-size {} must be at least 1", size));
   try {
@@ -102,27 +102,34 @@ RankGroup load_rank_group(const EngineOptions& options, const Checkpoint& checkp
   } catch (const std::invalid_argument& e) {
     throw std::runtime_error(e.what());
   }
+  const int local = placement.local_ranks > 0 ? placement.local_ranks : size;
+  const int first = placement.first_rank;
+  if (first < 0 || first + local > size) {
+    throw std::runtime_error(fmt::format("ranks {}..{} are not in a group of {}", first, first + local - 1, size));
+  }
 
   // Backends first, one by one: a missing GPU is an error before any rank waits for another.
-  std::vector<LoadedRank> ranks(static_cast<size_t>(size));
-  for (int r = 0; r < size; ++r) {
-    ranks[static_cast<size_t>(r)].backend =
-        make_backend(options.device, options.weights.dtype, checkpoint.config.torch_dtype, {r, size});
+  std::vector<LoadedRank> ranks(static_cast<size_t>(local));
+  for (int i = 0; i < local; ++i) {
+    ranks[static_cast<size_t>(i)].backend =
+        make_backend(options.device, options.weights.dtype, checkpoint.config.torch_dtype, {i, local});
   }
   const ElementType kv_dtype = kv_element_type(options.cache.kv_cache_dtype, ranks[0].backend->activation_type());
 
-  auto store = make_local_store();
+  auto store = placement.store ? placement.store : make_local_store();
   GroupLoad load(store);
   load.size_ = size;
   const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::duration<double>(options.scheduler.step_timeout_seconds));
-  std::vector<std::optional<int64_t>> gpu_blocks(static_cast<size_t>(size));
-  const auto load_rank = [&](int r) {
-    LoadedRank& rank = ranks[static_cast<size_t>(r)];
+  std::vector<std::optional<int64_t>> gpu_blocks(static_cast<size_t>(local));
+  const auto load_rank = [&](int i) {
+    LoadedRank& rank = ranks[static_cast<size_t>(i)];
+    const int r = first + i;
     std::unique_ptr<Communicator> communicator;
     try {
       if (size > 1) {
-        communicator = rank.backend->create_communicator({r, size, store, "tp", "127.0.0.1", timeout});
+        communicator =
+            rank.backend->create_communicator({r, size, store, placement.group, placement.hostname, timeout});
         load.joined(communicator.get());
       }
       Communicator* joined = communicator.get();
@@ -134,17 +141,17 @@ RankGroup load_rank_group(const EngineOptions& options, const Checkpoint& checkp
         throw;
       }
       if (options.cache.num_kv_blocks <= 0) {
-        gpu_blocks[static_cast<size_t>(r)] = gpu_kv_blocks(options, *rank.model, kv_dtype, blocks_per_sequence);
+        gpu_blocks[static_cast<size_t>(i)] = gpu_kv_blocks(options, *rank.model, kv_dtype, blocks_per_sequence);
       }
     } catch (...) {
       load.failed(r, std::current_exception());
     }
   };
-  if (size == 1) {
+  if (local == 1) {
     load_rank(0);
   } else {
     std::vector<std::thread> threads;
-    for (int r = 0; r < size; ++r) threads.emplace_back(load_rank, r);
+    for (int i = 0; i < local; ++i) threads.emplace_back(load_rank, i);
     for (auto& t : threads) t.join();
   }
   load.rethrow_first();
@@ -162,7 +169,7 @@ RankGroup load_rank_group(const EngineOptions& options, const Checkpoint& checkp
     // Every rank holds its part of every block: the pool is what the fullest GPU leaves room for.
     group.num_kv_blocks = **std::min_element(gpu_blocks.begin(), gpu_blocks.end());
   } else {
-    // CPU ranks share the host's memory: the budget covers every rank's part of a block.
+    // CPU ranks share the host's memory: the budget covers every local rank's part of a block.
     group.num_kv_blocks = options.cache.kv_cache_bytes / static_cast<int64_t>(group.kv_block_bytes);
   }
   return group;

@@ -129,7 +129,7 @@ class GlooCommunicator final : public Communicator {
 
  private:
   const std::shared_ptr<gloo::Context>& live() const {
-    if (aborted_) throw std::runtime_error(fmt::format("rank {}: the Gloo group was aborted", rank_));
+    if (aborted_) throw CollectiveError(fmt::format("rank {}: the Gloo group was aborted", rank_));
     return context_;
   }
   uint32_t next_tag() { return tag_++; }
@@ -141,12 +141,12 @@ class GlooCommunicator final : public Communicator {
     } catch (const std::exception& e) {
       in_collective_ = false;
       if (aborted_) close_connections();
-      throw std::runtime_error(fmt::format("rank {} of {}: Gloo {} failed: {}", rank_, size_, what, e.what()));
+      throw CollectiveError(fmt::format("rank {} of {}: Gloo {} failed: {}", rank_, size_, what, e.what()));
     }
     in_collective_ = false;
     if (aborted_) {
       close_connections();
-      throw std::runtime_error(fmt::format("rank {} of {}: Gloo {}: the group was aborted", rank_, size_, what));
+      throw CollectiveError(fmt::format("rank {} of {}: Gloo {}: the group was aborted", rank_, size_, what));
     }
   }
   void close_connections() {

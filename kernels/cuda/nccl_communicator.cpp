@@ -82,12 +82,12 @@ class NcclCommunicator final : public Communicator {
  private:
   ncclComm_t live() const {
     ncclComm_t comm = comm_.load();
-    if (comm == nullptr) throw std::runtime_error(fmt::format("rank {}: the NCCL group was aborted", rank_));
+    if (comm == nullptr) throw CollectiveError(fmt::format("rank {}: the NCCL group was aborted", rank_));
     return comm;
   }
   void check(ncclResult_t result, const char* what) const {
     if (result == ncclSuccess) return;
-    throw std::runtime_error(fmt::format("rank {} of {} (GPU {}): NCCL {} failed: {}", rank_, size_, device_, what,
+    throw CollectiveError(fmt::format("rank {} of {} (GPU {}): NCCL {} failed: {}", rank_, size_, device_, what,
                                          ncclGetErrorString(result)));
   }
 

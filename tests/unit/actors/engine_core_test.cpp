@@ -172,6 +172,36 @@ TEST_CASE("engine core: a failing rank fails every live request and stops the en
   CHECK_THAT(refused.error_message, Catch::Contains("stopped") && Catch::Contains("device lost"));
 }
 
+TEST_CASE("engine core: a failed collective waits for the rank whose failure it echoes", "[engine_core]") {
+  for (const bool cause_arrives : {true, false}) {
+    INFO((cause_arrives ? "the cause arrives" : "only echoes"));
+    EngineCore core(core_options(3, 2));
+    CoreOutput out;
+    REQUIRE(core.submit(submission(8), 1, out).error_type.empty());
+    const auto step = core.plan_step(out);
+    REQUIRE(step);
+    out = {};
+    const std::string echo = std::string(kCollectiveFailure) + "rank 0: Gloo all-reduce failed: connection reset";
+    core.on_rank_failure(step->id, 0, echo, out);
+    CHECK_FALSE(core.failed());
+    core.on_rank_failure(step->id, 2, echo, out);
+    CHECK_FALSE(core.failed());
+    CHECK(out.messages.empty());
+    if (cause_arrives) {
+      core.on_rank_failure(step->id, 1, "fault injected at step 1", out);
+      REQUIRE(core.failed());
+      CHECK_THAT(core.failure(), Catch::Contains("rank 1") && Catch::Contains("fault injected"));
+    } else {
+      // The last rank's answer is an echo too: the engine fails with the first.
+      core.on_rank_failure(step->id, 1, echo, out);
+      REQUIRE(core.failed());
+      CHECK_THAT(core.failure(), Catch::Contains("rank 0 failed") && Catch::Contains("Gloo"));
+    }
+    REQUIRE(out.messages.size() == 1);
+    CHECK(std::holds_alternative<SequenceFailure>(out.messages[0].message));
+  }
+}
+
 TEST_CASE("engine core: refusals and aborts", "[engine_core]") {
   EngineCore core(core_options(1));
   CoreOutput out;
