@@ -16,6 +16,7 @@
 #include "kernels/cpu/cpu_backend.hpp"
 #include "model/checkpoint.hpp"
 #include "model/tensor_parallel.hpp"
+#include "model/tensor_slice.hpp"
 #include "model/transformer.hpp"
 
 using namespace sabre;
@@ -144,4 +145,24 @@ TEST_CASE("tensor parallel: a vocabulary padded to divide among 3 ranks", "[tp]"
   const std::vector<int32_t> prompt = {1, 200, 249, 17, 5};
   check_same(run(dir, LoadFormat::dummy, 3, prompt, 4), run(dir, LoadFormat::dummy, 1, prompt, 4));
   fs::remove_all(dir);
+}
+
+TEST_CASE("tensor parallel: quantised matrices split on block boundaries, or the tensor is named", "[tp]") {
+  // A Q8_0 matrix of 2 rows x 64 columns: two blocks of 32 per row (34 bytes each).
+  const std::vector<int64_t> shape = {2, 64};
+  std::vector<std::byte> whole(element_bytes(ElementType::q8_0, 128));
+  for (size_t i = 0; i < whole.size(); ++i) whole[i] = static_cast<std::byte>(i);
+  TensorPart part{"model.layers.0.mlp.down_proj.weight", shape, {TensorSlice::columns, 32, 32}};
+  const auto right = slice_bytes(whole, shape, ElementType::q8_0, part);
+  REQUIRE(right.size() == 2 * 34);
+  CHECK(std::equal(right.begin(), right.begin() + 34, whole.begin() + 34));  // row 0's second block
+  CHECK(std::equal(right.begin() + 34, right.end(), whole.begin() + 3 * 34));  // row 1's second block
+  part.slice = {TensorSlice::columns, 16, 16};  // 4 ranks of 64 columns: half blocks
+  CHECK_THROWS_WITH(slice_bytes(whole, shape, ElementType::q8_0, part),
+                    Contains("model.layers.0.mlp.down_proj.weight") && Contains("block boundaries"));
+  // Rows past the end (a padded vocabulary) are zero.
+  part.slice = {TensorSlice::rows, 1, 2};
+  const auto rows = slice_bytes(whole, shape, ElementType::q8_0, part);
+  CHECK(std::equal(rows.begin(), rows.begin() + 68, whole.begin() + 68));
+  CHECK(std::all_of(rows.begin() + 68, rows.end(), [](std::byte b) { return b == std::byte{0}; }));
 }
