@@ -18,6 +18,7 @@
 #include "model/checkpoint.hpp"
 #include "model/generator.hpp"
 #include "model/rank_group.hpp"
+#include "model/speculative_generator.hpp"
 #include "model/tokenizer/incremental_decoder.hpp"
 #include "model/tokenizer/tokenizer.hpp"
 #include "options.hpp"
@@ -26,6 +27,28 @@ namespace {
 
 using namespace sabre;
 using namespace sabre::generate_cli;
+
+// Speculative decoding on one rank: prompt lookup, or a draft model loaded here (its own checkpoint,
+// kept as stored: a GGUF stays quantised) on the target's backend.
+GenerationResult generate_with_speculation(const Options& options, Transformer& target, std::span<const int32_t> prompt,
+                                           const GenerationOptions& generation, const TokenCallback& on_token,
+                                           SpeculationStats& stats) {
+  if (options.speculative_method == "ngram") {
+    PromptLookupProposer lookup;
+    return generate_speculative(target, lookup, options.speculative_steps, prompt, generation, on_token, &stats);
+  }
+  Checkpoint draft_checkpoint = open_checkpoint(*options.draft_model, options.weights.load_format);
+  WeightOptions draft_weights;
+  draft_weights.load_format = options.weights.load_format;
+  draft_weights.dtype = options.weights.dtype;
+  draft_weights.gguf = options.draft_gguf;  // --gguf-weights is the target's
+  Transformer draft(draft_checkpoint.config, *draft_checkpoint.weights, target.backend(), {}, draft_weights);
+  draft_checkpoint.weights.reset();
+  DraftModelProposer proposer(draft, target.config().vocab_size,
+                              static_cast<int64_t>(prompt.size()) + generation.max_new_tokens +
+                                  options.speculative_steps + 1);
+  return generate_speculative(target, proposer, options.speculative_steps, prompt, generation, on_token, &stats);
+}
 
 // Every rank of the group runs the same generation (their collectives meet in each step, and they
 // sample alike from the same gathered logits and seed); rank 0, on this thread, reports the tokens.
@@ -161,7 +184,13 @@ int run(const Options& options) {
     }
     return true;
   };
-  const GenerationResult result = generate_on_ranks(ranks, prompt_ids, generation, on_token);
+  SpeculationStats speculation;
+  GenerationResult result;
+  if (options.speculative_method.empty()) {
+    result = generate_on_ranks(ranks, prompt_ids, generation, on_token);
+  } else {
+    result = generate_with_speculation(options, *ranks.models[0], prompt_ids, generation, on_token, speculation);
+  }
 
   if (options.json) {
     std::optional<std::string> text;
@@ -180,6 +209,14 @@ int run(const Options& options) {
   spdlog::info("{} tokens ({}): prompt {:.1f} tok/s, decode {:.1f} tok/s", result.tokens.size(),
                finish_reason_name(result.finish_reason), result.prompt_tokens_per_second(),
                result.decode_tokens_per_second());
+  if (!options.speculative_method.empty()) {
+    spdlog::info("speculative ({}, k = {}): {} passes, {} of {} proposed tokens accepted ({:.1f}%), {:.2f} tokens per "
+                 "pass; {:.1f} ms proposing and {:.1f} ms verifying per pass",
+                 options.speculative_method, options.speculative_steps, speculation.steps, speculation.accepted,
+                 speculation.proposed, 100.0 * speculation.acceptance_rate(), speculation.tokens_per_step(),
+                 speculation.steps ? 1e3 * speculation.propose_seconds / static_cast<double>(speculation.steps) : 0.0,
+                 speculation.steps ? 1e3 * speculation.verify_seconds / static_cast<double>(speculation.steps) : 0.0);
+  }
   return 0;
 }
 

@@ -60,6 +60,18 @@ GGUF file.
   --device cpu|cuda    where to run (default cpu; cuda: GPU 0 of CUDA_VISIBLE_DEVICES, in --dtype,
                        bf16 for an fp32 checkpoint unless --dtype float32)
   --threads N          CPU threads (default: all; shared out among the ranks)
+  --draft-model PATH   speculative decoding: this smaller model of the same vocabulary (HF directory or
+                       GGUF; the target's own GGUF file works, kept quantised while --gguf-weights f32
+                       gives the target its exact weights) proposes tokens the target verifies in one
+                       pass; greedy output stays the target's, sampling keeps its distribution
+  --speculative-method draft|ngram
+                       draft (with --draft-model) or ngram: prompt lookup, proposals copied from where the
+                       latest tokens occurred earlier in the prompt or output (no draft model)
+  --draft-gguf-weights MODE
+                       quantized (default) or f32: a GGUF draft's matrices as stored or dequantised (f32
+                       with the target's own file makes the target its own draft: all accepted)
+  --speculative-steps K, --gamma K
+                       tokens proposed per pass (default 4)
   --tensor-parallel-size N, --tp N
                        cut the model across N ranks, one thread each, as sabre-server does (cpu: Gloo
                        between them; cuda: GPUs 0..N-1, NCCL); N must divide the heads and the MLP
@@ -95,6 +107,8 @@ Options parse_options(int argc, char** argv) {
       {"--gguf-weights", Kind::value}, {"--batch-invariant", Kind::flag}, {"--dtype", Kind::value},
       {"--kv-cache-dtype", Kind::value}, {"--load-format", Kind::value},
       {"--tensor-parallel-size", Kind::value}, {"--tp", Kind::value},
+      {"--draft-model", Kind::value}, {"--speculative-method", Kind::value},
+      {"--speculative-steps", Kind::value}, {"--gamma", Kind::value}, {"--draft-gguf-weights", Kind::value},
       {"--chat", Kind::flag},        {"--json", Kind::flag},        {"--verbose", Kind::flag},
       {"--help", Kind::flag},        {"-h", Kind::flag},
   };
@@ -132,6 +146,22 @@ Options parse_options(int argc, char** argv) {
       else throw UsageError(fmt::format("--gguf-weights must be quantized or f32, got '{}'", value));
     }
     else if (arg == "--batch-invariant") o.device.batch_invariant = true;
+    else if (arg == "--draft-model") o.draft_model = std::string(value);
+    else if (arg == "--speculative-method") {
+      if (value != "draft" && value != "ngram") {
+        throw UsageError(fmt::format("--speculative-method must be draft or ngram, got '{}'", value));
+      }
+      o.speculative_method = std::string(value);
+    }
+    else if (arg == "--draft-gguf-weights") {
+      if (value == "quantized") o.draft_gguf = GgufWeights::quantized;
+      else if (value == "f32") o.draft_gguf = GgufWeights::f32;
+      else throw UsageError(fmt::format("--draft-gguf-weights must be quantized or f32, got '{}'", value));
+    }
+    else if (arg == "--speculative-steps" || arg == "--gamma") {
+      o.speculative_steps = parse_number<int32_t>(arg, value, "a whole number >= 1");
+      if (o.speculative_steps < 1) throw UsageError(fmt::format("{} must be at least 1, got '{}'", arg, value));
+    }
     else if (arg == "--tensor-parallel-size" || arg == "--tp") {
       o.tensor_parallel_size = parse_number<int64_t>(arg, value, "a whole number >= 1");
       if (o.tensor_parallel_size < 1) throw UsageError(fmt::format("{} must be at least 1, got '{}'", arg, value));
@@ -174,6 +204,16 @@ Options parse_options(int argc, char** argv) {
     throw UsageError(fmt::format("--top-p must be in (0, 1], got {}", *o.top_p));
   }
   if (o.top_k && *o.top_k < 0) throw UsageError(fmt::format("--top-k must be >= 0, got {}", *o.top_k));
+  if (o.speculative_method.empty() && o.draft_model) o.speculative_method = "draft";
+  if (o.speculative_method == "draft" && !o.draft_model) {
+    throw UsageError("--speculative-method draft needs --draft-model PATH");
+  }
+  if (o.speculative_method == "ngram" && o.draft_model) {
+    throw UsageError("--speculative-method ngram uses no draft model: drop --draft-model");
+  }
+  if (!o.speculative_method.empty() && o.tensor_parallel_size > 1) {
+    throw UsageError("sabre-generate runs speculative decoding on one rank: drop --tensor-parallel-size");
+  }
   if (o.device.device != "cpu" && o.device.device != "cuda") {
     throw UsageError(fmt::format("--device '{}' is unknown (expected cpu or cuda)", o.device.device));
   }

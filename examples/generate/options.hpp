@@ -33,6 +33,12 @@ struct Options {
   WeightOptions weights;  // --dtype, --gguf-weights
   KvCacheDtype kv_cache_dtype = KvCacheDtype::automatic;
   int64_t tensor_parallel_size = 1;
+  // Speculative decoding: a draft model (--draft-model) or prompt lookup (--speculative-method ngram)
+  // proposes up to speculative_steps tokens per pass of the target.
+  std::optional<std::string> draft_model;
+  std::string speculative_method;  // "", "draft" or "ngram"
+  int32_t speculative_steps = 4;
+  GgufWeights draft_gguf = GgufWeights::quantized;  // a GGUF draft's matrices: kept quantised by default
   bool json = false;
   bool verbose = false;
   bool help = false;

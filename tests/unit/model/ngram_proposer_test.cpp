@@ -1,7 +1,7 @@
 // Prompt lookup: what follows the latest earlier occurrence of the longest matching suffix.
 #include <catch2/catch.hpp>
 
-#include "actors/ngram_proposer.hpp"
+#include "model/ngram_proposer.hpp"
 
 using namespace sabre;
 using V = std::vector<int32_t>;

@@ -1,4 +1,4 @@
-#include "actors/ngram_proposer.hpp"
+#include "model/ngram_proposer.hpp"
 
 #include <algorithm>
 #include <stdexcept>
