@@ -99,6 +99,34 @@ bool BlockManager::can_append(SequenceId seq) const {
   return (last_full || last_shared) ? num_free_blocks() >= 1 : true;
 }
 
+bool BlockManager::can_append(SequenceId seq, int64_t count) const {
+  if (count <= 1) return count <= 0 || can_append(seq);
+  const Sequence& s = sequence(seq, "can_append");
+  const auto bs = static_cast<int64_t>(config_.block_size);
+  const auto length = static_cast<int64_t>(s.tokens.size());
+  const int64_t new_blocks = (length + count + bs - 1) / bs - static_cast<int64_t>(s.table.size());
+  const bool last_shared = length % bs != 0 && blocks_[static_cast<size_t>(s.table.back())].ref_count > 1;
+  return num_free_blocks() >= new_blocks + (last_shared ? 1 : 0);
+}
+
+void BlockManager::truncate(SequenceId seq, int64_t num_tokens) {
+  Sequence& s = sequence(seq, "truncate");
+  if (num_tokens < s.num_computed || num_tokens > static_cast<int64_t>(s.tokens.size())) {
+    throw std::out_of_range(fmt::format("BlockManager::truncate: sequence {} has {} tokens of which {} computed, "
+                                        "cannot keep {}",
+                                        seq, s.tokens.size(), s.num_computed, num_tokens));
+  }
+  s.tokens.resize(static_cast<size_t>(num_tokens));
+  const auto bs = static_cast<size_t>(config_.block_size);
+  const size_t keep = (static_cast<size_t>(num_tokens) + bs - 1) / bs;
+  while (s.table.size() > keep) {
+    // A block past the computed tokens holds no content key and no other sequence's tokens.
+    Block& block = blocks_[static_cast<size_t>(s.table.back())];
+    if (--block.ref_count == 0) release_block(s.table.back(), true);
+    s.table.pop_back();
+  }
+}
+
 AppendResult BlockManager::append_slot(SequenceId seq, int32_t token) {
   if (!can_append(seq)) throw std::runtime_error(fmt::format("BlockManager::append_slot: no free block for sequence {}", seq));
   Sequence& s = sequence(seq, "append_slot");

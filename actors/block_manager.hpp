@@ -71,6 +71,11 @@ class BlockManager {
   // Appends one token (the sampled one whose KV the next step computes) and returns its slot. With
   // async scheduling the token may not be known yet: append a placeholder and set_token it later.
   AppendResult append_slot(SequenceId seq, int32_t token);
+  // Whether `count` more tokens fit (a speculative decode takes its input and its proposals at once).
+  bool can_append(SequenceId seq, int64_t count) const;
+  // Drops the tokens from position `num_tokens` on, which must not be computed (speculated tokens the
+  // target rejected), and frees the blocks left empty. Throws std::out_of_range otherwise.
+  void truncate(SequenceId seq, int64_t num_tokens);
   // Replaces the token at `position`, which must not be computed yet (no content key covers it).
   void set_token(SequenceId seq, int64_t position, int32_t token);
 

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "actors/engine_metrics.hpp"
+#include "model/ngram_proposer.hpp"
 
 namespace sabre {
 
@@ -15,7 +16,13 @@ EngineCore::EngineCore(EngineCoreOptions options) : options_(std::move(options))
     throw std::invalid_argument(fmt::format("engine core: a world of {} ranks", options_.world_size));
   }
   blocks_ = std::make_unique<BlockManager>(options_.blocks);
+  if (options_.prompt_lookup_steps > 0) options_.scheduler.max_steps_in_flight = 1;
   scheduler_ = std::make_unique<Scheduler>(options_.scheduler, *blocks_);
+  if (options_.prompt_lookup_steps > 0) {
+    scheduler_->enable_speculation(options_.prompt_lookup_steps, [](std::span<const int32_t> tokens, int32_t k) {
+      return propose_ngram(tokens, k);
+    });
+  }
 }
 
 SubmitReply EngineCore::submit(const SequenceSubmission& submission, OwnerId owner, CoreOutput& out) {
@@ -164,27 +171,41 @@ void EngineCore::apply(const InFlightStep& step, CoreOutput& out) {
 
   std::vector<StepResult> results;
   results.reserve(output.samples.size());
-  std::unordered_map<SequenceId, const SampledToken*> sampled;
+  // A sequence's samples in order: one, or a speculative decode's run.
+  std::unordered_map<SequenceId, std::vector<const SampledToken*>> sampled;
   for (const SequenceSample& s : output.samples) {
     results.push_back({s.seq, s.token.token});
-    sampled.emplace(s.seq, &s.token);
+    sampled[s.seq].push_back(&s.token);
   }
   const StepOutcome outcome = scheduler_->on_step_done(results);
   std::unordered_map<SequenceId, FinishReason> finished_reason;
   for (const FinishedSequence& f : outcome.finished) finished_reason.emplace(f.seq, f.reason);
 
-  // Only the tokens the scheduler accepted reach the requests (not those of sequences aborted meanwhile).
+  // Only the tokens the scheduler accepted reach the requests (not those of sequences aborted meanwhile,
+  // nor the end of a run cut by a stop): one update per sequence, its tokens in order.
+  std::unordered_map<SequenceId, size_t> update_of;
+  std::unordered_map<SequenceId, size_t> next_token;
   for (const StepResult& accepted : outcome.accepted) {
     const auto tracked = sequences_.find(accepted.seq);
     if (tracked == sequences_.end()) continue;
-    SequenceUpdate update;
-    update.seq = accepted.seq;
-    update.tokens.push_back(*sampled.at(accepted.seq));
+    const SampledToken& token = *sampled.at(accepted.seq).at(next_token[accepted.seq]++);
+    auto [at, fresh] = update_of.emplace(accepted.seq, out.messages.size());
+    if (fresh) {
+      SequenceUpdate update;
+      update.seq = accepted.seq;
+      out.messages.push_back({tracked->second.owner, std::move(update)});
+    }
+    auto& update = std::get<SequenceUpdate>(out.messages[at->second].message);
+    update.tokens.push_back(token);
     if (const auto f = finished_reason.find(accepted.seq); f != finished_reason.end()) {
       update.finished = true;
       update.reason = f->second;
     }
-    out.messages.push_back({tracked->second.owner, std::move(update)});
+  }
+  num_proposed_ += output.num_proposed;
+  num_accepted_ += output.num_accepted;
+  if (options_.metrics && output.num_speculative > 0) {
+    options_.metrics->observe_speculation(output.num_speculative, output.num_proposed, output.num_accepted);
   }
   for (const FinishedSequence& f : outcome.finished) forget(f.seq, out);
   if (options_.metrics) options_.metrics->observe_step(step.step.input->plan.num_batched_tokens, model_seconds,
@@ -244,6 +265,8 @@ EngineInfo EngineCore::info() const {
   info.batched_tokens = batched_tokens_;
   info.step_seconds = step_seconds_;
   info.model_seconds = model_seconds_;
+  info.speculative_proposed = num_proposed_;
+  info.speculative_accepted = num_accepted_;
   return info;
 }
 

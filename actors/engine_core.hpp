@@ -37,6 +37,9 @@ struct EngineCoreOptions {
   std::string model_name;
   int64_t vocab_size = 0;
   int32_t world_size = 1;                  // ranks that answer every step
+  // Speculative decoding by prompt lookup: up to this many proposed tokens per decode (0: none). Steps
+  // are then planned one at a time (a proposal needs the tokens of the step before).
+  int32_t prompt_lookup_steps = 0;
   std::shared_ptr<EngineMetrics> metrics;  // may be null
 };
 
@@ -138,6 +141,8 @@ class EngineCore {
   int64_t batched_tokens_ = 0;
   double step_seconds_ = 0;
   double model_seconds_ = 0;
+  int64_t num_proposed_ = 0;  // speculative tokens proposed and accepted
+  int64_t num_accepted_ = 0;
 };
 
 }  // namespace sabre

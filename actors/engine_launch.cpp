@@ -157,6 +157,16 @@ LaunchedEngine launch_engine(caf::actor_system& system, const EngineOptions& opt
   core.model_name = served_model_name(options);
   core.vocab_size = checkpoint.config.vocab_size;
   core.metrics = std::move(metrics);
+  const SpeculativeConfig& speculative = options.speculative;
+  if (speculative.method == "ngram") {
+    core.prompt_lookup_steps = static_cast<int32_t>(speculative.num_steps);
+    spdlog::info("engine: speculative decoding by prompt lookup, up to {} proposed tokens per decode; steps are "
+                 "planned one at a time",
+                 speculative.num_steps);
+  } else if (!speculative.method.empty() || !speculative.draft_model.empty()) {
+    throw std::runtime_error("the engine's speculative decoding takes --speculative-method ngram (prompt lookup); a "
+                             "draft model runs in sabre-generate only so far");
+  }
   spdlog::info("engine: {} ({} layers) on {} rank{} ({} node{}), {} KV blocks of {} tokens in {} ({:.1f} MiB here), "
                "max_model_len {}, batch budget {} tokens",
                core.model_name, checkpoint.config.num_hidden_layers, parallel.tensor_parallel_size,

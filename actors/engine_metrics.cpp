@@ -112,6 +112,13 @@ void EngineMetrics::observe_step(int64_t batched_tokens, double model_seconds, d
   step_overhead_.observe(std::max(0.0, overhead_seconds));
 }
 
+void EngineMetrics::observe_speculation(int64_t sequences, int64_t proposed, int64_t accepted) {
+  std::lock_guard lock(mutex_);
+  counters_.spec_decode_steps += sequences;
+  counters_.spec_decode_draft_tokens += proposed;
+  counters_.spec_decode_accepted_tokens += accepted;
+}
+
 void EngineMetrics::set_scheduler_state(const SchedulerState& state) {
   std::lock_guard lock(mutex_);
   counters_.num_running = state.num_running;

@@ -84,6 +84,9 @@ struct EngineMetricsSnapshot {
   int64_t num_preemptions = 0;
   int64_t prefix_cache_queried_blocks = 0;
   int64_t prefix_cache_hit_blocks = 0;
+  int64_t spec_decode_steps = 0;            // speculative decodes verified (one per sequence and step)
+  int64_t spec_decode_draft_tokens = 0;     // tokens proposed to them
+  int64_t spec_decode_accepted_tokens = 0;  // of which the target accepted
   // Histograms.
   HistogramSnapshot time_to_first_token;
   HistogramSnapshot inter_token_latency;
@@ -107,6 +110,8 @@ class EngineMetrics {
   // applied its results, minus the model time). Negative durations (clock trouble) count as 0.
   void observe_step(int64_t batched_tokens, double model_seconds, double overhead_seconds);
   void set_scheduler_state(const SchedulerState& state);
+  // Speculative decoding, per step: sequences whose proposals were verified, tokens proposed, accepted.
+  void observe_speculation(int64_t sequences, int64_t proposed, int64_t accepted);
   void observe_queue_time(double seconds);
 
   // Request side (RequestTimer calls these; call them directly only without a RequestTimer).

@@ -93,6 +93,16 @@ std::string render_prometheus(const EngineMetricsSnapshot& s, std::string_view m
   w.counter("sabre:generation_tokens_total", "Generated tokens.", s.generation_tokens);
   w.counter("sabre:num_preemptions_total", "Sequences preempted (freed, to be recomputed) for lack of KV blocks.",
             s.num_preemptions);
+  if (s.spec_decode_steps > 0) {  // from the first speculative step of an engine that speculates
+    w.counter("sabre:spec_decode_num_steps_total", "Speculative decodes verified (one per sequence and step).",
+              s.spec_decode_steps);
+    w.counter("sabre:spec_decode_num_draft_tokens_total", "Tokens proposed for speculative decoding.",
+              s.spec_decode_draft_tokens);
+    w.counter("sabre:spec_decode_num_accepted_tokens_total",
+              "Proposed tokens the model accepted (acceptance rate: this over the draft tokens; mean accepted "
+              "length per step: this over the steps).",
+              s.spec_decode_accepted_tokens);
+  }
   w.counter("sabre:prefix_cache_queried_blocks_total", "Full prompt blocks looked up in the prefix cache.",
             s.prefix_cache_queried_blocks);
   w.counter("sabre:prefix_cache_hit_blocks_total",

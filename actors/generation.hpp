@@ -88,6 +88,8 @@ struct EngineInfo {
   int64_t batched_tokens = 0;        // tokens computed over all steps
   double step_seconds = 0;           // rank-side wall time of all steps (from send, or the previous step's end, to finish)
   double model_seconds = 0;          // of which the ranks spent in the forward pass
+  int64_t speculative_proposed = 0;  // speculative decoding: tokens proposed, and of them accepted
+  int64_t speculative_accepted = 0;
 };
 
 }  // namespace sabre

@@ -73,6 +73,11 @@ struct StepOutput {
   double sample_seconds = 0;
   // When the rank finished the step: with steps queued at the rank, the next one starts there.
   EngineClock::time_point finished_at;
+  // Speculative decodes: tokens proposed and accepted in this step (samples then hold each sequence's
+  // run in order: the accepted proposals, then the target's token).
+  int64_t num_speculative = 0;  // sequences whose proposals were verified
+  int64_t num_proposed = 0;
+  int64_t num_accepted = 0;
 };
 
 // A request actor: step updates of its sequences, (abort) from its client via the facade, and
@@ -128,7 +133,8 @@ typename Inspector::result_type inspect(Inspector& f, SequenceSample& x) {
 // finished_at is the rank's own clock: only rank 0's, which runs in the engine's process, is read.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, StepOutput& x) {
-  return f(caf::meta::type_name("StepOutput"), x.samples, x.model_seconds, x.sample_seconds, x.finished_at);
+  return f(caf::meta::type_name("StepOutput"), x.samples, x.model_seconds, x.sample_seconds, x.finished_at,
+           x.num_speculative, x.num_proposed, x.num_accepted);
 }
 
 }  // namespace sabre

@@ -29,7 +29,8 @@ typename Inspector::result_type inspect(Inspector& f, EngineInfo& x) {
   return f(caf::meta::type_name("EngineInfo"), x.model_name, x.max_model_len, x.vocab_size, x.max_num_seqs,
            x.kv_block_size, x.num_running,
            x.num_waiting, x.kv_blocks_total, x.kv_blocks_used, x.num_preemptions, x.prefix_cache_queried_blocks,
-           x.prefix_cache_hit_blocks, x.num_steps, x.num_steps_planned_ahead, x.batched_tokens, x.step_seconds, x.model_seconds);
+           x.prefix_cache_hit_blocks, x.num_steps, x.num_steps_planned_ahead, x.batched_tokens, x.step_seconds, x.model_seconds,
+           x.speculative_proposed, x.speculative_accepted);
 }
 
 // ---- inspect overloads (CAF 0.17 style) ----

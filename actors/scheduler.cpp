@@ -151,6 +151,29 @@ void Scheduler::hand_over_prefill(const SchedulerSequence& parent) {
   insert_waiting(heir_id);
 }
 
+void Scheduler::enable_speculation(int32_t k, Proposer propose) {
+  if (k < 1 || !propose) throw std::invalid_argument(fmt::format("Scheduler: {} speculative steps without a proposer", k));
+  if (config_.max_steps_in_flight != 1) {
+    throw std::logic_error("Scheduler: speculative decoding plans a step once the one before has finished "
+                           "(max_steps_in_flight 1)");
+  }
+  speculative_steps_ = k;
+  propose_ = std::move(propose);
+}
+
+std::vector<int32_t> Scheduler::proposals_for(const SchedulerSequence& s, const Budget& budget) const {
+  if (speculative_steps_ == 0 || s.num_pending > 0) return {};
+  const auto length = static_cast<int64_t>(s.tokens.size());
+  const int64_t room = std::min({static_cast<int64_t>(speculative_steps_), s.max_tokens - s.num_generated() - 1,
+                                 budget.tokens - 1, config_.max_model_len - length - 1});
+  if (room <= 0) return {};
+  std::vector<int32_t> proposed = propose_(s.tokens, static_cast<int32_t>(room));
+  if (static_cast<int64_t>(proposed.size()) > room) proposed.resize(static_cast<size_t>(room));
+  // Slots for the input and every proposal, or none: a plain decode then (which may preempt).
+  if (!proposed.empty() && !blocks_.can_append(s.id, 1 + static_cast<int64_t>(proposed.size()))) return {};
+  return proposed;
+}
+
 StepPlan Scheduler::schedule() {
   if (!can_schedule()) {
     throw std::logic_error(fmt::format("Scheduler::schedule: {} step(s) already in flight (max_steps_in_flight {})",
@@ -196,11 +219,15 @@ void Scheduler::schedule_decodes(StepPlan& plan, Budget& budget) {
     if (preempted_self) return;
     const bool input_is_pending = s.num_pending > 0;
     const int32_t input = input_is_pending ? kPendingToken : s.tokens.back();
+    const std::vector<int32_t> proposed = proposals_for(s, budget);
     const AppendResult slot = blocks_.append_slot(id, input);
     if (slot.copy_from) plan.block_copies.push_back({*slot.copy_from, slot.block});
+    for (int32_t token : proposed) blocks_.append_slot(id, token);  // the last block is unshared now
     ScheduledChunk chunk;
     chunk.seq = id;
     chunk.tokens = {input};
+    chunk.tokens.insert(chunk.tokens.end(), proposed.begin(), proposed.end());
+    chunk.num_proposed = static_cast<int32_t>(proposed.size());
     chunk.num_cached = s.num_scheduled;
     chunk.block_table = blocks_.block_table(id);
     chunk.is_decode = true;
@@ -210,7 +237,7 @@ void Scheduler::schedule_decodes(StepPlan& plan, Budget& budget) {
     plan.chunks.push_back(std::move(chunk));
     ++s.num_scheduled;
     ++s.num_pending;
-    --budget.tokens;
+    budget.tokens -= 1 + static_cast<int64_t>(proposed.size());
   }
 }
 
@@ -318,10 +345,18 @@ StepOutcome Scheduler::on_step_done(const std::vector<StepResult>& results) {
   StepPlan plan = std::move(in_flight_.front());
   in_flight_.pop_front();
   std::unordered_map<SequenceId, int32_t> sampled;
-  for (const StepResult& r : results) sampled[r.seq] = r.token;
+  std::unordered_map<SequenceId, std::vector<int32_t>> runs;  // speculative decodes' tokens, in order
+  for (const StepResult& r : results) {
+    sampled.emplace(r.seq, r.token);
+    runs[r.seq].push_back(r.token);
+  }
 
   StepOutcome outcome;
   for (const ScheduledChunk& chunk : plan.chunks) {
+    if (chunk.num_proposed > 0) {
+      apply_speculative_run(chunk, runs[chunk.seq], outcome);
+      continue;
+    }
     SchedulerSequence& s = sequences_.at(chunk.seq);  // aborted ones were removed from the plan
     s.num_computed = chunk.num_cached + static_cast<int64_t>(chunk.tokens.size());
     blocks_.mark_computed(chunk.seq, s.num_computed);
@@ -354,6 +389,32 @@ StepOutcome Scheduler::on_step_done(const std::vector<StepResult>& results) {
     }
   }
   return outcome;
+}
+
+void Scheduler::apply_speculative_run(const ScheduledChunk& chunk, const std::vector<int32_t>& run,
+                                      StepOutcome& outcome) {
+  SchedulerSequence& s = sequences_.at(chunk.seq);
+  const auto accepted = static_cast<int64_t>(run.size()) - 1;
+  if (run.empty() || accepted > chunk.num_proposed ||
+      !std::equal(run.begin(), run.begin() + accepted, chunk.tokens.begin() + 1)) {
+    throw std::logic_error(fmt::format("Scheduler::on_step_done: sequence {} proposed {} tokens and got back a run of "
+                                       "{} that does not start with accepted proposals",
+                                       chunk.seq, chunk.num_proposed, run.size()));
+  }
+  // The KV of the input and the accepted proposals is written; the rejected proposals' slots go.
+  s.num_computed = chunk.num_cached + 1 + accepted;
+  s.num_scheduled = s.num_computed;
+  blocks_.mark_computed(chunk.seq, s.num_computed);
+  blocks_.truncate(chunk.seq, s.num_computed);
+  --s.num_pending;
+  for (int32_t token : run) {
+    s.tokens.push_back(token);
+    outcome.accepted.push_back({chunk.seq, token});
+    if (auto reason = finish_reason(s)) {
+      finish(chunk.seq, *reason, outcome.finished);  // the rest of the run is dropped
+      return;
+    }
+  }
 }
 
 void Scheduler::fork_sample(SchedulerSequence& parent, SequenceId child_id, int32_t token) {

@@ -23,6 +23,8 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <span>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -88,6 +90,13 @@ class Scheduler {
   // whatever the prefix cache still holds). Returns false for an unknown (finished or never added) id.
   bool abort(SequenceId seq);
 
+  // Speculative decoding by prompt lookup: each decode proposes up to k tokens from `propose` (given the
+  // sequence's tokens, prompt and output) and reserves their slots; on_step_done keeps the accepted run
+  // and truncates the rest. A proposal depends on the tokens the step before produced, so this needs
+  // max_steps_in_flight 1 (throws std::logic_error otherwise).
+  using Proposer = std::function<std::vector<int32_t>(std::span<const int32_t> tokens, int32_t k)>;
+  void enable_speculation(int32_t k, Proposer propose);
+
   // Plans the next step. Throws std::logic_error when max_steps_in_flight steps are in flight already.
   // An empty plan is not in flight.
   StepPlan schedule();
@@ -116,6 +125,11 @@ class Scheduler {
   struct Budget {
     int64_t tokens = 0;
   };
+  // The proposals for sequence `s`'s next decode: at most what its budget, max_tokens and
+  // max_model_len leave room for (the target's own token included), none when it cannot take them all.
+  std::vector<int32_t> proposals_for(const SchedulerSequence& s, const Budget& budget) const;
+  // Applies a speculative decode's run (accepted proposals, then the target's token).
+  void apply_speculative_run(const ScheduledChunk& chunk, const std::vector<int32_t>& run, StepOutcome& outcome);
   void schedule_decodes(StepPlan& plan, Budget& budget);
   void schedule_running_prefills(StepPlan& plan, Budget& budget);
   void admit_waiting(StepPlan& plan, Budget& budget);
@@ -146,6 +160,8 @@ class Scheduler {
   std::vector<SequenceId> running_;   // ascending arrival, so the back is the preemption victim
   std::deque<StepPlan> in_flight_;  // oldest first, as the ranks run them
   int64_t next_arrival_ = 0;
+  int32_t speculative_steps_ = 0;  // 0: no speculation
+  Proposer propose_;
   int64_t num_preemptions_ = 0;
 };
 

@@ -36,9 +36,23 @@ class StepExecutor {
   // The plan with every pending decode input replaced by the token sampled last for its sequence.
   StepPlan resolve_pending_inputs(const StepPlan& plan) const;
 
+  // Verifies a speculative decode's proposals (rows first_row .. first_row + num_proposed of the step's
+  // logits) and appends its run of tokens to `output`.
+  void verify_proposals(const ScheduledChunk& chunk, int32_t first_row, int64_t logit_rows, StepOutput& output);
+
   // The token each sequence sampled last: the input of its next decode when that step was planned
   // before this one finished (async scheduling).
   std::unordered_map<SequenceId, int32_t> last_sampled_;
+  // What verifying a sequence's proposals needs of its sampler: the draws' seed and stream, how many
+  // tokens it has generated (the draws' index), how many top log-probabilities it reports.
+  struct SpeculationState {
+    uint64_t seed = 0;
+    uint64_t stream = 0;
+    uint64_t generated = 0;
+    int32_t top_logprobs = 0;
+  };
+  std::unordered_map<SequenceId, SpeculationState> speculation_;
+  std::unique_ptr<DeviceBuffer> probabilities_;  // distributions of a speculative chunk's rows
   std::vector<SampleRow> rows_;          // this step's sampling rows, reused
   std::vector<SampledToken> sampled_;
 };

@@ -5,7 +5,13 @@ namespace sabre {
 ForwardBatch to_forward_batch(const StepPlan& plan, KvCache* kv) {
   ForwardBatch batch;
   for (const ScheduledChunk& chunk : plan.chunks) {
-    batch.add_sequence(chunk.tokens, chunk.num_cached, kv, chunk.block_table, chunk.wants_logits);
+    const bool speculative = chunk.num_proposed > 0;
+    batch.add_sequence(chunk.tokens, chunk.num_cached, kv, chunk.block_table, chunk.wants_logits && !speculative);
+    if (speculative) {
+      // Logits at every position: the input's (for the first proposal) through the last proposal's.
+      const int32_t first = static_cast<int32_t>(batch.rows() - static_cast<int64_t>(chunk.tokens.size()));
+      for (int32_t r = 0; r < static_cast<int32_t>(chunk.tokens.size()); ++r) batch.logit_rows.push_back(first + r);
+    }
   }
   return batch;
 }

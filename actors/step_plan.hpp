@@ -26,6 +26,10 @@ struct ScheduledChunk {
   // one: tokens is {kPendingToken} and the rank puts in the token it sampled last for `seq`.
   bool input_is_pending = false;
   bool wants_logits = false;         // decodes and the last chunk of a prompt: tokens are sampled
+  // A speculative decode: tokens is {input, d_1 .. d_n} with the last num_proposed proposed (prompt
+  // lookup); every row gets logits, the rank verifies the proposals (kernels/speculative.hpp) and
+  // returns the accepted ones and one token of its own, in order, all for `seq`.
+  int32_t num_proposed = 0;
   // When wants_logits: sample one token from this chunk's logits row for each id here, each with that
   // sequence's own sampler, and return one StepResult per id. Normally just {seq}; the chunk that
   // completes the prompt of an n > 1 request lists {seq, sample 2, ..., sample n}. Empty otherwise.

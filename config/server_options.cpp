@@ -345,11 +345,14 @@ void validate_server_options(ServerOptions& o) {
     }
   }
   if (!o.engine.speculative.draft_model.empty()) not_supported("--draft-model (speculative decoding)");
-  if (!o.engine.speculative.method.empty()) not_supported("--speculative-method (speculative decoding)");
-  if (o.decode_algo != "normal") not_supported(fmt::format("--decode-algo {} (speculative decoding)", o.decode_algo));
+  if (o.engine.speculative.method == "draft") not_supported("--speculative-method draft (a draft model in the engine)");
+  if (o.decode_algo == "sps") not_supported("--decode-algo sps (a draft model in the engine; --speculative-method ngram works)");
+  if (o.decode_algo == "look_ahead") not_supported("--decode-algo look_ahead");
   if (o.preempt_strategy == "SWAP") not_supported("--preempt-strategy SWAP (the engine recomputes preempted requests)");
   if (given("draft-tokenizer")) warn("--draft-tokenizer has no effect without speculative decoding");
-  if (given("speculative-steps")) warn("--speculative-steps has no effect without speculative decoding");
+  if (given("speculative-steps") && o.engine.speculative.method.empty()) {
+    warn("--speculative-steps has no effect without speculative decoding");
+  }
 
   // float32 means every weight in fp32: GGUF's quantised matrices too.
   if (o.engine.weights.dtype == ModelDtype::float32) o.engine.weights.gguf = GgufWeights::f32;
@@ -437,7 +440,10 @@ Accepted for compatibility (features not supported yet or without effect here):
   --draft-model DIR               [--draft.model] speculative decoding: not supported yet
   --draft-tokenizer DIR           [--draft.tokenizer_dir]
   --speculative-steps K           [--gamma] draft tokens per step (default 4)
-  --speculative-method draft|ngram
+  --speculative-method draft|ngram ngram: speculative decoding by prompt lookup (proposals copied from where
+                                  the latest tokens occurred earlier in the prompt or output, verified by the
+                                  model in one pass: the same output, faster on text that repeats its input;
+                                  steps are planned one at a time); draft: not in the server yet
   --decode-algo normal|sps|look_ahead
   --preempt-strategy AUTO|RECOMPUTE|SWAP  [--preempt_strategy] the engine recomputes; SWAP is not supported
   --max-queue-time SECONDS        [--max_queue_time] not enforced yet

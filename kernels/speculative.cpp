@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 #include "kernels/philox.hpp"
@@ -84,6 +85,30 @@ VerifiedRun verify_speculation(std::span<const int32_t> proposed, std::span<cons
   const uint64_t index = random.first_index + static_cast<uint64_t>(k);
   run.tokens.push_back(draw(residual, sampling_uniform(random.seed, random.stream ^ kResidualStream, index)));
   return run;
+}
+
+SampledToken scored_token(std::span<const float> logits, int32_t token, int32_t top_logprobs) {
+  const float top = *std::max_element(logits.begin(), logits.end());
+  double sum = 0;
+  for (float x : logits) sum += std::exp(static_cast<double>(x) - top);
+  const double log_sum = std::log(sum) + top;
+  SampledToken out;
+  out.token = token;
+  out.logprob = static_cast<float>(static_cast<double>(logits[static_cast<size_t>(token)]) - log_sum);
+  if (top_logprobs > 0) {
+    std::vector<int32_t> ids(logits.size());
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(i);
+    const auto n = std::min<size_t>(static_cast<size_t>(top_logprobs), ids.size());
+    std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(n), ids.end(), [&](int32_t a, int32_t b) {
+      const float la = logits[static_cast<size_t>(a)], lb = logits[static_cast<size_t>(b)];
+      return la != lb ? la > lb : a < b;
+    });
+    for (size_t i = 0; i < n; ++i) {
+      out.top_logprobs.push_back(
+          {ids[i], static_cast<float>(static_cast<double>(logits[static_cast<size_t>(ids[i])]) - log_sum)});
+    }
+  }
+  return out;
 }
 
 }  // namespace sabre

@@ -17,6 +17,8 @@
 #include <span>
 #include <vector>
 
+#include "kernels/sampling.hpp"
+
 namespace sabre {
 
 struct SpeculationRandom {
@@ -35,5 +37,10 @@ struct VerifiedRun {
 // Throws std::invalid_argument when the sizes disagree or a proposed id is outside the vocabulary.
 VerifiedRun verify_speculation(std::span<const int32_t> proposed, std::span<const float> draft,
                                std::span<const float> target, int64_t vocab, const SpeculationRandom& random);
+
+// A verified token as the sampler reports one (kernels/sampling.hpp): its log-probability under the raw
+// logits' log_softmax and the `top_logprobs` most likely ids (ties to the lower id), from a row of
+// logits on the host.
+SampledToken scored_token(std::span<const float> logits, int32_t token, int32_t top_logprobs);
 
 }  // namespace sabre

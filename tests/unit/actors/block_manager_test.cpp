@@ -192,3 +192,35 @@ TEST_CASE("block keys chain the parent: equal blocks after different prefixes di
   CHECK(bm.allocate(2, second) == 0);
   bm.check_invariants();
 }
+
+TEST_CASE("block manager: speculated slots are checked together and rejected ones truncated", "[block_manager]") {
+  BlockManager bm({.block_size = 4, .num_blocks = 4, .enable_prefix_caching = true});
+  const auto prompt = iota_tokens(6);  // 2 blocks, the second holding 2 tokens
+  bm.allocate(1, prompt);
+  bm.mark_computed(1, 6);
+  // 1 input + 5 proposals: 2 in the second block, 4 in a third -> one new block.
+  CHECK(bm.can_append(1, 6));
+  CHECK(bm.can_append(1, 10));       // two new blocks: exactly the two free
+  CHECK_FALSE(bm.can_append(1, 11));  // three
+  for (int32_t t = 0; t < 6; ++t) bm.append_slot(1, 100 + t);
+  CHECK(bm.block_table(1).size() == 3);
+  bm.check_invariants();
+  // Two of the six computed (the input and one accepted proposal): the rest goes, and the third block
+  // is left empty and freed.
+  bm.mark_computed(1, 8);
+  bm.truncate(1, 8);
+  bm.check_invariants();
+  CHECK(bm.num_tokens(1) == 8);
+  CHECK(bm.block_table(1).size() == 2);
+  CHECK(bm.num_free_blocks() == 2);
+  // The full second block (computed: 5, 6, 100, 101) is in the prefix cache; nothing computed is dropped.
+  CHECK_THROWS_AS(bm.truncate(1, 7), std::out_of_range);
+  CHECK_THROWS_AS(bm.truncate(1, 9), std::out_of_range);
+  bm.append_slot(1, 7);
+  bm.truncate(1, 8);
+  CHECK(bm.num_tokens(1) == 8);
+  bm.check_invariants();
+  bm.free(1);
+  bm.check_invariants();
+  CHECK(bm.num_free_blocks() == 4);
+}

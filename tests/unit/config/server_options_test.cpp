@@ -211,7 +211,7 @@ TEST_CASE("server options: features that do not exist yet parse but fail validat
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--draft-model", "/x"}, "--draft-model"},
       {{"--draft.model", "/x"}, "--draft-model"},
-      {{"--speculative-method", "ngram"}, "--speculative-method"},
+      {{"--speculative-method", "draft"}, "--speculative-method draft"},
       {{"--decode_algo", "sps"}, "--decode-algo sps"},
       {{"--preempt_strategy", "SWAP"}, "--preempt-strategy SWAP"}};
   for (const auto& [flags, named] : cases) {

@@ -1,0 +1,87 @@
+// The scheduler with speculative decoding (prompt lookup proposals): a decode reserves slots for its
+// input and proposals within the budget, max_tokens and the pool; the rank's run (accepted proposals
+// and one token of the target's) is appended in order, the rejected slots are truncated, and a stop id
+// or max_tokens in the middle of a run ends the sequence there.
+#include <catch2/catch.hpp>
+
+#include "actors/block_manager.hpp"
+#include "actors/scheduler.hpp"
+
+using namespace sabre;
+
+namespace {
+
+SchedulerConfig sync_config() {
+  return {.max_num_batched_tokens = 32, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100,
+          .max_steps_in_flight = 1};
+}
+
+}  // namespace
+
+TEST_CASE("scheduler: speculative decodes reserve their proposals and keep the accepted run", "[scheduler][speculative]") {
+  BlockManager bm({.block_size = 4, .num_blocks = 16, .enable_prefix_caching = true});
+  Scheduler sched(sync_config(), bm);
+  std::vector<std::vector<int32_t>> asked;
+  sched.enable_speculation(3, [&](std::span<const int32_t> tokens, int32_t k) {
+    asked.emplace_back(tokens.begin(), tokens.end());
+    return std::vector<int32_t>{70, 80, 90, 99}.size() > static_cast<size_t>(k)
+               ? std::vector<int32_t>{70, 80, 90, 99}
+               : std::vector<int32_t>{70, 80, 90};
+  });
+  sched.add({1, {1, 2, 3, 4, 5, 6}, 9, {90}, {}});
+  StepPlan prefill = sched.schedule();
+  REQUIRE(prefill.chunks.size() == 1);
+  CHECK(prefill.chunks[0].num_proposed == 0);
+  sched.on_step_done({{1, 5}});
+
+  StepPlan decode = sched.schedule();
+  REQUIRE(decode.chunks.size() == 1);
+  const ScheduledChunk& chunk = decode.chunks[0];
+  CHECK(chunk.tokens == std::vector<int32_t>{5, 70, 80, 90});  // input and at most k = 3 proposals
+  CHECK(chunk.num_proposed == 3);
+  CHECK(chunk.num_cached == 6);
+  CHECK(decode.num_batched_tokens == 4);
+  CHECK(asked.back() == std::vector<int32_t>{1, 2, 3, 4, 5, 6, 5});
+  CHECK(bm.num_tokens(1) == 10);
+  bm.check_invariants();
+
+  // Two accepted, then the target's 42: 70, 80, 42 are appended, the slot of 90 goes.
+  StepOutcome outcome = sched.on_step_done({{1, 70}, {1, 80}, {1, 42}});
+  REQUIRE(outcome.accepted.size() == 3);
+  CHECK(outcome.accepted[2].token == 42);
+  CHECK(outcome.finished.empty());
+  CHECK(bm.num_tokens(1) == 9);  // prompt, 5, 70, 80 computed; 42's slot is taken by the next plan
+  CHECK(sched.find(1)->tokens.size() == 10);
+  bm.check_invariants();
+
+  // 4 of 9 generated: room for the input and 3 proposals still (5 left), and 90 is a stop id: the run
+  // 70, 80, 90, 11 ends at 90.
+  decode = sched.schedule();
+  CHECK(decode.chunks.at(0).num_proposed == 3);
+  outcome = sched.on_step_done({{1, 70}, {1, 80}, {1, 90}, {1, 11}});
+  REQUIRE(outcome.finished.size() == 1);
+  CHECK(outcome.finished[0].reason == FinishReason::stop);
+  CHECK(outcome.accepted.size() == 3);
+  CHECK(outcome.accepted.back().token == 90);
+  CHECK(bm.num_free_blocks() == 16);
+  CHECK_FALSE(sched.has_unfinished());
+}
+
+TEST_CASE("scheduler: speculation stops short of max_tokens and refuses runs that do not match", "[scheduler][speculative]") {
+  BlockManager bm({.block_size = 4, .num_blocks = 16, .enable_prefix_caching = false});
+  Scheduler sched(sync_config(), bm);
+  sched.enable_speculation(4, [](std::span<const int32_t>, int32_t k) { return std::vector<int32_t>(static_cast<size_t>(k), 7); });
+  sched.add({1, {1, 2, 3}, 3, {}, {}});
+  sched.schedule();
+  sched.on_step_done({{1, 7}});
+  // 1 generated of 3: the target's own token plus at most 1 proposal.
+  StepPlan decode = sched.schedule();
+  CHECK(decode.chunks.at(0).num_proposed == 1);
+  CHECK_THROWS_AS(sched.on_step_done({{1, 5}, {1, 6}}), std::logic_error);  // 5 is not the proposal 7
+
+  Scheduler async({.max_num_batched_tokens = 8, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100,
+                   .max_steps_in_flight = 2},
+                  bm);
+  CHECK_THROWS_AS(async.enable_speculation(2, [](std::span<const int32_t>, int32_t) { return std::vector<int32_t>{}; }),
+                  std::logic_error);
+}
