@@ -128,7 +128,7 @@ std::optional<PlannedStep> EngineCore::plan_step(CoreOutput& out, EngineClock::t
   ++num_steps_;
   batched_tokens_ += plan.num_batched_tokens;
   PlannedStep step{next_step_++, std::make_shared<const StepInput>(make_step_input(std::move(plan), out, now)), now};
-  in_flight_.push_back({step, options_.world_size, std::nullopt});
+  in_flight_.push_back({step, options_.world_size, std::nullopt, std::nullopt});
   return step;
 }
 
@@ -181,6 +181,10 @@ void EngineCore::apply(const InFlightStep& step, CoreOutput& out) {
   std::unordered_map<SequenceId, FinishReason> finished_reason;
   for (const FinishedSequence& f : outcome.finished) finished_reason.emplace(f.seq, f.reason);
 
+  std::unordered_map<SequenceId, int32_t> proposed_for;
+  for (const ScheduledChunk& chunk : step.step.input->plan.chunks) {
+    if (chunk.num_proposed > 0) proposed_for[chunk.seq] = chunk.num_proposed;
+  }
   // Only the tokens the scheduler accepted reach the requests (not those of sequences aborted meanwhile,
   // nor the end of a run cut by a stop): one update per sequence, its tokens in order.
   std::unordered_map<SequenceId, size_t> update_of;
@@ -193,6 +197,10 @@ void EngineCore::apply(const InFlightStep& step, CoreOutput& out) {
     if (fresh) {
       SequenceUpdate update;
       update.seq = accepted.seq;
+      if (const auto p = proposed_for.find(accepted.seq); p != proposed_for.end()) {
+        update.proposed = p->second;
+        update.accepted = static_cast<int32_t>(sampled.at(accepted.seq).size()) - 1;
+      }
       out.messages.push_back({tracked->second.owner, std::move(update)});
     }
     auto& update = std::get<SequenceUpdate>(out.messages[at->second].message);

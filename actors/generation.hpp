@@ -44,6 +44,9 @@ struct Usage {
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
   int64_t cached_prompt_tokens = 0;  // prompt tokens served from the prefix cache
+  // Speculative decoding: tokens proposed for this sample and of them accepted (0 without speculation).
+  int64_t speculative_proposed = 0;
+  int64_t speculative_accepted = 0;
 };
 
 // Seconds, measured by the request actor from the moment the engine accepted the request.

@@ -52,6 +52,10 @@ struct SequenceUpdate {
   // prompt tokens the prefix cache served.
   double queue_seconds = -1;
   int64_t cached_prompt_tokens = 0;
+  // A speculative decode's counts: tokens proposed, and of them accepted (tokens holds those and the
+  // model's own token, cut at a stop).
+  int32_t proposed = 0;
+  int32_t accepted = 0;
 };
 
 // One step for the ranks: the plan, samplers for sequences new to the rank (SamplerSpec::key is the

@@ -69,7 +69,8 @@ typename Inspector::result_type inspect(Inspector& f, TokenDelta& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, Usage& x) {
-  return f(caf::meta::type_name("Usage"), x.prompt_tokens, x.completion_tokens, x.cached_prompt_tokens);
+  return f(caf::meta::type_name("Usage"), x.prompt_tokens, x.completion_tokens, x.cached_prompt_tokens,
+           x.speculative_proposed, x.speculative_accepted);
 }
 
 template <class Inspector>

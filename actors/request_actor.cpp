@@ -21,6 +21,8 @@ struct Sample {
   std::optional<SampleStream> stream;
   bool finished = false;
   int64_t cached_prompt_tokens = 0;
+  int64_t speculative_proposed = 0;
+  int64_t speculative_accepted = 0;
   double queue_seconds = 0;
   std::optional<EngineClock::time_point> first_token;
 };
@@ -66,6 +68,8 @@ void send_finished(RequestSelf self, size_t index, FinishReason reason, const st
   done.usage.prompt_tokens = static_cast<int64_t>(st.prompt.size());
   done.usage.completion_tokens = sample.stream ? sample.stream->num_tokens() : 0;
   done.usage.cached_prompt_tokens = sample.cached_prompt_tokens;
+  done.usage.speculative_proposed = sample.speculative_proposed;
+  done.usage.speculative_accepted = sample.speculative_accepted;
   done.timings.queue_seconds = sample.queue_seconds;
   done.timings.time_to_first_token = sample.first_token ? seconds_between(st.arrival, *sample.first_token) : 0;
   done.timings.end_to_end_seconds = seconds_between(st.arrival, now);
@@ -152,6 +156,8 @@ void on_update(RequestSelf self, SequenceUpdate& update) {
   if (it == st.samples.end() || it->finished) return;  // a step that ran while the sample ended
   const auto index = static_cast<size_t>(it - st.samples.begin());
   Sample& sample = *it;
+  sample.speculative_proposed += update.proposed;
+  sample.speculative_accepted += update.accepted;
   if (!update.tokens.empty() && !sample.first_token) sample.first_token = EngineClock::now();
   SampleChunk chunk = sample.stream->push(update.tokens);
   if (st.timer && !chunk.token_ids.empty()) st.timer->on_tokens(static_cast<int64_t>(chunk.token_ids.size()));

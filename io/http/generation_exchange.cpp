@@ -67,6 +67,8 @@ void GenerationExchange::count(size_t index, const GenerationFinished& finished)
   summary_.prompt_tokens = 0;
   for (int64_t tokens : prompt_tokens_) summary_.prompt_tokens += tokens;
   summary_.completion_tokens += finished.usage.completion_tokens;
+  summary_.speculative_proposed += finished.usage.speculative_proposed;
+  summary_.speculative_accepted += finished.usage.speculative_accepted;
   const double ttft = finished.timings.time_to_first_token;
   if (ttft > 0 && (summary_.time_to_first_token < 0 || ttft < summary_.time_to_first_token)) {
     summary_.time_to_first_token = ttft;

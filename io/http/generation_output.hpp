@@ -15,6 +15,8 @@ struct GenerationSummary {
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
   double time_to_first_token = -1;  // seconds; < 0: no token came
+  int64_t speculative_proposed = 0;  // speculative decoding: tokens proposed, and of them accepted
+  int64_t speculative_accepted = 0;
 };
 
 class GenerationOutput {

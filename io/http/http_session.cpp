@@ -340,7 +340,16 @@ void HttpSession::client_gone() {
 void HttpSession::log_access() {
   state_.statuses.count(status_);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
-  if (summary_.time_to_first_token >= 0) {
+  if (summary_.speculative_proposed > 0) {
+    // Speculative decoding: accepted of proposed tokens, and the acceptance rate.
+    spdlog::info("#{} {} {} {} {} prompt={} completion={} ttft={:.1f}ms spec={}/{} ({:.0f}%) {:.1f}ms", request_number_,
+                 remote_, method_, path_, status_, summary_.prompt_tokens, summary_.completion_tokens,
+                 std::max(0.0, summary_.time_to_first_token) * 1e3, summary_.speculative_accepted,
+                 summary_.speculative_proposed,
+                 100.0 * static_cast<double>(summary_.speculative_accepted) /
+                     static_cast<double>(summary_.speculative_proposed),
+                 ms);
+  } else if (summary_.time_to_first_token >= 0) {
     spdlog::info("#{} {} {} {} {} prompt={} completion={} ttft={:.1f}ms {:.1f}ms", request_number_, remote_, method_,
                  path_, status_, summary_.prompt_tokens, summary_.completion_tokens,
                  summary_.time_to_first_token * 1e3, ms);

@@ -83,7 +83,15 @@ TEST_CASE("speculative engine: prompt lookup keeps every request's greedy ids un
     for (const int64_t k : {2, 5}) {
       INFO("k = " << k);
       TestEngine engine(lookup_engine(model, k));
-      const auto speculative = ids_of(engine.run(requests));
+      const auto results = engine.run(requests);
+      const auto speculative = ids_of(results);
+      int64_t usage_proposed = 0, usage_accepted = 0;
+      for (const RequestResult& r : results) {
+        for (const auto& sample : r.samples) {
+          usage_proposed += sample.finished.usage.speculative_proposed;
+          usage_accepted += sample.finished.usage.speculative_accepted;
+        }
+      }
       // Greedy requests: identical. The sampled pair keeps the target's distribution but draws its
       // numbers differently (the rejection rule's own streams), so only its length is fixed.
       for (size_t i = 0; i + 2 < plain.size(); ++i) CHECK(speculative[i] == plain[i]);
@@ -95,6 +103,9 @@ TEST_CASE("speculative engine: prompt lookup keeps every request's greedy ids un
       CHECK_THAT(metrics, Catch::Contains("sabre:spec_decode_num_draft_tokens_total{model_name=") &&
                               Catch::Contains(fmt::format("}} {}", info.speculative_proposed)));
       CHECK(info.speculative_accepted <= info.speculative_proposed);
+      // Each request's usage counts its own: together the engine's (every request ran to its end).
+      CHECK(usage_proposed == info.speculative_proposed);
+      CHECK(usage_accepted == info.speculative_accepted);
       for (int i = 0; i < 200 && engine.info().kv_blocks_used != 0; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
       }
