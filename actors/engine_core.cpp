@@ -19,9 +19,10 @@ EngineCore::EngineCore(EngineCoreOptions options) : options_(std::move(options))
   if (options_.prompt_lookup_steps > 0) options_.scheduler.max_steps_in_flight = 1;
   scheduler_ = std::make_unique<Scheduler>(options_.scheduler, *blocks_);
   if (options_.prompt_lookup_steps > 0) {
-    scheduler_->enable_speculation(options_.prompt_lookup_steps, [](std::span<const int32_t> tokens, int32_t k) {
-      return propose_ngram(tokens, k);
-    });
+    scheduler_->enable_speculation(
+        options_.prompt_lookup_steps,
+        [](std::span<const int32_t> tokens, int32_t k) { return propose_ngram(tokens, k); },
+        options_.speculative_max_rows);
   }
 }
 

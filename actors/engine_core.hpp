@@ -40,6 +40,7 @@ struct EngineCoreOptions {
   // Speculative decoding by prompt lookup: up to this many proposed tokens per decode (0: none). Steps
   // are then planned one at a time (a proposal needs the tokens of the step before).
   int32_t prompt_lookup_steps = 0;
+  int32_t speculative_max_rows = 16;
   std::shared_ptr<EngineMetrics> metrics;  // may be null
 };
 

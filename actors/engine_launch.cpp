@@ -160,6 +160,7 @@ LaunchedEngine launch_engine(caf::actor_system& system, const EngineOptions& opt
   const SpeculativeConfig& speculative = options.speculative;
   if (speculative.method == "ngram") {
     core.prompt_lookup_steps = static_cast<int32_t>(speculative.num_steps);
+    core.speculative_max_rows = static_cast<int32_t>(speculative.max_rows);
     spdlog::info("engine: speculative decoding by prompt lookup, up to {} proposed tokens per decode; steps are "
                  "planned one at a time",
                  speculative.num_steps);

@@ -151,21 +151,24 @@ void Scheduler::hand_over_prefill(const SchedulerSequence& parent) {
   insert_waiting(heir_id);
 }
 
-void Scheduler::enable_speculation(int32_t k, Proposer propose) {
+void Scheduler::enable_speculation(int32_t k, Proposer propose, int32_t max_rows) {
   if (k < 1 || !propose) throw std::invalid_argument(fmt::format("Scheduler: {} speculative steps without a proposer", k));
   if (config_.max_steps_in_flight != 1) {
     throw std::logic_error("Scheduler: speculative decoding plans a step once the one before has finished "
                            "(max_steps_in_flight 1)");
   }
   speculative_steps_ = k;
+  speculative_max_rows_ = std::max(1, max_rows);
   propose_ = std::move(propose);
 }
 
 std::vector<int32_t> Scheduler::proposals_for(const SchedulerSequence& s, const Budget& budget) const {
   if (speculative_steps_ == 0 || s.num_pending > 0) return {};
   const auto length = static_cast<int64_t>(s.tokens.size());
+  const auto running = std::max<int64_t>(1, static_cast<int64_t>(running_.size()));
   const int64_t room = std::min({static_cast<int64_t>(speculative_steps_), s.max_tokens - s.num_generated() - 1,
-                                 budget.tokens - 1, config_.max_model_len - length - 1});
+                                 budget.tokens - 1, config_.max_model_len - length - 1,
+                                 speculative_max_rows_ / running - 1});
   if (room <= 0) return {};
   std::vector<int32_t> proposed = propose_(s.tokens, static_cast<int32_t>(room));
   if (static_cast<int64_t>(proposed.size()) > room) proposed.resize(static_cast<size_t>(room));

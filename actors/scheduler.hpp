@@ -94,8 +94,11 @@ class Scheduler {
   // sequence's tokens, prompt and output) and reserves their slots; on_step_done keeps the accepted run
   // and truncates the rest. A proposal depends on the tokens the step before produced, so this needs
   // max_steps_in_flight 1 (throws std::logic_error otherwise).
+  // `max_rows` bounds the rows a step's speculative decodes take together (inputs and proposals): each
+  // of n running sequences proposes at most max_rows / n - 1 tokens, so a large batch, which already
+  // reads the weights once for many rows, is not pushed onto slower many-row kernels.
   using Proposer = std::function<std::vector<int32_t>(std::span<const int32_t> tokens, int32_t k)>;
-  void enable_speculation(int32_t k, Proposer propose);
+  void enable_speculation(int32_t k, Proposer propose, int32_t max_rows = 16);
 
   // Plans the next step. Throws std::logic_error when max_steps_in_flight steps are in flight already.
   // An empty plan is not in flight.
@@ -161,6 +164,7 @@ class Scheduler {
   std::deque<StepPlan> in_flight_;  // oldest first, as the ranks run them
   int64_t next_arrival_ = 0;
   int32_t speculative_steps_ = 0;  // 0: no speculation
+  int32_t speculative_max_rows_ = 16;
   Proposer propose_;
   int64_t num_preemptions_ = 0;
 };

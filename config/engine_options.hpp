@@ -118,6 +118,10 @@ struct SpeculativeConfig {
   std::filesystem::path draft_tokenizer;
   int64_t num_steps = 4;   // tokens proposed per step
   std::string method;      // "" (none), "draft" or "ngram"
+  // The rows a step's speculative decodes take together at most (each of n running sequences proposes
+  // up to max_rows / n - 1): past the CPU's few-row kernels (16 rows) a step costs more per row than
+  // the accepted tokens save.
+  int64_t max_rows = 16;
 };
 
 struct EngineOptions {

@@ -145,6 +145,9 @@ const std::vector<FlagSpec>& flag_specs() {
     value("speculative-steps", {"gamma"}, [](ServerOptions& o, const std::string& v, const std::string& f) {
       o.engine.speculative.num_steps = parse_int(v, f, 1, 64);
     });
+    value("speculative-max-rows", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
+      o.engine.speculative.max_rows = parse_int(v, f, 1, 1 << 20);
+    });
     value("speculative-method", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
       o.engine.speculative.method = one_of(v, f, {"draft", "ngram"});
     });
@@ -444,6 +447,8 @@ Accepted for compatibility (features not supported yet or without effect here):
                                   the latest tokens occurred earlier in the prompt or output, verified by the
                                   model in one pass: the same output, faster on text that repeats its input;
                                   steps are planned one at a time); draft: not in the server yet
+  --speculative-max-rows N        the rows a step's speculative decodes take together at most (default 16:
+                                  n running sequences propose up to N/n - 1 tokens each)
   --decode-algo normal|sps|look_ahead
   --preempt-strategy AUTO|RECOMPUTE|SWAP  [--preempt_strategy] the engine recomputes; SWAP is not supported
   --max-queue-time SECONDS        [--max_queue_time] not enforced yet

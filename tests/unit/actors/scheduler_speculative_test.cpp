@@ -85,3 +85,19 @@ TEST_CASE("scheduler: speculation stops short of max_tokens and refuses runs tha
   CHECK_THROWS_AS(async.enable_speculation(2, [](std::span<const int32_t>, int32_t) { return std::vector<int32_t>{}; }),
                   std::logic_error);
 }
+
+TEST_CASE("scheduler: a large batch proposes fewer tokens per sequence (max_rows)", "[scheduler][speculative]") {
+  BlockManager bm({.block_size = 4, .num_blocks = 64, .enable_prefix_caching = false});
+  Scheduler sched(sync_config(), bm);
+  sched.enable_speculation(
+      4, [](std::span<const int32_t>, int32_t k) { return std::vector<int32_t>(static_cast<size_t>(k), 7); }, 16);
+  for (SequenceId id = 1; id <= 8; ++id) sched.add({id, {1, 2, 3}, 20, {}, {}});
+  sched.schedule();  // the eight prefills
+  std::vector<StepResult> first;
+  for (SequenceId id = 1; id <= 8; ++id) first.push_back({id, 5});
+  sched.on_step_done(first);
+  const StepPlan decode = sched.schedule();
+  REQUIRE(decode.chunks.size() == 8);
+  for (const ScheduledChunk& chunk : decode.chunks) CHECK(chunk.num_proposed == 1);  // 16 / 8 - 1
+  CHECK(decode.num_batched_tokens == 16);
+}
