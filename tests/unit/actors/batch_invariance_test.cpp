@@ -201,6 +201,25 @@ TEST_CASE("batch invariance: preemption by recompute does not change outputs", "
   INFO("preemptions " << info.num_preemptions);
   CHECK(info.num_preemptions >= 10);
   CHECK(info.kv_blocks_used == 0);
+
+  // The same through speculative decoding by prompt lookup: multi-token steps, truncated slots and
+  // preemptions together keep every id.
+  EngineOptions speculative = invariance_engine(40, 512);
+  speculative.speculative.method = "ngram";
+  speculative.speculative.num_steps = 4;
+  speculative.speculative.max_rows = 64;  // let every sequence propose, to stress the pool
+  TestEngine spec_engine(speculative);
+  const auto spec_together = ids_of(spec_engine.run(requests));
+  for (size_t i = 0; i < requests.size(); ++i) {
+    INFO("speculative, request " << i);
+    CHECK(spec_together[i] == alone[i]);
+  }
+  const EngineInfo spec_info = spec_engine.info();
+  INFO("speculative preemptions " << spec_info.num_preemptions << ", accepted " << spec_info.speculative_accepted
+                                  << " of " << spec_info.speculative_proposed);
+  CHECK(spec_info.num_preemptions >= 5);
+  CHECK(spec_info.speculative_accepted > 0);
+  CHECK(spec_info.kv_blocks_used == 0);
 }
 
 }  // namespace sabre

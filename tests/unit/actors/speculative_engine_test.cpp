@@ -116,3 +116,37 @@ TEST_CASE("speculative engine: prompt lookup keeps every request's greedy ids un
 }
 
 }  // namespace sabre
+
+namespace sabre {
+
+TEST_CASE("speculative engine: abort in the middle of speculative steps frees every block", "[engine][speculative]") {
+  const Golden golden = engine_test::load_golden("qwen2_bias");
+  engine_test::TestEngine engine(lookup_engine("qwen2_bias", 4));
+  caf::scoped_actor self{*engine.system};
+  std::vector<int32_t> repeated = golden.prompt;
+  repeated.insert(repeated.end(), golden.prompt.begin(), golden.prompt.end());
+  std::string id;
+  self->request(engine.engine, caf::infinite, generate_atom::value, engine_test::greedy_request(repeated, 200),
+                caf::actor_cast<generation_sink>(self))
+      .receive([&](std::string& rid) { id = rid; }, [&](caf::error&) { FAIL("generate failed"); });
+  int deltas = 0;
+  self->receive_while([&] { return deltas < 3; })([&](TokenDelta&) { ++deltas; },
+                                                   caf::after(std::chrono::seconds(30)) >> [&] { deltas = 99; });
+  REQUIRE(deltas == 3);
+  self->send(engine.engine, abort_atom::value, id);
+  std::string reason;
+  self->receive_while([&] { return reason.empty(); })(
+      [&](TokenDelta&) {}, [&](GenerationFinished& done) { reason = finish_reason_name(done.finish_reason); },
+      caf::after(std::chrono::seconds(30)) >> [&] { reason = "timeout"; });
+  CHECK(reason == "abort");
+  bool drained = false;
+  for (int i = 0; i < 300 && !drained; ++i) {
+    const EngineInfo info = engine.info();
+    drained = info.kv_blocks_used == 0 && info.num_running == 0;
+    if (!drained) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(drained);
+  CHECK(engine.info().speculative_proposed > 0);
+}
+
+}  // namespace sabre
