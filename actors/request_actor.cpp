@@ -211,6 +211,12 @@ request_actor::behavior_type request_behavior(RequestSelf self, GenerationReques
     if (msg.source == self->state.sink.address()) {
       abort_all(self);
     } else if (msg.source == self->state.context.scheduler.address()) {
+      if (!self->state.submitted) {
+        // Gone before it took the request (a failure the engine has not reacted to yet): nothing ran,
+        // so a retry is the answer (HTTP 503), as while the engine restarts.
+        reject(self, "overloaded", "the engine is restarting its ranks after a failure; retry shortly");
+        return;
+      }
       fail_all(self, "the engine stopped");
     }
   });
@@ -253,7 +259,15 @@ request_actor::behavior_type request_behavior(RequestSelf self, GenerationReques
               self->quit();
             }
           },
-          [self](caf::error& error) { reject(self, "internal_error", self->system().render(error)); });
+          [self](caf::error& error) {
+            // The scheduler is gone: the engine is loading its ranks again after a failure (or stopping).
+            // Like a full queue, that is worth a retry (HTTP 503), not a server error.
+            if (error == caf::sec::request_receiver_down) {
+              reject(self, "overloaded", "the engine is restarting its ranks after a failure; retry shortly");
+              return;
+            }
+            reject(self, "internal_error", self->system().render(error));
+          });
 
   return {
       [self](SequenceUpdate& update) { on_update(self, update); },

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -125,6 +126,14 @@ int main(int argc, char** argv) {
     }
     spdlog::info("sabre-worker: node {} joined the engine at {}", options.node, options.dist_init_addr);
     self->wait_for(worker);  // it quits when the engine goes away
+    // Nothing is left to do: the actor system's teardown (its network layer, the collectives' sockets)
+    // gets a bounded time, so that a supervisor sees the worker exit once its engine is gone.
+    std::thread([] {
+      std::this_thread::sleep_for(std::chrono::seconds(10));
+      spdlog::warn("sabre-worker: shutting down took more than 10 s; exiting anyway");
+      spdlog::default_logger()->flush();
+      std::_Exit(0);
+    }).detach();
     return 0;
   } catch (const std::exception& e) {
     spdlog::error("sabre-worker: {}", e.what());
