@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "kernels/kv_cache.hpp"
@@ -100,6 +101,18 @@ void check_step_kv(const StepDescription& step) {
                                               pool.token_capacity()));
     }
   }
+}
+
+StepLimits grown_step_limits(const StepLimits& current, const StepLimits& asked) {
+  if (asked.max_tokens < 1 || asked.max_sequences < 1 || asked.max_logit_rows < 0 ||
+      asked.max_blocks_per_sequence < 1) {
+    throw std::invalid_argument(fmt::format(
+        "prepare: step limits of {} tokens, {} sequences, {} logits rows and {} blocks per sequence are not a step",
+        asked.max_tokens, asked.max_sequences, asked.max_logit_rows, asked.max_blocks_per_sequence));
+  }
+  return {std::max(current.max_tokens, asked.max_tokens), std::max(current.max_sequences, asked.max_sequences),
+          std::max(current.max_logit_rows, asked.max_logit_rows),
+          std::max(current.max_blocks_per_sequence, asked.max_blocks_per_sequence)};
 }
 
 }  // namespace sabre

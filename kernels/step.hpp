@@ -34,7 +34,13 @@ struct StepLimits {
   // Width of a sequence's block table in the step. 0: the model's context in blocks of one token, which
   // fits every block size (the model runner resolves it; the engine gives max_model_len / block_size).
   int64_t max_blocks_per_sequence = 0;
+
+  bool operator==(const StepLimits&) const = default;
 };
+
+// What Backend::prepare sizes for: limits covering both the ones prepared for (`current`) and the ones
+// asked for. Throws std::invalid_argument naming the numbers when `asked` is not a step.
+StepLimits grown_step_limits(const StepLimits& current, const StepLimits& asked);
 
 struct StepDescription {
   KvCache* kv = nullptr;                // the block pool the step's sequences read and write

@@ -201,21 +201,8 @@ CudaBackend::StepLayout CudaBackend::step_layout(const StepLimits& limits) {
 }
 
 void CudaBackend::prepare(const StepLimits& limits) {
-  if (limits.max_tokens < 1 || limits.max_sequences < 1 || limits.max_logit_rows < 0 ||
-      limits.max_blocks_per_sequence < 1) {
-    throw std::invalid_argument(fmt::format(
-        "prepare: step limits of {} tokens, {} sequences, {} logits rows and {} blocks per sequence are not a step",
-        limits.max_tokens, limits.max_sequences, limits.max_logit_rows, limits.max_blocks_per_sequence));
-  }
-  const StepLimits grown{std::max(limits_.max_tokens, limits.max_tokens),
-                         std::max(limits_.max_sequences, limits.max_sequences),
-                         std::max(limits_.max_logit_rows, limits.max_logit_rows),
-                         std::max(limits_.max_blocks_per_sequence, limits.max_blocks_per_sequence)};
-  if (grown.max_tokens == limits_.max_tokens && grown.max_sequences == limits_.max_sequences &&
-      grown.max_logit_rows == limits_.max_logit_rows &&
-      grown.max_blocks_per_sequence == limits_.max_blocks_per_sequence) {
-    return;
-  }
+  const StepLimits grown = grown_step_limits(limits_, limits);
+  if (grown == limits_) return;
   bind();
   stream_->synchronize();  // the old buffers may still be read
   layout_ = step_layout(grown);
