@@ -4,21 +4,16 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
 
 #include "kernels/speculative.hpp"
+#include "model/generation_sequence.hpp"
 
 namespace sabre {
 namespace {
-
-uint64_t next_sampler_key() {
-  static std::atomic<uint64_t> next{(uint64_t{1} << 62) + (uint64_t{1} << 60)};
-  return next++;
-}
 
 int32_t argmax(std::span<const float> row) {
   return static_cast<int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
@@ -90,34 +85,17 @@ std::vector<int32_t> DraftModelProposer::propose(std::span<const int32_t> tokens
 GenerationResult generate_speculative(Transformer& target, TokenProposer& proposer, int32_t k,
                                       std::span<const int32_t> prompt, const GenerationOptions& options,
                                       const TokenCallback& on_token, SpeculationStats* stats) {
-  if (prompt.empty()) throw std::invalid_argument("generate: the prompt has no tokens");
-  if (options.max_new_tokens < 0) throw std::invalid_argument("generate: max_new_tokens must be >= 0");
+  check_generation(target, prompt, options);
   if (k < 1) throw std::invalid_argument(fmt::format("speculative decoding: {} speculative steps (at least 1)", k));
   const auto prompt_length = static_cast<int64_t>(prompt.size());
-  const int64_t context = target.config().max_position_embeddings;
-  if (prompt_length + options.max_new_tokens > context) {
-    throw std::invalid_argument(fmt::format("generate: {} prompt tokens + {} new tokens exceed the model's context "
-                                            "of {} positions",
-                                            prompt_length, options.max_new_tokens, context));
-  }
   if (k + 1 > target.limits().max_logit_rows || k + 1 > target.limits().max_tokens) {
     throw std::invalid_argument(fmt::format("speculative decoding: {} steps need {} logits rows per pass; the model "
                                             "allows {}",
                                             k, k + 1, target.limits().max_logit_rows));
   }
-  SamplerSpec spec{next_sampler_key(), options.sampling, std::vector<int32_t>(prompt.begin(), prompt.end()),
-                   options.ignore_eos ? std::vector<int32_t>{} : options.eos_token_ids, 0};
-  const auto is_stop = [&](int32_t token) {
-    return std::count(spec.params.stop_token_ids.begin(), spec.params.stop_token_ids.end(), token) != 0 ||
-           std::count(spec.eos_token_ids.begin(), spec.eos_token_ids.end(), token) != 0;
-  };
   Backend& backend = target.backend();
-  backend.add_samplers(std::span(&spec, 1));
-  struct Release {
-    Backend& backend;
-    uint64_t key;
-    ~Release() { backend.release_samplers(std::span(&key, 1)); }
-  } release{backend, spec.key};
+  const SequenceSampler sampler(backend, prompt, options);
+  const SamplerSpec& spec = sampler.spec();
   GenerationResult result;
   result.prompt_tokens = prompt_length;
   if (options.max_new_tokens == 0) return result;
@@ -132,14 +110,7 @@ GenerationResult generate_speculative(Transformer& target, TokenProposer& propos
   using clock = std::chrono::steady_clock;
   const auto prefill_start = clock::now();
   ForwardBatch batch;
-  const int64_t chunk = target.limits().max_tokens;
-  for (int64_t start = 0; start < prompt_length; start += chunk) {
-    const int64_t n = std::min(chunk, prompt_length - start);
-    batch.clear();
-    batch.add_sequence(prompt.subspan(static_cast<size_t>(start), static_cast<size_t>(n)), start, kv.cache.get(),
-                       kv.block_table, start + n == prompt_length);
-    target.forward(batch);
-  }
+  prefill_prompt(target, prompt, kv, batch);
   // The first token comes from the prompt's logits as generate() draws it.
   std::vector<SampledToken> sampled;
   const SampleRow first_row{0, spec.key, true, {}};
@@ -153,7 +124,7 @@ GenerationResult generate_speculative(Transformer& target, TokenProposer& propos
     result.logprobs.push_back(logprob);
     sequence.push_back(token);
     const bool keep_going = !on_token || on_token(token, logprob);
-    if (is_stop(token) || !keep_going) {
+    if (sampler.is_stop(token) || !keep_going) {
       result.finish_reason = FinishReason::stop;
       return false;
     }
