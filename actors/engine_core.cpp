@@ -16,13 +16,14 @@ EngineCore::EngineCore(EngineCoreOptions options) : options_(std::move(options))
     throw std::invalid_argument(fmt::format("engine core: a world of {} ranks", options_.world_size));
   }
   blocks_ = std::make_unique<BlockManager>(options_.blocks);
-  if (options_.prompt_lookup_steps > 0) options_.scheduler.max_steps_in_flight = 1;
+  if (options_.speculative_steps > 0) options_.scheduler.max_steps_in_flight = 1;
   scheduler_ = std::make_unique<Scheduler>(options_.scheduler, *blocks_);
-  if (options_.prompt_lookup_steps > 0) {
-    scheduler_->enable_speculation(
-        options_.prompt_lookup_steps,
-        [](std::span<const int32_t> tokens, int32_t k) { return propose_ngram(tokens, k); },
-        options_.speculative_max_rows);
+  if (options_.speculative_steps > 0) {
+    Scheduler::Proposer propose = [](std::span<const int32_t> tokens, int32_t k) { return propose_ngram(tokens, k); };
+    if (options_.draft_on_rank) {
+      propose = [](std::span<const int32_t>, int32_t k) { return std::vector<int32_t>(static_cast<size_t>(k), kDraftToken); };
+    }
+    scheduler_->enable_speculation(options_.speculative_steps, std::move(propose), options_.speculative_max_rows);
   }
 }
 

@@ -37,9 +37,11 @@ struct EngineCoreOptions {
   std::string model_name;
   int64_t vocab_size = 0;
   int32_t world_size = 1;                  // ranks that answer every step
-  // Speculative decoding by prompt lookup: up to this many proposed tokens per decode (0: none). Steps
-  // are then planned one at a time (a proposal needs the tokens of the step before).
-  int32_t prompt_lookup_steps = 0;
+  // Speculative decoding: up to this many proposed tokens per decode (0: none), by prompt lookup or, with
+  // draft_on_rank, by the draft model on rank 0 (the plan carries kDraftToken placeholders). Steps are
+  // then planned one at a time (a proposal needs the tokens of the step before).
+  int32_t speculative_steps = 0;
+  bool draft_on_rank = false;
   int32_t speculative_max_rows = 16;
   std::shared_ptr<EngineMetrics> metrics;  // may be null
 };

@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "actors/coordinator.hpp"
+#include "actors/engine_core.hpp"
 #include "actors/rank_actor.hpp"
 #include "actors/scheduler_actor.hpp"
 #include "model/rank_group.hpp"
@@ -19,12 +20,15 @@ namespace sabre {
 namespace {
 
 // What one step of this engine can hold: the scheduler's token budget and running sequences, one
-// logits row per sequence, and a block table as long as max_model_len.
-StepLimits step_limits(const SchedulerConfig& scheduler, const CacheConfig& cache) {
+// logits row per sequence (and the rows of speculative decodes' proposals), and a block table as long as
+// max_model_len.
+StepLimits step_limits(const SchedulerConfig& scheduler, const CacheConfig& cache,
+                       const SpeculativeConfig& speculative) {
   StepLimits limits;
   limits.max_tokens = scheduler.max_num_batched_tokens;
   limits.max_sequences = scheduler.max_num_seqs;
-  limits.max_logit_rows = scheduler.max_num_seqs;
+  const bool speculates = !speculative.method.empty() || !speculative.draft_model.empty();
+  limits.max_logit_rows = scheduler.max_num_seqs + (speculates ? speculative.max_rows : 0);
   limits.max_blocks_per_sequence = (scheduler.max_model_len + cache.block_size - 1) / cache.block_size;
   return limits;
 }
@@ -103,6 +107,33 @@ std::vector<rank_actor> start_workers(caf::actor_system& system, const std::vect
   return ranks;
 }
 
+// Speculative decoding's settings in the engine core: prompt lookup, or a draft model on rank 0 (loaded
+// with the group). Throws std::runtime_error for a draft that cannot serve max_model_len.
+void configure_speculation(const SpeculativeConfig& speculative, const RankGroup& group, EngineCoreOptions& core) {
+  if (speculative.method.empty() && speculative.draft_model.empty()) return;
+  if (speculative.num_steps < 1) {
+    throw std::runtime_error(fmt::format("--speculative-steps {} must be at least 1", speculative.num_steps));
+  }
+  core.speculative_steps = static_cast<int32_t>(speculative.num_steps);
+  core.speculative_max_rows = static_cast<int32_t>(speculative.max_rows);
+  if (speculative.method == "ngram") {
+    spdlog::info("engine: speculative decoding by prompt lookup, up to {} proposed tokens per decode; steps are "
+                 "planned one at a time",
+                 speculative.num_steps);
+    return;
+  }
+  if (!speculative.drafts_with_model()) {
+    throw std::runtime_error(fmt::format("unknown --speculative-method '{}' (draft or ngram)", speculative.method));
+  }
+  if (speculative.draft_model.empty()) throw std::runtime_error("--speculative-method draft needs --draft-model PATH");
+  core.draft_on_rank = true;
+  if (group.draft && group.draft->config().max_position_embeddings < core.scheduler.max_model_len) {
+    throw std::runtime_error(fmt::format("the draft model's context of {} tokens is shorter than max_model_len {}; "
+                                         "lower --max-model-len",
+                                         group.draft->config().max_position_embeddings, core.scheduler.max_model_len));
+  }
+}
+
 }  // namespace
 
 LaunchedEngine launch_engine(caf::actor_system& system, const EngineOptions& options, Checkpoint& checkpoint,
@@ -119,7 +150,7 @@ LaunchedEngine launch_engine(caf::actor_system& system, const EngineOptions& opt
 
   const int64_t blocks_per_sequence =
       (core.scheduler.max_model_len + options.cache.block_size - 1) / options.cache.block_size;
-  const StepLimits limits = step_limits(core.scheduler, options.cache);
+  const StepLimits limits = step_limits(core.scheduler, options.cache, options.speculative);
   GroupPlacement placement;
   placement.local_ranks = static_cast<int>(parallel.ranks_per_node());
   placement.hostname = local_rank_host(parallel);
@@ -157,17 +188,7 @@ LaunchedEngine launch_engine(caf::actor_system& system, const EngineOptions& opt
   core.model_name = served_model_name(options);
   core.vocab_size = checkpoint.config.vocab_size;
   core.metrics = std::move(metrics);
-  const SpeculativeConfig& speculative = options.speculative;
-  if (speculative.method == "ngram") {
-    core.prompt_lookup_steps = static_cast<int32_t>(speculative.num_steps);
-    core.speculative_max_rows = static_cast<int32_t>(speculative.max_rows);
-    spdlog::info("engine: speculative decoding by prompt lookup, up to {} proposed tokens per decode; steps are "
-                 "planned one at a time",
-                 speculative.num_steps);
-  } else if (!speculative.method.empty() || !speculative.draft_model.empty()) {
-    throw std::runtime_error("the engine's speculative decoding takes --speculative-method ngram (prompt lookup); a "
-                             "draft model runs in sabre-generate only so far");
-  }
+  configure_speculation(options.speculative, group, core);
   spdlog::info("engine: {} ({} layers) on {} rank{} ({} node{}), {} KV blocks of {} tokens in {} ({:.1f} MiB here), "
                "max_model_len {}, batch budget {} tokens",
                core.model_name, checkpoint.config.num_hidden_layers, parallel.tensor_parallel_size,
@@ -175,6 +196,14 @@ LaunchedEngine launch_engine(caf::actor_system& system, const EngineOptions& opt
                num_blocks, options.cache.block_size, element_type_name(group.kv_dtype),
                static_cast<double>(num_blocks) * static_cast<double>(group.kv_block_bytes) / (1 << 20),
                core.scheduler.max_model_len, core.scheduler.max_num_batched_tokens);
+  if (group.draft) {
+    spdlog::info("engine: draft model {} ({} layers, {:.1f} MiB of weights) on rank 0, proposing up to {} tokens per "
+                 "decode; its KV takes {:.1f} MiB of the same {} blocks",
+                 options.speculative.draft_model.string(), group.draft->config().num_hidden_layers,
+                 static_cast<double>(group.draft->weights().bytes()) / (1 << 20), options.speculative.num_steps,
+                 static_cast<double>(num_blocks) * static_cast<double>(group.draft_kv_block_bytes) / (1 << 20),
+                 num_blocks);
+  }
 
   LaunchedEngine launched;
   launched.limits = {checkpoint.config.vocab_size, core.scheduler.max_model_len, core.scheduler.max_num_seqs,
@@ -182,9 +211,11 @@ LaunchedEngine launch_engine(caf::actor_system& system, const EngineOptions& opt
   std::vector<rank_actor> ranks;
   for (int32_t r = 0; r < group.local_ranks(); ++r) {
     ranks.push_back(spawn_rank(system, group.models[static_cast<size_t>(r)],
-                               rank_options(r, num_blocks, options.cache.block_size, group.kv_dtype, launch)));
+                               rank_options(r, num_blocks, options.cache.block_size, group.kv_dtype, launch),
+                               r == 0 ? group.draft : nullptr));
     launched.models.push_back(group.models[static_cast<size_t>(r)]);
   }
+  if (group.draft) launched.models.push_back(group.draft);
   if (multi_node) {
     const std::vector<rank_actor> remote_ranks = start_workers(system, workers, num_blocks);
     ranks.insert(ranks.end(), remote_ranks.begin(), remote_ranks.end());

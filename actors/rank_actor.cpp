@@ -19,6 +19,7 @@ struct RankState {
   RankState() = default;
   static inline const char* name = "sabre.rank";
   std::shared_ptr<Transformer> model;
+  std::shared_ptr<Transformer> draft;
   std::optional<StepExecutor> executor;
   int64_t rank = 0;
   int64_t steps = 0;
@@ -26,11 +27,14 @@ struct RankState {
 };
 
 rank_actor::behavior_type rank_behavior(rank_actor::stateful_pointer<RankState> self,
-                                        std::shared_ptr<Transformer> model, RankOptions options) {
+                                        std::shared_ptr<Transformer> model, RankOptions options,
+                                        std::shared_ptr<Transformer> draft) {
   self->state.model = std::move(model);
+  self->state.draft = std::move(draft);
   self->state.rank = options.rank;
   self->state.fail_at_step = options.fail_at_step;
-  self->state.executor.emplace(*self->state.model, options.num_kv_blocks, options.block_size, options.kv_dtype);
+  self->state.executor.emplace(*self->state.model, options.num_kv_blocks, options.block_size, options.kv_dtype,
+                               self->state.draft.get());
   spdlog::debug("rank {}: {} KV blocks of {} tokens in {}", options.rank, options.num_kv_blocks, options.block_size,
                 element_type_name(options.kv_dtype));
   return {
@@ -76,8 +80,9 @@ RankOptions rank_options(int32_t rank, int64_t num_blocks, int64_t block_size, E
   return options;
 }
 
-rank_actor spawn_rank(caf::actor_system& system, std::shared_ptr<Transformer> model, RankOptions options) {
-  return system.spawn<caf::detached>(rank_behavior, std::move(model), options);
+rank_actor spawn_rank(caf::actor_system& system, std::shared_ptr<Transformer> model, RankOptions options,
+                      std::shared_ptr<Transformer> draft) {
+  return system.spawn<caf::detached>(rank_behavior, std::move(model), options, std::move(draft));
 }
 
 }  // namespace sabre

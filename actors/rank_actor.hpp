@@ -28,7 +28,9 @@ struct RankOptions {
 // in the first launch only (`launch` 0): a restarted engine runs clean.
 RankOptions rank_options(int32_t rank, int64_t num_blocks, int64_t block_size, ElementType kv_dtype, int launch);
 
-// `model` is shared with whoever loaded it; the rank keeps it alive.
-rank_actor spawn_rank(caf::actor_system& system, std::shared_ptr<Transformer> model, RankOptions options);
+// `model` (and `draft`, the draft model of speculative decoding on the rank that drafts, on the same
+// backend) are shared with whoever loaded them; the rank keeps them alive.
+rank_actor spawn_rank(caf::actor_system& system, std::shared_ptr<Transformer> model, RankOptions options,
+                      std::shared_ptr<Transformer> draft = nullptr);
 
 }  // namespace sabre

@@ -398,11 +398,17 @@ void Scheduler::apply_speculative_run(const ScheduledChunk& chunk, const std::ve
                                       StepOutcome& outcome) {
   SchedulerSequence& s = sequences_.at(chunk.seq);
   const auto accepted = static_cast<int64_t>(run.size()) - 1;
+  const bool drafted = proposals_drafted_by_rank(chunk);
   if (run.empty() || accepted > chunk.num_proposed ||
-      !std::equal(run.begin(), run.begin() + accepted, chunk.tokens.begin() + 1)) {
+      (!drafted && !std::equal(run.begin(), run.begin() + accepted, chunk.tokens.begin() + 1))) {
     throw std::logic_error(fmt::format("Scheduler::on_step_done: sequence {} proposed {} tokens and got back a run of "
                                        "{} that does not start with accepted proposals",
                                        chunk.seq, chunk.num_proposed, run.size()));
+  }
+  // A draft model's proposals were placeholders here: the accepted ones become the blocks' tokens
+  // (prefix caching keys full blocks by them) before they count as computed.
+  if (drafted) {
+    for (int64_t i = 0; i < accepted; ++i) blocks_.set_token(chunk.seq, chunk.num_cached + 1 + i, run[static_cast<size_t>(i)]);
   }
   // The KV of the input and the accepted proposals is written; the rejected proposals' slots go.
   s.num_computed = chunk.num_cached + 1 + accepted;

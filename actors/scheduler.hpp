@@ -90,9 +90,10 @@ class Scheduler {
   // whatever the prefix cache still holds). Returns false for an unknown (finished or never added) id.
   bool abort(SequenceId seq);
 
-  // Speculative decoding by prompt lookup: each decode proposes up to k tokens from `propose` (given the
-  // sequence's tokens, prompt and output) and reserves their slots; on_step_done keeps the accepted run
-  // and truncates the rest. A proposal depends on the tokens the step before produced, so this needs
+  // Speculative decoding: each decode proposes up to k tokens from `propose` (given the sequence's
+  // tokens, prompt and output) and reserves their slots; on_step_done keeps the accepted run and
+  // truncates the rest. Proposals may be kDraftToken placeholders (a draft model on the rank makes them):
+  // the accepted tokens of the run then take their places. A proposal depends on the tokens the step before produced, so this needs
   // max_steps_in_flight 1 (throws std::logic_error otherwise).
   // `max_rows` bounds the rows a step's speculative decodes take together (inputs and proposals): each
   // of n running sequences proposes at most max_rows / n - 1 tokens, so a large batch, which already

@@ -20,8 +20,46 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }  // namespace
 
 StepExecutor::StepExecutor(Transformer& model, int64_t num_blocks, int64_t block_size,
-                           std::optional<ElementType> kv_dtype)
-    : model_(model), kv_(model.create_kv_cache(num_blocks, block_size, kv_dtype)) {}
+                           std::optional<ElementType> kv_dtype, Transformer* draft)
+    : model_(model), kv_(model.create_kv_cache(num_blocks, block_size, kv_dtype)) {
+  if (draft != nullptr) {
+    draft_ = std::make_unique<DraftRunner>(*draft, num_blocks, block_size, kv_dtype.value_or(kv_->shape().dtype));
+  }
+}
+
+void StepExecutor::draft_proposals(StepPlan& plan) {
+  // Which chunks have placeholders, noted before drafting fills them in.
+  std::vector<ScheduledChunk*> drafted;
+  for (ScheduledChunk& chunk : plan.chunks) {
+    if (proposals_drafted_by_rank(chunk)) drafted.push_back(&chunk);
+  }
+  Communicator* group = model_.communicator();
+  const bool shared = group != nullptr && group->world_size() > 1;
+  if (draft_) {
+    draft_->propose(plan);
+  } else if (!shared) {
+    throw std::logic_error("step executor: a step with drafted proposals on a rank without a draft model");
+  }
+  if (!shared) return;
+  // Every rank verifies the same proposals: rank 0's, the one that drafts.
+  std::vector<int32_t> proposals;
+  for (const ScheduledChunk* chunk : drafted) {
+    proposals.insert(proposals.end(), chunk->tokens.begin() + 1, chunk->tokens.end());
+  }
+  Backend& backend = model_.backend();
+  const auto count = static_cast<int64_t>(proposals.size());
+  if (!proposals_buffer_ || proposals_buffer_->elements() < count) {
+    proposals_buffer_ = backend.allocate(ElementType::i32, count);
+  }
+  if (draft_) backend.write(*proposals_buffer_, std::as_bytes(std::span(proposals)));
+  group->broadcast(proposals_buffer_->raw(), count, ElementType::i32, 0);
+  backend.download(proposals_buffer_->raw(), std::as_writable_bytes(std::span(proposals)));
+  size_t next = 0;
+  for (ScheduledChunk* chunk : drafted) {
+    std::copy_n(proposals.begin() + static_cast<std::ptrdiff_t>(next), chunk->num_proposed, chunk->tokens.begin() + 1);
+    next += static_cast<size_t>(chunk->num_proposed);
+  }
+}
 
 void StepExecutor::verify_proposals(const ScheduledChunk& chunk, int32_t first_row, int64_t logit_rows,
                                     StepOutput& output) {
@@ -56,6 +94,8 @@ void StepExecutor::verify_proposals(const ScheduledChunk& chunk, int32_t first_r
   }
   backend.commit(commits);
   state->second.generated += run.tokens.size();
+  // With a draft model every proposal is its own (the plan's placeholders are filled in by now).
+  if (draft_) draft_->verified(chunk, run.tokens);
   last_sampled_[chunk.seq] = run.tokens.back();
   ++output.num_speculative;
   output.num_proposed += chunk.num_proposed;
@@ -84,6 +124,7 @@ StepOutput StepExecutor::execute(const StepInput& input) {
   for (SequenceId seq : input.released) {
     last_sampled_.erase(seq);
     speculation_.erase(seq);
+    if (draft_) draft_->release(seq);
   }
   backend.add_samplers(input.new_samplers);
   for (const SamplerSpec& spec : input.new_samplers) {
@@ -93,13 +134,27 @@ StepOutput StepExecutor::execute(const StepInput& input) {
 
   StepOutput output;
   if (input.plan.empty()) return output;
-  const bool has_pending = std::any_of(input.plan.chunks.begin(), input.plan.chunks.end(),
-                                       [](const ScheduledChunk& c) { return c.input_is_pending; });
+  const auto& chunks = input.plan.chunks;
+  const bool has_pending =
+      std::any_of(chunks.begin(), chunks.end(), [](const ScheduledChunk& c) { return c.input_is_pending; });
+  const bool has_drafts = std::any_of(chunks.begin(), chunks.end(), proposals_drafted_by_rank);
   std::optional<StepPlan> resolved;
   if (has_pending) resolved = resolve_pending_inputs(input.plan);
+  if (has_drafts && !resolved) resolved = input.plan;
   const StepPlan& plan = resolved ? *resolved : input.plan;
   const auto model_start = std::chrono::steady_clock::now();
-  if (!plan.block_copies.empty()) backend.copy_kv_blocks(*kv_, kv_block_copies(plan));
+  if (!plan.block_copies.empty()) {
+    const std::vector<KvBlockCopy> copies = kv_block_copies(plan);
+    backend.copy_kv_blocks(*kv_, copies);
+    if (draft_) draft_->copy_blocks(copies);
+  }
+  // The draft follows every step (its KV keeps up with the target's), and drafts where asked.
+  if (has_drafts) {
+    draft_proposals(*resolved);
+  } else if (draft_) {
+    StepPlan followed = plan;
+    draft_->propose(followed);
+  }
   model_.forward(to_forward_batch(plan, kv_.get()));
   output.model_seconds = seconds_since(model_start);
 

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "actors/draft_runner.hpp"
 #include "actors/internal_messages.hpp"
 #include "kernels/backend.hpp"
 #include "model/transformer.hpp"
@@ -22,8 +23,10 @@ class StepExecutor {
  public:
   // Creates the KV pool (num_blocks blocks of block_size tokens of kv_dtype, by default the backend's
   // activation type) on the model's backend. `model` must outlive the executor.
+  // `draft`: the draft model of speculative decoding, on the rank that drafts (rank 0 of a group; its
+  // proposals reach the other ranks by broadcast). It gets a pool of its own of the same blocks.
   StepExecutor(Transformer& model, int64_t num_blocks, int64_t block_size,
-               std::optional<ElementType> kv_dtype = std::nullopt);
+               std::optional<ElementType> kv_dtype = std::nullopt, Transformer* draft = nullptr);
 
   // Runs one step. Throws std::logic_error for a decode whose input token was never sampled, and
   // whatever Transformer::forward and Backend::sample throw (an inconsistent batch, a sequence without a
@@ -33,8 +36,12 @@ class StepExecutor {
  private:
   Transformer& model_;
   std::unique_ptr<KvCache> kv_;
+  std::unique_ptr<DraftRunner> draft_;
   // The plan with every pending decode input replaced by the token sampled last for its sequence.
   StepPlan resolve_pending_inputs(const StepPlan& plan) const;
+  // Fills the plan's kDraftToken placeholders: the draft model drafts them here, or rank 0's come by
+  // broadcast.
+  void draft_proposals(StepPlan& plan);
 
   // Verifies a speculative decode's proposals (rows first_row .. first_row + num_proposed of the step's
   // logits) and appends its run of tokens to `output`.
@@ -53,6 +60,7 @@ class StepExecutor {
   };
   std::unordered_map<SequenceId, SpeculationState> speculation_;
   std::unique_ptr<DeviceBuffer> probabilities_;  // distributions of a speculative chunk's rows
+  std::unique_ptr<DeviceBuffer> proposals_buffer_;  // rank 0's drafted proposals, broadcast to the group
   std::vector<SampleRow> rows_;          // this step's sampling rows, reused
   std::vector<SampledToken> sampled_;
 };

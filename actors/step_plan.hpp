@@ -15,6 +15,10 @@ namespace sabre {
 // The placeholder a decode chunk carries when its input token is the one the step before samples (async
 // scheduling plans step N+1 while step N runs; the rank substitutes the token it sampled in step N).
 inline constexpr int32_t kPendingToken = -1;
+// The placeholder of a proposal the rank's draft model makes (speculative decoding with a draft model):
+// the scheduler reserves its slot, the rank drafts the token before the target verifies it, and the
+// accepted ones come back in the run.
+inline constexpr int32_t kDraftToken = -2;
 
 struct ScheduledChunk {
   SequenceId seq = 0;
@@ -26,9 +30,10 @@ struct ScheduledChunk {
   // one: tokens is {kPendingToken} and the rank puts in the token it sampled last for `seq`.
   bool input_is_pending = false;
   bool wants_logits = false;         // decodes and the last chunk of a prompt: tokens are sampled
-  // A speculative decode: tokens is {input, d_1 .. d_n} with the last num_proposed proposed (prompt
-  // lookup); every row gets logits, the rank verifies the proposals (kernels/speculative.hpp) and
-  // returns the accepted ones and one token of its own, in order, all for `seq`.
+  // A speculative decode: tokens is {input, d_1 .. d_n} with the last num_proposed proposed (by prompt
+  // lookup, or kDraftToken each: the rank's draft model proposes them); every row gets logits, the rank
+  // verifies the proposals (kernels/speculative.hpp) and returns the accepted ones and one token of its
+  // own, in order, all for `seq`.
   int32_t num_proposed = 0;
   // When wants_logits: sample one token from this chunk's logits row for each id here, each with that
   // sequence's own sampler, and return one StepResult per id. Normally just {seq}; the chunk that
@@ -57,6 +62,11 @@ struct StepPlan {
 
   bool empty() const { return chunks.empty(); }
 };
+
+// Whether the chunk's proposals are for the rank's draft model to make (kDraftToken placeholders).
+inline bool proposals_drafted_by_rank(const ScheduledChunk& chunk) {
+  return chunk.num_proposed > 0 && chunk.tokens.size() > 1 && chunk.tokens[1] == kDraftToken;
+}
 
 // The plan's tokens as a ForwardBatch: one slice per chunk, reading and writing KV through the chunk's
 // block table in the pool `kv` (the rank's KvCache, whose blocks the scheduler's BlockManager hands

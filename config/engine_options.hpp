@@ -118,10 +118,16 @@ struct SpeculativeConfig {
   std::filesystem::path draft_tokenizer;
   int64_t num_steps = 4;   // tokens proposed per step
   std::string method;      // "" (none), "draft" or "ngram"
+  // How a GGUF draft's matrices are kept: as stored (the draft's speed), or f32 (the target's own file
+  // as its draft agrees with an f32 target everywhere: the mechanism's ceiling).
+  GgufWeights draft_gguf = GgufWeights::quantized;
   // The rows a step's speculative decodes take together at most (each of n running sequences proposes
   // up to max_rows / n - 1): past the CPU's few-row kernels (16 rows) a step costs more per row than
   // the accepted tokens save.
   int64_t max_rows = 16;
+
+  // A draft model proposes: --speculative-method draft, or a --draft-model without a method.
+  bool drafts_with_model() const { return method == "draft" || (method.empty() && !draft_model.empty()); }
 };
 
 struct EngineOptions {

@@ -148,6 +148,10 @@ const std::vector<FlagSpec>& flag_specs() {
     value("speculative-max-rows", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
       o.engine.speculative.max_rows = parse_int(v, f, 1, 1 << 20);
     });
+    value("draft-gguf-weights", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
+      o.engine.speculative.draft_gguf = one_of(v, f, {"quantized", "f32"}) == "f32" ? GgufWeights::f32
+                                                                                     : GgufWeights::quantized;
+    });
     value("speculative-method", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
       o.engine.speculative.method = one_of(v, f, {"draft", "ngram"});
     });
@@ -321,6 +325,36 @@ ServerOptions parse_server_options(const std::vector<std::string>& args, const E
   return options;
 }
 
+namespace {
+
+// --speculative-method, or BladeLLM's --decode-algo sps, and a draft model: one method, and what it needs.
+void validate_speculation(ServerOptions& o) {
+  SpeculativeConfig& spec = o.engine.speculative;
+  auto given = [&](const char* name) { return o.given.count(name) > 0; };
+  if (o.decode_algo == "sps") {
+    if (spec.method == "ngram") throw OptionsError("--decode-algo sps drafts with a model: drop --speculative-method ngram");
+    spec.method = "draft";
+  }
+  if (spec.method.empty() && !spec.draft_model.empty()) spec.method = "draft";
+  if (spec.method == "draft" && spec.draft_model.empty()) {
+    throw OptionsError("--speculative-method draft needs --draft-model PATH (an HF directory or a .gguf file of the "
+                       "target's vocabulary)");
+  }
+  if (spec.method == "ngram" && !spec.draft_model.empty()) {
+    throw OptionsError("--speculative-method ngram uses no draft model: drop --draft-model");
+  }
+  if (!spec.draft_model.empty() && !path_exists(spec.draft_model)) {
+    throw OptionsError(fmt::format("--draft-model: {} does not exist", spec.draft_model.string()));
+  }
+  if (given("draft-tokenizer")) o.warnings.push_back("--draft-tokenizer has no effect: a draft shares the target's tokenizer");
+  if (spec.method.empty()) {
+    if (given("speculative-steps")) o.warnings.push_back("--speculative-steps has no effect without speculative decoding");
+    if (given("draft-gguf-weights")) o.warnings.push_back("--draft-gguf-weights has no effect without --draft-model");
+  }
+}
+
+}  // namespace
+
 void validate_server_options(ServerOptions& o) {
   auto given = [&](const char* name) { return o.given.count(name) > 0; };
   auto warn = [&](std::string message) { o.warnings.push_back(std::move(message)); };
@@ -347,15 +381,9 @@ void validate_server_options(ServerOptions& o) {
                                      parallel.nnodes, parallel.tensor_parallel_size));
     }
   }
-  if (!o.engine.speculative.draft_model.empty()) not_supported("--draft-model (speculative decoding)");
-  if (o.engine.speculative.method == "draft") not_supported("--speculative-method draft (a draft model in the engine)");
-  if (o.decode_algo == "sps") not_supported("--decode-algo sps (a draft model in the engine; --speculative-method ngram works)");
+  validate_speculation(o);
   if (o.decode_algo == "look_ahead") not_supported("--decode-algo look_ahead");
   if (o.preempt_strategy == "SWAP") not_supported("--preempt-strategy SWAP (the engine recomputes preempted requests)");
-  if (given("draft-tokenizer")) warn("--draft-tokenizer has no effect without speculative decoding");
-  if (given("speculative-steps") && o.engine.speculative.method.empty()) {
-    warn("--speculative-steps has no effect without speculative decoding");
-  }
 
   // float32 means every weight in fp32: GGUF's quantised matrices too.
   if (o.engine.weights.dtype == ModelDtype::float32) o.engine.weights.gguf = GgufWeights::f32;
@@ -439,17 +467,22 @@ GPU (--device cuda):
   --cuda-graph-max-batch-size N   [--cuda_graph_max_batch_size] steps of up to N rows replay recorded graphs
                                   (default: --max-num-seqs)
 
-Accepted for compatibility (features not supported yet or without effect here):
-  --draft-model DIR               [--draft.model] speculative decoding: not supported yet
-  --draft-tokenizer DIR           [--draft.tokenizer_dir]
-  --speculative-steps K           [--gamma] draft tokens per step (default 4)
-  --speculative-method draft|ngram ngram: speculative decoding by prompt lookup (proposals copied from where
-                                  the latest tokens occurred earlier in the prompt or output, verified by the
-                                  model in one pass: the same output, faster on text that repeats its input;
-                                  steps are planned one at a time); draft: not in the server yet
+Speculative decoding (the same output, fewer target passes; steps are planned one at a time):
+  --draft-model PATH              [--draft.model] a smaller model of the target's vocabulary (HF directory
+                                  or .gguf) proposes tokens greedily on rank 0 with a KV cache of its own
+                                  in the same blocks; the target verifies them in one pass
+  --draft-gguf-weights quantized|f32  a GGUF draft's matrices as stored (default) or widened to f32
+  --speculative-method draft|ngram draft (with --draft-model; the default when one is given) or ngram:
+                                  prompt lookup, proposals copied from where the latest tokens occurred
+                                  earlier in the prompt or output (no draft model)
+  --speculative-steps K           [--gamma] tokens proposed per decode (default 4)
   --speculative-max-rows N        the rows a step's speculative decodes take together at most (default 16:
                                   n running sequences propose up to N/n - 1 tokens each)
-  --decode-algo normal|sps|look_ahead
+  --decode-algo normal|sps        BladeLLM's switch: sps is --speculative-method draft
+
+Accepted for compatibility (features not supported yet or without effect here):
+  --draft-tokenizer DIR           [--draft.tokenizer_dir] no effect: a draft uses the target's tokenizer
+  --decode-algo look_ahead        not supported
   --preempt-strategy AUTO|RECOMPUTE|SWAP  [--preempt_strategy] the engine recomputes; SWAP is not supported
   --max-queue-time SECONDS        [--max_queue_time] not enforced yet
 

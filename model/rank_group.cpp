@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "model/draft_model.hpp"
 #include "model/gpu_memory_plan.hpp"
 #include "kernels/backend_factory.hpp"
 #include "model/profile_step.hpp"
@@ -22,23 +23,26 @@ namespace {
 struct LoadedRank {
   std::unique_ptr<Backend> backend;
   std::unique_ptr<Transformer> model;
+  std::unique_ptr<Transformer> draft;  // speculative decoding's draft model, on rank 0 only
 };
 
 // The blocks a GPU rank's memory can hold after a profiling step at the largest batch (collective on a
 // sharded model: every rank runs it at once). nullopt on the CPU, whose budget is in bytes.
-std::optional<int64_t> gpu_kv_blocks(const EngineOptions& options, Transformer& model, ElementType kv_dtype,
-                                     int64_t blocks_per_sequence) {
+// A draft model on the rank adds its weights and its part of every block.
+std::optional<int64_t> gpu_kv_blocks(const EngineOptions& options, Transformer& model, const Transformer* draft,
+                                     ElementType kv_dtype, int64_t blocks_per_sequence) {
   Backend& backend = model.backend();
   const auto before = backend.device_memory();
   if (!before) return std::nullopt;
   GpuMemoryFigures figures;
   figures.total = before->total;
-  figures.weights = model.weights().bytes();
+  figures.weights = model.weights().bytes() + (draft ? draft->weights().bytes() : 0);
   figures.free_before_profile = before->free;
   run_profile_step(model);
   figures.free_after_profile = backend.device_memory()->free;
-  const KvCachePlan plan = plan_gpu_kv_cache(figures, options.cache.gpu_memory_utilization,
-                                             model.kv_block_bytes(options.cache.block_size, kv_dtype),
+  const size_t block_bytes = model.kv_block_bytes(options.cache.block_size, kv_dtype) +
+                             (draft ? draft->kv_block_bytes(options.cache.block_size, kv_dtype) : 0);
+  const KvCachePlan plan = plan_gpu_kv_cache(figures, options.cache.gpu_memory_utilization, block_bytes,
                                              options.cache.block_size, blocks_per_sequence);
   spdlog::info("rank {}: {}", model.shard().rank, plan.summary);
   return plan.num_blocks;
@@ -140,8 +144,15 @@ RankGroup load_rank_group(const EngineOptions& options, const Checkpoint& checkp
         if (joined) load.left(joined);  // destroyed with the half-built model
         throw;
       }
+      if (r == 0 && options.speculative.drafts_with_model()) {
+        WeightOptions draft_weights = options.weights;
+        draft_weights.gguf = options.speculative.draft_gguf;
+        rank.draft = load_draft_model(options.speculative.draft_model, draft_weights, checkpoint.config.vocab_size,
+                                      *rank.backend, limits);
+      }
       if (options.cache.num_kv_blocks <= 0) {
-        gpu_blocks[static_cast<size_t>(i)] = gpu_kv_blocks(options, *rank.model, kv_dtype, blocks_per_sequence);
+        gpu_blocks[static_cast<size_t>(i)] =
+            gpu_kv_blocks(options, *rank.model, rank.draft.get(), kv_dtype, blocks_per_sequence);
       }
     } catch (...) {
       load.failed(r, std::current_exception());
@@ -160,8 +171,10 @@ RankGroup load_rank_group(const EngineOptions& options, const Checkpoint& checkp
   group.kv_dtype = kv_dtype;
   for (LoadedRank& rank : ranks) {
     group.kv_block_bytes += rank.model->kv_block_bytes(options.cache.block_size, kv_dtype);
+    if (rank.draft) group.draft_kv_block_bytes = rank.draft->kv_block_bytes(options.cache.block_size, kv_dtype);
     auto owner = std::make_shared<LoadedRank>(std::move(rank));
     group.models.emplace_back(owner, owner->model.get());
+    if (owner->draft) group.draft = std::shared_ptr<Transformer>(owner, owner->draft.get());
   }
   if (options.cache.num_kv_blocks > 0) {
     group.num_kv_blocks = options.cache.num_kv_blocks;
@@ -170,7 +183,8 @@ RankGroup load_rank_group(const EngineOptions& options, const Checkpoint& checkp
     group.num_kv_blocks = **std::min_element(gpu_blocks.begin(), gpu_blocks.end());
   } else {
     // CPU ranks share the host's memory: the budget covers every local rank's part of a block.
-    group.num_kv_blocks = options.cache.kv_cache_bytes / static_cast<int64_t>(group.kv_block_bytes);
+    group.num_kv_blocks =
+        options.cache.kv_cache_bytes / static_cast<int64_t>(group.kv_block_bytes + group.draft_kv_block_bytes);
   }
   return group;
 }

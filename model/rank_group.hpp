@@ -36,6 +36,10 @@ struct RankGroup {
   int64_t num_kv_blocks = 0;
   ElementType kv_dtype = ElementType::f32;
   size_t kv_block_bytes = 0;  // one block over this process's ranks
+  // Speculative decoding's draft model (options.speculative), on global rank 0's backend when this
+  // process holds rank 0, and its part of every block (the pool is sized for both).
+  std::shared_ptr<Transformer> draft;
+  size_t draft_kv_block_bytes = 0;
 
   int local_ranks() const { return static_cast<int>(models.size()); }
   // Fails every collective of every rank now or to come, from any thread (see Communicator::abort):

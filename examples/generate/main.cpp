@@ -18,6 +18,7 @@
 #include "model/checkpoint.hpp"
 #include "model/generator.hpp"
 #include "model/rank_group.hpp"
+#include "model/draft_model.hpp"
 #include "model/speculative_generator.hpp"
 #include "model/tokenizer/incremental_decoder.hpp"
 #include "model/tokenizer/tokenizer.hpp"
@@ -37,14 +38,11 @@ GenerationResult generate_with_speculation(const Options& options, Transformer& 
     PromptLookupProposer lookup;
     return generate_speculative(target, lookup, options.speculative_steps, prompt, generation, on_token, &stats);
   }
-  Checkpoint draft_checkpoint = open_checkpoint(*options.draft_model, options.weights.load_format);
-  WeightOptions draft_weights;
-  draft_weights.load_format = options.weights.load_format;
-  draft_weights.dtype = options.weights.dtype;
+  WeightOptions draft_weights = options.weights;
   draft_weights.gguf = options.draft_gguf;  // --gguf-weights is the target's
-  Transformer draft(draft_checkpoint.config, *draft_checkpoint.weights, target.backend(), {}, draft_weights);
-  draft_checkpoint.weights.reset();
-  DraftModelProposer proposer(draft, target.config().vocab_size,
+  const std::unique_ptr<Transformer> draft =
+      load_draft_model(*options.draft_model, draft_weights, target.config().vocab_size, target.backend());
+  DraftModelProposer proposer(*draft, target.config().vocab_size,
                               static_cast<int64_t>(prompt.size()) + generation.max_new_tokens +
                                   options.speculative_steps + 1);
   return generate_speculative(target, proposer, options.speculative_steps, prompt, generation, on_token, &stats);

@@ -220,6 +220,27 @@ TEST_CASE("batch invariance: preemption by recompute does not change outputs", "
   CHECK(spec_info.num_preemptions >= 5);
   CHECK(spec_info.speculative_accepted > 0);
   CHECK(spec_info.kv_blocks_used == 0);
+
+  // And with the model as its own draft on the rank: its KV pool shares the preempted and recomputed
+  // blocks, so every proposal being accepted shows it followed them.
+  EngineOptions drafted = invariance_engine(40, 512);
+  drafted.speculative.method = "draft";
+  drafted.speculative.draft_model = drafted.model;
+  drafted.speculative.num_steps = 4;
+  drafted.speculative.max_rows = 64;
+  TestEngine draft_engine(drafted);
+  const auto draft_together = ids_of(draft_engine.run(requests));
+  for (size_t i = 0; i < requests.size(); ++i) {
+    INFO("drafted, request " << i);
+    CHECK(draft_together[i] == alone[i]);
+  }
+  const EngineInfo draft_info = draft_engine.info();
+  INFO("drafted preemptions " << draft_info.num_preemptions << ", accepted " << draft_info.speculative_accepted
+                              << " of " << draft_info.speculative_proposed);
+  CHECK(draft_info.num_preemptions >= 5);
+  CHECK(draft_info.speculative_proposed > 0);
+  CHECK(draft_info.speculative_accepted == draft_info.speculative_proposed);
+  CHECK(draft_info.kv_blocks_used == 0);
 }
 
 }  // namespace sabre

@@ -4,6 +4,8 @@
 // or max_tokens in the middle of a run ends the sequence there.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "actors/block_manager.hpp"
 #include "actors/scheduler.hpp"
 
@@ -100,4 +102,50 @@ TEST_CASE("scheduler: a large batch proposes fewer tokens per sequence (max_rows
   REQUIRE(decode.chunks.size() == 8);
   for (const ScheduledChunk& chunk : decode.chunks) CHECK(chunk.num_proposed == 1);  // 16 / 8 - 1
   CHECK(decode.num_batched_tokens == 16);
+}
+
+TEST_CASE("scheduler: a draft model's placeholder proposals take the accepted tokens before their blocks are cached",
+          "[scheduler][speculative]") {
+  BlockManager bm({.block_size = 4, .num_blocks = 16, .enable_prefix_caching = true});
+  Scheduler sched(sync_config(), bm);
+  sched.enable_speculation(3, [](std::span<const int32_t>, int32_t k) {
+    return std::vector<int32_t>(static_cast<size_t>(k), kDraftToken);
+  });
+  sched.add({1, {1, 2, 3, 4, 5, 6}, 20, {}, {}});
+  REQUIRE(sched.schedule().chunks.size() == 1);
+  sched.on_step_done({{1, 7}});
+
+  StepPlan decode = sched.schedule();
+  REQUIRE(decode.chunks.size() == 1);
+  CHECK(decode.chunks[0].tokens == std::vector<int32_t>{7, kDraftToken, kDraftToken, kDraftToken});
+  CHECK(proposals_drafted_by_rank(decode.chunks[0]));
+  // The rank drafted 10, 11, 12 and the target accepted 10 and 11, then said 13.
+  const StepOutcome outcome = sched.on_step_done({{1, 10}, {1, 11}, {1, 13}});
+  REQUIRE(outcome.accepted.size() == 3);
+  CHECK(sched.find(1)->tokens == std::vector<int32_t>{1, 2, 3, 4, 5, 6, 7, 10, 11, 13});
+  CHECK(bm.num_tokens(1) == 9);
+  bm.check_invariants();
+
+  // Positions 4..7 (5, 6, 7, 10) form a full computed block: a prompt starting with those tokens finds
+  // it in the cache, which it would not if the placeholders had been kept as its tokens.
+  sched.add({2, {1, 2, 3, 4, 5, 6, 7, 10, 50, 51}, 4, {}, {}});
+  const StepPlan next = sched.schedule();
+  const auto second = std::find_if(next.chunks.begin(), next.chunks.end(),
+                                   [](const ScheduledChunk& c) { return c.seq == 2; });
+  REQUIRE(second != next.chunks.end());
+  CHECK(second->num_cached == 8);
+  bm.check_invariants();
+}
+
+TEST_CASE("scheduler: a drafted run longer than its proposals is refused", "[scheduler][speculative]") {
+  BlockManager bm({.block_size = 4, .num_blocks = 16});
+  Scheduler sched(sync_config(), bm);
+  sched.enable_speculation(2, [](std::span<const int32_t>, int32_t k) {
+    return std::vector<int32_t>(static_cast<size_t>(k), kDraftToken);
+  });
+  sched.add({1, {1, 2, 3}, 20, {}, {}});
+  sched.schedule();
+  sched.on_step_done({{1, 7}});
+  REQUIRE(sched.schedule().chunks.at(0).num_proposed == 2);
+  CHECK_THROWS_AS(sched.on_step_done({{1, 10}, {1, 11}, {1, 12}, {1, 13}}), std::logic_error);
 }

@@ -121,12 +121,15 @@ namespace sabre {
 
 TEST_CASE("speculative engine: abort in the middle of speculative steps frees every block", "[engine][speculative]") {
   const Golden golden = engine_test::load_golden("qwen2_bias");
-  engine_test::TestEngine engine(lookup_engine("qwen2_bias", 4));
+  // A long request (900 tokens), so that the abort arrives well before it could end.
+  EngineOptions options = lookup_engine("qwen2_bias", 4);
+  options.model = engine_test::long_context_copy("qwen2_bias", 1024);
+  engine_test::TestEngine engine(options);
   caf::scoped_actor self{*engine.system};
   std::vector<int32_t> repeated = golden.prompt;
   repeated.insert(repeated.end(), golden.prompt.begin(), golden.prompt.end());
   std::string id;
-  self->request(engine.engine, caf::infinite, generate_atom::value, engine_test::greedy_request(repeated, 200),
+  self->request(engine.engine, caf::infinite, generate_atom::value, engine_test::greedy_request(repeated, 900),
                 caf::actor_cast<generation_sink>(self))
       .receive([&](std::string& rid) { id = rid; }, [&](caf::error&) { FAIL("generate failed"); });
   int deltas = 0;

@@ -90,6 +90,27 @@ TEST_CASE("tensor parallel engine: 2 and 4 CPU ranks give transformers' ids and 
   }
 }
 
+TEST_CASE("tensor parallel engine: rank 0's draft model proposes for every rank", "[engine][tp][speculative]") {
+  const Golden golden = load_golden("qwen3_qknorm");
+  const auto requests = concurrent_load(golden);
+  std::vector<std::vector<int32_t>> one_rank;
+  {
+    TestEngine engine(tp_engine(fixture_model("qwen3_qknorm"), 1));
+    one_rank = ids_of(engine.run(requests));
+  }
+  for (const char* draft : {"qwen3_qknorm", "llama_gqa_untied"}) {
+    INFO("draft " << draft);
+    EngineOptions options = tp_engine(fixture_model("qwen3_qknorm"), 2);
+    options.speculative.draft_model = fixture_model(draft);
+    options.speculative.method = "draft";
+    options.speculative.num_steps = 3;
+    TestEngine engine(options);
+    CHECK(ids_of(engine.run(requests)) == one_rank);
+    const EngineInfo info = engine.info();
+    CHECK(info.speculative_proposed > 0);
+  }
+}
+
 TEST_CASE("tensor parallel engine: SmolLM2 on 3 CPU ranks follows one rank under concurrent load", "[engine][tp]") {
   const std::filesystem::path model =
       std::filesystem::path(SABRE_TEST_FIXTURES).parent_path().parent_path() / "models" /

@@ -209,10 +209,7 @@ TEST_CASE("server options: errors name the flag", "[options]") {
 TEST_CASE("server options: features that do not exist yet parse but fail validation", "[options]") {
   using Catch::Contains;
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{"--draft-model", "/x"}, "--draft-model"},
-      {{"--draft.model", "/x"}, "--draft-model"},
-      {{"--speculative-method", "draft"}, "--speculative-method draft"},
-      {{"--decode_algo", "sps"}, "--decode-algo sps"},
+      {{"--decode_algo", "look_ahead"}, "--decode-algo look_ahead"},
       {{"--preempt_strategy", "SWAP"}, "--preempt-strategy SWAP"}};
   for (const auto& [flags, named] : cases) {
     std::vector<std::string> args = {"--model", kModel};
@@ -220,6 +217,40 @@ TEST_CASE("server options: features that do not exist yet parse but fail validat
     ServerOptions parsed = parse_server_options(args, env_of({}));  // parsing accepts them
     CHECK_THROWS_WITH(validate_server_options(parsed), Contains(named) && Contains("not supported yet"));
   }
+}
+
+TEST_CASE("server options: speculative decoding's method, draft model and BladeLLM's spellings", "[options]") {
+  using Catch::Contains;
+  const auto validated = [](std::vector<std::string> flags) {
+    std::vector<std::string> args = {"--model", kModel};
+    args.insert(args.end(), flags.begin(), flags.end());
+    ServerOptions parsed = parse_server_options(args, env_of({}));
+    validate_server_options(parsed);
+    return parsed;
+  };
+  // A draft model alone means drafting with it; sps is BladeLLM's name for the same.
+  ServerOptions o = validated({"--draft.model", kModel, "--gamma", "3", "--draft-gguf-weights", "f32"});
+  CHECK(o.engine.speculative.method == "draft");
+  CHECK(o.engine.speculative.draft_model == kModel);
+  CHECK(o.engine.speculative.num_steps == 3);
+  CHECK(o.engine.speculative.draft_gguf == GgufWeights::f32);
+  CHECK(o.engine.speculative.drafts_with_model());
+  o = validated({"--decode_algo", "sps", "--draft-model", kModel});
+  CHECK(o.engine.speculative.method == "draft");
+  o = validated({"--speculative-method", "ngram"});
+  CHECK_FALSE(o.engine.speculative.drafts_with_model());
+
+  const std::vector<std::pair<std::vector<std::string>, std::string>> refused = {
+      {{"--speculative-method", "draft"}, "needs --draft-model"},
+      {{"--decode-algo", "sps"}, "needs --draft-model"},
+      {{"--draft-model", "/no/such/draft"}, "--draft-model: /no/such/draft does not exist"},
+      {{"--speculative-method", "ngram", "--draft-model", kModel}, "drop --draft-model"},
+      {{"--decode-algo", "sps", "--speculative-method", "ngram", "--draft-model", kModel}, "--decode-algo sps"}};
+  for (const auto& [flags, why] : refused) {
+    INFO(flags.front());
+    CHECK_THROWS_WITH(validated(flags), Contains(why));
+  }
+  CHECK_THROWS_WITH(validated({"--draft-gguf-weights", "f16"}), Contains("--draft-gguf-weights"));
 }
 
 TEST_CASE("server options: --help and --version skip validation", "[options]") {
@@ -232,7 +263,7 @@ TEST_CASE("server options: --help and --version skip validation", "[options]") {
   const std::string help = server_help_text();
   for (const char* flag : {"--model", "--port", "--host", "--tensor-parallel-size", "--gpu-memory-utilization",
                            "--max-num-batched-tokens", "--max-model-len", "--max-num-seqs", "--draft-model",
-                           "--speculative-steps", "--speculative-method", "--api-key", "--served-model-name",
+                           "--speculative-steps", "--speculative-method", "--draft-gguf-weights", "--api-key", "--served-model-name",
                            "--device", "--tokenizer", "--chat-template", "--dtype", "--disable-prefix-cache",
                            "--no-async-scheduling", "--disable-cuda-graph", "--log-level", "--threads", "--kv-cache-memory", "--max-waiting",
                            "SABRE_API_KEY", "--gamma", "--decode-algo", "--max_gpu_memory_utilization"}) {
