@@ -14,65 +14,89 @@ void DraftRunner::copy_blocks(std::span<const KvBlockCopy> copies) {
   if (!copies.empty()) draft_.backend().copy_kv_blocks(*kv_, copies);
 }
 
-std::vector<ScheduledChunk*> DraftRunner::first_pass(StepPlan& plan) {
-  batch_.clear();
-  std::vector<ScheduledChunk*> drafted;
+std::vector<DraftRunner::Segment> DraftRunner::first_pass_segments(StepPlan& plan) {
+  std::vector<Segment> segments;
   for (ScheduledChunk& chunk : plan.chunks) {
     if (!chunk.is_decode) {
       lag_.erase(chunk.seq);  // a prefill (or a recomputation after preemption) rewrites its KV from here
-      batch_.add_sequence(chunk.tokens, chunk.num_cached, kv_.get(), chunk.block_table, false);
+      segments.push_back({&chunk, chunk.tokens, chunk.num_cached, false});
       continue;
     }
-    // The lag goes first when it ends where this decode starts; otherwise it was overtaken (a rejection
-    // dropped its positions) and is stale.
-    std::vector<int32_t> tokens;
-    int64_t first = chunk.num_cached;
-    if (const auto lag = lag_.find(chunk.seq); lag != lag_.end()) {
-      if (lag->second.position + static_cast<int64_t>(lag->second.tokens.size()) == chunk.num_cached) {
-        tokens = lag->second.tokens;
-        first = lag->second.position;
-      }
-      lag_.erase(lag);
-    }
-    tokens.push_back(chunk.tokens.front());
-    const bool drafts = proposals_drafted_by_rank(chunk);
-    batch_.add_sequence(tokens, first, kv_.get(), chunk.block_table, drafts);
-    if (drafts) drafted.push_back(&chunk);
+    // The lag counts when it ends where this decode starts; otherwise it was overtaken (a rejection
+    // dropped its positions, a preemption recomputed them) and the draft is current up to here.
+    Lag& lag = lag_[chunk.seq];
+    if (lag.position + static_cast<int64_t>(lag.tokens.size()) != chunk.num_cached) lag = {chunk.num_cached, {}};
+    lag.tokens.push_back(chunk.tokens.front());
+    if (!proposals_drafted_by_rank(chunk)) continue;
+    segments.push_back({&chunk, std::move(lag.tokens), lag.position, true});
+    lag_.erase(chunk.seq);
   }
-  return drafted;
+  return segments;
 }
 
-void DraftRunner::take_proposals(const std::vector<ScheduledChunk*>& chunks, int32_t index) {
+void DraftRunner::run_pass(const std::vector<ScheduledChunk*>& drafting, int32_t index) {
   const auto vocab = static_cast<size_t>(draft_.config().vocab_size);
-  for (size_t i = 0; i < chunks.size(); ++i) {
+  logits_.resize(drafting.size() * vocab);
+  draft_.forward(batch_, logits_);
+  ++passes_;
+  for (size_t i = 0; i < drafting.size(); ++i) {
     const auto row = logits_.begin() + static_cast<std::ptrdiff_t>(i * vocab);
-    chunks[i]->tokens[static_cast<size_t>(index)] =
+    drafting[i]->tokens[static_cast<size_t>(index)] =
         static_cast<int32_t>(std::max_element(row, row + static_cast<std::ptrdiff_t>(vocab)) - row);
   }
 }
 
-void DraftRunner::propose(StepPlan& plan) {
-  std::vector<ScheduledChunk*> drafted = first_pass(plan);
-  if (batch_.rows() == 0) return;
-  const auto vocab = static_cast<size_t>(draft_.config().vocab_size);
-  logits_.resize(drafted.size() * vocab);
-  draft_.forward(batch_, logits_);
-  ++passes_;
-  take_proposals(drafted, 1);
-
-  // Proposal i of each chunk that wants that many: one row per chunk, its proposal i - 1 as input.
-  for (int32_t i = 2; !drafted.empty(); ++i) {
-    std::erase_if(drafted, [i](const ScheduledChunk* c) { return c->num_proposed < i; });
-    if (drafted.empty()) break;
+void DraftRunner::run_segments(std::vector<Segment>& segments) {
+  const int64_t max_rows = draft_.limits().max_tokens;
+  const int64_t max_sequences = draft_.limits().max_sequences;
+  const int64_t max_logits = draft_.limits().max_logit_rows;
+  batch_.clear();
+  std::vector<ScheduledChunk*> drafting;
+  const auto flush = [&] {
+    if (batch_.rows() > 0) run_pass(drafting, 1);
     batch_.clear();
-    for (ScheduledChunk* chunk : drafted) {
+    drafting.clear();
+  };
+  for (Segment& segment : segments) {
+    int64_t done = 0;
+    const auto length = static_cast<int64_t>(segment.tokens.size());
+    while (done < length) {
+      const int64_t piece = std::min(length - done, max_rows);
+      const bool last = done + piece == length;
+      const bool logits = last && segment.drafts;
+      if (batch_.rows() + piece > max_rows || static_cast<int64_t>(batch_.sequences.size()) + 1 > max_sequences ||
+          (logits && static_cast<int64_t>(drafting.size()) + 1 > max_logits)) {
+        flush();
+      }
+      const std::span<const int32_t> tokens(segment.tokens.data() + done, static_cast<size_t>(piece));
+      batch_.add_sequence(tokens, segment.first + done, kv_.get(), segment.chunk->block_table, logits);
+      if (logits) drafting.push_back(segment.chunk);
+      done += piece;
+      // A sequence's later piece waits for a later pass.
+      if (!last) flush();
+    }
+  }
+  flush();
+}
+
+void DraftRunner::propose(StepPlan& plan) {
+  std::vector<Segment> segments = first_pass_segments(plan);
+  if (segments.empty()) return;
+  std::vector<ScheduledChunk*> drafting;
+  for (const Segment& segment : segments) {
+    if (segment.drafts) drafting.push_back(segment.chunk);
+  }
+  run_segments(segments);
+  // Proposal i of each chunk that wants that many: one row per chunk, its proposal i - 1 as input.
+  for (int32_t i = 2; !drafting.empty(); ++i) {
+    std::erase_if(drafting, [i](const ScheduledChunk* c) { return c->num_proposed < i; });
+    if (drafting.empty()) break;
+    batch_.clear();
+    for (ScheduledChunk* chunk : drafting) {
       const std::span<const int32_t> input(&chunk->tokens[static_cast<size_t>(i - 1)], 1);
       batch_.add_sequence(input, chunk->num_cached + i - 1, kv_.get(), chunk->block_table, true);
     }
-    logits_.resize(drafted.size() * vocab);
-    draft_.forward(batch_, logits_);
-    ++passes_;
-    take_proposals(drafted, i);
+    run_pass(drafting, i);
   }
 }
 

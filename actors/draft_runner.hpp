@@ -2,17 +2,19 @@
 // The draft model of speculative decoding on the rank, CAF-free: a smaller model of the target's
 // vocabulary with a KV pool of its own, indexed by the same block ids as the target's (the scheduler's
 // BlockManager hands out one id per block for both pools), so the draft needs no block bookkeeping of
-// its own. Each step it runs before the target:
-//   1. one pass over every prefill chunk and decode input of the plan (its KV follows the target's),
-//      with a logits row for each decode whose proposals it makes;
+// its own. Each step, before the target's pass, it runs:
+//   1. the step's prefill chunks, and the tokens of each decode it proposes for that its KV lacks (its
+//      lag) with the decode's input, a logits row each;
 //   2. one pass per further proposal, batched over those decodes;
 // and writes its greedy tokens over the plan's kDraftToken placeholders. Greedy drafts are one-hot
 // draft distributions, for which the rejection rule is exact at any temperature.
 //
-// After verification the draft's KV holds the input and the proposals before the last one; when every
-// proposal was accepted, the last proposal's KV is missing and is fed with the next input (the lag).
-// The draft's KV only steers what it proposes, never what is generated: a stale draft KV costs
-// acceptance, not correctness.
+// A decode that does not propose (none were reserved for it: max_tokens near, the row cap, a batch
+// past --speculative-disable-by-batch-size) costs the draft nothing then: its input joins the lag, which
+// the draft catches up on, in passes of at most its step limit, the next time it proposes. After
+// verification the draft's KV holds the input and the proposals before the last one; when every
+// proposal was accepted the last one starts the lag. The draft's KV only steers what it proposes,
+// never what is generated: a stale draft KV would cost acceptance, not correctness.
 
 #include <cstdint>
 #include <memory>
@@ -48,11 +50,22 @@ class DraftRunner {
     int64_t position = 0;
     std::vector<int32_t> tokens;
   };
-  // The first pass: prefill chunks and decode inputs (with their lag). Returns the drafted chunks in the
-  // order of their logits rows.
-  std::vector<ScheduledChunk*> first_pass(StepPlan& plan);
-  // The greedy token of each logits row of the last pass, written as proposal `index` of its chunk.
-  void take_proposals(const std::vector<ScheduledChunk*>& chunks, int32_t index);
+  // Tokens the first pass computes for one sequence, from position `first` on; a drafting chunk's
+  // last token gets a logits row (its first proposal).
+  struct Segment {
+    ScheduledChunk* chunk = nullptr;
+    std::vector<int32_t> tokens;
+    int64_t first = 0;
+    bool drafts = false;
+  };
+  // The first pass's segments: prefill chunks, and drafting decodes with their lag. Non-drafting
+  // decodes join their lag instead.
+  std::vector<Segment> first_pass_segments(StepPlan& plan);
+  // Runs segments in as many passes as the draft's step limit needs (a long lag is cut into pieces,
+  // each sequence at most once per pass, in order) and writes each drafting chunk's first proposal.
+  void run_segments(std::vector<Segment>& segments);
+  // One pass over `batch_`; the greedy token of logits row i becomes proposal `index` of drafting[i].
+  void run_pass(const std::vector<ScheduledChunk*>& drafting, int32_t index);
 
   Transformer& draft_;
   std::unique_ptr<KvCache> kv_;

@@ -16,14 +16,14 @@ EngineCore::EngineCore(EngineCoreOptions options) : options_(std::move(options))
     throw std::invalid_argument(fmt::format("engine core: a world of {} ranks", options_.world_size));
   }
   blocks_ = std::make_unique<BlockManager>(options_.blocks);
-  if (options_.speculative_steps > 0) options_.scheduler.max_steps_in_flight = 1;
   scheduler_ = std::make_unique<Scheduler>(options_.scheduler, *blocks_);
   if (options_.speculative_steps > 0) {
     Scheduler::Proposer propose = [](std::span<const int32_t> tokens, int32_t k) { return propose_ngram(tokens, k); };
     if (options_.draft_on_rank) {
       propose = [](std::span<const int32_t>, int32_t k) { return std::vector<int32_t>(static_cast<size_t>(k), kDraftToken); };
     }
-    scheduler_->enable_speculation(options_.speculative_steps, std::move(propose), options_.speculative_max_rows);
+    scheduler_->enable_speculation(options_.speculative_steps, std::move(propose), options_.speculative_max_rows,
+                                   options_.speculative_disable_above);
   }
 }
 

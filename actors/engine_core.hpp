@@ -38,11 +38,13 @@ struct EngineCoreOptions {
   int64_t vocab_size = 0;
   int32_t world_size = 1;                  // ranks that answer every step
   // Speculative decoding: up to this many proposed tokens per decode (0: none), by prompt lookup or, with
-  // draft_on_rank, by the draft model on rank 0 (the plan carries kDraftToken placeholders). Steps are
-  // then planned one at a time (a proposal needs the tokens of the step before).
+  // draft_on_rank, by the draft model on rank 0 (the plan carries kDraftToken placeholders); at most
+  // speculative_max_rows rows of speculative decodes per step, none while more than
+  // speculative_disable_above sequences run (0: no such limit). See Scheduler::enable_speculation.
   int32_t speculative_steps = 0;
   bool draft_on_rank = false;
   int32_t speculative_max_rows = 16;
+  int32_t speculative_disable_above = 0;
   std::shared_ptr<EngineMetrics> metrics;  // may be null
 };
 

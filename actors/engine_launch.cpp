@@ -116,10 +116,9 @@ void configure_speculation(const SpeculativeConfig& speculative, const RankGroup
   }
   core.speculative_steps = static_cast<int32_t>(speculative.num_steps);
   core.speculative_max_rows = static_cast<int32_t>(speculative.max_rows);
+  core.speculative_disable_above = static_cast<int32_t>(speculative.disable_by_batch_size);
   if (speculative.method == "ngram") {
-    spdlog::info("engine: speculative decoding by prompt lookup, up to {} proposed tokens per decode; steps are "
-                 "planned one at a time",
-                 speculative.num_steps);
+    spdlog::info("engine: speculative decoding by prompt lookup, up to {} proposed tokens per decode", speculative.num_steps);
     return;
   }
   if (!speculative.drafts_with_model()) {

@@ -151,21 +151,24 @@ void Scheduler::hand_over_prefill(const SchedulerSequence& parent) {
   insert_waiting(heir_id);
 }
 
-void Scheduler::enable_speculation(int32_t k, Proposer propose, int32_t max_rows) {
+void Scheduler::enable_speculation(int32_t k, Proposer propose, int32_t max_rows, int32_t disable_above) {
   if (k < 1 || !propose) throw std::invalid_argument(fmt::format("Scheduler: {} speculative steps without a proposer", k));
-  if (config_.max_steps_in_flight != 1) {
-    throw std::logic_error("Scheduler: speculative decoding plans a step once the one before has finished "
-                           "(max_steps_in_flight 1)");
-  }
   speculative_steps_ = k;
   speculative_max_rows_ = std::max(1, max_rows);
+  speculative_disable_above_ = std::max(0, disable_above);
   propose_ = std::move(propose);
 }
 
+bool Scheduler::speculating() const {
+  return speculative_steps_ > 0 &&
+         (speculative_disable_above_ == 0 || static_cast<int64_t>(running_.size()) <= speculative_disable_above_);
+}
+
 std::vector<int32_t> Scheduler::proposals_for(const SchedulerSequence& s, const Budget& budget) const {
-  if (speculative_steps_ == 0 || s.num_pending > 0) return {};
-  const auto length = static_cast<int64_t>(s.tokens.size());
+  // A proposal follows the sequence's last token: none while a step in flight has yet to sample it.
+  if (!speculating() || s.num_pending > 0) return {};
   const auto running = std::max<int64_t>(1, static_cast<int64_t>(running_.size()));
+  const auto length = static_cast<int64_t>(s.tokens.size());
   const int64_t room = std::min({static_cast<int64_t>(speculative_steps_), s.max_tokens - s.num_generated() - 1,
                                  budget.tokens - 1, config_.max_model_len - length - 1,
                                  speculative_max_rows_ / running - 1});
@@ -201,9 +204,11 @@ void Scheduler::schedule_decodes(StepPlan& plan, Budget& budget) {
     SchedulerSequence& s = sequences_.at(id);
     if (s.num_pending > 0) {
       // Its token comes from the step in flight. Wait when that step forks its samples (they copy its
-      // block table, which must not hold this step's slot yet) or certainly finishes it (max_tokens).
+      // block table, which must not hold this step's slot yet) or certainly finishes it (max_tokens),
+      // and when it would speculate: proposals follow the token it is waiting for.
       if (!s.pending_samples.empty()) continue;
       if (s.num_generated() + s.num_pending >= s.max_tokens) continue;
+      if (speculating()) continue;
     }
     const int64_t in_blocks = blocks_.num_tokens(id);
     const int64_t known = static_cast<int64_t>(s.tokens.size()) + s.num_pending;

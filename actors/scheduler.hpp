@@ -93,13 +93,18 @@ class Scheduler {
   // Speculative decoding: each decode proposes up to k tokens from `propose` (given the sequence's
   // tokens, prompt and output) and reserves their slots; on_step_done keeps the accepted run and
   // truncates the rest. Proposals may be kDraftToken placeholders (a draft model on the rank makes them):
-  // the accepted tokens of the run then take their places. A proposal depends on the tokens the step before produced, so this needs
-  // max_steps_in_flight 1 (throws std::logic_error otherwise).
+  // the accepted tokens of the run then take their places.
+  // With steps planned ahead (max_steps_in_flight > 1), a sequence proposes only when no step in flight
+  // has yet to sample its last token, and one whose speculative decode is in flight is not planned
+  // again until that step is applied (where its next token goes depends on how many were accepted):
+  // speculating sequences run one step at a time, the others ahead.
   // `max_rows` bounds the rows a step's speculative decodes take together (inputs and proposals): each
   // of n running sequences proposes at most max_rows / n - 1 tokens, so a large batch, which already
   // reads the weights once for many rows, is not pushed onto slower many-row kernels.
+  // `disable_above` > 0: no proposals while more sequences than that run (a batch that large gains
+  // less from speculation than it loses to verification and, with a draft model, drafting).
   using Proposer = std::function<std::vector<int32_t>(std::span<const int32_t> tokens, int32_t k)>;
-  void enable_speculation(int32_t k, Proposer propose, int32_t max_rows = 16);
+  void enable_speculation(int32_t k, Proposer propose, int32_t max_rows = 16, int32_t disable_above = 0);
 
   // Plans the next step. Throws std::logic_error when max_steps_in_flight steps are in flight already.
   // An empty plan is not in flight.
@@ -132,6 +137,8 @@ class Scheduler {
   // The proposals for sequence `s`'s next decode: at most what its budget, max_tokens and
   // max_model_len leave room for (the target's own token included), none when it cannot take them all.
   std::vector<int32_t> proposals_for(const SchedulerSequence& s, const Budget& budget) const;
+  // Whether decodes propose now (speculation on and the batch within disable_above).
+  bool speculating() const;
   // Applies a speculative decode's run (accepted proposals, then the target's token).
   void apply_speculative_run(const ScheduledChunk& chunk, const std::vector<int32_t>& run, StepOutcome& outcome);
   void schedule_decodes(StepPlan& plan, Budget& budget);
@@ -166,6 +173,7 @@ class Scheduler {
   int64_t next_arrival_ = 0;
   int32_t speculative_steps_ = 0;  // 0: no speculation
   int32_t speculative_max_rows_ = 16;
+  int32_t speculative_disable_above_ = 0;  // 0: speculate at any batch size
   Proposer propose_;
   int64_t num_preemptions_ = 0;
 };

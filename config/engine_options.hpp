@@ -125,6 +125,9 @@ struct SpeculativeConfig {
   // up to max_rows / n - 1): past the CPU's few-row kernels (16 rows) a step costs more per row than
   // the accepted tokens save.
   int64_t max_rows = 16;
+  // No proposals while more sequences than this run (vLLM's speculative_disable_by_batch_size): a large
+  // batch already shares each weight read among its rows. 0: speculate at any batch size.
+  int64_t disable_by_batch_size = 0;
 
   // A draft model proposes: --speculative-method draft, or a --draft-model without a method.
   bool drafts_with_model() const { return method == "draft" || (method.empty() && !draft_model.empty()); }

@@ -148,6 +148,9 @@ const std::vector<FlagSpec>& flag_specs() {
     value("speculative-max-rows", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
       o.engine.speculative.max_rows = parse_int(v, f, 1, 1 << 20);
     });
+    value("speculative-disable-by-batch-size", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
+      o.engine.speculative.disable_by_batch_size = parse_int(v, f, 0, 1 << 20);
+    });
     value("draft-gguf-weights", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
       o.engine.speculative.draft_gguf = one_of(v, f, {"quantized", "f32"}) == "f32" ? GgufWeights::f32
                                                                                      : GgufWeights::quantized;
@@ -349,6 +352,9 @@ void validate_speculation(ServerOptions& o) {
   if (given("draft-tokenizer")) o.warnings.push_back("--draft-tokenizer has no effect: a draft shares the target's tokenizer");
   if (spec.method.empty()) {
     if (given("speculative-steps")) o.warnings.push_back("--speculative-steps has no effect without speculative decoding");
+    if (given("speculative-disable-by-batch-size")) {
+      o.warnings.push_back("--speculative-disable-by-batch-size has no effect without speculative decoding");
+    }
     if (given("draft-gguf-weights")) o.warnings.push_back("--draft-gguf-weights has no effect without --draft-model");
   }
 }
@@ -478,6 +484,8 @@ Speculative decoding (the same output, fewer target passes; steps are planned on
   --speculative-steps K           [--gamma] tokens proposed per decode (default 4)
   --speculative-max-rows N        the rows a step's speculative decodes take together at most (default 16:
                                   n running sequences propose up to N/n - 1 tokens each)
+  --speculative-disable-by-batch-size N
+                                  no proposals while more than N sequences run (0: at any batch size)
   --decode-algo normal|sps        BladeLLM's switch: sps is --speculative-method draft
 
 Accepted for compatibility (features not supported yet or without effect here):

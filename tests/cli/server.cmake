@@ -12,7 +12,7 @@ if(TARGET sabre-server)
            COMMAND sh -c "\"$0\" --model /nonexistent/model 2>&1; echo \"exit=$?\"" $<TARGET_FILE:sabre-server>)
   set_tests_properties(cli_server_missing_model PROPERTIES PASS_REGULAR_EXPRESSION "/nonexistent/model.*exit=[12]")
   if(SABRE_CURL)
-    foreach(scenario seed_curl auth sigint_mid_stream overloaded engine_failure tp_rank_failure tp_restart)
+    foreach(scenario seed_curl auth sigint_mid_stream overloaded engine_failure tp_rank_failure tp_restart draft_model)
       add_test(NAME cli_server_${scenario}
                COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cli/server/run_scenario.sh $<TARGET_FILE:sabre-server>
                        ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/models ${scenario})

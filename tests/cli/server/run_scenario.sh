@@ -19,6 +19,9 @@ case $scenario in
   tp_rank_failure) extra="--tp 2"; SABRE_FAULT_INJECT_RANK_STEP=1:3; export SABRE_FAULT_INJECT_RANK_STEP ;;
   tp_restart) extra="--tp 2 --on-rank-failure restart"; SABRE_FAULT_INJECT_RANK_STEP=1:3
     export SABRE_FAULT_INJECT_RANK_STEP ;;
+  # draft_model: BladeLLM's spelling of speculative decoding with a draft model (the target drafting
+  # for itself).
+  draft_model) extra="--decode_algo sps --draft.model $models/qwen3_qknorm --gamma 3" ;;
 esac
 # shellcheck disable=SC2086
 "$server" --model "$models/qwen3_qknorm" --tokenizer "$models/byte_tokenizer" --host 127.0.0.1 --port 0 \
@@ -129,6 +132,19 @@ case $scenario in
     grep -q '"completion_tokens":8' "$work/out" || fail "no 8-token completion: $(cat "$work/out")"
     grep -q "ranks restarted" "$work/server.log" || fail "the log does not say the ranks restarted"
     echo "rank failure with restart: error event to the running stream, then 200 with 8 tokens"
+    ;;
+  draft_model)
+    grep -q "engine: draft model .*qwen3_qknorm .* proposing up to 3 tokens" "$work/server.log" \
+      || fail "no draft model line in the start-up log"
+    body='{"prompt":"Hello there","max_tokens":24,"temperature":0,"ignore_eos":true}'
+    code=$(curl -s -o "$work/out" -w '%{http_code}' -H "Authorization: TOKEN" -d "$body" "$url/v1/completions")
+    [ "$code" = 200 ] || fail "completion: status $code: $(cat "$work/out")"
+    grep -q '"completion_tokens":24' "$work/out" || fail "not 24 tokens: $(cat "$work/out")"
+    curl -s "$url/metrics" >"$work/metrics"
+    proposed=$(sed -n 's/^sabre:spec_decode_num_draft_tokens_total{[^}]*} \([0-9]*\).*/\1/p' "$work/metrics")
+    [ -n "$proposed" ] && [ "$proposed" -gt 0 ] || fail "no proposed tokens on /metrics"
+    grep -q "spec=[0-9]*/[0-9]*" "$work/server.log" || fail "no spec= in the access log"
+    echo "draft model: 24 tokens, $proposed proposed by the draft, spec= in the access log"
     ;;
   openai_client)
     # OPENAI_PYTHON: a Python interpreter that can import openai (tests/cli/server.cmake finds one).

@@ -80,12 +80,56 @@ TEST_CASE("scheduler: speculation stops short of max_tokens and refuses runs tha
   StepPlan decode = sched.schedule();
   CHECK(decode.chunks.at(0).num_proposed == 1);
   CHECK_THROWS_AS(sched.on_step_done({{1, 5}, {1, 6}}), std::logic_error);  // 5 is not the proposal 7
+}
 
-  Scheduler async({.max_num_batched_tokens = 8, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100,
+TEST_CASE("scheduler: planning ahead, a speculating sequence waits for its step and the batch limit turns "
+          "speculation off",
+          "[scheduler][speculative]") {
+  BlockManager bm({.block_size = 4, .num_blocks = 64, .enable_prefix_caching = false});
+  Scheduler sched({.max_num_batched_tokens = 64, .max_num_seqs = 8, .max_waiting = 8, .max_model_len = 100,
                    .max_steps_in_flight = 2},
                   bm);
-  CHECK_THROWS_AS(async.enable_speculation(2, [](std::span<const int32_t>, int32_t) { return std::vector<int32_t>{}; }),
-                  std::logic_error);
+  // Proposals while at most 2 sequences run.
+  sched.enable_speculation(3, [](std::span<const int32_t>, int32_t k) {
+    return std::vector<int32_t>(static_cast<size_t>(k), kDraftToken);
+  }, 16, 2);
+  sched.add({1, {1, 2, 3}, 30, {}, {}});
+  REQUIRE(sched.schedule().chunks.size() == 1);  // prefill, in flight
+  // Its first token is pending: planning ahead would decode it without proposals, so it waits.
+  CHECK(sched.schedule().empty());
+  sched.on_step_done({{1, 7}});
+  const StepPlan speculative = sched.schedule();
+  REQUIRE(speculative.chunks.size() == 1);
+  CHECK(speculative.chunks[0].num_proposed == 3);
+  // In flight with 3 proposals: where its next token goes depends on the run, so nothing is planned.
+  CHECK(sched.schedule().empty());
+  sched.on_step_done({{1, 10}, {1, 11}});  // one proposal accepted, then the target's 11
+  CHECK(sched.find(1)->tokens == std::vector<int32_t>{1, 2, 3, 7, 10, 11});
+  bm.check_invariants();
+
+  // Two more admitted (after the decodes are planned: 1 still proposes in this step), then three run:
+  // over the limit, no proposals, and steps are planned ahead again.
+  sched.add({2, {4, 5}, 30, {}, {}});
+  sched.add({3, {6, 8}, 30, {}, {}});
+  const StepPlan step = sched.schedule();
+  REQUIRE(step.chunks.size() == 3);  // 1's decode and both prefills
+  CHECK(step.chunks[0].seq == 1);
+  CHECK(step.chunks[0].num_proposed == 3);
+  const StepPlan ahead = sched.schedule();  // 2 and 3 decode their pending tokens; 1 waits for its run
+  REQUIRE(ahead.chunks.size() == 2);
+  for (const ScheduledChunk& chunk : ahead.chunks) {
+    CHECK(chunk.seq != 1);
+    CHECK(chunk.input_is_pending);
+    CHECK(chunk.num_proposed == 0);
+  }
+  sched.on_step_done({{1, 12}, {2, 20}, {3, 30}});  // 1's first proposal rejected: the target's 12
+  const StepPlan next = sched.schedule();           // while `ahead` runs
+  REQUIRE(next.chunks.size() == 3);
+  for (const ScheduledChunk& chunk : next.chunks) {
+    CHECK(chunk.num_proposed == 0);
+    CHECK(chunk.input_is_pending == (chunk.seq != 1));
+  }
+  bm.check_invariants();
 }
 
 TEST_CASE("scheduler: a large batch proposes fewer tokens per sequence (max_rows)", "[scheduler][speculative]") {

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <thread>
+#include <tuple>
 
 #include "engine_test_support.hpp"
 
@@ -80,9 +81,13 @@ TEST_CASE("draft engine: every greedy request keeps its ids, and the target as i
       plain = engine.run(requests);
     }
     REQUIRE(only_sample(plain[0]).token_ids == golden.greedy);
-    for (const auto& [draft, k] : std::vector<std::pair<std::string, int64_t>>{{model, 4}, {other, 3}, {model, 1}}) {
-      INFO("draft " << draft << ", k = " << k);
-      TestEngine engine(draft_engine(model, draft, k));
+    const std::vector<std::tuple<std::string, int64_t, int64_t>> drafts = {
+        {model, 4, 0}, {other, 3, 0}, {model, 1, 0}, {model, 4, 3}};
+    for (const auto& [draft, k, disable_above] : drafts) {
+      INFO("draft " << draft << ", k = " << k << ", no proposals above " << disable_above << " sequences");
+      EngineOptions options = draft_engine(model, draft, k);
+      options.speculative.disable_by_batch_size = disable_above;
+      TestEngine engine(options);
       const auto results = engine.run(requests);
       REQUIRE(results.size() == plain.size());
       int64_t proposed = 0;
@@ -107,6 +112,39 @@ TEST_CASE("draft engine: every greedy request keeps its ids, and the target as i
       CHECK(engine.info().kv_blocks_used == 0);
     }
   }
+}
+
+TEST_CASE("draft engine: decodes that do not propose leave the draft behind, and it catches up in passes of its "
+          "step limit",
+          "[engine][speculative][draft]") {
+  // Four requests, no proposals while more than one runs (--speculative-disable-by-batch-size 1): the
+  // draft skips their decodes and the long one's lag reaches about 40 tokens, more than a step of 16
+  // tokens holds, before it drafts alone. The target drafting for itself must still have every greedy
+  // proposal accepted, which needs every lagging position caught up in order.
+  const Golden golden = load_golden("llama_gqa_untied");
+  std::vector<GenerationRequest> requests;
+  for (const int64_t tokens : {120, 40, 40, 40}) requests.push_back(greedy_request(golden.prompt, tokens));
+  std::vector<RequestResult> plain;
+  EngineOptions options = draft_engine("llama_gqa_untied", "", 0);
+  options.scheduler.max_num_batched_tokens = 16;
+  {
+    TestEngine engine(options);
+    plain = engine.run(requests);
+  }
+  options = draft_engine("llama_gqa_untied", "llama_gqa_untied", 4);
+  options.scheduler.max_num_batched_tokens = 16;
+  options.speculative.disable_by_batch_size = 1;
+  TestEngine engine(options);
+  const auto results = engine.run(requests);
+  for (size_t i = 0; i < results.size(); ++i) {
+    INFO("request " << i);
+    const auto& sample = only_sample(results[i]);
+    CHECK(sample.token_ids == only_sample(plain[i]).token_ids);
+    CHECK(sample.finished.usage.speculative_accepted == sample.finished.usage.speculative_proposed);
+  }
+  const auto& longest = only_sample(results[0]).finished.usage;
+  INFO("the long request: " << longest.speculative_accepted << " of " << longest.speculative_proposed << " accepted");
+  CHECK(longest.speculative_proposed >= 40);
 }
 
 TEST_CASE("draft engine: abort in the middle of drafted steps frees every block", "[engine][speculative][draft]") {
