@@ -74,6 +74,9 @@ class Backend {
   // The float type the backend multiplies a model's matrices in when asked for `requested` (f32, bf16 or
   // f16): the CPU reads all three; a backend whose GEMMs need weights of the activations' type says so.
   virtual ElementType weight_float_type(ElementType requested) const { return requested; }
+  // Whether the backend multiplies matrices of a packed (GGUF block) type as stored; a matrix of a type
+  // it does not is widened to weight_float_type at load.
+  virtual bool multiplies_packed(ElementType packed) const = 0;
 
   // The collectives of a tensor-parallel group this backend is one rank of, on its memory (Gloo for the
   // CPU; NCCL on the backend's stream for CUDA). Blocks until every rank has joined.

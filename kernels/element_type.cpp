@@ -18,12 +18,36 @@ std::string_view element_type_name(ElementType type) {
     case ElementType::i32: return "i32";
     case ElementType::q8_0: return "q8_0";
     case ElementType::q4_1: return "q4_1";
+    case ElementType::q4_0: return "q4_0";
+    case ElementType::q5_0: return "q5_0";
+    case ElementType::q5_1: return "q5_1";
+    case ElementType::q2_k: return "q2_k";
+    case ElementType::q3_k: return "q3_k";
+    case ElementType::q4_k: return "q4_k";
+    case ElementType::q5_k: return "q5_k";
+    case ElementType::q6_k: return "q6_k";
+    case ElementType::iq4_nl: return "iq4_nl";
+    case ElementType::iq4_xs: return "iq4_xs";
   }
   return "unknown";
 }
 
 int64_t element_block_size(ElementType type) {
-  return type == ElementType::q8_0 || type == ElementType::q4_1 ? 32 : 1;
+  switch (type) {
+    case ElementType::q8_0:
+    case ElementType::q4_1:
+    case ElementType::q4_0:
+    case ElementType::q5_0:
+    case ElementType::q5_1:
+    case ElementType::iq4_nl: return 32;
+    case ElementType::q2_k:
+    case ElementType::q3_k:
+    case ElementType::q4_k:
+    case ElementType::q5_k:
+    case ElementType::q6_k:
+    case ElementType::iq4_xs: return 256;
+    default: return 1;
+  }
 }
 
 size_t element_block_bytes(ElementType type) {
@@ -36,6 +60,16 @@ size_t element_block_bytes(ElementType type) {
     case ElementType::fp8_e4m3: return 1;
     case ElementType::q8_0: return 2 + 32;
     case ElementType::q4_1: return 2 + 2 + 16;
+    case ElementType::q4_0: return 2 + 16;
+    case ElementType::q5_0: return 2 + 4 + 16;
+    case ElementType::q5_1: return 2 + 2 + 4 + 16;
+    case ElementType::q2_k: return 16 + 64 + 2 + 2;
+    case ElementType::q3_k: return 32 + 64 + 12 + 2;
+    case ElementType::q4_k: return 2 + 2 + 12 + 128;
+    case ElementType::q5_k: return 2 + 2 + 12 + 32 + 128;
+    case ElementType::q6_k: return 128 + 64 + 16 + 2;
+    case ElementType::iq4_nl: return 2 + 16;
+    case ElementType::iq4_xs: return 2 + 2 + 4 + 128;
   }
   throw std::invalid_argument("element_block_bytes: unknown element type");
 }

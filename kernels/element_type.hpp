@@ -1,7 +1,7 @@
 #pragma once
 // The element types a backend buffer can hold. Plain types have one element per value; packed types
-// (GGUF's Q8_0 / Q4_1) store blocks of 32 elements in a fixed number of bytes, so a buffer of them is
-// counted in elements but sized in blocks.
+// (GGUF's block formats) store blocks of 32 or 256 elements in a fixed number of bytes, so a buffer of
+// them is counted in elements but sized in blocks.
 
 #include <cstddef>
 #include <cstdint>
@@ -18,11 +18,22 @@ enum class ElementType : uint8_t {
   i32,       // int32 (token ids, positions, block tables)
   q8_0,      // GGUF Q8_0: per 32 elements an fp16 scale and 32 int8 (34 bytes)
   q4_1,      // GGUF Q4_1: per 32 elements an fp16 scale, an fp16 minimum and 32 nibbles (20 bytes)
+  // The other GGUF block formats, kept as a file stores them (layouts in kernels/quant_blocks.cpp):
+  q4_0,      // per 32: fp16 scale, 32 nibbles offset by 8 (18 bytes)
+  q5_0,      // per 32: fp16 scale, 32 fifth bits, 32 nibbles, offset by 16 (22 bytes)
+  q5_1,      // per 32: fp16 scale and minimum, 32 fifth bits, 32 nibbles (24 bytes)
+  q2_k,      // per 256: 16 groups with 4-bit scales and minimums, 2-bit values (84 bytes)
+  q3_k,      // per 256: 16 groups with 6-bit scales, 3-bit values (110 bytes)
+  q4_k,      // per 256: 8 groups with 6-bit scales and minimums, 4-bit values (144 bytes)
+  q5_k,      // per 256: as Q4_K with a fifth bit (176 bytes)
+  q6_k,      // per 256: 16 groups with int8 scales, 6-bit values (210 bytes)
+  iq4_nl,    // per 32: fp16 scale, 32 nibbles indexing a fixed non-linear table (18 bytes)
+  iq4_xs,    // per 256: fp16 scale, 8 groups with 6-bit scales, nibbles into the same table (136 bytes)
 };
 
 std::string_view element_type_name(ElementType type);
 
-// Elements per block: 32 for the packed types, 1 for the rest.
+// Elements per block: 32 or 256 for the packed types, 1 for the rest.
 int64_t element_block_size(ElementType type);
 // Bytes per block (per element for the plain types).
 size_t element_block_bytes(ElementType type);

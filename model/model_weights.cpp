@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "model/weights/dtype_convert.hpp"
+#include "model/weights/gguf_dequant.hpp"
 #include "model/tensor_slice.hpp"
 
 namespace sabre {
@@ -36,14 +37,15 @@ int64_t elements_of(const std::vector<int64_t>& shape) {
   return n;
 }
 
-std::optional<ElementType> element_type_of(DType dtype) {
-  switch (dtype) {
+// The element type a stored tensor can be uploaded as without conversion (GGUF's block formats included).
+std::optional<ElementType> element_type_of(const TensorView& view) {
+  switch (view.dtype) {
     case DType::f32: return ElementType::f32;
     case DType::bf16: return ElementType::bf16;
     case DType::f16: return ElementType::f16;
     case DType::q8_0: return ElementType::q8_0;
     case DType::q4_1: return ElementType::q4_1;
-    case DType::gguf: return std::nullopt;
+    case DType::gguf: return ggml_element_type(view.ggml_type);
   }
   return std::nullopt;
 }
@@ -71,7 +73,7 @@ struct PartBytes {
 
 PartBytes part_as(const WeightSource& source, const TensorPart& part, ElementType type) {
   const TensorView* view = source.find(part.name);
-  if (view != nullptr && view->shape == part.shape && element_type_of(view->dtype) == type) {
+  if (view != nullptr && view->shape == part.shape && element_type_of(*view) == type) {
     if (part.slice.kind == TensorSlice::whole) return {view->bytes, {}};
     const int64_t columns = part.shape.size() > 1 ? part.shape[1] : 1;
     if (part.slice.kind == TensorSlice::rows && part.slice.begin + part.slice.count <= part.shape[0]) {
@@ -112,7 +114,7 @@ std::optional<ElementType> common_packed_type(const WeightSource& source, const 
   for (const TensorPart& part : parts) {
     const TensorView* view = source.find(part.name);
     if (view == nullptr || view->shape != part.shape) return std::nullopt;
-    const auto type = element_type_of(view->dtype);
+    const auto type = element_type_of(*view);
     if (!type || !is_packed(*type) || (common && *common != *type)) return std::nullopt;
     common = type;
   }
@@ -125,7 +127,8 @@ std::optional<ElementType> common_packed_type(const WeightSource& source, const 
 MatrixWeight load_matrix(const WeightSource& source, Backend& backend, const TensorParts& parts, ElementType type,
                          bool keep_quantized) {
   if (keep_quantized) {
-    if (const auto packed = common_packed_type(source, parts)) type = *packed;
+    const auto packed = common_packed_type(source, parts);
+    if (packed && backend.multiplies_packed(*packed)) type = *packed;
   }
   std::vector<PartBytes> bytes;
   int64_t elements = 0;

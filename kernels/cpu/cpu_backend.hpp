@@ -38,6 +38,8 @@ class CpuBackend final : public Backend {
 
   std::string name() const override { return "cpu"; }
   ElementType activation_type() const override { return ElementType::f32; }
+  // Every GGUF block format: decoded block by block as the products need them (quantized_gemv.hpp).
+  bool multiplies_packed(ElementType packed) const override { return is_packed(packed); }
 
   using Backend::allocate;
   using Backend::upload;

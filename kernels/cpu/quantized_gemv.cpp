@@ -1,6 +1,7 @@
 #include "kernels/cpu/quantized_gemv.hpp"
 
 #include "kernels/cpu/row_invariant_gemm.hpp"
+#include "kernels/quant_blocks.hpp"
 
 #include <fmt/format.h>
 
@@ -16,8 +17,6 @@
 
 namespace sabre::cpu {
 namespace {
-
-constexpr int64_t kBlock = 32;
 
 uint16_t load_u16(const std::byte* p) {
   uint16_t v;
@@ -51,27 +50,8 @@ float half_to_float(uint16_t h) {
 #endif
 }
 
-// One block's 32 weights, as gguf_dequant.cpp computes them (element order included: Q4_1 keeps
-// elements j and j + 16 in the low and high nibble of byte j).
-void dequantize_block(ElementType format, const std::byte* block, float* w) {
-  if (format == ElementType::q8_0) {
-    const float d = half_to_float(load_u16(block));
-    const auto* qs = reinterpret_cast<const int8_t*>(block + 2);
-    for (int64_t j = 0; j < kBlock; ++j) w[j] = static_cast<float>(qs[j]) * d;
-  } else {
-    const float d = half_to_float(load_u16(block));
-    const float m = half_to_float(load_u16(block + 2));
-    const auto* qs = reinterpret_cast<const uint8_t*>(block + 4);
-    for (int64_t j = 0; j < kBlock / 2; ++j) {
-      w[j] = static_cast<float>(qs[j] & 0x0F) * d + m;
-      w[j + kBlock / 2] = static_cast<float>(qs[j] >> 4) * d + m;
-    }
-  }
-}
-
 void check_format(ElementType format, int64_t in) {
-  if (format != ElementType::q8_0 && format != ElementType::q4_1 && format != ElementType::bf16 &&
-      format != ElementType::f16) {
+  if (!is_packed(format) && format != ElementType::bf16 && format != ElementType::f16) {
     throw std::invalid_argument(fmt::format("matrix conversion: weights of {} are not converted to fp32 here",
                                             element_type_name(format)));
   }
@@ -132,10 +112,8 @@ void dequantize_rows(ElementType format, const std::byte* weight, int64_t in, in
     return;
   }
   const size_t row_bytes = weight_row_bytes(format, in);
-  const size_t block_bytes = row_bytes / static_cast<size_t>(in / kBlock);
-  const std::byte* block = weight + static_cast<size_t>(row_begin) * row_bytes;
-  const int64_t blocks = (row_end - row_begin) * (in / kBlock);
-  for (int64_t k = 0; k < blocks; ++k, block += block_bytes) dequantize_block(format, block, out + k * kBlock);
+  dequantize_blocks(format, weight + static_cast<size_t>(row_begin) * row_bytes,
+                    (row_end - row_begin) * (in / element_block_size(format)), out);
 }
 
 }  // namespace sabre::cpu

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/cpu/quantized_gemv.hpp"
+#include "kernels/quant_blocks.hpp"
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
@@ -29,15 +30,14 @@ constexpr int64_t kLanes = 8;
 constexpr size_t kOutputBlockBytes = 160 * 1024;
 
 void check_arguments(ElementType format, int64_t in, int64_t rows, int64_t out_begin, int64_t out_end) {
-  if (format != ElementType::f32 && format != ElementType::bf16 && format != ElementType::f16 &&
-      format != ElementType::q8_0 && format != ElementType::q4_1) {
+  if (format != ElementType::f32 && format != ElementType::bf16 && format != ElementType::f16 && !is_packed(format)) {
     throw std::invalid_argument(
         fmt::format("row_invariant_gemm: weights of {} are not supported", element_type_name(format)));
   }
-  if (in <= 0 || (is_packed(format) && in % kQuantBlock != 0)) {
+  if (in <= 0 || in % element_block_size(format) != 0) {
     throw std::invalid_argument(fmt::format(
-        "row_invariant_gemm: {} input features for a quantised matrix is not a positive multiple of {}", in,
-        kQuantBlock));
+        "row_invariant_gemm: {} input features for a {} matrix is not a positive multiple of {}", in,
+        element_type_name(format), element_block_size(format)));
   }
   if (rows < 0 || out_begin < 0 || out_end < out_begin) {
     throw std::invalid_argument(fmt::format("row_invariant_gemm: bad ranges (rows {}, outputs [{}, {}))", rows,
@@ -177,6 +177,39 @@ struct Q4_1Source {
   size_t row_bytes() const { return static_cast<size_t>(in / kQuantBlock) * kQ4_1Bytes; }
 };
 
+// Any other block format (Q4_0, Q5_x, the K-quants, IQ4): each step decodes one block of the row with
+// its kernels/quant_blocks.hpp decoder, so the values are the loader's fp32 ones exactly, then feeds them
+// 8 at a time. Reads the stored bits once per row tile, as the in-register formats do; the decoding is
+// scalar.
+template <int64_t kBlockElements>
+struct DecodedBlockSource {
+  static constexpr int kGroups = static_cast<int>(kBlockElements / 8);
+  static constexpr int64_t kStep = kBlockElements;
+  const std::byte* blocks;
+  int64_t in;
+  BlockDecoder decode;
+  size_t block_bytes;
+
+  using Row = const std::byte*;
+  struct Step {
+    alignas(32) float w[kBlockElements];
+  };
+  Row row(int64_t o) const { return blocks + static_cast<size_t>(o) * row_bytes(); }
+  Step step(Row row, int64_t k) const {
+    Step s;
+    decode(row + static_cast<size_t>(k) * block_bytes, s.w);
+    return s;
+  }
+  static __m256 group(const Step& s, int g) { return _mm256_load_ps(s.w + 8 * g); }
+  float tail(Row, const float*, float sum) const { return sum; }
+  size_t row_bytes() const { return static_cast<size_t>(in / kBlockElements) * block_bytes; }
+};
+
+template <int64_t kBlockElements>
+DecodedBlockSource<kBlockElements> decoded_source(ElementType format, const std::byte* blocks, int64_t in) {
+  return {blocks, in, block_decoder(format), element_block_bytes(format)};
+}
+
 // One register tile: rows [0, R) of x against outputs [o, o + C), one 8-lane accumulator per element.
 // Every accumulator sees the same sequence of fused multiply-adds whatever R and C are, so the tile
 // shape never shows in the result.
@@ -192,7 +225,7 @@ void tile(const Source& src, int64_t o, const float* x, int64_t in, const float*
   }
   for (int64_t k = 0; k < steps; ++k) {
     typename Source::Step step[C];
-    for (int c = 0; c < C; ++c) step[c] = Source::step(rows[c], k);
+    for (int c = 0; c < C; ++c) step[c] = src.step(rows[c], k);
     const float* xk = x + k * Source::kStep;
     for (int g = 0; g < Source::kGroups; ++g) {
       __m256 w[C];
@@ -339,8 +372,12 @@ void row_invariant_gemm(ElementType format, const void* weight, int64_t in, cons
     case ElementType::f16: converted(F16Source{stored, in}); break;
     case ElementType::q8_0: converted(Q8_0Source{stored, in}); break;
     case ElementType::q4_1: converted(Q4_1Source{stored, in}); break;
-    default:
-      throw std::logic_error("row_invariant_gemm: unreachable weight format");  // check_arguments refused it
+    default:  // the other block formats (check_arguments refused the rest)
+      if (element_block_size(format) == 32) {
+        converted(decoded_source<32>(format, stored, in));
+      } else {
+        converted(decoded_source<256>(format, stored, in));
+      }
   }
 #else
   // Dequantised with dequantize_rows, whose values are gguf_dequant.cpp's.

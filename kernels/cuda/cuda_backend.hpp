@@ -55,6 +55,10 @@ class CudaBackend final : public Backend {
   std::string name() const override { return "cuda"; }
   ElementType activation_type() const override { return options_.activation; }
   ElementType weight_float_type(ElementType requested) const override { return options_.activation; }
+  // Q8_0 and Q4_1 have dequantize-GEMV and tile kernels here; other block formats are widened at load.
+  bool multiplies_packed(ElementType packed) const override {
+    return packed == ElementType::q8_0 || packed == ElementType::q4_1;
+  }
   const cuda::DeviceProperties& device() const { return device_; }
   // Waits for everything queued so far.
   void synchronize();

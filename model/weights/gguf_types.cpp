@@ -26,6 +26,8 @@ std::optional<GgmlBlockLayout> ggml_block_layout(uint32_t raw_type) {
     case GgmlType::q5_k: return GgmlBlockLayout{kSuperBlock, 2 + 2 + 12 + 32 + 128};
     case GgmlType::q6_k: return GgmlBlockLayout{kSuperBlock, 128 + 64 + 16 + 2};
     case GgmlType::q8_k: return GgmlBlockLayout{kSuperBlock, 4 + 256 + 2 * 16};
+    case GgmlType::iq4_nl: return GgmlBlockLayout{32, 2 + 16};
+    case GgmlType::iq4_xs: return GgmlBlockLayout{kSuperBlock, 2 + 2 + 4 + 128};
   }
   return std::nullopt;
 }
@@ -47,6 +49,8 @@ std::string ggml_type_name(uint32_t raw_type) {
     case GgmlType::q5_k: return "Q5_K";
     case GgmlType::q6_k: return "Q6_K";
     case GgmlType::q8_k: return "Q8_K";
+    case GgmlType::iq4_nl: return "IQ4_NL";
+    case GgmlType::iq4_xs: return "IQ4_XS";
   }
   return fmt::format("type {}", raw_type);
 }
@@ -66,6 +70,8 @@ bool ggml_type_dequantizable(uint32_t raw_type) {
     case GgmlType::q4_k:
     case GgmlType::q5_k:
     case GgmlType::q6_k:
+    case GgmlType::iq4_nl:
+    case GgmlType::iq4_xs:
       return true;
     default:
       return false;

@@ -25,6 +25,8 @@ enum class GgmlType : uint32_t {
   q5_k = 13,
   q6_k = 14,
   q8_k = 15,
+  iq4_nl = 20,
+  iq4_xs = 23,
   bf16 = 30,
 };
 
@@ -34,8 +36,8 @@ struct GgmlBlockLayout {
   size_t bytes_per_block;
 };
 
-// The layout of a type this reader understands, or nullopt for a value it does not know (IQ types,
-// removed types, garbage).
+// The layout of a type this reader understands, or nullopt for a value it does not know (the IQ types
+// other than IQ4_NL / IQ4_XS, removed types, garbage).
 std::optional<GgmlBlockLayout> ggml_block_layout(uint32_t raw_type);
 // "Q4_1", "F32", ... or "type 23" for an unknown value.
 std::string ggml_type_name(uint32_t raw_type);

@@ -24,7 +24,7 @@ bool close_enough(float got, float want) {
 TEST_CASE("ggml types dequantise like gguf-py", "[gguf][dequant]") {
   const auto file = sabre::GgufFile::open(kQuants);
   const auto type = GENERATE(as<std::string>{}, "F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1",
-                             "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K");
+                             "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS");
   INFO("type " << type);
   const auto* quant = file.find_tensor("quant." + type);
   const auto* expected = file.find_tensor("expected." + type);

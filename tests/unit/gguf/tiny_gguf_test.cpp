@@ -148,3 +148,43 @@ TEST_CASE("a Llama 3 rope_freqs tensor no recipe explains is refused", "[gguf]")
   CHECK_THROWS_WITH(sabre::open_checkpoint(bad), Catch::Contains("rope_freqs.weight[") &&
                                                      Catch::Contains("not supported"));
 }
+
+TEST_CASE("GGUF matrices kept in Q4_0, Q5_0, Q5_1 and Q8_0 compute exactly what their dequantised values do",
+          "[gguf][model][quant]") {
+  const auto name = GENERATE(as<std::string>{}, "qwen2_bias", "llama_gqa_untied");
+  INFO("model " << name);
+  const fs::path gguf = fs::path(SABRE_TEST_FIXTURES) / "gguf" / "tiny" / (name + "_mixed_quants.gguf");
+  const Golden golden = load_golden(fs::path(SABRE_TEST_FIXTURES) / "models" / name);
+  sabre::Checkpoint ck = sabre::open_checkpoint(gguf);
+  auto kept_backend = sabre::make_backend({.device = "cpu"});
+  auto widened_backend = sabre::make_backend({.device = "cpu"});
+  sabre::WeightOptions widened_options;
+  widened_options.gguf = sabre::GgufWeights::f32;
+  sabre::Transformer kept(ck.config, *ck.weights, *kept_backend);
+  sabre::Transformer widened(ck.config, *ck.weights, *widened_backend, {}, widened_options);
+  // Stored as the file has them: every matrix in its block format, about a fifth of fp32's bytes.
+  CHECK(kept.weights().layers[0].qkv.buffer->type() == sabre::ElementType::q4_0);
+  CHECK(kept.weights().layers[0].gate_up.buffer->type() == sabre::ElementType::q5_0);
+  CHECK(kept.weights().layers[1].down.buffer->type() == sabre::ElementType::q5_1);
+  CHECK(kept.weights().embed_tokens->type() == sabre::ElementType::q5_1);
+  CHECK(kept.weights().bytes() * 4 < widened.weights().bytes());
+
+  // The prompt and 12 greedy steps: the same logits, bit for bit, on both.
+  const auto kv_kept = kept.create_sequence_kv(64);
+  const auto kv_widened = widened.create_sequence_kv(64);
+  std::vector<float> a(static_cast<size_t>(golden.vocab)), b(a.size());
+  std::vector<int32_t> tokens = golden.prompt;
+  int64_t cached = 0;
+  for (int step = 0; step < 12; ++step) {
+    sabre::ForwardBatch batch_kept, batch_widened;
+    const std::span<const int32_t> fresh(tokens.data() + cached, tokens.size() - static_cast<size_t>(cached));
+    batch_kept.add_sequence(fresh, cached, kv_kept.cache.get(), kv_kept.block_table, true);
+    batch_widened.add_sequence(fresh, cached, kv_widened.cache.get(), kv_widened.block_table, true);
+    kept.forward(batch_kept, a);
+    widened.forward(batch_widened, b);
+    INFO("step " << step);
+    REQUIRE(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+    cached = static_cast<int64_t>(tokens.size());
+    tokens.push_back(static_cast<int32_t>(std::max_element(a.begin(), a.end()) - a.begin()));
+  }
+}

@@ -1,0 +1,308 @@
+#include "kernels/quant_blocks.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+
+namespace sabre {
+namespace {
+
+// IEEE binary16 -> binary32, exact for every input.
+float half_bits_to_float(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const int exponent = (h >> 10) & 0x1F;
+  const uint32_t mantissa = h & 0x3FFu;
+  float magnitude;
+  if (exponent == 0) {
+    magnitude = std::ldexp(static_cast<float>(mantissa), -24);
+  } else if (exponent == 31) {
+    magnitude = mantissa ? std::numeric_limits<float>::quiet_NaN() : std::numeric_limits<float>::infinity();
+  } else {
+    const uint32_t bits = (static_cast<uint32_t>(exponent - 15 + 127) << 23) | (mantissa << 13);
+    std::memcpy(&magnitude, &bits, 4);
+  }
+  uint32_t bits;
+  std::memcpy(&bits, &magnitude, 4);
+  bits |= sign;
+  std::memcpy(&magnitude, &bits, 4);
+  return magnitude;
+}
+
+constexpr size_t kQK = 32;     // elements per block of the legacy formats
+constexpr size_t kQK_K = 256;  // elements per K-quant super-block
+
+uint16_t load_u16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+
+float load_half(const uint8_t* p) { return half_bits_to_float(load_u16(p)); }
+
+void dequant_q4_0(const uint8_t* b, float* y) {
+  const float d = load_half(b);
+  const uint8_t* qs = b + 2;
+  for (size_t j = 0; j < kQK / 2; ++j) {
+    y[j] = static_cast<float>((qs[j] & 0x0F) - 8) * d;
+    y[j + kQK / 2] = static_cast<float>((qs[j] >> 4) - 8) * d;
+  }
+}
+
+void dequant_q4_1(const uint8_t* b, float* y) {
+  const float d = load_half(b);
+  const float m = load_half(b + 2);
+  const uint8_t* qs = b + 4;
+  for (size_t j = 0; j < kQK / 2; ++j) {
+    y[j] = static_cast<float>(qs[j] & 0x0F) * d + m;
+    y[j + kQK / 2] = static_cast<float>(qs[j] >> 4) * d + m;
+  }
+}
+
+// Q5: the fifth bit of element j lives in bit j of a 32-bit mask stored after the scales.
+void dequant_q5_0(const uint8_t* b, float* y) {
+  const float d = load_half(b);
+  uint32_t qh;
+  std::memcpy(&qh, b + 2, 4);
+  const uint8_t* qs = b + 6;
+  for (size_t j = 0; j < kQK / 2; ++j) {
+    const int high0 = static_cast<int>((qh >> j) & 1u) << 4;
+    const int high1 = static_cast<int>((qh >> (j + 16)) & 1u) << 4;
+    y[j] = static_cast<float>(((qs[j] & 0x0F) | high0) - 16) * d;
+    y[j + kQK / 2] = static_cast<float>(((qs[j] >> 4) | high1) - 16) * d;
+  }
+}
+
+void dequant_q5_1(const uint8_t* b, float* y) {
+  const float d = load_half(b);
+  const float m = load_half(b + 2);
+  uint32_t qh;
+  std::memcpy(&qh, b + 4, 4);
+  const uint8_t* qs = b + 8;
+  for (size_t j = 0; j < kQK / 2; ++j) {
+    const int high0 = static_cast<int>((qh >> j) & 1u) << 4;
+    const int high1 = static_cast<int>((qh >> (j + 16)) & 1u) << 4;
+    y[j] = static_cast<float>((qs[j] & 0x0F) | high0) * d + m;
+    y[j + kQK / 2] = static_cast<float>((qs[j] >> 4) | high1) * d + m;
+  }
+}
+
+void dequant_q8_0(const uint8_t* b, float* y) {
+  const float d = load_half(b);
+  const auto* qs = reinterpret_cast<const int8_t*>(b + 2);
+  for (size_t j = 0; j < kQK; ++j) y[j] = static_cast<float>(qs[j]) * d;
+}
+
+// Q2_K: 16 groups of 16; each group has a 4-bit scale and a 4-bit min (low / high nibble), both
+// multiplied by the super-block's d / dmin. Layout: scales[16], qs[64], d, dmin.
+void dequant_q2_k(const uint8_t* b, float* y) {
+  const uint8_t* scales = b;
+  const uint8_t* q = b + 16;
+  const float d = load_half(b + 16 + 64);
+  const float dmin = load_half(b + 16 + 64 + 2);
+  size_t group = 0;
+  for (size_t half = 0; half < kQK_K; half += 128) {
+    for (int shift = 0; shift < 8; shift += 2) {
+      for (size_t part = 0; part < 2; ++part) {
+        const uint8_t sc = scales[group++];
+        const float dl = d * static_cast<float>(sc & 0x0F);
+        const float ml = dmin * static_cast<float>(sc >> 4);
+        const uint8_t* qp = q + part * 16;
+        for (size_t l = 0; l < 16; ++l) *y++ = dl * static_cast<float>((qp[l] >> shift) & 3) - ml;
+      }
+    }
+    q += 32;
+  }
+}
+
+// Q3_K: 2 low bits in qs, the third in hmask (set means no -4 offset), and sixteen 6-bit signed scales
+// packed into 12 bytes. Layout: hmask[32], qs[64], scales[12], d.
+void dequant_q3_k(const uint8_t* b, float* y) {
+  const uint8_t* hmask = b;
+  const uint8_t* q = b + 32;
+  const uint8_t* packed = b + 32 + 64;
+  const float d = load_half(b + 32 + 64 + 12);
+
+  // Scale i: low 4 bits from byte i (i < 8, low nibble) or byte i-8 (high nibble); high 2 bits from
+  // bytes 8..11, two bits per scale.
+  int scales[16];
+  for (int i = 0; i < 16; ++i) {
+    const int low = i < 8 ? (packed[i] & 0x0F) : (packed[i - 8] >> 4);
+    const int high = (packed[8 + (i % 4)] >> (2 * (i / 4))) & 3;
+    scales[i] = (low | (high << 4)) - 32;
+  }
+
+  size_t group = 0;
+  uint8_t bit = 1;
+  for (size_t half = 0; half < kQK_K; half += 128) {
+    for (int shift = 0; shift < 8; shift += 2) {
+      for (size_t part = 0; part < 2; ++part) {
+        const float dl = d * static_cast<float>(scales[group++]);
+        const uint8_t* qp = q + part * 16;
+        const uint8_t* hp = hmask + part * 16;
+        for (size_t l = 0; l < 16; ++l) {
+          const int low = (qp[l] >> shift) & 3;
+          const int value = low - ((hp[l] & bit) ? 0 : 4);
+          *y++ = dl * static_cast<float>(value);
+        }
+      }
+      bit = static_cast<uint8_t>(bit << 1);
+    }
+    q += 32;
+  }
+}
+
+// The eight 6-bit (scale, min) pairs of Q4_K / Q5_K, packed into 12 bytes.
+void k_scale_min(int j, const uint8_t* packed, uint8_t& scale, uint8_t& min) {
+  if (j < 4) {
+    scale = packed[j] & 63;
+    min = packed[j + 4] & 63;
+  } else {
+    scale = static_cast<uint8_t>((packed[j + 4] & 0x0F) | ((packed[j - 4] >> 6) << 4));
+    min = static_cast<uint8_t>((packed[j + 4] >> 4) | ((packed[j] >> 6) << 4));
+  }
+}
+
+// Q4_K: 8 groups of 32. Layout: d, dmin, scales[12], qs[128]; each 32-byte run of qs holds two groups
+// (low nibbles first).
+void dequant_q4_k(const uint8_t* b, float* y) {
+  const float d = load_half(b);
+  const float dmin = load_half(b + 2);
+  const uint8_t* packed = b + 4;
+  const uint8_t* q = b + 16;
+  for (int pair = 0; pair < 4; ++pair) {
+    uint8_t sc, m;
+    k_scale_min(2 * pair, packed, sc, m);
+    const float d1 = d * sc, m1 = dmin * m;
+    k_scale_min(2 * pair + 1, packed, sc, m);
+    const float d2 = d * sc, m2 = dmin * m;
+    for (size_t l = 0; l < 32; ++l) *y++ = d1 * static_cast<float>(q[l] & 0x0F) - m1;
+    for (size_t l = 0; l < 32; ++l) *y++ = d2 * static_cast<float>(q[l] >> 4) - m2;
+    q += 32;
+  }
+}
+
+// Q5_K: Q4_K plus a fifth bit per element in qh[32] (bit 2*pair for the low group, 2*pair+1 for the high).
+// Layout: d, dmin, scales[12], qh[32], qs[128].
+void dequant_q5_k(const uint8_t* b, float* y) {
+  const float d = load_half(b);
+  const float dmin = load_half(b + 2);
+  const uint8_t* packed = b + 4;
+  const uint8_t* qh = b + 16;
+  const uint8_t* q = b + 48;
+  for (int pair = 0; pair < 4; ++pair) {
+    uint8_t sc, m;
+    k_scale_min(2 * pair, packed, sc, m);
+    const float d1 = d * sc, m1 = dmin * m;
+    k_scale_min(2 * pair + 1, packed, sc, m);
+    const float d2 = d * sc, m2 = dmin * m;
+    const uint8_t low_bit = static_cast<uint8_t>(1u << (2 * pair));
+    const uint8_t high_bit = static_cast<uint8_t>(1u << (2 * pair + 1));
+    for (size_t l = 0; l < 32; ++l) {
+      *y++ = d1 * static_cast<float>((q[l] & 0x0F) + ((qh[l] & low_bit) ? 16 : 0)) - m1;
+    }
+    for (size_t l = 0; l < 32; ++l) {
+      *y++ = d2 * static_cast<float>((q[l] >> 4) + ((qh[l] & high_bit) ? 16 : 0)) - m2;
+    }
+    q += 32;
+  }
+}
+
+// Q6_K: 16 groups of 16 with int8 scales; 4 low bits in ql[128], 2 high bits in qh[64].
+// Layout: ql[128], qh[64], scales[16], d. Each 128-element half interleaves four 32-element runs.
+void dequant_q6_k(const uint8_t* b, float* y) {
+  const uint8_t* ql = b;
+  const uint8_t* qh = b + 128;
+  const auto* sc = reinterpret_cast<const int8_t*>(b + 128 + 64);
+  const float d = load_half(b + 128 + 64 + 16);
+  for (size_t half = 0; half < kQK_K; half += 128) {
+    for (size_t l = 0; l < 32; ++l) {
+      const size_t is = l / 16;
+      const int q1 = ((ql[l] & 0x0F) | (((qh[l] >> 0) & 3) << 4)) - 32;
+      const int q2 = ((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32;
+      const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+      const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+      y[l] = d * static_cast<float>(sc[is + 0]) * static_cast<float>(q1);
+      y[l + 32] = d * static_cast<float>(sc[is + 2]) * static_cast<float>(q2);
+      y[l + 64] = d * static_cast<float>(sc[is + 4]) * static_cast<float>(q3);
+      y[l + 96] = d * static_cast<float>(sc[is + 6]) * static_cast<float>(q4);
+    }
+    y += 128;
+    ql += 64;
+    qh += 32;
+    sc += 8;
+  }
+}
+
+// IQ4_NL and IQ4_XS: each nibble indexes a fixed table of 16 levels spaced for a bell-shaped weight
+// distribution (denser near zero), scaled per block (IQ4_NL) or per 32-element group (IQ4_XS).
+constexpr int8_t kIq4Levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+// IQ4_NL: d, qs[16]; element j in the low nibble of byte j, element j + 16 in its high nibble.
+void dequant_iq4_nl(const uint8_t* b, float* y) {
+  const float d = load_half(b);
+  const uint8_t* qs = b + 2;
+  for (size_t j = 0; j < kQK / 2; ++j) {
+    y[j] = d * static_cast<float>(kIq4Levels[qs[j] & 0x0F]);
+    y[j + kQK / 2] = d * static_cast<float>(kIq4Levels[qs[j] >> 4]);
+  }
+}
+
+// IQ4_XS: d, scales_h (2 high bits of each group's 6-bit scale), scales_l[4] (the low 4 bits, two groups
+// per byte), qs[128]; 8 groups of 32 laid out as IQ4_NL blocks, scale (ls - 32) * d.
+void dequant_iq4_xs(const uint8_t* b, float* y) {
+  const float d = load_half(b);
+  const uint16_t scales_h = load_u16(b + 2);
+  const uint8_t* scales_l = b + 4;
+  const uint8_t* qs = b + 8;
+  for (int group = 0; group < 8; ++group) {
+    const int low = (scales_l[group / 2] >> (4 * (group % 2))) & 0x0F;
+    const int high = (scales_h >> (2 * group)) & 3;
+    const float dl = d * static_cast<float>((low | (high << 4)) - 32);
+    for (size_t j = 0; j < 16; ++j) {
+      y[j] = dl * static_cast<float>(kIq4Levels[qs[j] & 0x0F]);
+      y[j + 16] = dl * static_cast<float>(kIq4Levels[qs[j] >> 4]);
+    }
+    y += 32;
+    qs += 16;
+  }
+}
+
+template <void (*Decode)(const uint8_t*, float*)>
+void decode_bytes(const std::byte* block, float* out) {
+  Decode(reinterpret_cast<const uint8_t*>(block), out);
+}
+
+}  // namespace
+
+BlockDecoder block_decoder(ElementType format) {
+  switch (format) {
+    case ElementType::q4_0: return decode_bytes<dequant_q4_0>;
+    case ElementType::q4_1: return decode_bytes<dequant_q4_1>;
+    case ElementType::q5_0: return decode_bytes<dequant_q5_0>;
+    case ElementType::q5_1: return decode_bytes<dequant_q5_1>;
+    case ElementType::q8_0: return decode_bytes<dequant_q8_0>;
+    case ElementType::q2_k: return decode_bytes<dequant_q2_k>;
+    case ElementType::q3_k: return decode_bytes<dequant_q3_k>;
+    case ElementType::q4_k: return decode_bytes<dequant_q4_k>;
+    case ElementType::q5_k: return decode_bytes<dequant_q5_k>;
+    case ElementType::q6_k: return decode_bytes<dequant_q6_k>;
+    case ElementType::iq4_nl: return decode_bytes<dequant_iq4_nl>;
+    case ElementType::iq4_xs: return decode_bytes<dequant_iq4_xs>;
+    default: return nullptr;
+  }
+}
+
+void dequantize_blocks(ElementType format, const std::byte* data, int64_t blocks, float* out) {
+  const BlockDecoder decode = block_decoder(format);
+  if (decode == nullptr) {
+    throw std::invalid_argument(fmt::format("dequantize_blocks: {} is not a block format", element_type_name(format)));
+  }
+  const size_t bytes = element_block_bytes(format);
+  const int64_t elements = element_block_size(format);
+  for (int64_t k = 0; k < blocks; ++k) decode(data + static_cast<size_t>(k) * bytes, out + k * elements);
+}
+
+}  // namespace sabre

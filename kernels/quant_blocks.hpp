@@ -1,0 +1,25 @@
+#pragma once
+// The GGUF block formats' values: one block of a packed ElementType (kernels/element_type.hpp) to fp32.
+// Each format stores a few scale values per block (fp16) followed by packed small integers; the element
+// order inside a block is ggml's, which is not always the packing order (Q4_0 keeps elements j and j+16
+// in one byte, the K-quants interleave 32-element groups), so each decoder spells out that order. The
+// loader's widening to fp32 (model/weights/gguf_dequant.cpp) and the CPU kernels that multiply the
+// blocks as stored both use these, so a kept-quantised matrix holds exactly the widened values.
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/element_type.hpp"
+
+namespace sabre {
+
+// Writes element_block_size(format) floats for the block at `block`.
+using BlockDecoder = void (*)(const std::byte* block, float* out);
+
+// The decoder of a packed format, or nullptr for a plain type.
+BlockDecoder block_decoder(ElementType format);
+
+// `blocks` consecutive blocks of `format` to fp32. Throws std::invalid_argument for a plain type.
+void dequantize_blocks(ElementType format, const std::byte* data, int64_t blocks, float* out);
+
+}  // namespace sabre

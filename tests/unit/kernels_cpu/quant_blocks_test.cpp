@@ -1,0 +1,66 @@
+// The GGUF block formats kept quantised (their values against gguf-py are tests/unit/gguf's): the CPU
+// products over a matrix stored in each format equal, bit for bit, the fp32 kernel over its decoded
+// values, for a decode row alone and for batches through the in-register and the panel paths; plain
+// types and rows that are not whole blocks are refused.
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/quantized_gemv.hpp"
+#include "kernels/cpu/row_invariant_gemm.hpp"
+#include "kernels/quant_blocks.hpp"
+#include "model/weights/gguf_dequant.hpp"
+#include "model/weights/gguf_file.hpp"
+
+using namespace sabre;
+
+TEST_CASE("quant blocks: products over a matrix kept in each format are the fp32 kernel's over its values",
+          "[kernels][quant]") {
+  const auto file = GgufFile::open(std::filesystem::path(SABRE_TEST_FIXTURES) / "gguf" / "quants.gguf");
+  const int64_t out = 29, in = 512;
+  for (const char* name : {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL",
+                           "IQ4_XS"}) {
+    INFO(name);
+    const GgufTensorInfo* tensor = file.find_tensor(std::string("quant.") + name);
+    REQUIRE(tensor != nullptr);
+    const auto type = ggml_element_type(tensor->raw_type);
+    REQUIRE(type.has_value());
+    // The fixture's blocks (valid, with finite scales) repeated over [out, in].
+    const size_t matrix_bytes = element_bytes(*type, out * in);
+    std::vector<std::byte> matrix(matrix_bytes);
+    for (size_t i = 0; i < matrix_bytes; ++i) matrix[i] = tensor->bytes[i % tensor->bytes.size()];
+    std::vector<float> values(static_cast<size_t>(out * in));
+    cpu::dequantize_rows(*type, matrix.data(), in, 0, out, values.data());
+    std::vector<float> x(static_cast<size_t>(20 * in));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7919) % 101) / 50.0f - 1.0f;
+    for (const int64_t rows : {1, 3, 6, 13, 20}) {
+      INFO(rows << " rows");
+      std::vector<float> packed(static_cast<size_t>(rows * out)), widened(packed.size());
+      cpu::row_invariant_gemm(*type, matrix.data(), in, x.data(), rows, 0, out, nullptr, packed.data(), out);
+      cpu::row_invariant_gemm(ElementType::f32, values.data(), in, x.data(), rows, 0, out, nullptr, widened.data(),
+                              out);
+      CHECK(std::memcmp(packed.data(), widened.data(), packed.size() * sizeof(float)) == 0);
+    }
+    std::vector<float> decode(static_cast<size_t>(out)), widened(decode.size());
+    cpu::quantized_gemv(*type, matrix.data(), in, x.data(), 0, out, decode.data());
+    cpu::f32_gemv(values.data(), in, x.data(), 0, out, widened.data());
+    CHECK(std::memcmp(decode.data(), widened.data(), decode.size() * sizeof(float)) == 0);
+    // The loader's widening gives the same values (one decoder for both).
+    std::vector<float> loaded(static_cast<size_t>(out * in));
+    dequantize_ggml(static_cast<GgmlType>(tensor->raw_type), matrix, loaded);
+    CHECK(std::memcmp(loaded.data(), values.data(), loaded.size() * sizeof(float)) == 0);
+  }
+}
+
+TEST_CASE("quant blocks: plain types and rows of partial blocks are refused with the numbers", "[kernels][quant]") {
+  CHECK(block_decoder(ElementType::f32) == nullptr);
+  CHECK_THROWS_AS(dequantize_blocks(ElementType::bf16, nullptr, 1, nullptr), std::invalid_argument);
+  std::vector<std::byte> blocks(element_bytes(ElementType::q4_k, 256));
+  float y = 0;
+  CHECK_THROWS_WITH(cpu::row_invariant_gemm(ElementType::q4_k, blocks.data(), 128, &y, 1, 0, 1, nullptr, &y, 1),
+                    Catch::Contains("128") && Catch::Contains("256"));
+  CHECK_THROWS_WITH(element_bytes(ElementType::iq4_xs, 300), Catch::Contains("iq4_xs") && Catch::Contains("256"));
+}
