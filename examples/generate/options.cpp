@@ -60,7 +60,7 @@ GGUF file.
   --device cpu|cuda    where to run (default cpu; cuda: GPU 0 of CUDA_VISIBLE_DEVICES, in --dtype,
                        bf16 for an fp32 checkpoint unless --dtype float32)
   --threads N          CPU threads (default: all; shared out among the ranks)
-  --draft-model PATH   speculative decoding: this smaller model of the same vocabulary (HF directory or
+  --draft-model PATH   (also --draft.model) speculative decoding: this smaller model of the same vocabulary (HF directory or
                        GGUF; the target's own GGUF file works, kept quantised while --gguf-weights f32
                        gives the target its exact weights) proposes tokens the target verifies in one
                        pass; greedy output stays the target's, sampling keeps its distribution
@@ -70,6 +70,8 @@ GGUF file.
   --draft-gguf-weights MODE
                        quantized (default) or f32: a GGUF draft's matrices as stored or dequantised (f32
                        with the target's own file makes the target its own draft: all accepted)
+  --decode-algo normal|sps
+                       BladeLLM's switch (also --decode_algo): sps is --speculative-method draft
   --speculative-steps K, --gamma K
                        tokens proposed per pass (default 4)
   --tensor-parallel-size N, --tp N
@@ -98,6 +100,7 @@ Generation stops at any eos id of config.json or generation_config.json (unless 
 
 Options parse_options(int argc, char** argv) {
   Options o;
+  bool decode_algo_sps = false;
   enum class Kind { flag, value };
   const std::map<std::string_view, Kind> known = {
       {"--model", Kind::value},      {"--prompt", Kind::value},     {"--prompt-ids", Kind::value},
@@ -107,7 +110,8 @@ Options parse_options(int argc, char** argv) {
       {"--gguf-weights", Kind::value}, {"--batch-invariant", Kind::flag}, {"--dtype", Kind::value},
       {"--kv-cache-dtype", Kind::value}, {"--load-format", Kind::value},
       {"--tensor-parallel-size", Kind::value}, {"--tp", Kind::value},
-      {"--draft-model", Kind::value}, {"--speculative-method", Kind::value},
+      {"--draft-model", Kind::value}, {"--draft.model", Kind::value}, {"--speculative-method", Kind::value},
+      {"--decode-algo", Kind::value}, {"--decode_algo", Kind::value},
       {"--speculative-steps", Kind::value}, {"--gamma", Kind::value}, {"--draft-gguf-weights", Kind::value},
       {"--chat", Kind::flag},        {"--json", Kind::flag},        {"--verbose", Kind::flag},
       {"--help", Kind::flag},        {"-h", Kind::flag},
@@ -146,7 +150,12 @@ Options parse_options(int argc, char** argv) {
       else throw UsageError(fmt::format("--gguf-weights must be quantized or f32, got '{}'", value));
     }
     else if (arg == "--batch-invariant") o.device.batch_invariant = true;
-    else if (arg == "--draft-model") o.draft_model = std::string(value);
+    else if (arg == "--draft-model" || arg == "--draft.model") o.draft_model = std::string(value);
+    else if (arg == "--decode-algo" || arg == "--decode_algo") {
+      // BladeLLM's switch: sps is speculative decoding with a draft model.
+      if (value == "sps") decode_algo_sps = true;
+      else if (value != "normal") throw UsageError(fmt::format("{} must be normal or sps, got '{}'", arg, value));
+    }
     else if (arg == "--speculative-method") {
       if (value != "draft" && value != "ngram") {
         throw UsageError(fmt::format("--speculative-method must be draft or ngram, got '{}'", value));
@@ -204,6 +213,10 @@ Options parse_options(int argc, char** argv) {
     throw UsageError(fmt::format("--top-p must be in (0, 1], got {}", *o.top_p));
   }
   if (o.top_k && *o.top_k < 0) throw UsageError(fmt::format("--top-k must be >= 0, got {}", *o.top_k));
+  if (decode_algo_sps) {
+    if (o.speculative_method == "ngram") throw UsageError("--decode-algo sps drafts with a model: drop --speculative-method ngram");
+    o.speculative_method = "draft";
+  }
   if (o.speculative_method.empty() && o.draft_model) o.speculative_method = "draft";
   if (o.speculative_method == "draft" && !o.draft_model) {
     throw UsageError("--speculative-method draft needs --draft-model PATH");

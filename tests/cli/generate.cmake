@@ -80,3 +80,13 @@ sabre_generate_test(missing_model ARGS --model ${_gen_models}/no_such_model --pr
 sabre_generate_test(id_outside_vocab ARGS --model ${_gen_models}/qwen2_bias --prompt-ids 1,999 EXIT 1
   STDERR "token id 999")
 sabre_generate_test(no_tokenizer ARGS --model ${_gen_models}/qwen2_bias --prompt hi EXIT 1 STDERR "needs a tokenizer")
+
+# Speculative decoding in BladeLLM's spelling (--decode_algo sps --draft.model --gamma): another tiny model
+# of the vocabulary drafts, the target's greedy ids (HF's) are kept.
+sabre_generate_test(speculative_bladellm_spelling
+  ARGS --model ${_gen_models}/llama_gqa_untied --prompt-ids ${_gen_prompt_csv} --max-tokens 32 --temperature 0
+       --ignore-eos --json --decode_algo sps --draft.model ${_gen_models}/qwen2_bias --gamma 3
+  GOLDEN_IDS "${_gen_greedy}")
+sabre_generate_test(speculative_sps_without_draft
+  ARGS --model ${_gen_models}/llama_gqa_untied --prompt-ids 1,2 --decode-algo sps
+  EXIT 2 STDERR "--speculative-method draft needs --draft-model PATH")
