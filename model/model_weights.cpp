@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <utility>
 
@@ -164,6 +165,24 @@ size_t ModelWeights::bytes() const {
   return total;
 }
 
+std::string ModelWeights::matrix_types_summary() const {
+  std::map<std::string_view, int> counts;
+  const auto count = [&](const std::unique_ptr<DeviceBuffer>& b) {
+    if (b) ++counts[element_type_name(b->type())];
+  };
+  count(embed_tokens);
+  count(lm_head.buffer);
+  for (const LayerWeights& l : layers) {
+    count(l.qkv.buffer);
+    count(l.o_proj.buffer);
+    count(l.gate_up.buffer);
+    count(l.down.buffer);
+  }
+  std::string summary;
+  for (const auto& [type, n] : counts) summary += fmt::format("{}{} x{}", summary.empty() ? "" : ", ", type, n);
+  return summary;
+}
+
 LinearWeight ModelWeights::lm_head_linear(int64_t vocab, int64_t hidden) const {
   if (lm_head.buffer) return lm_head.linear(nullptr, vocab, hidden);
   return LinearWeight{embed_tokens->raw(), nullptr, vocab, hidden, embed_tokens->type()};
@@ -237,7 +256,7 @@ ModelWeights load_model_weights(const ModelConfig& c, const WeightSource& source
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   spdlog::info("loaded {} layers of {} from {} in {:.2f} s: {:.1f} MiB of weights, matrices in {}{}",
                c.num_hidden_layers, architecture_name(c.architecture), source.description(), seconds,
-               static_cast<double>(w.bytes()) / (1 << 20), element_type_name(w.matrix_type()),
+               static_cast<double>(w.bytes()) / (1 << 20), w.matrix_types_summary(),
                shard.sharded() ? fmt::format(" (rank {} of {})", shard.rank, shard.size) : std::string());
   return w;
 }

@@ -7,6 +7,7 @@
 // biases in fp32.
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "config/engine_options.hpp"
@@ -48,6 +49,8 @@ struct ModelWeights {
   // Bytes every buffer takes on the backend, and the element type of the big matrices.
   size_t bytes() const;
   ElementType matrix_type() const { return layers.empty() ? embed_tokens->type() : layers.front().qkv.buffer->type(); }
+  // The types the matrices (and the embedding) are kept in, with how many of each: "q5_0 x120, q6_k x31".
+  std::string matrix_types_summary() const;
 };
 
 // Reads every tensor the architecture needs by its Hugging Face name, checking shapes (errors name the
