@@ -47,6 +47,11 @@ struct LinearWeight {
   int64_t out_features = 0;
   int64_t in_features = 0;
   ElementType type = ElementType::f32;
+  // Elements from one output row to the next (0: out_features): a part of a stacked matrix kept in its
+  // own type writes its columns of the whole output (Backend::multiplies_split_matrices).
+  int64_t y_stride = 0;
+
+  int64_t output_stride() const { return y_stride > 0 ? y_stride : out_features; }
 };
 
 // Where the heads of q (or k) sit inside a row: `heads` runs of `head_dim` values starting at `offset`
@@ -77,6 +82,9 @@ class Backend {
   // Whether the backend multiplies matrices of a packed (GGUF block) type as stored; a matrix of a type
   // it does not is widened to weight_float_type at load.
   virtual bool multiplies_packed(ElementType packed) const = 0;
+  // Whether linear() honours LinearWeight::y_stride, so the parts of a stacked matrix (q, k and v rows;
+  // gate and up) stored in different block formats can each stay in its own, written side by side.
+  virtual bool multiplies_split_matrices() const { return false; }
 
   // The collectives of a tensor-parallel group this backend is one rank of, on its memory (Gloo for the
   // CPU; NCCL on the backend's stream for CUDA). Blocks until every rank has joined.

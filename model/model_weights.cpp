@@ -125,11 +125,38 @@ std::optional<ElementType> common_packed_type(const WeightSource& source, const 
 // One linear layer's matrix from one or more stacked tensors (rows of q, k, v). Kept in its quantised
 // form when every part is stored in the same one and `keep_quantized`; otherwise in `type`. A single
 // part already in the wanted type goes from the mapped file to the backend with no copy in between.
+// The block format of each part as stored, when every part is stored in one the backend multiplies with
+// (and there are several parts in more than one format): the parts are then kept split.
+std::optional<std::vector<ElementType>> split_packed_types(const WeightSource& source, const TensorParts& parts,
+                                                           const Backend& backend) {
+  if (parts.size() < 2 || !backend.multiplies_split_matrices()) return std::nullopt;
+  std::vector<ElementType> types;
+  for (const TensorPart& part : parts) {
+    const TensorView* view = source.find(part.name);
+    if (view == nullptr || view->shape != part.shape) return std::nullopt;
+    const auto type = element_type_of(*view);
+    if (!type || !is_packed(*type) || !backend.multiplies_packed(*type)) return std::nullopt;
+    types.push_back(*type);
+  }
+  return types;
+}
+
 MatrixWeight load_matrix(const WeightSource& source, Backend& backend, const TensorParts& parts, ElementType type,
                          bool keep_quantized) {
   if (keep_quantized) {
     const auto packed = common_packed_type(source, parts);
-    if (packed && backend.multiplies_packed(*packed)) type = *packed;
+    if (packed && backend.multiplies_packed(*packed)) {
+      type = *packed;
+    } else if (const auto types = split_packed_types(source, parts, backend)) {
+      MatrixWeight m;
+      for (size_t i = 0; i < parts.size(); ++i) {
+        const PartBytes bytes = part_as(source, parts[i], (*types)[i]);
+        const std::vector<int64_t> shape = parts[i].loaded_shape();
+        m.parts.push_back({backend.upload((*types)[i], elements_of(shape), bytes.bytes()), shape[0]});
+        source.drop_pages(parts[i].name);
+      }
+      return m;
+    }
   }
   std::vector<PartBytes> bytes;
   int64_t elements = 0;
@@ -152,15 +179,39 @@ MatrixWeight load_matrix(const WeightSource& source, Backend& backend, const Ten
 }  // namespace
 
 LinearWeight MatrixWeight::linear(const float* bias, int64_t out_features, int64_t in_features) const {
+  if (split()) throw std::logic_error("MatrixWeight::linear: a split matrix has one LinearWeight per part (pieces)");
   return LinearWeight{buffer->raw(), bias, out_features, in_features, buffer->type()};
+}
+
+std::vector<std::pair<int64_t, LinearWeight>> MatrixWeight::pieces(const float* bias, int64_t out_features,
+                                                                   int64_t in_features) const {
+  if (!split()) return {{0, linear(bias, out_features, in_features)}};
+  std::vector<std::pair<int64_t, LinearWeight>> out;
+  int64_t first = 0;
+  for (const Part& part : parts) {
+    LinearWeight w{part.buffer->raw(), bias ? bias + first : nullptr, part.rows, in_features, part.buffer->type()};
+    w.y_stride = out_features;
+    out.emplace_back(first, w);
+    first += part.rows;
+  }
+  if (first != out_features) {
+    throw std::logic_error(fmt::format("MatrixWeight::pieces: parts of {} rows for {} outputs", first, out_features));
+  }
+  return out;
+}
+
+size_t MatrixWeight::bytes() const {
+  size_t total = buffer ? buffer->bytes() : 0;
+  for (const Part& part : parts) total += part.buffer->bytes();
+  return total;
 }
 
 size_t ModelWeights::bytes() const {
   const auto size = [](const std::unique_ptr<DeviceBuffer>& b) { return b ? b->bytes() : size_t{0}; };
-  size_t total = size(embed_tokens) + size(final_norm) + size(lm_head.buffer);
+  size_t total = size(embed_tokens) + size(final_norm) + lm_head.bytes();
   for (const LayerWeights& l : layers) {
-    total += size(l.input_norm) + size(l.qkv.buffer) + size(l.qkv_bias) + size(l.q_norm) + size(l.k_norm) +
-             size(l.o_proj.buffer) + size(l.o_bias) + size(l.post_norm) + size(l.gate_up.buffer) + size(l.down.buffer);
+    total += size(l.input_norm) + l.qkv.bytes() + size(l.qkv_bias) + size(l.q_norm) + size(l.k_norm) +
+             l.o_proj.bytes() + size(l.o_bias) + size(l.post_norm) + l.gate_up.bytes() + l.down.bytes();
   }
   return total;
 }
@@ -170,13 +221,17 @@ std::string ModelWeights::matrix_types_summary() const {
   const auto count = [&](const std::unique_ptr<DeviceBuffer>& b) {
     if (b) ++counts[element_type_name(b->type())];
   };
+  const auto count_matrix = [&](const MatrixWeight& m) {
+    count(m.buffer);
+    for (const MatrixWeight::Part& part : m.parts) count(part.buffer);
+  };
   count(embed_tokens);
-  count(lm_head.buffer);
+  count_matrix(lm_head);
   for (const LayerWeights& l : layers) {
-    count(l.qkv.buffer);
-    count(l.o_proj.buffer);
-    count(l.gate_up.buffer);
-    count(l.down.buffer);
+    count_matrix(l.qkv);
+    count_matrix(l.o_proj);
+    count_matrix(l.gate_up);
+    count_matrix(l.down);
   }
   std::string summary;
   for (const auto& [type, n] : counts) summary += fmt::format("{}{} x{}", summary.empty() ? "" : ", ", type, n);

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/engine_options.hpp"
@@ -19,11 +20,26 @@
 namespace sabre {
 
 // A linear layer's matrix in whatever element type it is kept in (the buffer's): fp32 values, or
-// quantised blocks the backend multiplies with directly.
+// quantised blocks the backend multiplies with directly. A stacked matrix (q, k, v rows; gate, up) whose
+// parts a checkpoint stores in different block formats (llama.cpp's Q4_K_M keeps v in Q6_K beside q and
+// k in Q4_K) is split instead: each part keeps its own format and writes its columns of the output
+// (on a backend that multiplies_split_matrices; otherwise the parts are widened into one buffer).
 struct MatrixWeight {
-  std::unique_ptr<DeviceBuffer> buffer;
+  std::unique_ptr<DeviceBuffer> buffer;  // the whole matrix; null when split
+  struct Part {
+    std::unique_ptr<DeviceBuffer> buffer;
+    int64_t rows = 0;  // output rows (columns of the output) this part computes
+  };
+  std::vector<Part> parts;  // split: the stacked parts in order
 
+  bool split() const { return !parts.empty(); }
+  // The whole matrix as one LinearWeight (not for a split one).
   LinearWeight linear(const float* bias, int64_t out_features, int64_t in_features) const;
+  // Every piece with the output column it starts at: one for a whole matrix, one per part when split
+  // (bias sliced to match, each writing rows of out_features values).
+  std::vector<std::pair<int64_t, LinearWeight>> pieces(const float* bias, int64_t out_features,
+                                                       int64_t in_features) const;
+  size_t bytes() const;
 };
 
 struct LayerWeights {
@@ -48,7 +64,11 @@ struct ModelWeights {
   LinearWeight lm_head_linear(int64_t vocab, int64_t hidden) const;
   // Bytes every buffer takes on the backend, and the element type of the big matrices.
   size_t bytes() const;
-  ElementType matrix_type() const { return layers.empty() ? embed_tokens->type() : layers.front().qkv.buffer->type(); }
+  ElementType matrix_type() const {
+    if (layers.empty()) return embed_tokens->type();
+    const MatrixWeight& qkv = layers.front().qkv;
+    return qkv.split() ? qkv.parts.front().buffer->type() : qkv.buffer->type();
+  }
   // The types the matrices (and the embedding) are kept in, with how many of each: "q5_0 x120, q6_k x31".
   std::string matrix_types_summary() const;
 };

@@ -261,6 +261,14 @@ void Transformer::sample(std::span<const SampleRow> rows, std::vector<SampledTok
   backend_.sample(logits_->data(), last_logit_rows_, config_.vocab_size, rows, out);
 }
 
+void Transformer::apply(const MatrixWeight& m, const float* bias, int64_t out_features, int64_t in_features,
+                        const void* x, int64_t rows, void* y) {
+  const size_t element = element_bytes(backend_.activation_type(), 1);
+  for (const auto& [first, piece] : m.pieces(bias, out_features, in_features)) {
+    backend_.linear(x, rows, piece, static_cast<std::byte*>(y) + static_cast<size_t>(first) * element);
+  }
+}
+
 void Transformer::layer_step(int64_t layer_index, int64_t rows) {
   const LayerWeights& w = weights_.layers[static_cast<size_t>(layer_index)];
   const float eps = static_cast<float>(config_.rms_norm_eps);
@@ -270,7 +278,7 @@ void Transformer::layer_step(int64_t layer_index, int64_t rows) {
 
   // Attention block: x + o_proj(attention(rope(norm(qkv(n))))), n = rms_norm(x) (already in normed_: the
   // previous layer's last residual addition computed it).
-  backend_.linear(normed_->raw(), rows, w.qkv.linear(bias(w.qkv_bias), qkv_dim_, hidden), qkv_->raw());
+  apply(w.qkv, bias(w.qkv_bias), qkv_dim_, hidden, normed_->raw(), rows, qkv_->raw());
   if (config_.qk_norm) {
     backend_.head_rms_norm(qkv_->raw(), rows, q_layout_, w.q_norm->data(), eps);
     backend_.head_rms_norm(qkv_->raw(), rows, k_layout_, w.k_norm->data(), eps);
@@ -285,7 +293,7 @@ void Transformer::layer_step(int64_t layer_index, int64_t rows) {
 
   // MLP block: x + down(silu(gate(n)) * up(n)), n = rms_norm(x); the addition also norms x for the next
   // layer's attention.
-  backend_.linear(normed_->raw(), rows, w.gate_up.linear(nullptr, 2 * inter, hidden), gate_up_->raw());
+  apply(w.gate_up, nullptr, 2 * inter, hidden, normed_->raw(), rows, gate_up_->raw());
   backend_.silu_mul(gate_up_->raw(), rows, inter, activated_->raw());
   backend_.linear(activated_->raw(), rows, w.down.linear(nullptr, hidden, inter), projected_->raw());
   all_reduce(*projected_, rows, hidden);

@@ -82,6 +82,9 @@ class Transformer {
   // The step's operations, from the RoPE table to the logits (what a GPU backend records as one graph).
   void compute(int64_t rows, int64_t logit_rows);
   void layer_step(int64_t layer_index, int64_t rows);
+  // y[rows, out_features] = x W^T + bias through every piece of `m` (one, or its split parts side by side).
+  void apply(const MatrixWeight& m, const float* bias, int64_t out_features, int64_t in_features, const void* x,
+             int64_t rows, void* y);
   // The sum over the ranks of a row-parallel layer's partial rows (nothing on one rank).
   void all_reduce(DeviceBuffer& rows_buffer, int64_t rows, int64_t width);
   // The LM head of `rows` rows into logits_: this rank's vocabulary, gathered from every rank when sharded.

@@ -40,6 +40,7 @@ class CpuBackend final : public Backend {
   ElementType activation_type() const override { return ElementType::f32; }
   // Every GGUF block format: decoded block by block as the products need them (quantized_gemv.hpp).
   bool multiplies_packed(ElementType packed) const override { return is_packed(packed); }
+  bool multiplies_split_matrices() const override { return true; }
 
   using Backend::allocate;
   using Backend::upload;

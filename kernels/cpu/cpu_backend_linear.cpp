@@ -38,7 +38,8 @@ void CpuBackend::linear(const void* input, int64_t rows, const LinearWeight& w, 
   if (rows <= kMaxGemvRows || options_.batch_invariant) {
     gemv_linear(x, rows, w, y);
   } else if (w.type == ElementType::f32) {
-    cpu::linear(x, rows, w.in_features, static_cast<const float*>(w.weight), w.bias, w.out_features, y);
+    cpu::linear(x, rows, w.in_features, static_cast<const float*>(w.weight), w.bias, w.out_features, y,
+                w.output_stride());
   } else {
     converted_gemm_linear(x, rows, w, y);
   }
@@ -54,7 +55,8 @@ void CpuBackend::logits(const void* x, int64_t rows, const LinearWeight& w, floa
 // same way for every row count.
 void CpuBackend::gemv_linear(const float* x, int64_t rows, const LinearWeight& w, float* y) {
   const int64_t out = w.out_features;
-  const auto run = [&](int64_t begin, int64_t end) { cpu::row_invariant_gemm(w, x, rows, begin, end, y + begin, out); };
+  const int64_t stride = w.output_stride();
+  const auto run = [&](int64_t begin, int64_t end) { cpu::row_invariant_gemm(w, x, rows, begin, end, y + begin, stride); };
   const int64_t tasks = std::min<int64_t>(pool_.concurrency() * kGemvTasksPerThread, out / kMinGemvRowsPerTask);
   if (tasks <= 1) {
     run(0, out);
@@ -71,8 +73,9 @@ void CpuBackend::converted_gemm_linear(const float* x, int64_t rows, const Linea
   const int64_t tile = std::max<int64_t>(1, std::min<int64_t>(out, kPrefillTileFloats / in));
   converted_tile_.resize(static_cast<size_t>(tile * in));
   float* tile_data = converted_tile_.data();
+  const int64_t stride = w.output_stride();
   if (w.bias) {
-    for (int64_t r = 0; r < rows; ++r) std::copy(w.bias, w.bias + out, y + r * out);
+    for (int64_t r = 0; r < rows; ++r) std::copy(w.bias, w.bias + out, y + r * stride);
   }
   for (int64_t begin = 0; begin < out; begin += tile) {
     const int64_t count = std::min(tile, out - begin);
@@ -81,7 +84,7 @@ void CpuBackend::converted_gemm_linear(const float* x, int64_t rows, const Linea
     });
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(rows), static_cast<blasint>(count),
                 static_cast<blasint>(in), 1.0f, x, static_cast<blasint>(in), tile_data, static_cast<blasint>(in),
-                w.bias ? 1.0f : 0.0f, y + begin, static_cast<blasint>(out));
+                w.bias ? 1.0f : 0.0f, y + begin, static_cast<blasint>(stride));
   }
 }
 

@@ -31,10 +31,11 @@ inline float dot(const float* a, const float* b, int64_t n) {
 // through cpu::f32_gemv on its own pool instead (quantized_gemv.hpp), so that only one set of threads
 // is awake during a decode step; this function's one-row path serves direct callers.
 void linear(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias, int64_t out,
-            float* y) {
+            float* y, int64_t y_stride) {
   const float beta = bias ? 1.0f : 0.0f;
+  const int64_t ldy = y_stride > 0 ? y_stride : out;
   if (bias) {
-    for (int64_t r = 0; r < rows; ++r) std::copy(bias, bias + out, y + r * out);
+    for (int64_t r = 0; r < rows; ++r) std::copy(bias, bias + out, y + r * ldy);
   }
   if (rows == 1) {
     cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<blasint>(out), static_cast<blasint>(in), 1.0f, weight,
@@ -42,7 +43,7 @@ void linear(const float* x, int64_t rows, int64_t in, const float* weight, const
   } else {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(rows), static_cast<blasint>(out),
                 static_cast<blasint>(in), 1.0f, x, static_cast<blasint>(in), weight, static_cast<blasint>(in), beta,
-                y, static_cast<blasint>(out));
+                y, static_cast<blasint>(ldy));
   }
 }
 

@@ -12,9 +12,11 @@
 namespace sabre::cpu {
 
 // y[rows, out] = x[rows, in] * W^T + bias, W row-major [out, in] (Hugging Face's nn.Linear layout).
-// One row uses sgemv (the decode path), several use sgemm (prefill).
+// One row uses sgemv (the decode path), several use sgemm (prefill). y_stride: elements from one output
+// row to the next (0: out).
 void linear(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias, int64_t out,
-            float* y);
+            float* y,
+            int64_t y_stride = 0);
 
 // y = x * rsqrt(mean(x^2) + eps) * weight per row; y may alias x.
 void rms_norm(const float* x, int64_t rows, int64_t dim, const float* weight, float eps, float* y,

@@ -18,6 +18,9 @@ void CudaBackend::embedding(const void* table, ElementType type, int64_t dim, in
 }
 
 void CudaBackend::linear(const void* x, int64_t rows, const LinearWeight& w, void* y) {
+  if (w.output_stride() != w.out_features) {
+    throw std::logic_error("CudaBackend::linear: a strided output (a split matrix; multiplies_split_matrices is false)");
+  }
   if (is_packed(w.type)) {
     if (gemv_rows(rows)) {
       cuda::launch_quantized_gemv(x, rows, w.weight, w.type, w.out_features, w.in_features, w.bias, y,

@@ -149,31 +149,47 @@ TEST_CASE("a Llama 3 rope_freqs tensor no recipe explains is refused", "[gguf]")
                                                      Catch::Contains("not supported"));
 }
 
-TEST_CASE("GGUF matrices kept in Q4_0, Q5_0, Q5_1 and Q8_0 compute exactly what their dequantised values do",
+TEST_CASE("GGUF matrices kept in Q4_0, Q5_0, Q5_1 and Q8_0, stacked parts of mixed formats split, compute "
+          "exactly what their dequantised values do",
           "[gguf][model][quant]") {
   const auto name = GENERATE(as<std::string>{}, "qwen2_bias", "llama_gqa_untied");
   INFO("model " << name);
   const fs::path gguf = fs::path(SABRE_TEST_FIXTURES) / "gguf" / "tiny" / (name + "_mixed_quants.gguf");
   const Golden golden = load_golden(fs::path(SABRE_TEST_FIXTURES) / "models" / name);
   sabre::Checkpoint ck = sabre::open_checkpoint(gguf);
-  auto kept_backend = sabre::make_backend({.device = "cpu"});
-  auto widened_backend = sabre::make_backend({.device = "cpu"});
+  // Batch-invariant: every row count goes through the row-invariant kernels, whose products over a
+  // packed matrix are the fp32 kernel's over its values (the panel path too: the prompt has 30 rows).
+  auto kept_backend = sabre::make_backend({.device = "cpu", .batch_invariant = true});
+  auto widened_backend = sabre::make_backend({.device = "cpu", .batch_invariant = true});
   sabre::WeightOptions widened_options;
   widened_options.gguf = sabre::GgufWeights::f32;
   sabre::Transformer kept(ck.config, *ck.weights, *kept_backend);
   sabre::Transformer widened(ck.config, *ck.weights, *widened_backend, {}, widened_options);
   // Stored as the file has them: every matrix in its block format, about a fifth of fp32's bytes.
-  CHECK(kept.weights().layers[0].qkv.buffer->type() == sabre::ElementType::q4_0);
-  CHECK(kept.weights().layers[0].gate_up.buffer->type() == sabre::ElementType::q5_0);
-  CHECK(kept.weights().layers[1].down.buffer->type() == sabre::ElementType::q5_1);
-  CHECK(kept.weights().embed_tokens->type() == sabre::ElementType::q5_1);
+  const sabre::ModelWeights& w = kept.weights();
+  REQUIRE_FALSE(w.layers[0].qkv.split());
+  CHECK(w.layers[0].qkv.buffer->type() == sabre::ElementType::q4_0);
+  CHECK(w.layers[0].gate_up.buffer->type() == sabre::ElementType::q5_0);
+  CHECK(w.layers[1].down.buffer->type() == sabre::ElementType::q5_1);
+  CHECK(w.embed_tokens->type() == sabre::ElementType::q5_1);
+  // Layer 1 stacks parts of different formats: kept split, each part in its own.
+  REQUIRE(w.layers[1].qkv.parts.size() == 3);
+  CHECK(w.layers[1].qkv.parts[0].buffer->type() == sabre::ElementType::q5_0);
+  CHECK(w.layers[1].qkv.parts[2].buffer->type() == sabre::ElementType::q8_0);
+  REQUIRE(w.layers[1].gate_up.parts.size() == 2);
+  CHECK(w.layers[1].gate_up.parts[0].buffer->type() == sabre::ElementType::q5_1);
+  CHECK(w.layers[1].gate_up.parts[1].buffer->type() == sabre::ElementType::q4_0);
+  CHECK(widened.weights().layers[1].qkv.buffer->type() == sabre::ElementType::f32);
   CHECK(kept.weights().bytes() * 4 < widened.weights().bytes());
 
-  // The prompt and 12 greedy steps: the same logits, bit for bit, on both.
+  // A 30-token prompt and 12 greedy steps: the same logits, bit for bit, on both.
   const auto kv_kept = kept.create_sequence_kv(64);
   const auto kv_widened = widened.create_sequence_kv(64);
   std::vector<float> a(static_cast<size_t>(golden.vocab)), b(a.size());
-  std::vector<int32_t> tokens = golden.prompt;
+  std::vector<int32_t> tokens;
+  while (tokens.size() < 30) tokens.insert(tokens.end(), golden.prompt.begin(), golden.prompt.end());
+  tokens.resize(30);
+  const std::vector<int32_t> prompt = tokens;
   int64_t cached = 0;
   for (int step = 0; step < 12; ++step) {
     sabre::ForwardBatch batch_kept, batch_widened;
@@ -187,4 +203,23 @@ TEST_CASE("GGUF matrices kept in Q4_0, Q5_0, Q5_1 and Q8_0 compute exactly what 
     cached = static_cast<int64_t>(tokens.size());
     tokens.push_back(static_cast<int32_t>(std::max_element(a.begin(), a.end()) - a.begin()));
   }
+
+  // The default mode multiplies many rows through sgemm over converted tiles, each split part writing
+  // its columns with the output's row stride: close to the exact run.
+  auto default_backend = sabre::make_backend({.device = "cpu"});
+  sabre::Transformer fast(ck.config, *ck.weights, *default_backend);
+  const auto kv_fast = fast.create_sequence_kv(64);
+  sabre::ForwardBatch batch_fast, batch_exact;
+  batch_fast.add_sequence(prompt, 0, kv_fast.cache.get(), kv_fast.block_table, true);
+  const auto kv_exact = widened.create_sequence_kv(64);
+  batch_exact.add_sequence(prompt, 0, kv_exact.cache.get(), kv_exact.block_table, true);
+  fast.forward(batch_fast, a);
+  widened.forward(batch_exact, b);
+  float worst = 0, scale = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    worst = std::max(worst, std::fabs(a[i] - b[i]));
+    scale = std::max(scale, std::fabs(b[i]));
+  }
+  INFO("worst difference " << worst << " of logits up to " << scale);
+  CHECK(worst <= 1e-4f * std::max(1.0f, scale));
 }
