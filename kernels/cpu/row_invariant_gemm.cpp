@@ -177,7 +177,87 @@ struct Q4_1Source {
   size_t row_bytes() const { return static_cast<size_t>(in / kQuantBlock) * kQ4_1Bytes; }
 };
 
-// Any other block format (Q4_0, Q5_x, the K-quants, IQ4): each step decodes one block of the row with
+// The 32-element formats whose values are small integers times a scale (plus a minimum for Q5_1): a step
+// unpacks its block's 32 integers into one vector of bytes, in element order, with AVX2; each group of
+// 8 widens them to floats and multiplies (and adds) as kernels/quant_blocks.cpp does, element by element
+// (the integer-to-float conversion is exact, then one rounded product, then one rounded sum).
+enum class SmallIntFormat { q4_0, q5_0, q5_1, iq4_nl };
+
+// The 16 bytes of nibbles as 32 bytes: elements 0..15 (low nibbles), then 16..31 (high nibbles).
+inline __m256i unpack_nibbles(const std::byte* packed) {
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(packed));
+  const __m128i mask = _mm_set1_epi8(0x0F);
+  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), _mm_and_si128(bytes, mask));
+}
+
+// Bit j of a 32-bit mask as 0x10 in byte j (the fifth bit of element j in Q5_0 / Q5_1), else 0.
+inline __m256i fifth_bits(const std::byte* mask_bytes) {
+  uint32_t mask;
+  std::memcpy(&mask, mask_bytes, 4);
+  // Byte j takes mask byte j / 8, then keeps bit j % 8.
+  const __m256i spread = _mm256_shuffle_epi8(
+      _mm256_set1_epi32(static_cast<int>(mask)),
+      _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0x0000000000000000));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201));
+  const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+  return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+
+template <SmallIntFormat kFormat>
+struct SmallIntSource {
+  static constexpr int kGroups = 4;
+  static constexpr int64_t kStep = kQuantBlock;
+  const std::byte* blocks;
+  int64_t in;
+
+  using Row = const std::byte*;
+  struct Step {
+    __m256 d, m;
+    __m256i q;  // the block's 32 integers as int8, in element order
+  };
+  static constexpr size_t block_bytes() {
+    switch (kFormat) {
+      case SmallIntFormat::q4_0: return 2 + 16;
+      case SmallIntFormat::q5_0: return 2 + 4 + 16;
+      case SmallIntFormat::q5_1: return 2 + 2 + 4 + 16;
+      case SmallIntFormat::iq4_nl: return 2 + 16;
+    }
+    return 0;
+  }
+  Row row(int64_t o) const { return blocks + static_cast<size_t>(o) * row_bytes(); }
+  static Step step(Row row, int64_t k) {
+    const std::byte* block = row + static_cast<size_t>(k) * block_bytes();
+    Step s;
+    s.d = _mm256_set1_ps(_cvtsh_ss(load_u16(block)));
+    s.m = _mm256_setzero_ps();
+    if constexpr (kFormat == SmallIntFormat::q4_0) {
+      s.q = _mm256_sub_epi8(unpack_nibbles(block + 2), _mm256_set1_epi8(8));
+    } else if constexpr (kFormat == SmallIntFormat::q5_0) {
+      s.q = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(block + 6), fifth_bits(block + 2)), _mm256_set1_epi8(16));
+    } else if constexpr (kFormat == SmallIntFormat::q5_1) {
+      s.m = _mm256_set1_ps(_cvtsh_ss(load_u16(block + 2)));
+      s.q = _mm256_or_si256(unpack_nibbles(block + 8), fifth_bits(block + 4));
+    } else {
+      const __m256i levels = _mm256_broadcastsi128_si256(
+          _mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113));
+      s.q = _mm256_shuffle_epi8(levels, unpack_nibbles(block + 2));
+    }
+    return s;
+  }
+  static __m256 group(const Step& s, int g) {
+    const __m128i half = g < 2 ? _mm256_castsi256_si128(s.q) : _mm256_extracti128_si256(s.q, 1);
+    const __m128i eight = (g & 1) ? _mm_srli_si128(half, 8) : half;
+    const __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(eight));
+    if constexpr (kFormat == SmallIntFormat::q5_1) return _mm256_add_ps(_mm256_mul_ps(q, s.d), s.m);
+    // IQ4_NL's decoder multiplies d by the level (d * level), the others the integer by d: the same
+    // product either way.
+    return _mm256_mul_ps(q, s.d);
+  }
+  float tail(Row, const float*, float sum) const { return sum; }
+  size_t row_bytes() const { return static_cast<size_t>(in / kQuantBlock) * block_bytes(); }
+};
+
+// Any other block format (the K-quants, IQ4_XS): each step decodes one block of the row with
 // its kernels/quant_blocks.hpp decoder, so the values are the loader's fp32 ones exactly, then feeds them
 // 8 at a time. Reads the stored bits once per row tile, as the in-register formats do; the decoding is
 // scalar.
@@ -372,6 +452,10 @@ void row_invariant_gemm(ElementType format, const void* weight, int64_t in, cons
     case ElementType::f16: converted(F16Source{stored, in}); break;
     case ElementType::q8_0: converted(Q8_0Source{stored, in}); break;
     case ElementType::q4_1: converted(Q4_1Source{stored, in}); break;
+    case ElementType::q4_0: converted(SmallIntSource<SmallIntFormat::q4_0>{stored, in}); break;
+    case ElementType::q5_0: converted(SmallIntSource<SmallIntFormat::q5_0>{stored, in}); break;
+    case ElementType::q5_1: converted(SmallIntSource<SmallIntFormat::q5_1>{stored, in}); break;
+    case ElementType::iq4_nl: converted(SmallIntSource<SmallIntFormat::iq4_nl>{stored, in}); break;
     default:  // the other block formats (check_arguments refused the rest)
       if (element_block_size(format) == 32) {
         converted(decoded_source<32>(format, stored, in));
