@@ -18,6 +18,9 @@ using BlockDecoder = void (*)(const std::byte* block, float* out);
 
 // The decoder of a packed format, or nullptr for a plain type.
 BlockDecoder block_decoder(ElementType format);
+// The plain C++ decoder of a format; where block_decoder uses AVX2 (Q4_K, Q5_K, Q6_K) it must give the same
+// bits (the tests compare them).
+BlockDecoder portable_block_decoder(ElementType format);
 
 // `blocks` consecutive blocks of `format` to fp32. Throws std::invalid_argument for a plain type.
 void dequantize_blocks(ElementType format, const std::byte* data, int64_t blocks, float* out);

@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -63,4 +64,32 @@ TEST_CASE("quant blocks: plain types and rows of partial blocks are refused with
   CHECK_THROWS_WITH(cpu::row_invariant_gemm(ElementType::q4_k, blocks.data(), 128, &y, 1, 0, 1, nullptr, &y, 1),
                     Catch::Contains("128") && Catch::Contains("256"));
   CHECK_THROWS_WITH(element_bytes(ElementType::iq4_xs, 300), Catch::Contains("iq4_xs") && Catch::Contains("256"));
+}
+
+TEST_CASE("quant blocks: the AVX2 decoders give the portable decoders' bits", "[kernels][quant]") {
+  std::mt19937_64 rng(20261206);
+  for (const ElementType type : {ElementType::q4_k, ElementType::q5_k, ElementType::q6_k}) {
+    INFO(element_type_name(type));
+    const size_t bytes = element_block_bytes(type);
+    const int64_t elements = element_block_size(type);
+    int64_t differing = 0;
+    for (int block = 0; block < 200; ++block) {
+      std::vector<std::byte> data(bytes);
+      for (auto& b : data) b = static_cast<std::byte>(rng() & 0xFF);
+      // Finite fp16 scales (Q4_K / Q5_K: d, dmin first; Q6_K: d last) of either sign.
+      const auto half = [&] { return static_cast<uint16_t>(((rng() & 1u) << 15) | ((5 + rng() % 9) << 10) | (rng() & 0x3FFu)); };
+      const uint16_t d = half(), dmin = half();
+      if (type != ElementType::q6_k) {
+        std::memcpy(&data[0], &d, 2);
+        std::memcpy(&data[2], &dmin, 2);
+      } else {
+        std::memcpy(&data[bytes - 2], &d, 2);
+      }
+      std::vector<float> fast(static_cast<size_t>(elements)), portable(fast.size());
+      block_decoder(type)(data.data(), fast.data());
+      portable_block_decoder(type)(data.data(), portable.data());
+      differing += std::memcmp(fast.data(), portable.data(), fast.size() * sizeof(float)) != 0;
+    }
+    CHECK(differing == 0);
+  }
 }
