@@ -27,8 +27,12 @@ std::vector<DraftRunner::Segment> DraftRunner::first_pass_segments(StepPlan& pla
     Lag& lag = lag_[chunk.seq];
     if (lag.position + static_cast<int64_t>(lag.tokens.size()) != chunk.num_cached) lag = {chunk.num_cached, {}};
     lag.tokens.push_back(chunk.tokens.front());
-    if (!proposals_drafted_by_rank(chunk)) continue;
-    segments.push_back({&chunk, std::move(lag.tokens), lag.position, true});
+    const bool drafts = proposals_drafted_by_rank(chunk);
+    // A block that fills up may be published in the prefix cache and read later (after a preemption) as
+    // this sequence's or another's: catch up before it does, so a full block's draft KV is always valid.
+    const bool fills_block = (chunk.num_cached + 1) % kv_->block_size() == 0;
+    if (!drafts && !fills_block) continue;
+    segments.push_back({&chunk, std::move(lag.tokens), lag.position, drafts});
     lag_.erase(chunk.seq);
   }
   return segments;

@@ -9,9 +9,11 @@
 // and writes its greedy tokens over the plan's kDraftToken placeholders. Greedy drafts are one-hot
 // draft distributions, for which the rejection rule is exact at any temperature.
 //
-// A decode that does not propose (none were reserved for it: max_tokens near, the row cap, a batch
-// past --speculative-disable-by-batch-size) costs the draft nothing then: its input joins the lag, which
-// the draft catches up on, in passes of at most its step limit, the next time it proposes. After
+// A decode that does not propose (none were reserved for it: max_tokens near, the row cap, a full pool,
+// a batch past --speculative-disable-by-batch-size) costs the draft nothing then: its input joins the
+// lag, which the draft catches up on the next time it proposes, or as soon as the lag would fill a block
+// (a full block may be published in the prefix cache and read again after a preemption, so its draft
+// KV must be complete), in passes of at most its step limit. After
 // verification the draft's KV holds the input and the proposals before the last one; when every
 // proposal was accepted the last one starts the lag. The draft's KV only steers what it proposes,
 // never what is generated: a stale draft KV would cost acceptance, not correctness.
@@ -58,8 +60,8 @@ class DraftRunner {
     int64_t first = 0;
     bool drafts = false;
   };
-  // The first pass's segments: prefill chunks, and drafting decodes with their lag. Non-drafting
-  // decodes join their lag instead.
+  // The first pass's segments: prefill chunks, drafting decodes with their lag, and the lag of a
+  // non-drafting decode that fills its block. Other non-drafting decodes join their lag instead.
   std::vector<Segment> first_pass_segments(StepPlan& plan);
   // Runs segments in as many passes as the draft's step limit needs (a long lag is cut into pieces,
   // each sequence at most once per pass, in order) and writes each drafting chunk's first proposal.

@@ -114,13 +114,11 @@ TEST_CASE("draft engine: every greedy request keeps its ids, and the target as i
   }
 }
 
-TEST_CASE("draft engine: decodes that do not propose leave the draft behind, and it catches up in passes of its "
-          "step limit",
-          "[engine][speculative][draft]") {
+TEST_CASE("draft engine: decodes that do not propose leave the draft behind, and it catches up", "[engine][speculative][draft]") {
   // Four requests, no proposals while more than one runs (--speculative-disable-by-batch-size 1): the
-  // draft skips their decodes and the long one's lag reaches about 40 tokens, more than a step of 16
-  // tokens holds, before it drafts alone. The target drafting for itself must still have every greedy
-  // proposal accepted, which needs every lagging position caught up in order.
+  // draft skips their decodes, catching up whenever a lag would fill a block (in two passes: blocks of
+  // 32, steps of 16 tokens) and when the long one drafts alone. The target drafting for itself must still have every greedy proposal accepted,
+  // which needs every lagging position caught up in order.
   const Golden golden = load_golden("llama_gqa_untied");
   std::vector<GenerationRequest> requests;
   for (const int64_t tokens : {120, 40, 40, 40}) requests.push_back(greedy_request(golden.prompt, tokens));
@@ -134,6 +132,8 @@ TEST_CASE("draft engine: decodes that do not propose leave the draft behind, and
   options = draft_engine("llama_gqa_untied", "llama_gqa_untied", 4);
   options.scheduler.max_num_batched_tokens = 16;
   options.speculative.disable_by_batch_size = 1;
+  // Blocks of 32 tokens: a lag can outgrow a 16-token step and is then caught up in several passes.
+  options.cache.block_size = 32;
   TestEngine engine(options);
   const auto results = engine.run(requests);
   for (size_t i = 0; i < results.size(); ++i) {
