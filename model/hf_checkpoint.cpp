@@ -8,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "config/quantization_config.hpp"
 #include "model/checkpoint.hpp"
 #include "model/dummy_weights.hpp"
 #include "model/weights/safetensors.hpp"
@@ -29,6 +30,8 @@ Checkpoint open_hf_checkpoint(const std::filesystem::path& dir, LoadFormat forma
   Checkpoint checkpoint;
   checkpoint.path = dir;
   checkpoint.config = load_model_config(dir);  // already holds generation_config's eos ids too
+  // A quantised checkpoint is named for what it is before its packed tensors (I32, F8) are met.
+  if (const auto quantization = load_quantization_config(dir)) require_supported_quantization(*quantization, dir.string());
   checkpoint.generation = load_generation_defaults(dir);
   checkpoint.weights =
       format == LoadFormat::dummy ? make_dummy_weights(checkpoint.config) : SafetensorsSource::open_directory(dir);

@@ -69,3 +69,20 @@ TEST_CASE("incomplete directories are refused with the missing part named", "[ch
   CHECK_THROWS_WITH(open_hf_checkpoint(dir.path),
                     Catch::Contains("generation_config.json") && Catch::Contains("'top_p'"));
 }
+
+TEST_CASE("a quantised HF checkpoint is refused at open with its method, before its tensors are read",
+          "[checkpoint][quant]") {
+  TempDir dir;
+  for (const char* file : {"config.json", "model.safetensors"}) {
+    fs::copy_file(kModels / "qwen3_qknorm" / file, dir.path / file);
+  }
+  std::ifstream in(dir.path / "config.json");
+  std::string config((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  config.insert(config.find('{') + 1,
+                R"("quantization_config": {"quant_method": "awq", "bits": 4, "group_size": 128, "zero_point": true},)");
+  std::ofstream(dir.path / "config.json") << config;
+  CHECK_THROWS_WITH(open_hf_checkpoint(dir.path),
+                    Catch::Contains("quantization_config: awq, 4-bit, group size 128") &&
+                        Catch::Contains("GGUF"));
+}
