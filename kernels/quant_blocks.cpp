@@ -366,7 +366,7 @@ void dequant_iq4_nl(const uint8_t* b, float* y) {
 
 // IQ4_XS: d, scales_h (2 high bits of each group's 6-bit scale), scales_l[4] (the low 4 bits, two groups
 // per byte), qs[128]; 8 groups of 32 laid out as IQ4_NL blocks, scale (ls - 32) * d.
-void dequant_iq4_xs(const uint8_t* b, float* y) {
+void dequant_iq4_xs_scalar(const uint8_t* b, float* y) {
   const float d = load_half(b);
   const uint16_t scales_h = load_u16(b + 2);
   const uint8_t* scales_l = b + 4;
@@ -384,6 +384,32 @@ void dequant_iq4_xs(const uint8_t* b, float* y) {
   }
 }
 
+#ifdef SABRE_QUANT_BLOCKS_AVX2
+// IQ4_XS with AVX2: each group's 32 nibbles through the level table in one shuffle, then the scalar
+// decoder's dl * level.
+void dequant_iq4_xs(const uint8_t* b, float* y) {
+  const float d = load_half(b);
+  const uint16_t scales_h = load_u16(b + 2);
+  const uint8_t* scales_l = b + 4;
+  const uint8_t* qs = b + 8;
+  const __m256i levels = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4Levels)));
+  const __m128i mask = _mm_set1_epi8(0x0F);
+  for (int group = 0; group < 8; ++group) {
+    const int low = (scales_l[group / 2] >> (4 * (group % 2))) & 0x0F;
+    const int high = (scales_h >> (2 * group)) & 3;
+    const __m256 dl = _mm256_set1_ps(d * static_cast<float>((low | (high << 4)) - 32));
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+    const __m256i nibbles =
+        _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), _mm_and_si128(bytes, mask));
+    store_scaled(_mm256_shuffle_epi8(levels, nibbles), dl, dl, _mm256_setzero_ps(), false, y);
+    y += 32;
+    qs += 16;
+  }
+}
+#else
+void dequant_iq4_xs(const uint8_t* b, float* y) { dequant_iq4_xs_scalar(b, y); }
+#endif
+
 template <void (*Decode)(const uint8_t*, float*)>
 void decode_bytes(const std::byte* block, float* out) {
   Decode(reinterpret_cast<const uint8_t*>(block), out);
@@ -395,6 +421,7 @@ BlockDecoder portable_block_decoder(ElementType format) {
   switch (format) {
     case ElementType::q4_k: return decode_bytes<dequant_q4_k_scalar>;
     case ElementType::q5_k: return decode_bytes<dequant_q5_k_scalar>;
+    case ElementType::iq4_xs: return decode_bytes<dequant_iq4_xs_scalar>;
     case ElementType::q6_k: return decode_bytes<dequant_q6_k_scalar>;
     default: return block_decoder(format);
   }

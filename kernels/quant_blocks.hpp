@@ -18,7 +18,7 @@ using BlockDecoder = void (*)(const std::byte* block, float* out);
 
 // The decoder of a packed format, or nullptr for a plain type.
 BlockDecoder block_decoder(ElementType format);
-// The plain C++ decoder of a format; where block_decoder uses AVX2 (Q4_K, Q5_K, Q6_K) it must give the same
+// The plain C++ decoder of a format; where block_decoder uses AVX2 (Q4_K, Q5_K, Q6_K, IQ4_XS) it must give the same
 // bits (the tests compare them).
 BlockDecoder portable_block_decoder(ElementType format);
 

@@ -68,7 +68,7 @@ TEST_CASE("quant blocks: plain types and rows of partial blocks are refused with
 
 TEST_CASE("quant blocks: the AVX2 decoders give the portable decoders' bits", "[kernels][quant]") {
   std::mt19937_64 rng(20261206);
-  for (const ElementType type : {ElementType::q4_k, ElementType::q5_k, ElementType::q6_k}) {
+  for (const ElementType type : {ElementType::q4_k, ElementType::q5_k, ElementType::q6_k, ElementType::iq4_xs}) {
     INFO(element_type_name(type));
     const size_t bytes = element_block_bytes(type);
     const int64_t elements = element_block_size(type);
@@ -76,10 +76,12 @@ TEST_CASE("quant blocks: the AVX2 decoders give the portable decoders' bits", "[
     for (int block = 0; block < 200; ++block) {
       std::vector<std::byte> data(bytes);
       for (auto& b : data) b = static_cast<std::byte>(rng() & 0xFF);
-      // Finite fp16 scales (Q4_K / Q5_K: d, dmin first; Q6_K: d last) of either sign.
+      // Finite fp16 scales (Q4_K / Q5_K: d, dmin first; IQ4_XS: d first; Q6_K: d last) of either sign.
       const auto half = [&] { return static_cast<uint16_t>(((rng() & 1u) << 15) | ((5 + rng() % 9) << 10) | (rng() & 0x3FFu)); };
       const uint16_t d = half(), dmin = half();
-      if (type != ElementType::q6_k) {
+      if (type == ElementType::iq4_xs) {
+        std::memcpy(&data[0], &d, 2);  // the next two bytes are scales_h: any bits
+      } else if (type != ElementType::q6_k) {
         std::memcpy(&data[0], &d, 2);
         std::memcpy(&data[2], &dmin, 2);
       } else {
