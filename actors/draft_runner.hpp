@@ -16,7 +16,9 @@
 // KV must be complete), in passes of at most its step limit. After
 // verification the draft's KV holds the input and the proposals before the last one; when every
 // proposal was accepted the last one starts the lag. The draft's KV only steers what it proposes,
-// never what is generated: a stale draft KV would cost acceptance, not correctness.
+// never what is generated: a stale draft KV costs acceptance, not correctness. One such case remains: a
+// block completed by that last accepted proposal is cached before the draft writes its slot (the next
+// step would), and a preemption in between makes the recomputed sequence read it stale.
 
 #include <cstdint>
 #include <memory>

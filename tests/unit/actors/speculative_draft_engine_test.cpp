@@ -159,9 +159,13 @@ TEST_CASE("draft engine: abort in the middle of drafted steps frees every block"
                 caf::actor_cast<generation_sink>(self))
       .receive([&](std::string& rid) { id = rid; }, [&](caf::error&) { FAIL("generate failed"); });
   int deltas = 0;
-  self->receive_while([&] { return deltas < 2; })([&](TokenDelta&) { ++deltas; },
-                                                   caf::after(std::chrono::seconds(30)) >> [&] { deltas = 99; });
-  REQUIRE(deltas == 2);
+  // Abort once a few tokens have come and a speculative step has been verified (how many steps pass
+  // before the abort lands depends on the machine's load).
+  const auto speculated = [&] { return engine.info().speculative_proposed > 0; };
+  self->receive_while([&] { return deltas < 2 || (deltas < 500 && !speculated()); })(
+      [&](TokenDelta&) { ++deltas; }, caf::after(std::chrono::seconds(30)) >> [&] { deltas = 9999; });
+  REQUIRE(deltas >= 2);
+  REQUIRE(deltas < 500);
   self->send(engine.engine, abort_atom::value, id);
   std::string reason;
   self->receive_while([&] { return reason.empty(); })(
