@@ -18,8 +18,23 @@ std::vector<DraftRunner::Segment> DraftRunner::first_pass_segments(StepPlan& pla
   std::vector<Segment> segments;
   for (ScheduledChunk& chunk : plan.chunks) {
     if (!chunk.is_decode) {
-      lag_.erase(chunk.seq);  // a prefill (or a recomputation after preemption) rewrites its KV from here
-      segments.push_back({&chunk, chunk.tokens, chunk.num_cached, false});
+      // A prefill (or a recomputation after preemption) writes its KV from num_cached on. A lag that
+      // starts before it is a preempted sequence's: its tokens lie in cached blocks whose draft KV was
+      // never written (a block completed by the last accepted proposal is cached before the draft
+      // writes that slot), so they go first, in the same segment (the lag ends at or after num_cached).
+      Segment segment{&chunk, chunk.tokens, chunk.num_cached, false};
+      if (const auto lag = lag_.find(chunk.seq); lag != lag_.end()) {
+        const int64_t from = lag->second.position;
+        if (from < chunk.num_cached && from + static_cast<int64_t>(lag->second.tokens.size()) >= chunk.num_cached) {
+          std::vector<int32_t> tokens(lag->second.tokens.begin(),
+                                      lag->second.tokens.begin() + (chunk.num_cached - from));
+          tokens.insert(tokens.end(), chunk.tokens.begin(), chunk.tokens.end());
+          segment.tokens = std::move(tokens);
+          segment.first = from;
+        }
+        lag_.erase(lag);
+      }
+      segments.push_back(std::move(segment));
       continue;
     }
     // The lag counts when it ends where this decode starts; otherwise it was overtaken (a rejection

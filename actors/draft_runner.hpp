@@ -16,9 +16,11 @@
 // KV must be complete), in passes of at most its step limit. After
 // verification the draft's KV holds the input and the proposals before the last one; when every
 // proposal was accepted the last one starts the lag. The draft's KV only steers what it proposes,
-// never what is generated: a stale draft KV costs acceptance, not correctness. One such case remains: a
-// block completed by that last accepted proposal is cached before the draft writes its slot (the next
-// step would), and a preemption in between makes the recomputed sequence read it stale.
+// never what is generated: a stale draft KV costs acceptance, not correctness. A block completed by that
+// last accepted proposal is cached before the draft writes its slot (the next step does); when a
+// preemption comes in between, the lag is kept and written first when the sequence is recomputed from
+// its cached blocks. (Another sequence hitting that block in the cache during that one step could still
+// read the slot stale.)
 
 #include <cstdint>
 #include <memory>

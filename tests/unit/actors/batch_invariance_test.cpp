@@ -222,10 +222,10 @@ TEST_CASE("batch invariance: preemption by recompute does not change outputs", "
   CHECK(spec_info.kv_blocks_used == 0);
 
   // And with the model as its own draft on the rank: its KV pool shares the preempted and recomputed
-  // blocks. Nearly every proposal is accepted; not all: a block completed by the last proposal of a fully
-  // accepted run is cached before the draft has written that slot (it would the next step), and a
-  // preemption in between makes the recomputed sequence read it stale (seen: 4462 of 4575 accepted).
-  // Stale draft KV costs acceptance only: the ids are the same.
+  // blocks, so the proposals being accepted shows it followed them. Every one was in every run since a
+  // preempted sequence's lag is written into its cached blocks when it is recomputed (before, 4462 of
+  // 4575: a block completed by the last accepted proposal was cached before the draft wrote that slot);
+  // the bar is 99% because a stale draft KV costs acceptance only, never ids, which are checked exactly.
   EngineOptions drafted = invariance_engine(40, 512);
   drafted.speculative.method = "draft";
   drafted.speculative.draft_model = drafted.model;
@@ -242,7 +242,7 @@ TEST_CASE("batch invariance: preemption by recompute does not change outputs", "
                               << " of " << draft_info.speculative_proposed);
   CHECK(draft_info.num_preemptions >= 5);
   CHECK(draft_info.speculative_proposed > 0);
-  CHECK(draft_info.speculative_accepted * 10 >= draft_info.speculative_proposed * 9);
+  CHECK(draft_info.speculative_accepted * 100 >= draft_info.speculative_proposed * 99);
   CHECK(draft_info.kv_blocks_used == 0);
 }
 
