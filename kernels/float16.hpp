@@ -1,12 +1,38 @@
 #pragma once
-// fp32 -> bf16 / binary16, rounding to nearest (ties to even) as torch's .to(torch.bfloat16 /
-// torch.float16) does: overflow becomes inf, NaN stays NaN, values below binary16's normal range become
-// subnormals or zero. Plain C++ (no F16C), for the weight loader (--dtype) and the KV cache's stores.
+// bf16 / binary16 <-> fp32 in plain C++ (no F16C). Widening is exact (subnormals, inf and NaN included),
+// so it agrees with any correct converter; narrowing rounds to nearest (ties to even) as torch's
+// .to(torch.bfloat16 / torch.float16) does: overflow becomes inf, NaN stays NaN, values below binary16's
+// normal range become subnormals or zero. For the weight loader, the block decoders and the KV cache.
 
 #include <bit>
 #include <cstdint>
 
 namespace sabre {
+
+inline float bf16_to_f32(uint16_t bits) { return std::bit_cast<float>(static_cast<uint32_t>(bits) << 16); }
+
+inline float f16_to_f32(uint16_t bits) {
+  const uint32_t sign = static_cast<uint32_t>(bits & 0x8000u) << 16;
+  const uint32_t exponent = (bits >> 10) & 0x1fu;
+  uint32_t mantissa = bits & 0x3ffu;
+  uint32_t out;
+  if (exponent == 0x1f) {  // inf / nan
+    out = sign | 0x7f800000u | (mantissa << 13);
+  } else if (exponent != 0) {  // normal: rebias 15 -> 127
+    out = sign | ((exponent + 112) << 23) | (mantissa << 13);
+  } else if (mantissa == 0) {  // signed zero
+    out = sign;
+  } else {  // subnormal: normalise the mantissa
+    int shift = 0;
+    while ((mantissa & 0x400u) == 0) {
+      mantissa <<= 1;
+      ++shift;
+    }
+    mantissa &= 0x3ffu;
+    out = sign | (static_cast<uint32_t>(113 - shift) << 23) | (mantissa << 13);
+  }
+  return std::bit_cast<float>(out);
+}
 
 inline uint16_t f32_to_bf16(float value) {
   const uint32_t bits = std::bit_cast<uint32_t>(value);

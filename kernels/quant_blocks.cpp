@@ -1,10 +1,10 @@
 #include "kernels/quant_blocks.hpp"
 
+#include "kernels/float16.hpp"
+
 #include <fmt/format.h>
 
-#include <cmath>
 #include <cstring>
-#include <limits>
 #include <stdexcept>
 
 #if defined(__AVX2__)
@@ -15,26 +15,6 @@
 namespace sabre {
 namespace {
 
-// IEEE binary16 -> binary32, exact for every input.
-float half_bits_to_float(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  const int exponent = (h >> 10) & 0x1F;
-  const uint32_t mantissa = h & 0x3FFu;
-  float magnitude;
-  if (exponent == 0) {
-    magnitude = std::ldexp(static_cast<float>(mantissa), -24);
-  } else if (exponent == 31) {
-    magnitude = mantissa ? std::numeric_limits<float>::quiet_NaN() : std::numeric_limits<float>::infinity();
-  } else {
-    const uint32_t bits = (static_cast<uint32_t>(exponent - 15 + 127) << 23) | (mantissa << 13);
-    std::memcpy(&magnitude, &bits, 4);
-  }
-  uint32_t bits;
-  std::memcpy(&bits, &magnitude, 4);
-  bits |= sign;
-  std::memcpy(&magnitude, &bits, 4);
-  return magnitude;
-}
 
 constexpr size_t kQK = 32;     // elements per block of the legacy formats
 constexpr size_t kQK_K = 256;  // elements per K-quant super-block
@@ -45,7 +25,7 @@ uint16_t load_u16(const uint8_t* p) {
   return v;
 }
 
-float load_half(const uint8_t* p) { return half_bits_to_float(load_u16(p)); }
+float load_half(const uint8_t* p) { return f16_to_f32(load_u16(p)); }
 
 void dequant_q4_0(const uint8_t* b, float* y) {
   const float d = load_half(b);

@@ -1,12 +1,11 @@
 #include "kernels/cpu/quantized_gemv.hpp"
 
 #include "kernels/cpu/row_invariant_gemm.hpp"
+#include "kernels/float16.hpp"
 #include "kernels/quant_blocks.hpp"
 
 #include <fmt/format.h>
 
-#include <cmath>
-#include <limits>
 #include <cstring>
 #include <stdexcept>
 
@@ -24,29 +23,12 @@ uint16_t load_u16(const std::byte* p) {
   return v;
 }
 
-// IEEE binary16 -> binary32; exact for every input, so it agrees with any correct converter (F16C's
-// vcvtph2ps, dtype_convert's f16_to_f32).
+// IEEE binary16 -> binary32, exactly (F16C's vcvtph2ps where there is one).
 float half_to_float(uint16_t h) {
 #ifdef SABRE_QUANTIZED_AVX2
   return _cvtsh_ss(h);
 #else
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  const int exponent = (h >> 10) & 0x1F;
-  const uint32_t mantissa = h & 0x3FFu;
-  float magnitude;
-  if (exponent == 0) {
-    magnitude = std::ldexp(static_cast<float>(mantissa), -24);
-  } else if (exponent == 31) {
-    magnitude = mantissa ? std::numeric_limits<float>::quiet_NaN() : std::numeric_limits<float>::infinity();
-  } else {
-    uint32_t bits = (static_cast<uint32_t>(exponent - 15 + 127) << 23) | (mantissa << 13);
-    std::memcpy(&magnitude, &bits, 4);
-  }
-  uint32_t bits;
-  std::memcpy(&bits, &magnitude, 4);
-  bits |= sign;
-  std::memcpy(&magnitude, &bits, 4);
-  return magnitude;
+  return f16_to_f32(h);
 #endif
 }
 
@@ -61,13 +43,6 @@ void check_format(ElementType format, int64_t in) {
   }
 }
 
-// bf16 -> fp32 is exact: the bf16 bits are the top half of the float's.
-float bf16_to_float(uint16_t h) {
-  const uint32_t bits = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
 
 // A run of 16-bit values to fp32, exactly.
 void convert_halves(ElementType format, const std::byte* from, int64_t count, float* out) {
@@ -83,7 +58,7 @@ void convert_halves(ElementType format, const std::byte* from, int64_t count, fl
 #endif
   for (; i < count; ++i) {
     const uint16_t h = load_u16(from + 2 * i);
-    out[i] = format == ElementType::bf16 ? bf16_to_float(h) : half_to_float(h);
+    out[i] = format == ElementType::bf16 ? bf16_to_f32(h) : half_to_float(h);
   }
 }
 

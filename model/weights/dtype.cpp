@@ -37,30 +37,6 @@ size_t dtype_size(DType dtype) {
   return 0;
 }
 
-float bf16_to_f32(uint16_t bits) { return std::bit_cast<float>(static_cast<uint32_t>(bits) << 16); }
-
-float f16_to_f32(uint16_t bits) {
-  const uint32_t sign = static_cast<uint32_t>(bits & 0x8000u) << 16;
-  const uint32_t exponent = (bits >> 10) & 0x1fu;
-  uint32_t mantissa = bits & 0x3ffu;
-  uint32_t out;
-  if (exponent == 0x1f) {  // inf / nan
-    out = sign | 0x7f800000u | (mantissa << 13);
-  } else if (exponent != 0) {  // normal: rebias 15 -> 127
-    out = sign | ((exponent + 112) << 23) | (mantissa << 13);
-  } else if (mantissa == 0) {  // signed zero
-    out = sign;
-  } else {  // subnormal: normalise the mantissa
-    int shift = 0;
-    while ((mantissa & 0x400u) == 0) {
-      mantissa <<= 1;
-      ++shift;
-    }
-    mantissa &= 0x3ffu;
-    out = sign | (static_cast<uint32_t>(113 - shift) << 23) | (mantissa << 13);
-  }
-  return std::bit_cast<float>(out);
-}
 
 void convert_to_f32(DType dtype, std::span<const std::byte> bytes, std::span<float> out) {
   const size_t count = out.size();

@@ -10,10 +10,8 @@
 
 namespace sabre {
 
-float bf16_to_f32(uint16_t bits);
-float f16_to_f32(uint16_t bits);  // IEEE binary16, subnormals and inf/nan included
-// The narrowing conversions, f32_to_bf16 and f32_to_f16, live in kernels/float16.hpp (the KV cache uses
-// them too).
+// The scalar conversions (bf16_to_f32, f16_to_f32 and back) live in kernels/float16.hpp: the block
+// decoders and the KV cache use them too.
 
 // `bytes` holds exactly out.size() values of `dtype`, possibly unaligned.
 void convert_to_f32(DType dtype, std::span<const std::byte> bytes, std::span<float> out);
