@@ -21,7 +21,6 @@ namespace {
 
 constexpr int64_t kQuantBlock = 32;
 constexpr size_t kQ8_0Bytes = 2 + 32;      // fp16 scale d, 32 int8: w = q * d
-constexpr size_t kQ4_1Bytes = 2 + 2 + 16;  // fp16 scale d, fp16 min m, 32 nibbles: w = q * d + m
 // Elements below in - in % kLanes are summed in vector lanes (element i in lane i % kLanes).
 constexpr int64_t kLanes = 8;
 
@@ -137,7 +136,7 @@ struct Q8_0Source {
     const std::byte* block = row + static_cast<size_t>(k) * kQ8_0Bytes;
     return {_mm256_set1_ps(_cvtsh_ss(load_u16(block))), reinterpret_cast<const int8_t*>(block + 2)};
   }
-  // q * d, as gguf_dequant.cpp computes it (the int8 -> float conversion is exact).
+  // q * d, as kernels/quant_blocks.cpp computes it (the int8 -> float conversion is exact).
   static __m256 group(const Step& s, int g) {
     const __m128i q8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s.q + 8 * g));
     return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8)), s.d);
@@ -146,42 +145,12 @@ struct Q8_0Source {
   size_t row_bytes() const { return static_cast<size_t>(in / kQuantBlock) * kQ8_0Bytes; }
 };
 
-struct Q4_1Source {
-  static constexpr int kGroups = 4;
-  static constexpr int64_t kStep = kQuantBlock;
-  const std::byte* blocks;
-  int64_t in;
-
-  using Row = const std::byte*;
-  struct Step {
-    __m256 d, m;
-    __m128i low, high;  // elements 0..15 (low nibbles) and 16..31 (high nibbles), one per byte
-  };
-  Row row(int64_t o) const { return blocks + static_cast<size_t>(o) * row_bytes(); }
-  static Step step(Row row, int64_t k) {
-    const std::byte* block = row + static_cast<size_t>(k) * kQ4_1Bytes;
-    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 4));
-    const __m128i mask = _mm_set1_epi8(0x0F);
-    return {_mm256_set1_ps(_cvtsh_ss(load_u16(block))), _mm256_set1_ps(_cvtsh_ss(load_u16(block + 2))),
-            _mm_and_si128(packed, mask), _mm_and_si128(_mm_srli_epi16(packed, 4), mask)};
-  }
-  // q * d + m as gguf_dequant.cpp's expression compiles: a rounded product, then a rounded sum (the
-  // project builds with -std=c++20, where GCC does not contract a * b + c into a fused multiply-add).
-  static __m256 group(const Step& s, int g) {
-    const __m128i half = g < 2 ? s.low : s.high;
-    const __m128i nibbles = (g & 1) ? _mm_srli_si128(half, 8) : half;
-    const __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(nibbles));
-    return _mm256_add_ps(_mm256_mul_ps(q, s.d), s.m);
-  }
-  float tail(Row, const float*, float sum) const { return sum; }
-  size_t row_bytes() const { return static_cast<size_t>(in / kQuantBlock) * kQ4_1Bytes; }
-};
-
-// The 32-element formats whose values are small integers times a scale (plus a minimum for Q5_1): a step
-// unpacks its block's 32 integers into one vector of bytes, in element order, with AVX2; each group of
-// 8 widens them to floats and multiplies (and adds) as kernels/quant_blocks.cpp does, element by element
-// (the integer-to-float conversion is exact, then one rounded product, then one rounded sum).
-enum class SmallIntFormat { q4_0, q5_0, q5_1, iq4_nl };
+// The 32-element formats whose values are small integers times a scale (plus a minimum for Q4_1 and
+// Q5_1): a step unpacks its block's 32 integers into one vector of bytes, in element order, with AVX2;
+// each group of 8 widens them to floats and multiplies (and adds) as kernels/quant_blocks.cpp does,
+// element by element (the integer-to-float conversion is exact, then one rounded product, then one
+// rounded sum).
+enum class SmallIntFormat { q4_0, q4_1, q5_0, q5_1, iq4_nl };
 
 // The 16 bytes of nibbles as 32 bytes: elements 0..15 (low nibbles), then 16..31 (high nibbles).
 inline __m256i unpack_nibbles(const std::byte* packed) {
@@ -218,6 +187,7 @@ struct SmallIntSource {
   static constexpr size_t block_bytes() {
     switch (kFormat) {
       case SmallIntFormat::q4_0: return 2 + 16;
+      case SmallIntFormat::q4_1: return 2 + 2 + 16;
       case SmallIntFormat::q5_0: return 2 + 4 + 16;
       case SmallIntFormat::q5_1: return 2 + 2 + 4 + 16;
       case SmallIntFormat::iq4_nl: return 2 + 16;
@@ -232,6 +202,9 @@ struct SmallIntSource {
     s.m = _mm256_setzero_ps();
     if constexpr (kFormat == SmallIntFormat::q4_0) {
       s.q = _mm256_sub_epi8(unpack_nibbles(block + 2), _mm256_set1_epi8(8));
+    } else if constexpr (kFormat == SmallIntFormat::q4_1) {
+      s.m = _mm256_set1_ps(_cvtsh_ss(load_u16(block + 2)));
+      s.q = unpack_nibbles(block + 4);
     } else if constexpr (kFormat == SmallIntFormat::q5_0) {
       s.q = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(block + 6), fifth_bits(block + 2)), _mm256_set1_epi8(16));
     } else if constexpr (kFormat == SmallIntFormat::q5_1) {
@@ -248,7 +221,11 @@ struct SmallIntSource {
     const __m128i half = g < 2 ? _mm256_castsi256_si128(s.q) : _mm256_extracti128_si256(s.q, 1);
     const __m128i eight = (g & 1) ? _mm_srli_si128(half, 8) : half;
     const __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(eight));
-    if constexpr (kFormat == SmallIntFormat::q5_1) return _mm256_add_ps(_mm256_mul_ps(q, s.d), s.m);
+    // With a minimum (Q4_1, Q5_1): a rounded product, then a rounded sum (the project builds with
+    // -std=c++20, where GCC does not contract the decoder's q * d + m into a fused multiply-add).
+    if constexpr (kFormat == SmallIntFormat::q4_1 || kFormat == SmallIntFormat::q5_1) {
+      return _mm256_add_ps(_mm256_mul_ps(q, s.d), s.m);
+    }
     // IQ4_NL's decoder multiplies d by the level (d * level), the others the integer by d: the same
     // product either way.
     return _mm256_mul_ps(q, s.d);
@@ -451,7 +428,7 @@ void row_invariant_gemm(ElementType format, const void* weight, int64_t in, cons
     case ElementType::bf16: converted(Bf16Source{stored, in}); break;
     case ElementType::f16: converted(F16Source{stored, in}); break;
     case ElementType::q8_0: converted(Q8_0Source{stored, in}); break;
-    case ElementType::q4_1: converted(Q4_1Source{stored, in}); break;
+    case ElementType::q4_1: converted(SmallIntSource<SmallIntFormat::q4_1>{stored, in}); break;
     case ElementType::q4_0: converted(SmallIntSource<SmallIntFormat::q4_0>{stored, in}); break;
     case ElementType::q5_0: converted(SmallIntSource<SmallIntFormat::q5_0>{stored, in}); break;
     case ElementType::q5_1: converted(SmallIntSource<SmallIntFormat::q5_1>{stored, in}); break;
