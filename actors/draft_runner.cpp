@@ -14,15 +14,16 @@ void DraftRunner::copy_blocks(std::span<const KvBlockCopy> copies) {
   if (!copies.empty()) draft_.backend().copy_kv_blocks(*kv_, copies);
 }
 
-std::vector<DraftRunner::Segment> DraftRunner::first_pass_segments(StepPlan& plan) {
+std::vector<DraftRunner::Segment> DraftRunner::first_pass_segments(const StepPlan& plan) {
   std::vector<Segment> segments;
-  for (ScheduledChunk& chunk : plan.chunks) {
+  for (size_t index = 0; index < plan.chunks.size(); ++index) {
+    const ScheduledChunk& chunk = plan.chunks[index];
     if (!chunk.is_decode) {
       // A prefill (or a recomputation after preemption) writes its KV from num_cached on. A lag that
       // starts before it is a preempted sequence's: its tokens lie in cached blocks whose draft KV was
       // never written (a block completed by the last accepted proposal is cached before the draft
       // writes that slot), so they go first, in the same segment (the lag ends at or after num_cached).
-      Segment segment{&chunk, chunk.tokens, chunk.num_cached, false};
+      Segment segment{index, chunk.tokens, chunk.num_cached, false};
       if (const auto lag = lag_.find(chunk.seq); lag != lag_.end()) {
         const int64_t from = lag->second.position;
         if (from < chunk.num_cached && from + static_cast<int64_t>(lag->second.tokens.size()) >= chunk.num_cached) {
@@ -47,7 +48,7 @@ std::vector<DraftRunner::Segment> DraftRunner::first_pass_segments(StepPlan& pla
     // this sequence's or another's: catch up before it does, so a full block's draft KV is always valid.
     const bool fills_block = (chunk.num_cached + 1) % kv_->block_size() == 0;
     if (!drafts && !fills_block) continue;
-    segments.push_back({&chunk, std::move(lag.tokens), lag.position, drafts});
+    segments.push_back({index, std::move(lag.tokens), lag.position, drafts});
     lag_.erase(chunk.seq);
   }
   return segments;
@@ -65,7 +66,7 @@ void DraftRunner::run_pass(const std::vector<ScheduledChunk*>& drafting, int32_t
   }
 }
 
-void DraftRunner::run_segments(std::vector<Segment>& segments) {
+void DraftRunner::run_segments(const std::vector<Segment>& segments, const StepPlan& plan, StepPlan* proposals) {
   const int64_t max_rows = draft_.limits().max_tokens;
   const int64_t max_sequences = draft_.limits().max_sequences;
   const int64_t max_logits = draft_.limits().max_logit_rows;
@@ -76,7 +77,8 @@ void DraftRunner::run_segments(std::vector<Segment>& segments) {
     batch_.clear();
     drafting.clear();
   };
-  for (Segment& segment : segments) {
+  for (const Segment& segment : segments) {
+    const ScheduledChunk& chunk = plan.chunks[segment.index];
     int64_t done = 0;
     const auto length = static_cast<int64_t>(segment.tokens.size());
     while (done < length) {
@@ -88,8 +90,8 @@ void DraftRunner::run_segments(std::vector<Segment>& segments) {
         flush();
       }
       const std::span<const int32_t> tokens(segment.tokens.data() + done, static_cast<size_t>(piece));
-      batch_.add_sequence(tokens, segment.first + done, kv_.get(), segment.chunk->block_table, logits);
-      if (logits) drafting.push_back(segment.chunk);
+      batch_.add_sequence(tokens, segment.first + done, kv_.get(), chunk.block_table, logits);
+      if (logits) drafting.push_back(&proposals->chunks[segment.index]);
       done += piece;
       // A sequence's later piece waits for a later pass.
       if (!last) flush();
@@ -98,14 +100,22 @@ void DraftRunner::run_segments(std::vector<Segment>& segments) {
   flush();
 }
 
+void DraftRunner::follow(const StepPlan& plan) {
+  if (std::any_of(plan.chunks.begin(), plan.chunks.end(), proposals_drafted_by_rank)) {
+    throw std::logic_error("draft runner: follow() on a step with proposals to draft (propose() drafts them)");
+  }
+  const std::vector<Segment> segments = first_pass_segments(plan);
+  if (!segments.empty()) run_segments(segments, plan, nullptr);
+}
+
 void DraftRunner::propose(StepPlan& plan) {
-  std::vector<Segment> segments = first_pass_segments(plan);
+  const std::vector<Segment> segments = first_pass_segments(plan);
   if (segments.empty()) return;
   std::vector<ScheduledChunk*> drafting;
   for (const Segment& segment : segments) {
-    if (segment.drafts) drafting.push_back(segment.chunk);
+    if (segment.drafts) drafting.push_back(&plan.chunks[segment.index]);
   }
-  run_segments(segments);
+  run_segments(segments, plan, &plan);
   // Proposal i of each chunk that wants that many: one row per chunk, its proposal i - 1 as input.
   for (int32_t i = 2; !drafting.empty(); ++i) {
     std::erase_if(drafting, [i](const ScheduledChunk* c) { return c->num_proposed < i; });

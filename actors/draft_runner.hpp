@@ -42,6 +42,8 @@ class DraftRunner {
   // Runs the draft over the plan's chunks and fills every drafted chunk's placeholders with its
   // proposals. Copy-on-write copies of the plan must have been applied to this pool first (copy_blocks).
   void propose(StepPlan& plan);
+  // The same for a step with nothing to draft (its prefills and lags only): the plan is only read.
+  void follow(const StepPlan& plan);
   // The run the target kept for a drafted chunk (accepted proposals, then its own token).
   void verified(const ScheduledChunk& chunk, std::span<const int32_t> run);
   void release(SequenceId seq) { lag_.erase(seq); }
@@ -59,17 +61,18 @@ class DraftRunner {
   // Tokens the first pass computes for one sequence, from position `first` on; a drafting chunk's
   // last token gets a logits row (its first proposal).
   struct Segment {
-    ScheduledChunk* chunk = nullptr;
+    size_t index = 0;  // the chunk's in the plan
     std::vector<int32_t> tokens;
     int64_t first = 0;
     bool drafts = false;
   };
   // The first pass's segments: prefill chunks, drafting decodes with their lag, and the lag of a
   // non-drafting decode that fills its block. Other non-drafting decodes join their lag instead.
-  std::vector<Segment> first_pass_segments(StepPlan& plan);
+  std::vector<Segment> first_pass_segments(const StepPlan& plan);
   // Runs segments in as many passes as the draft's step limit needs (a long lag is cut into pieces,
-  // each sequence at most once per pass, in order) and writes each drafting chunk's first proposal.
-  void run_segments(std::vector<Segment>& segments);
+  // each sequence at most once per pass, in order) and writes each drafting chunk's first proposal into
+  // `proposals` (the plan itself; null when nothing drafts).
+  void run_segments(const std::vector<Segment>& segments, const StepPlan& plan, StepPlan* proposals);
   // One pass over `batch_`; the greedy token of logits row i becomes proposal `index` of drafting[i].
   void run_pass(const std::vector<ScheduledChunk*>& drafting, int32_t index);
 

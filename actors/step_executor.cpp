@@ -152,8 +152,7 @@ StepOutput StepExecutor::execute(const StepInput& input) {
   if (has_drafts) {
     draft_proposals(*resolved);
   } else if (draft_) {
-    StepPlan followed = plan;
-    draft_->propose(followed);
+    draft_->follow(plan);
   }
   model_.forward(to_forward_batch(plan, kv_.get()));
   output.model_seconds = seconds_since(model_start);
