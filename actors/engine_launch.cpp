@@ -27,8 +27,7 @@ StepLimits step_limits(const SchedulerConfig& scheduler, const CacheConfig& cach
   StepLimits limits;
   limits.max_tokens = scheduler.max_num_batched_tokens;
   limits.max_sequences = scheduler.max_num_seqs;
-  const bool speculates = !speculative.method.empty() || !speculative.draft_model.empty();
-  limits.max_logit_rows = scheduler.max_num_seqs + (speculates ? speculative.max_rows : 0);
+  limits.max_logit_rows = scheduler.max_num_seqs + (speculative.enabled() ? speculative.max_rows : 0);
   limits.max_blocks_per_sequence = (scheduler.max_model_len + cache.block_size - 1) / cache.block_size;
   return limits;
 }
@@ -110,7 +109,7 @@ std::vector<rank_actor> start_workers(caf::actor_system& system, const std::vect
 // Speculative decoding's settings in the engine core: prompt lookup, or a draft model on rank 0 (loaded
 // with the group). Throws std::runtime_error for a draft that cannot serve max_model_len.
 void configure_speculation(const SpeculativeConfig& speculative, const RankGroup& group, EngineCoreOptions& core) {
-  if (speculative.method.empty() && speculative.draft_model.empty()) return;
+  if (!speculative.enabled()) return;
   if (speculative.num_steps < 1) {
     throw std::runtime_error(fmt::format("--speculative-steps {} must be at least 1", speculative.num_steps));
   }

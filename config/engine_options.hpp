@@ -129,6 +129,8 @@ struct SpeculativeConfig {
   // batch already shares each weight read among its rows. 0: speculate at any batch size.
   int64_t disable_by_batch_size = 0;
 
+  // Speculation of either kind is asked for.
+  bool enabled() const { return !method.empty() || !draft_model.empty(); }
   // A draft model proposes: --speculative-method draft, or a --draft-model without a method.
   bool drafts_with_model() const { return method == "draft" || (method.empty() && !draft_model.empty()); }
 };

@@ -12,6 +12,7 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <unistd.h>
@@ -168,6 +169,39 @@ struct TestEngine {
     return text;
   }
 };
+
+// Streams `request`, aborts it once at least `min_deltas` deltas have come and a speculative step has
+// been verified (how many steps pass before the abort lands depends on the machine's load), and
+// returns how it finished ("abort", or "timeout" when nothing came for 30 s). REQUIREs that speculation
+// happened within 500 deltas.
+inline std::string abort_after_speculation(TestEngine& engine, const GenerationRequest& request, int min_deltas) {
+  caf::scoped_actor self{*engine.system};
+  std::string id;
+  self->request(engine.engine, caf::infinite, generate_atom::value, request, caf::actor_cast<generation_sink>(self))
+      .receive([&](std::string& rid) { id = rid; }, [&](caf::error&) { FAIL("generate failed"); });
+  int deltas = 0;
+  const auto speculated = [&] { return engine.info().speculative_proposed > 0; };
+  self->receive_while([&] { return deltas < min_deltas || (deltas < 500 && !speculated()); })(
+      [&](TokenDelta&) { ++deltas; }, caf::after(std::chrono::seconds(30)) >> [&] { deltas = 9999; });
+  REQUIRE(deltas >= min_deltas);
+  REQUIRE(deltas < 500);
+  self->send(engine.engine, abort_atom::value, id);
+  std::string reason;
+  self->receive_while([&] { return reason.empty(); })(
+      [&](TokenDelta&) {}, [&](GenerationFinished& done) { reason = finish_reason_name(done.finish_reason); },
+      caf::after(std::chrono::seconds(30)) >> [&] { reason = "timeout"; });
+  return reason;
+}
+
+// Whether the engine has every KV block free and nothing running, waiting up to 3 s for it.
+inline bool drains(TestEngine& engine) {
+  for (int i = 0; i < 300; ++i) {
+    const EngineInfo info = engine.info();
+    if (info.kv_blocks_used == 0 && info.num_running == 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
 
 inline std::filesystem::path fixture_model(const std::string& name) {
   return std::filesystem::path(SABRE_TEST_FIXTURES) / "models" / name;

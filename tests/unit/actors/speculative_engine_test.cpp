@@ -125,34 +125,10 @@ TEST_CASE("speculative engine: abort in the middle of speculative steps frees ev
   EngineOptions options = lookup_engine("qwen2_bias", 4);
   options.model = engine_test::long_context_copy("qwen2_bias", 1024);
   engine_test::TestEngine engine(options);
-  caf::scoped_actor self{*engine.system};
   std::vector<int32_t> repeated = golden.prompt;
   repeated.insert(repeated.end(), golden.prompt.begin(), golden.prompt.end());
-  std::string id;
-  self->request(engine.engine, caf::infinite, generate_atom::value, engine_test::greedy_request(repeated, 900),
-                caf::actor_cast<generation_sink>(self))
-      .receive([&](std::string& rid) { id = rid; }, [&](caf::error&) { FAIL("generate failed"); });
-  int deltas = 0;
-  // Abort once a few tokens have come and a speculative step has been verified (how many steps pass
-  // before the abort lands depends on the machine's load).
-  const auto speculated = [&] { return engine.info().speculative_proposed > 0; };
-  self->receive_while([&] { return deltas < 3 || (deltas < 500 && !speculated()); })(
-      [&](TokenDelta&) { ++deltas; }, caf::after(std::chrono::seconds(30)) >> [&] { deltas = 9999; });
-  REQUIRE(deltas >= 3);
-  REQUIRE(deltas < 500);
-  self->send(engine.engine, abort_atom::value, id);
-  std::string reason;
-  self->receive_while([&] { return reason.empty(); })(
-      [&](TokenDelta&) {}, [&](GenerationFinished& done) { reason = finish_reason_name(done.finish_reason); },
-      caf::after(std::chrono::seconds(30)) >> [&] { reason = "timeout"; });
-  CHECK(reason == "abort");
-  bool drained = false;
-  for (int i = 0; i < 300 && !drained; ++i) {
-    const EngineInfo info = engine.info();
-    drained = info.kv_blocks_used == 0 && info.num_running == 0;
-    if (!drained) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  CHECK(drained);
+  CHECK(engine_test::abort_after_speculation(engine, engine_test::greedy_request(repeated, 900), 3) == "abort");
+  CHECK(engine_test::drains(engine));
   CHECK(engine.info().speculative_proposed > 0);
 }
 
