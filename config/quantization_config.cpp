@@ -18,6 +18,53 @@ constexpr std::array<std::string_view, 14> kKnownMethods = {
 
 bool is_power_of_two(int64_t n) { return n > 0 && (n & (n - 1)) == 0; }
 
+// The weights scheme of compressed-tensors' config_groups: {"group_0": {"weights": {"num_bits": 4,
+// "type": "int", "symmetric": true, "strategy": "group", "group_size": 128, ...}, "targets": [...]}}.
+void read_compressed_tensors(const JsonFields& q, QuantizationConfig& c) {
+  c.format = q.optional_string("format").value_or("");
+  c.sparse = q.has("sparsity_config");
+  const auto groups = q.optional_object("config_groups");
+  if (!groups) q.fail("config_groups", "is missing: compressed-tensors names its weight scheme there");
+  std::optional<std::string> first;
+  for (const auto [key, value] : groups->object()) {
+    simdjson::dom::object group;
+    if (value.get_object().get(group)) groups->fail(key, "is not an object");
+    const JsonFields scheme(group, groups->origin(), fmt::format("quantization_config.config_groups.{}", key));
+    const auto weights = scheme.optional_object("weights");
+    if (!weights) continue;  // activations only
+    QuantizationConfig w;
+    w.bits = weights->optional_int("num_bits").value_or(0);
+    w.weight_type = weights->optional_string("type").value_or("int");
+    w.sym = weights->optional_bool("symmetric");
+    w.strategy = weights->optional_string("strategy").value_or("");
+    w.group_size = weights->optional_int("group_size").value_or(0);
+    if (const auto blocks = weights->get("block_structure")) {
+      simdjson::dom::array list;
+      if (blocks->get_array().get(list)) weights->fail("block_structure", "is not a list of integers");
+      for (simdjson::dom::element e : list) {
+        int64_t n = 0;
+        if (e.get_int64().get(n) || n <= 0) weights->fail("block_structure", "is not a list of positive integers");
+        w.weight_block_size.push_back(n);
+      }
+    }
+    if (first) {
+      if (w.bits != c.bits || w.weight_type != c.weight_type || w.strategy != c.strategy ||
+          w.group_size != c.group_size || w.sym != c.sym || w.weight_block_size != c.weight_block_size) {
+        scheme.fail("weights", fmt::format("differs from {}'s weights scheme; Sabre reads checkpoints with one scheme", *first));
+      }
+      continue;
+    }
+    first = std::string(key);
+    c.bits = w.bits;
+    c.weight_type = w.weight_type;
+    c.sym = w.sym;
+    c.strategy = w.strategy;
+    c.group_size = w.group_size;
+    c.weight_block_size = w.weight_block_size;
+  }
+  if (!first) q.fail("config_groups", "has no group with a weights scheme");
+}
+
 QuantizationConfig read_fields(const JsonFields& q, std::optional<std::string> default_method) {
   QuantizationConfig c;
   const auto method = q.optional_string("quant_method");
@@ -43,6 +90,7 @@ QuantizationConfig read_fields(const JsonFields& q, std::optional<std::string> d
       c.weight_block_size.push_back(n);
     }
   }
+  if (c.method == "compressed-tensors") read_compressed_tensors(q, c);
   if (c.method == "gptq" && c.bits != 2 && c.bits != 3 && c.bits != 4 && c.bits != 8) {
     q.fail("bits", fmt::format("is {}; GPTQ checkpoints have 2, 3, 4 or 8 bits", c.bits));
   }
@@ -64,6 +112,10 @@ std::string QuantizationConfig::summary() const {
   if (sym) s += *sym ? ", symmetric" : ", with zero points";
   if (!weight_block_size.empty()) s += fmt::format(", {} weight blocks", fmt::join(weight_block_size, "x"));
   if (!checkpoint_format.empty()) s += fmt::format(", format {}", checkpoint_format);
+  if (!format.empty()) s += fmt::format(", {}", format);
+  if (!weight_type.empty()) s += fmt::format(", {} weights", weight_type);
+  if (!strategy.empty()) s += fmt::format(", {} scales", strategy);
+  if (sparse) s += ", sparse";
   return s;
 }
 
@@ -86,11 +138,46 @@ std::optional<QuantizationConfig> load_quantization_config(const std::filesystem
   return read_fields(JsonFields::parse_object(parser, *text, older.string()), std::string("gptq"));
 }
 
-void require_supported_quantization(const QuantizationConfig& config, std::string_view origin) {
-  throw ConfigError(fmt::format(
-      "{}: its weights are quantised (quantization_config: {}), which Sabre cannot load yet; it loads quantised "
-      "GGUF files (every llama.cpp block format: Q4_K_M, Q8_0, ...) and unquantised safetensors (BF16, F16, F32)",
-      origin, config.summary()));
+void check_supported_quantization(const QuantizationConfig& c, std::string_view origin) {
+  const auto refuse = [&](std::string_view why) {
+    throw ConfigError(fmt::format("{}: quantization_config ({}): {}", origin, c.summary(), why));
+  };
+  if (c.method == "gptq") {
+    if (c.bits == 3) refuse("3-bit GPTQ is not supported (2-, 4- and 8-bit are)");
+    if (!c.checkpoint_format.empty() && c.checkpoint_format != "gptq" && c.checkpoint_format != "gptq_v2") {
+      refuse(fmt::format("checkpoint_format \"{}\" is not one Sabre reads (gptq, gptq_v2)", c.checkpoint_format));
+    }
+  } else if (c.method == "awq") {
+    if (!c.checkpoint_format.empty() && c.checkpoint_format != "gemm") {
+      refuse(fmt::format("version \"{}\": Sabre reads AWQ's GEMM layout (version \"gemm\") only", c.checkpoint_format));
+    }
+  } else if (c.method == "fp8") {
+    if (!c.weight_block_size.empty() && c.weight_block_size.size() != 2) refuse("weight_block_size should have 2 entries");
+  } else if (c.method == "compressed-tensors") {
+    if (c.sparse) refuse("sparsity_config is set; Sabre reads dense compressed-tensors checkpoints only");
+    if (c.format != "pack-quantized" && c.format != "int-quantized" && c.format != "float-quantized" &&
+        c.format != "naive-quantized") {
+      refuse(fmt::format("format \"{}\" is not one Sabre reads (pack-quantized, int-quantized, float-quantized, "
+                         "naive-quantized)", c.format));
+    }
+    if (c.weight_type == "float" && c.bits != 8) refuse(fmt::format("{}-bit float weights: Sabre reads FP8 (8)", c.bits));
+    if (c.weight_type == "int" && (c.bits < 2 || c.bits > 8 || (c.bits > 4 && c.bits != 8))) {
+      refuse(fmt::format("num_bits {}: Sabre reads integer weights of 2, 3, 4 or 8 bits", c.bits));
+    }
+    if (c.weight_type == "int" && c.format != "pack-quantized" && c.bits != 8) {
+      refuse(fmt::format("{}-bit weights in format {}: only pack-quantized packs fewer than 8 bits", c.bits, c.format));
+    }
+    if (c.weight_type != "int" && c.weight_type != "float") refuse(fmt::format("weights type \"{}\"", c.weight_type));
+    if (c.strategy != "tensor" && c.strategy != "channel" && c.strategy != "group" && c.strategy != "block") {
+      refuse(fmt::format("strategy \"{}\" is not one Sabre reads (tensor, channel, group, block)", c.strategy));
+    }
+    if (c.strategy == "block" && c.weight_block_size.size() != 2) refuse("block strategy without a 2-entry block_structure");
+  } else {
+    refuse("Sabre reads gptq, awq, fp8 and compressed-tensors checkpoints, and quantised GGUF files");
+  }
+  if (c.group_size > 0 && c.group_size < 32) {
+    refuse(fmt::format("group_size {}: groups of fewer than 32 inputs are not supported", c.group_size));
+  }
 }
 
 }  // namespace sabre

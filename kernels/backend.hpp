@@ -50,6 +50,9 @@ struct LinearWeight {
   // Elements from one output row to the next (0: out_features): a part of a stacked matrix kept in its
   // own type writes its columns of the whole output (Backend::multiplies_split_matrices).
   int64_t y_stride = 0;
+  // The input each stored column multiplies (input_order[j] for column j), or null when in order: a
+  // repacked act-order GPTQ matrix keeps its groups contiguous this way (Backend::permutes_linear_inputs).
+  const int32_t* input_order = nullptr;
 
   int64_t output_stride() const { return y_stride > 0 ? y_stride : out_features; }
 };
@@ -85,6 +88,9 @@ class Backend {
   // Whether linear() honours LinearWeight::y_stride, so the parts of a stacked matrix (q, k and v rows;
   // gate and up) stored in different block formats can each stay in its own, written side by side.
   virtual bool multiplies_split_matrices() const { return false; }
+  // Whether linear() honours LinearWeight::input_order; a reordered matrix is otherwise widened at load
+  // with its columns put back in order.
+  virtual bool permutes_linear_inputs() const { return false; }
 
   // The collectives of a tensor-parallel group this backend is one rank of, on its memory (Gloo for the
   // CPU; NCCL on the backend's stream for CUDA). Blocks until every rank has joined.

@@ -28,6 +28,9 @@ std::string_view element_type_name(ElementType type) {
     case ElementType::q6_k: return "q6_k";
     case ElementType::iq4_nl: return "iq4_nl";
     case ElementType::iq4_xs: return "iq4_xs";
+    case ElementType::q4_z: return "q4_z";
+    case ElementType::q8_z: return "q8_z";
+    case ElementType::fp8_s: return "fp8_s";
   }
   return "unknown";
 }
@@ -39,7 +42,10 @@ int64_t element_block_size(ElementType type) {
     case ElementType::q4_0:
     case ElementType::q5_0:
     case ElementType::q5_1:
-    case ElementType::iq4_nl: return 32;
+    case ElementType::iq4_nl:
+    case ElementType::q4_z:
+    case ElementType::q8_z:
+    case ElementType::fp8_s: return 32;
     case ElementType::q2_k:
     case ElementType::q3_k:
     case ElementType::q4_k:
@@ -70,6 +76,9 @@ size_t element_block_bytes(ElementType type) {
     case ElementType::q6_k: return 128 + 64 + 16 + 2;
     case ElementType::iq4_nl: return 2 + 16;
     case ElementType::iq4_xs: return 2 + 2 + 4 + 128;
+    case ElementType::q4_z: return 4 + 1 + 16;
+    case ElementType::q8_z: return 4 + 1 + 32;
+    case ElementType::fp8_s: return 4 + 32;
   }
   throw std::invalid_argument("element_block_bytes: unknown element type");
 }

@@ -1,6 +1,6 @@
 #pragma once
 // The element types a backend buffer can hold. Plain types have one element per value; packed types
-// (GGUF's block formats) store blocks of 32 or 256 elements in a fixed number of bytes, so a buffer of
+// (GGUF's block formats and the repacked checkpoint formats) store blocks of 32 or 256 elements in a fixed number of bytes, so a buffer of
 // them is counted in elements but sized in blocks.
 
 #include <cstddef>
@@ -29,6 +29,12 @@ enum class ElementType : uint8_t {
   q6_k,      // per 256: 16 groups with int8 scales, 6-bit values (210 bytes)
   iq4_nl,    // per 32: fp16 scale, 32 nibbles indexing a fixed non-linear table (18 bytes)
   iq4_xs,    // per 256: fp16 scale, 8 groups with 6-bit scales, nibbles into the same table (136 bytes)
+  // The forms GPTQ, AWQ, FP8 and compressed-tensors safetensors are repacked into at load, one scale (and
+  // zero point) per 32 inputs so that every group size and act-order layout maps onto the same kernels
+  // (layouts in kernels/checkpoint_blocks.hpp):
+  q4_z,      // per 32: fp32 scale, uint8 zero point, 32 nibbles; value = scale * (q - zero) (21 bytes)
+  q8_z,      // per 32: fp32 scale, uint8 zero point, 32 uint8; value = scale * (q - zero) (37 bytes)
+  fp8_s,     // per 32: fp32 scale, 32 FP8 E4M3 values; value = scale * e4m3 (36 bytes)
 };
 
 std::string_view element_type_name(ElementType type);

@@ -1,5 +1,6 @@
 #include "kernels/quant_blocks.hpp"
 
+#include "kernels/checkpoint_blocks.hpp"
 #include "kernels/float16.hpp"
 
 #include <fmt/format.h>
@@ -421,7 +422,7 @@ BlockDecoder block_decoder(ElementType format) {
     case ElementType::q6_k: return decode_bytes<dequant_q6_k>;
     case ElementType::iq4_nl: return decode_bytes<dequant_iq4_nl>;
     case ElementType::iq4_xs: return decode_bytes<dequant_iq4_xs>;
-    default: return nullptr;
+    default: return checkpoint_block_decoder(format);
   }
 }
 

@@ -16,7 +16,8 @@ namespace sabre {
 // Writes element_block_size(format) floats for the block at `block`.
 using BlockDecoder = void (*)(const std::byte* block, float* out);
 
-// The decoder of a packed format, or nullptr for a plain type.
+// The decoder of a packed format (GGUF's, and the repacked checkpoint forms of checkpoint_blocks.hpp), or
+// nullptr for a plain type.
 BlockDecoder block_decoder(ElementType format);
 // The plain C++ decoder of a format; where block_decoder uses AVX2 (Q4_K, Q5_K, Q6_K, IQ4_XS) it must give the same
 // bits (the tests compare them).

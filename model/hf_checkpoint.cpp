@@ -11,6 +11,7 @@
 #include "config/quantization_config.hpp"
 #include "model/checkpoint.hpp"
 #include "model/dummy_weights.hpp"
+#include "model/weights/quantized_source.hpp"
 #include "model/weights/safetensors.hpp"
 #include "config/text/read_file.hpp"
 
@@ -30,11 +31,16 @@ Checkpoint open_hf_checkpoint(const std::filesystem::path& dir, LoadFormat forma
   Checkpoint checkpoint;
   checkpoint.path = dir;
   checkpoint.config = load_model_config(dir);  // already holds generation_config's eos ids too
-  // A quantised checkpoint is named for what it is before its packed tensors (I32, F8) are met.
-  if (const auto quantization = load_quantization_config(dir)) require_supported_quantization(*quantization, dir.string());
   checkpoint.generation = load_generation_defaults(dir);
-  checkpoint.weights =
-      format == LoadFormat::dummy ? make_dummy_weights(checkpoint.config) : SafetensorsSource::open_directory(dir);
+  if (format == LoadFormat::dummy) {
+    checkpoint.weights = make_dummy_weights(checkpoint.config);
+  } else if (auto quantization = load_quantization_config(dir)) {
+    // Checked before the files are opened, so that an unsupported quantisation is named for what it is.
+    check_supported_quantization(*quantization, dir.string());
+    checkpoint.weights = std::make_unique<QuantizedSource>(SafetensorsSource::open_directory(dir), std::move(*quantization));
+  } else {
+    checkpoint.weights = SafetensorsSource::open_directory(dir);
+  }
   checkpoint.tokenizer_json = read_optional_text(dir / "tokenizer.json");
   checkpoint.tokenizer_config_json = read_optional_text(dir / "tokenizer_config.json");
   checkpoint.chat_template_jinja = read_optional_text(dir / "chat_template.jinja");

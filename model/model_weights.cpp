@@ -47,8 +47,9 @@ std::optional<ElementType> element_type_of(const TensorView& view) {
     case DType::q8_0: return ElementType::q8_0;
     case DType::q4_1: return ElementType::q4_1;
     case DType::gguf: return ggml_element_type(view.ggml_type);
+    case DType::packed: return view.packed_type;
+    default: return std::nullopt;  // a quantised checkpoint's raw parts
   }
-  return std::nullopt;
 }
 
 // The type the matrices and the embedding are kept in (ModelDtype's rules).
@@ -110,16 +111,33 @@ PartBytes part_as(const WeightSource& source, const TensorPart& part, ElementTyp
 }
 
 // The quantised type every part is stored in with its expected shape, if they all are in the same one.
-std::optional<ElementType> common_packed_type(const WeightSource& source, const TensorParts& parts) {
+// Parts whose columns were reordered (act-order GPTQ) qualify only when they share one order, the backend
+// applies it, and the slice keeps whole rows.
+std::optional<ElementType> common_packed_type(const WeightSource& source, const TensorParts& parts,
+                                              const Backend& backend) {
   std::optional<ElementType> common;
+  const std::vector<int32_t>* order = nullptr;
   for (const TensorPart& part : parts) {
     const TensorView* view = source.find(part.name);
     if (view == nullptr || view->shape != part.shape) return std::nullopt;
     const auto type = element_type_of(*view);
     if (!type || !is_packed(*type) || (common && *common != *type)) return std::nullopt;
+    if (order != nullptr && *order != view->input_order) return std::nullopt;
+    if (!view->input_order.empty() &&
+        (!backend.permutes_linear_inputs() || part.slice.kind == TensorSlice::columns)) {
+      return std::nullopt;
+    }
     common = type;
+    order = &view->input_order;
   }
   return common;
+}
+
+// The column order the parts share (checked by common_packed_type), or null when they are in order.
+std::unique_ptr<DeviceBuffer> upload_input_order(const WeightSource& source, const TensorParts& parts, Backend& backend) {
+  const std::vector<int32_t>& order = source.find(parts.front().name)->input_order;
+  if (order.empty()) return nullptr;
+  return backend.upload(ElementType::i32, static_cast<int64_t>(order.size()), std::as_bytes(std::span(order)));
 }
 
 // One linear layer's matrix from one or more stacked tensors (rows of q, k, v). Kept in its quantised
@@ -133,7 +151,7 @@ std::optional<std::vector<ElementType>> split_packed_types(const WeightSource& s
   std::vector<ElementType> types;
   for (const TensorPart& part : parts) {
     const TensorView* view = source.find(part.name);
-    if (view == nullptr || view->shape != part.shape) return std::nullopt;
+    if (view == nullptr || view->shape != part.shape || !view->input_order.empty()) return std::nullopt;
     const auto type = element_type_of(*view);
     if (!type || !is_packed(*type) || !backend.multiplies_packed(*type)) return std::nullopt;
     types.push_back(*type);
@@ -143,10 +161,12 @@ std::optional<std::vector<ElementType>> split_packed_types(const WeightSource& s
 
 MatrixWeight load_matrix(const WeightSource& source, Backend& backend, const TensorParts& parts, ElementType type,
                          bool keep_quantized) {
+  std::unique_ptr<DeviceBuffer> input_order;
   if (keep_quantized) {
-    const auto packed = common_packed_type(source, parts);
+    const auto packed = common_packed_type(source, parts, backend);
     if (packed && backend.multiplies_packed(*packed)) {
       type = *packed;
+      input_order = upload_input_order(source, parts, backend);
     } else if (const auto types = split_packed_types(source, parts, backend)) {
       MatrixWeight m;
       for (size_t i = 0; i < parts.size(); ++i) {
@@ -172,6 +192,7 @@ MatrixWeight load_matrix(const WeightSource& source, Backend& backend, const Ten
     for (const PartBytes& part : bytes) stacked.insert(stacked.end(), part.bytes().begin(), part.bytes().end());
     m.buffer = backend.upload(type, elements, stacked);
   }
+  m.input_order = std::move(input_order);
   for (const TensorPart& part : parts) source.drop_pages(part.name);
   return m;
 }
@@ -180,7 +201,9 @@ MatrixWeight load_matrix(const WeightSource& source, Backend& backend, const Ten
 
 LinearWeight MatrixWeight::linear(const float* bias, int64_t out_features, int64_t in_features) const {
   if (split()) throw std::logic_error("MatrixWeight::linear: a split matrix has one LinearWeight per part (pieces)");
-  return LinearWeight{buffer->raw(), bias, out_features, in_features, buffer->type()};
+  LinearWeight w{buffer->raw(), bias, out_features, in_features, buffer->type()};
+  if (input_order) w.input_order = static_cast<const int32_t*>(input_order->raw());
+  return w;
 }
 
 std::vector<std::pair<int64_t, LinearWeight>> MatrixWeight::pieces(const float* bias, int64_t out_features,

@@ -31,6 +31,9 @@ struct MatrixWeight {
     int64_t rows = 0;  // output rows (columns of the output) this part computes
   };
   std::vector<Part> parts;  // split: the stacked parts in order
+  // i32 [in_features]: the input each stored column multiplies, for a repacked act-order GPTQ matrix on a
+  // backend that permutes_linear_inputs; null when the columns are in order.
+  std::unique_ptr<DeviceBuffer> input_order;
 
   bool split() const { return !parts.empty(); }
   // The whole matrix as one LinearWeight (not for a split one).

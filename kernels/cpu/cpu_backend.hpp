@@ -40,6 +40,7 @@ class CpuBackend final : public Backend {
   ElementType activation_type() const override { return ElementType::f32; }
   // Every GGUF block format: decoded block by block as the products need them (quantized_gemv.hpp).
   bool multiplies_packed(ElementType packed) const override { return is_packed(packed); }
+  bool permutes_linear_inputs() const override { return true; }
   bool multiplies_split_matrices() const override { return true; }
 
   using Backend::allocate;
@@ -114,6 +115,7 @@ class CpuBackend final : public Backend {
   StepLimits limits_{0, 0, 0, 0};
   StepBuffers step_;
   std::vector<float> converted_tile_;  // converted_gemm_linear's prefill scratch, kept between calls
+  std::vector<float> permuted_input_;  // linear()'s inputs in a reordered matrix's column order
   // attention()'s task list, reserved by prepare() so that steady decoding allocates nothing.
   struct AttentionTask {
     int64_t sequence;

@@ -34,6 +34,15 @@ constexpr int64_t kPrefillTileFloats = 384 * 1024;
 
 void CpuBackend::linear(const void* input, int64_t rows, const LinearWeight& w, void* output) {
   const auto* x = static_cast<const float*>(input);
+  if (w.input_order != nullptr) {
+    // Gathered once per call (a row of `in` floats per input row), then multiplied in stored order.
+    const int64_t in = w.in_features;
+    permuted_input_.resize(static_cast<size_t>(rows * in));
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t j = 0; j < in; ++j) permuted_input_[static_cast<size_t>(r * in + j)] = x[r * in + w.input_order[j]];
+    }
+    x = permuted_input_.data();
+  }
   auto* y = static_cast<float*>(output);
   if (rows <= kMaxGemvRows || options_.batch_invariant) {
     gemv_linear(x, rows, w, y);

@@ -14,11 +14,6 @@ namespace sabre::cpu {
 // the factor that turns the stored numbers back into values (0 for an all-zero row).
 void store_kv_row(ElementType type, const float* x, int64_t n, void* out, float* scale);
 
-// OCP FP8 E4M3: 1 sign bit, 4 exponent bits biased by 7, 3 mantissa bits, largest finite 448, no inf.
-// Nearest even, saturating at +-448; NaN becomes the NaN code 0x7F (never stored by store_kv_row).
-uint8_t float_to_e4m3(float value);
-float e4m3_to_float(uint8_t bits);
-
 // Whether a KV cache of `type` keeps a scale per slot and kv head.
 inline bool kv_type_is_scaled(ElementType type) { return type == ElementType::i8 || type == ElementType::fp8_e4m3; }
 

@@ -22,6 +22,12 @@ std::optional<DType> parse_dtype(std::string_view name) {
   if (name == "F32") return DType::f32;
   if (name == "F16") return DType::f16;
   if (name == "BF16") return DType::bf16;
+  // The integer and FP8 parts of quantised checkpoints (packed weights, zero points, g_idx, shapes).
+  if (name == "I8") return DType::i8;
+  if (name == "U8") return DType::u8;
+  if (name == "I32") return DType::i32;
+  if (name == "I64") return DType::i64;
+  if (name == "F8_E4M3") return DType::f8_e4m3;
   return std::nullopt;
 }
 
@@ -45,7 +51,8 @@ TensorView parse_entry(const std::filesystem::path& path, std::string_view name,
   if (object["dtype"].get_string().get(dtype_text)) header_error(path, where + ": 'dtype' missing or not a string");
   auto dtype = parse_dtype(dtype_text);
   if (!dtype) {
-    header_error(path, fmt::format("{}: dtype '{}' is not supported (expected F32, F16 or BF16)", where, dtype_text));
+    header_error(path, fmt::format("{}: dtype '{}' is not supported (expected F32, F16, BF16, or the I8, U8, I32, I64 "
+                                   "and F8_E4M3 of quantised checkpoints)", where, dtype_text));
   }
   view.dtype = *dtype;
 

@@ -11,16 +11,21 @@
 #include <string_view>
 #include <vector>
 
+#include "kernels/element_type.hpp"
+
 namespace sabre {
 
 // How a tensor is stored. f32 / f16 / bf16: plain floats (safetensors, GGUF); q8_0 / q4_1: GGUF's blocks
-// of 32, which the backends multiply with directly; gguf: any other GGUF type (TensorView::ggml_type
-// names it), which is only ever dequantised.
-enum class DType { f32, f16, bf16, q8_0, q4_1, gguf };
+// of 32; gguf: any other GGUF type (TensorView::ggml_type names it). i8, u8, i32, i64, f8_e4m3: the raw
+// parts of a quantised safetensors checkpoint (packed integers, zero points, FP8 codes), which only its
+// repacking reads (model/weights/quantized_source.hpp); packed: the blocks that repacking makes, of
+// TensorView::packed_type.
+enum class DType { f32, f16, bf16, q8_0, q4_1, gguf, i8, u8, i32, i64, f8_e4m3, packed };
 
-// "F32", "F16", "BF16" (safetensors' spellings), "Q8_0", "Q4_1", "GGUF".
+// "F32", "F16", "BF16", "I8", "U8", "I32", "I64", "F8_E4M3" (safetensors' spellings), "Q8_0", "Q4_1",
+// "GGUF", "PACKED".
 std::string_view dtype_name(DType dtype);
-// Bytes per element of a plain float type (0 for the block types).
+// Bytes per element of a plain type (0 for the block types).
 size_t dtype_size(DType dtype);
 
 struct TensorView {
@@ -31,6 +36,10 @@ struct TensorView {
   std::span<const std::byte> bytes;
   std::string origin;     // the file it came from, for error messages
   uint32_t ggml_type = 0;  // dtype gguf: the GGUF type number (a GgmlType value)
+  // dtype packed: the block type, and the input column each stored column holds when the repacking
+  // reordered them (GPTQ's act-order groups made contiguous); empty when they are in order.
+  ElementType packed_type = ElementType::f32;
+  std::vector<int32_t> input_order;
 };
 
 class WeightSource {

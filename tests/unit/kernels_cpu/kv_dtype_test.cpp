@@ -17,6 +17,7 @@
 #include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cpu/kv_store.hpp"
 #include "kernels/float16.hpp"
+#include "kernels/float8.hpp"
 #include "step_upload.hpp"
 
 using namespace sabre;
@@ -193,17 +194,17 @@ TEST_CASE("e4m3 encodes to nearest even, saturates at 448 and round-trips every 
     if ((b & 0x7F) == 0x7F) continue;  // NaN
     const auto code = static_cast<uint8_t>(b);
     INFO("code " << b);
-    const float value = cpu::e4m3_to_float(code);
-    const uint8_t back = cpu::float_to_e4m3(value);
+    const float value = e4m3_to_float(code);
+    const uint8_t back = float_to_e4m3(value);
     // +0 and -0 are distinct codes; everything else maps back to itself.
     CHECK((back == code || (value == 0.0f && (back & 0x7F) == 0)));
   }
-  CHECK(cpu::e4m3_to_float(0x7E) == 448.0f);
-  CHECK(cpu::float_to_e4m3(1e6f) == 0x7E);
-  CHECK(cpu::float_to_e4m3(-500.0f) == 0xFE);
-  CHECK(cpu::e4m3_to_float(0x01) == std::ldexp(1.0f, -9));          // smallest subnormal
-  CHECK(cpu::float_to_e4m3(std::ldexp(1.0f, -10)) == 0x00);          // a tie below it: to even (0)
-  CHECK(cpu::float_to_e4m3(std::ldexp(3.0f, -10)) == 0x02);          // 1.5 * 2^-9: to even (2)
-  CHECK(cpu::float_to_e4m3(1.0625f) == 0x38);                        // halfway 1 and 1.125: to even (1)
-  CHECK(cpu::float_to_e4m3(1.1875f) == 0x3A);                        // halfway 1.125 and 1.25: to even (1.25)
+  CHECK(e4m3_to_float(0x7E) == 448.0f);
+  CHECK(float_to_e4m3(1e6f) == 0x7E);
+  CHECK(float_to_e4m3(-500.0f) == 0xFE);
+  CHECK(e4m3_to_float(0x01) == std::ldexp(1.0f, -9));          // smallest subnormal
+  CHECK(float_to_e4m3(std::ldexp(1.0f, -10)) == 0x00);          // a tie below it: to even (0)
+  CHECK(float_to_e4m3(std::ldexp(3.0f, -10)) == 0x02);          // 1.5 * 2^-9: to even (2)
+  CHECK(float_to_e4m3(1.0625f) == 0x38);                        // halfway 1 and 1.125: to even (1)
+  CHECK(float_to_e4m3(1.1875f) == 0x3A);                        // halfway 1.125 and 1.25: to even (1.25)
 }

@@ -70,7 +70,7 @@ TEST_CASE("incomplete directories are refused with the missing part named", "[ch
                     Catch::Contains("generation_config.json") && Catch::Contains("'top_p'"));
 }
 
-TEST_CASE("a quantised HF checkpoint is refused at open with its method, before its tensors are read",
+TEST_CASE("a quantisation Sabre cannot read is refused at open with its method, before its tensors are read",
           "[checkpoint][quant]") {
   TempDir dir;
   for (const char* file : {"config.json", "model.safetensors"}) {
@@ -80,9 +80,9 @@ TEST_CASE("a quantised HF checkpoint is refused at open with its method, before 
   std::string config((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   in.close();
   config.insert(config.find('{') + 1,
-                R"("quantization_config": {"quant_method": "awq", "bits": 4, "group_size": 128, "zero_point": true},)");
+                R"("quantization_config": {"quant_method": "gptq", "bits": 3, "group_size": 128, "sym": true},)");
   std::ofstream(dir.path / "config.json") << config;
-  CHECK_THROWS_WITH(open_hf_checkpoint(dir.path),
-                    Catch::Contains("quantization_config: awq, 4-bit, group size 128") &&
-                        Catch::Contains("GGUF"));
+  CHECK_THROWS_WITH(open_hf_checkpoint(dir.path), Catch::Contains(dir.path.string()) &&
+                                                      Catch::Contains("quantization_config (gptq, 3-bit, group size 128") &&
+                                                      Catch::Contains("3-bit GPTQ is not supported"));
 }
