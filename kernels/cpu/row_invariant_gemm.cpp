@@ -234,6 +234,63 @@ struct SmallIntSource {
   size_t row_bytes() const { return static_cast<size_t>(in / kQuantBlock) * block_bytes(); }
 };
 
+// The blocks quantised safetensors checkpoints are repacked into (kernels/checkpoint_blocks.hpp): an fp32
+// scale, a zero point (not for fp8_s), then 32 elements. A group widens 8 of them to int32, subtracts the
+// zero point (exact) and multiplies by the scale: the decoder's one rounded product. FP8 codes shifted
+// into binary16's fields are their value times 2^-8 (subnormals included), so F16C and an exact * 256
+// widen them; the loader refuses FP8's NaN codes, the one place where this and the decoder would differ.
+template <ElementType kFormat>
+struct CheckpointBlockSource {
+  static constexpr int kGroups = 4;
+  static constexpr int64_t kStep = kQuantBlock;
+  static constexpr bool kHasZero = kFormat != ElementType::fp8_s;
+  const std::byte* blocks;
+  int64_t in;
+
+  using Row = const std::byte*;
+  struct Step {
+    __m256 d;
+    __m256i zero;
+    const std::byte* q;
+  };
+  static constexpr size_t block_bytes() {
+    return kFormat == ElementType::q4_z ? 4 + 1 + 16 : kFormat == ElementType::q8_z ? 4 + 1 + 32 : 4 + 32;
+  }
+  Row row(int64_t o) const { return blocks + static_cast<size_t>(o) * row_bytes(); }
+  static Step step(Row row, int64_t k) {
+    const std::byte* block = row + static_cast<size_t>(k) * block_bytes();
+    float d;
+    std::memcpy(&d, block, 4);
+    if constexpr (kHasZero) {
+      return {_mm256_set1_ps(d), _mm256_set1_epi32(static_cast<int>(block[4])), block + 5};
+    } else {
+      return {_mm256_set1_ps(d), _mm256_setzero_si256(), block + 4};
+    }
+  }
+  static __m256 group(const Step& s, int g) {
+    if constexpr (kFormat == ElementType::fp8_s) {
+      const __m128i b = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(s.q + 8 * g)));
+      const __m128i half = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(b, _mm_set1_epi16(0x80)), 8),
+                                        _mm_slli_epi16(_mm_and_si128(b, _mm_set1_epi16(0x7F)), 7));
+      return _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtph_ps(half), _mm256_set1_ps(256.0f)), s.d);
+    } else {
+      __m128i bytes;
+      if constexpr (kFormat == ElementType::q4_z) {
+        // Elements 0..15 are the low nibbles of bytes 0..15, elements 16..31 their high nibbles.
+        bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s.q + 8 * (g & 1)));
+        if (g >= 2) bytes = _mm_srli_epi16(bytes, 4);
+        bytes = _mm_and_si128(bytes, _mm_set1_epi8(0x0F));
+      } else {
+        bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s.q + 8 * g));
+      }
+      const __m256i q = _mm256_sub_epi32(_mm256_cvtepu8_epi32(bytes), s.zero);
+      return _mm256_mul_ps(_mm256_cvtepi32_ps(q), s.d);
+    }
+  }
+  float tail(Row, const float*, float sum) const { return sum; }
+  size_t row_bytes() const { return static_cast<size_t>(in / kQuantBlock) * block_bytes(); }
+};
+
 // Any other block format (the K-quants, IQ4_XS): each step decodes one block of the row with
 // its kernels/quant_blocks.hpp decoder, so the values are the loader's fp32 ones exactly, then feeds them
 // 8 at a time. Reads the stored bits once per row tile, as the in-register formats do; the decoding is
@@ -433,6 +490,9 @@ void row_invariant_gemm(ElementType format, const void* weight, int64_t in, cons
     case ElementType::q5_0: converted(SmallIntSource<SmallIntFormat::q5_0>{stored, in}); break;
     case ElementType::q5_1: converted(SmallIntSource<SmallIntFormat::q5_1>{stored, in}); break;
     case ElementType::iq4_nl: converted(SmallIntSource<SmallIntFormat::iq4_nl>{stored, in}); break;
+    case ElementType::q4_z: converted(CheckpointBlockSource<ElementType::q4_z>{stored, in}); break;
+    case ElementType::q8_z: converted(CheckpointBlockSource<ElementType::q8_z>{stored, in}); break;
+    case ElementType::fp8_s: converted(CheckpointBlockSource<ElementType::fp8_s>{stored, in}); break;
     default:  // the other block formats (check_arguments refused the rest)
       if (element_block_size(format) == 32) {
         converted(decoded_source<32>(format, stored, in));

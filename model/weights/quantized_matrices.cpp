@@ -328,6 +328,11 @@ RepackedMatrix read_fp8(const WeightSource& source, const std::string& base, con
   const size_t block_bytes = element_block_bytes(ElementType::fp8_s);
   r.packed.bytes.resize(static_cast<size_t>(out * blocks) * block_bytes);
   const auto* codes = reinterpret_cast<const uint8_t*>(weight.bytes.data());
+  for (int64_t k = 0; k < out * in; ++k) {
+    if ((codes[k] & 0x7F) == 0x7F) {
+      part_error(weight, fmt::format("holds FP8's NaN code at element {} (row {}, input {})", k, k / in, k % in));
+    }
+  }
   for (int64_t o = 0; o < out; ++o) {
     for (int64_t b = 0; b < blocks; ++b) {
       const float block_scale = s[static_cast<size_t>((o / row_block) * scale_columns + (b * kBlock) / column_block)];

@@ -12,6 +12,7 @@
 
 #include "kernels/cpu/quantized_gemv.hpp"
 #include "kernels/cpu/row_invariant_gemm.hpp"
+#include "kernels/checkpoint_blocks.hpp"
 #include "kernels/quant_blocks.hpp"
 #include "model/weights/gguf_dequant.hpp"
 #include "model/weights/gguf_file.hpp"
@@ -93,5 +94,41 @@ TEST_CASE("quant blocks: the AVX2 decoders give the portable decoders' bits", "[
       differing += std::memcmp(fast.data(), portable.data(), fast.size() * sizeof(float)) != 0;
     }
     CHECK(differing == 0);
+  }
+}
+
+TEST_CASE("quant blocks: the repacked checkpoint blocks multiply as their decoded values do, bit for bit",
+          "[kernels][quant]") {
+  const int64_t out = 29, in = 512;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> scale(1e-4f, 0.05f);
+  for (const ElementType type : {ElementType::q4_z, ElementType::q8_z, ElementType::fp8_s}) {
+    INFO(element_type_name(type));
+    const size_t block_bytes = element_block_bytes(type);
+    std::vector<std::byte> matrix(element_bytes(type, out * in));
+    uint8_t q[32];
+    for (size_t b = 0; b < matrix.size() / block_bytes; ++b) {
+      for (uint8_t& v : q) {
+        v = static_cast<uint8_t>(rng() % (type == ElementType::q4_z ? 16 : 256));
+        if (type == ElementType::fp8_s && (v & 0x7F) == 0x7F) v = 0x7E;  // the loader refuses NaN codes
+      }
+      const auto zero = static_cast<uint8_t>(rng() % (type == ElementType::q4_z ? 17 : 256));
+      std::byte* block = matrix.data() + b * block_bytes;
+      if (type == ElementType::q4_z) encode_q4_z_block(scale(rng), zero, q, block);
+      if (type == ElementType::q8_z) encode_q8_z_block(scale(rng), zero, q, block);
+      if (type == ElementType::fp8_s) encode_fp8_s_block(scale(rng), q, block);
+    }
+    std::vector<float> values(static_cast<size_t>(out * in));
+    cpu::dequantize_rows(type, matrix.data(), in, 0, out, values.data());
+    std::vector<float> x(static_cast<size_t>(20 * in));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7919) % 101) / 50.0f - 1.0f;
+    for (const int64_t rows : {1, 3, 6, 13, 20}) {
+      INFO(rows << " rows");
+      std::vector<float> packed(static_cast<size_t>(rows * out)), widened(packed.size());
+      cpu::row_invariant_gemm(type, matrix.data(), in, x.data(), rows, 0, out, nullptr, packed.data(), out);
+      cpu::row_invariant_gemm(ElementType::f32, values.data(), in, x.data(), rows, 0, out, nullptr, widened.data(),
+                              out);
+      CHECK(std::memcmp(packed.data(), widened.data(), packed.size() * sizeof(float)) == 0);
+    }
   }
 }
