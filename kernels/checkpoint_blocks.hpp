@@ -7,7 +7,7 @@
 // scales are all held exactly, and value = scale * (q - zero) is one rounding of an exact product.
 //
 // Layouts (little-endian, no padding):
-//   q4_z  (21 bytes): fp32 scale, uint8 zero, 16 bytes whose byte j holds element j in its low nibble and
+//   q4_z  (21 bytes): fp32 scale, uint8 zero (at most 16: GPTQ's v1 format stores 15 for 16), 16 bytes whose byte j holds element j in its low nibble and
 //                     element j + 16 in its high nibble (GGUF Q4_1's order, so its unpacking is shared)
 //   q8_z  (37 bytes): fp32 scale, uint8 zero, 32 uint8 elements
 //   fp8_s (36 bytes): fp32 scale, 32 FP8 E4M3 elements
@@ -20,7 +20,8 @@
 
 namespace sabre {
 
-// One block from 32 unsigned integers (each < 16 for q4_z) with their scale and zero point.
+// One block from 32 unsigned integers (each < 16, and the zero point <= 16, for q4_z) with their scale and
+// zero point.
 void encode_q4_z_block(float scale, uint8_t zero, const uint8_t* q, std::byte* block);
 void encode_q8_z_block(float scale, uint8_t zero, const uint8_t* q, std::byte* block);
 // One block from 32 E4M3 codes and their scale.

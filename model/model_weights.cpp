@@ -124,7 +124,7 @@ std::optional<ElementType> common_packed_type(const WeightSource& source, const 
     if (!type || !is_packed(*type) || (common && *common != *type)) return std::nullopt;
     if (order != nullptr && *order != view->input_order) return std::nullopt;
     if (!view->input_order.empty() &&
-        (!backend.permutes_linear_inputs() || part.slice.kind == TensorSlice::columns)) {
+        (!backend.permutes_linear_inputs() || part.splits_columns())) {
       return std::nullopt;
     }
     common = type;

@@ -30,6 +30,10 @@ struct TensorPart {
     if (slice.kind == TensorSlice::columns) out[1] = slice.count;
     return out;
   }
+  // Whether only some of the columns are loaded (an unsharded rank's column slice keeps them all).
+  bool splits_columns() const {
+    return slice.kind == TensorSlice::columns && (slice.begin != 0 || slice.count != shape[1]);
+  }
 };
 using TensorParts = std::vector<TensorPart>;
 

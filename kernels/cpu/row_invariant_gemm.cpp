@@ -250,7 +250,8 @@ struct CheckpointBlockSource {
   using Row = const std::byte*;
   struct Step {
     __m256 d;
-    __m256i zero;
+    __m256i zero;     // q8_z: the zero point in each int32 lane
+    __m256i centred;  // q4_z: the block's 32 nibbles minus the zero point, as int8 in element order
     const std::byte* q;
   };
   static constexpr size_t block_bytes() {
@@ -259,30 +260,31 @@ struct CheckpointBlockSource {
   Row row(int64_t o) const { return blocks + static_cast<size_t>(o) * row_bytes(); }
   static Step step(Row row, int64_t k) {
     const std::byte* block = row + static_cast<size_t>(k) * block_bytes();
+    Step s;
     float d;
     std::memcpy(&d, block, 4);
-    if constexpr (kHasZero) {
-      return {_mm256_set1_ps(d), _mm256_set1_epi32(static_cast<int>(block[4])), block + 5};
-    } else {
-      return {_mm256_set1_ps(d), _mm256_setzero_si256(), block + 4};
+    s.d = _mm256_set1_ps(d);
+    s.q = block + (kHasZero ? 5 : 4);
+    if constexpr (kFormat == ElementType::q4_z) {
+      // Nibble minus a zero point of at most 16 stays within int8.
+      s.centred = _mm256_sub_epi8(unpack_nibbles(s.q), _mm256_set1_epi8(static_cast<char>(block[4])));
+    } else if constexpr (kFormat == ElementType::q8_z) {
+      s.zero = _mm256_set1_epi32(static_cast<int>(block[4]));
     }
+    return s;
   }
   static __m256 group(const Step& s, int g) {
-    if constexpr (kFormat == ElementType::fp8_s) {
+    if constexpr (kFormat == ElementType::q4_z) {
+      const __m128i half = g < 2 ? _mm256_castsi256_si128(s.centred) : _mm256_extracti128_si256(s.centred, 1);
+      const __m128i eight = (g & 1) ? _mm_srli_si128(half, 8) : half;
+      return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(eight)), s.d);
+    } else if constexpr (kFormat == ElementType::fp8_s) {
       const __m128i b = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(s.q + 8 * g)));
       const __m128i half = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(b, _mm_set1_epi16(0x80)), 8),
                                         _mm_slli_epi16(_mm_and_si128(b, _mm_set1_epi16(0x7F)), 7));
       return _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtph_ps(half), _mm256_set1_ps(256.0f)), s.d);
     } else {
-      __m128i bytes;
-      if constexpr (kFormat == ElementType::q4_z) {
-        // Elements 0..15 are the low nibbles of bytes 0..15, elements 16..31 their high nibbles.
-        bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s.q + 8 * (g & 1)));
-        if (g >= 2) bytes = _mm_srli_epi16(bytes, 4);
-        bytes = _mm_and_si128(bytes, _mm_set1_epi8(0x0F));
-      } else {
-        bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s.q + 8 * g));
-      }
+      const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s.q + 8 * g));
       const __m256i q = _mm256_sub_epi32(_mm256_cvtepu8_epi32(bytes), s.zero);
       return _mm256_mul_ps(_mm256_cvtepi32_ps(q), s.d);
     }

@@ -61,6 +61,12 @@ PackedMatrix pack_grouped_ints(const GroupedInts& m, const std::string& tensor) 
 
   PackedMatrix out;
   out.type = m.bits <= 4 ? ElementType::q4_z : ElementType::q8_z;
+  if (out.type == ElementType::q4_z) {
+    const auto top = std::max_element(m.zeros.begin(), m.zeros.end());
+    if (top != m.zeros.end() && *top > 16) {
+      throw std::runtime_error(fmt::format("{}: zero point {} is outside the {}-bit range", tensor, *top, m.bits));
+    }
+  }
   const size_t block_bytes = element_block_bytes(out.type);
   out.bytes.resize(static_cast<size_t>(m.rows * blocks) * block_bytes);
   uint8_t q[kBlock];
