@@ -37,17 +37,20 @@ ModelConfig config_of(int64_t heads, int64_t kv_heads, int64_t inter, int64_t vo
 }
 
 // The logits of a prompt and then of `steps` greedy decodes (each step's argmax fed back), on `ranks`
-// ranks of a model: every rank's logits, which must agree with each other exactly.
+// ranks of a model: every rank's logits, which must agree with each other exactly. With `shared_source`
+// the ranks load from one opened checkpoint at once, as the server's do.
 std::vector<std::vector<float>> run(const fs::path& model, LoadFormat format, int ranks,
-                                    const std::vector<int32_t>& prompt, int steps) {
+                                    const std::vector<int32_t>& prompt, int steps, bool shared_source = false) {
   auto store = make_local_store();
+  const Checkpoint shared = shared_source ? open_checkpoint(model, format) : Checkpoint{};
   std::vector<std::vector<std::vector<float>>> per_rank(static_cast<size_t>(ranks));
   std::vector<std::exception_ptr> errors(static_cast<size_t>(ranks));
   std::vector<std::thread> threads;
   for (int rank = 0; rank < ranks; ++rank) {
     threads.emplace_back([&, rank] {
       try {
-        Checkpoint checkpoint = open_checkpoint(model, format);
+        const Checkpoint own = shared_source ? Checkpoint{} : open_checkpoint(model, format);
+        const Checkpoint& checkpoint = shared_source ? shared : own;
         CpuBackend backend{CpuBackendOptions{1}};
         std::unique_ptr<Communicator> communicator;
         if (ranks > 1) communicator = backend.create_communicator({rank, ranks, store, "tp", "127.0.0.1", std::chrono::seconds(60)});
@@ -131,6 +134,16 @@ TEST_CASE("tensor parallel: 2 and 4 CPU ranks give one rank's logits for every t
       INFO(name << " on " << ranks << " ranks");
       check_same(run(dir, LoadFormat::automatic, ranks, prompt, 6), one);
     }
+  }
+}
+
+TEST_CASE("tensor parallel: quantised safetensors checkpoints on 2 ranks, loaded from one source at once", "[tp][quant]") {
+  const std::vector<int32_t> prompt = {3, 14, 15, 92, 65, 35, 89, 79};
+  for (const char* name : {"gptq_4bit_g32_act_order", "awq_4bit_g64", "fp8_block_32", "ct_w8a8_channel"}) {
+    INFO(name);
+    const fs::path dir = fs::path(SABRE_TEST_FIXTURES) / "models" / "quantized" / name;
+    check_same(run(dir, LoadFormat::automatic, 2, prompt, 6, /*shared_source=*/true),
+               run(dir, LoadFormat::automatic, 1, prompt, 6));
   }
 }
 
