@@ -57,6 +57,20 @@ endforeach()
 sabre_generate_test(bad_dtype ARGS --model ${_gen_models}/bf16/llama_gqa_untied --prompt-ids 1 --dtype int3
   EXIT 2 STDERR "--dtype must be auto, bfloat16, float16 or float32")
 
+# Quantised safetensors checkpoints (tests/fixtures/models/quantized, make_quantized_models.py): the float64
+# reference's greedy ids on their dequantised weights (fixtures whose every step's top-2 margin is over
+# 0.005), on one rank and on two (where act-order's row-parallel matrices are widened at load).
+foreach(_gen_quant gptq_4bit_g32_act_order fp8_block_32 ct_w4a16_g32_asym)
+  file(READ ${_gen_models}/quantized/${_gen_quant}/golden.json _gen_quant_golden)
+  string(JSON _gen_quant_greedy GET "${_gen_quant_golden}" greedy_ids)
+  foreach(_gen_tp 1 2)
+    sabre_generate_test(quantized_${_gen_quant}_tp${_gen_tp}
+      ARGS --model ${_gen_models}/quantized/${_gen_quant} --prompt-ids ${_gen_prompt_csv} --max-tokens 32
+           --temperature 0 --ignore-eos --json --tp ${_gen_tp} --threads ${_gen_tp}
+      GOLDEN_IDS "${_gen_quant_greedy}")
+  endforeach()
+endforeach()
+
 # Text prompts through the tiny byte-level tokenizer, plain and through the chat template.
 sabre_generate_test(prompt_text
   ARGS --model ${_gen_models}/qwen3_qknorm --tokenizer ${_gen_models}/byte_tokenizer "--prompt" "Hello, tiny model!"

@@ -1,5 +1,5 @@
 // Quantised safetensors checkpoints as they are downloaded (GPTQ 2/4/8-bit with and without act-order,
-// v1 and v2; AWQ; FP8 block-wise; compressed-tensors int4, int8 and FP8), made by
+// v1 and v2; AWQ; FP8 block-wise; compressed-tensors int4 with and without act-order, int8 and FP8), made by
 // tests/fixtures/models/quantized/make_quantized_models.py from the tiny random models, against
 // transformers run in float64 on the dequantised weights. Each must load with its matrices kept in a
 // block type (not widened), give the reference's greedy token wherever the reference's top-2 margin is
@@ -45,6 +45,7 @@ const Fixture kFixtures[] = {
     {"awq_4bit_g64", ElementType::q4_z, "f32 x1, q4_z x8"},
     {"fp8_block_32", ElementType::fp8_s, "f32 x2, fp8_s x8"},
     {"ct_w4a16_g32_asym", ElementType::q4_z, "f32 x1, q4_z x8"},
+    {"ct_w4a16_g32_actorder", ElementType::q4_z, "f32 x2, q4_z x8"},
     {"ct_w8a8_channel", ElementType::q8_z, "f32 x2, q8_z x8"},
     {"ct_fp8_channel", ElementType::fp8_s, "f32 x1, fp8_s x8"},
 };
