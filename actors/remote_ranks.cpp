@@ -25,6 +25,7 @@ WorkerPlan make_worker_plan(const EngineOptions& options, int32_t node, int32_t 
   plan.kv_cache_bytes = options.cache.kv_cache_bytes;
   plan.device = options.device.device;
   plan.batch_invariant = options.device.batch_invariant;
+  plan.exact_kernels = options.device.exact_kernels;
   plan.enable_cuda_graph = options.device.enable_cuda_graph;
   plan.cuda_graph_max_batch_size = options.device.cuda_graph_max_batch_size;
   plan.max_tokens = limits.max_tokens;
@@ -49,6 +50,7 @@ EngineOptions options_from_plan(const WorkerPlan& plan, const EngineOptions& loc
   options.cache.kv_cache_bytes = plan.kv_cache_bytes;
   options.device.device = plan.device;
   options.device.batch_invariant = plan.batch_invariant;
+  options.device.exact_kernels = plan.exact_kernels;
   options.device.enable_cuda_graph = plan.enable_cuda_graph;
   options.device.cuda_graph_max_batch_size = plan.cuda_graph_max_batch_size;
   options.scheduler.step_timeout_seconds = plan.step_timeout_seconds;

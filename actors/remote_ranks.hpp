@@ -53,6 +53,7 @@ struct WorkerPlan {
   // DeviceOptions the engine fixes for every rank
   std::string device;
   bool batch_invariant = false;
+  bool exact_kernels = false;
   bool enable_cuda_graph = true;
   int64_t cuda_graph_max_batch_size = 0;
   // Step limits and the collectives' timeout
@@ -65,7 +66,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, WorkerPlan& x) {
   return f(caf::meta::type_name("WorkerPlan"), x.world_size, x.first_rank, x.local_ranks, x.group, x.launch, x.dtype,
            x.gguf, x.load_format, x.block_size, x.kv_cache_dtype, x.num_kv_blocks, x.gpu_memory_utilization,
-           x.kv_cache_bytes, x.device, x.batch_invariant, x.enable_cuda_graph, x.cuda_graph_max_batch_size,
+           x.kv_cache_bytes, x.device, x.batch_invariant, x.exact_kernels, x.enable_cuda_graph, x.cuda_graph_max_batch_size,
            x.max_tokens, x.max_sequences, x.max_logit_rows, x.max_blocks_per_sequence, x.blocks_per_sequence,
            x.step_timeout_seconds);
 }

@@ -49,6 +49,9 @@ struct DeviceOptions {
   unsigned threads = 0;          // CPU threads; 0: every hardware thread
   // CPU: every row's result independent of what else shares the step (see CpuBackendOptions).
   bool batch_invariant = false;
+  // CPU: decode quantised matrices with the exact fp32 kernels instead of int8 activations and integer
+  // dot products (see CpuBackendOptions).
+  bool exact_kernels = false;
   bool enable_cuda_graph = true;           // --disable-cuda-graph turns it off (CUDA only)
   int64_t cuda_graph_max_batch_size = 0;   // 0: max_num_seqs (CUDA only)
 };

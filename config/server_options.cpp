@@ -200,6 +200,9 @@ const std::vector<FlagSpec>& flag_specs() {
     flag("no-async-scheduling", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
       o.engine.scheduler.max_steps_in_flight = parse_switch(v, f) ? 1 : 2;
     });
+    flag("exact-kernels", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
+      o.engine.device.exact_kernels = parse_switch(v, f);
+    });
     flag("disable-cuda-graph", {"enforce-eager"}, [](ServerOptions& o, const std::string& v, const std::string& f) {
       o.engine.device.enable_cuda_graph = !parse_switch(v, f);
     });
@@ -443,6 +446,9 @@ HTTP:
 Engine:
   --device cpu|cuda               compute device (default cpu; cuda: GPU 0 of CUDA_VISIBLE_DEVICES)
   --threads N                     CPU threads for the forward pass (default 0: all)
+  --exact-kernels                 CPU: decode quantised matrices with the exact fp32 kernels instead of
+                                  8-bit activations and integer dot products (faster; logits off by a
+                                  bounded amount)
   --kv-cache-memory SIZE          KV cache budget on the CPU, e.g. 2GiB, 512MiB (default 1GiB)
   --kv-cache-dtype TYPE           auto (default: fp32 on the CPU), bfloat16, float16, fp8_e4m3 or int8 (the
                                   8-bit types keep a scale per token and kv head: ~3.6x the tokens of fp32)

@@ -38,7 +38,7 @@ std::unique_ptr<Backend> make_backend(const DeviceOptions& options, ModelDtype r
   const std::string_view device = options.device;
   if (device == "cpu") {
     return std::make_unique<CpuBackend>(
-        CpuBackendOptions{rank_threads(options.threads, placement), options.batch_invariant});
+        CpuBackendOptions{rank_threads(options.threads, placement), options.batch_invariant, options.exact_kernels});
   }
   if (device == "cuda") {
 #ifdef SABRE_HAVE_CUDA

@@ -80,6 +80,9 @@ GGUF file.
   --batch-invariant    CPU: compute every linear layer with the row-invariant kernels, so each token's
                        result is bit-identical whatever else shares its step (what the serving engine
                        uses); slower prefill than the default OpenBLAS path
+  --exact-kernels      CPU: decode quantised matrices with the exact fp32 kernels rather than 8-bit
+                       activations and integer dot products (the default: faster, logits off by a
+                       bounded amount)
   --gguf-weights MODE  quantized (default): a GGUF file's Q8_0/Q4_1 matrices are multiplied with as
                        stored; f32: every weight is dequantised to fp32 at load
   --dtype TYPE         auto (default: the checkpoint's own, so a bf16 model stays bf16 in memory),
@@ -107,7 +110,7 @@ Options parse_options(int argc, char** argv) {
       {"--tokenizer", Kind::value},  {"--max-tokens", Kind::value}, {"--temperature", Kind::value},
       {"--top-p", Kind::value},      {"--top-k", Kind::value},      {"--seed", Kind::value},
       {"--device", Kind::value},     {"--threads", Kind::value},    {"--ignore-eos", Kind::flag},
-      {"--gguf-weights", Kind::value}, {"--batch-invariant", Kind::flag}, {"--dtype", Kind::value},
+      {"--gguf-weights", Kind::value}, {"--batch-invariant", Kind::flag}, {"--exact-kernels", Kind::flag}, {"--dtype", Kind::value},
       {"--kv-cache-dtype", Kind::value}, {"--load-format", Kind::value},
       {"--tensor-parallel-size", Kind::value}, {"--tp", Kind::value},
       {"--draft-model", Kind::value}, {"--draft.model", Kind::value}, {"--speculative-method", Kind::value},
@@ -150,6 +153,7 @@ Options parse_options(int argc, char** argv) {
       else throw UsageError(fmt::format("--gguf-weights must be quantized or f32, got '{}'", value));
     }
     else if (arg == "--batch-invariant") o.device.batch_invariant = true;
+    else if (arg == "--exact-kernels") o.device.exact_kernels = true;
     else if (arg == "--draft-model" || arg == "--draft.model") o.draft_model = std::string(value);
     else if (arg == "--decode-algo" || arg == "--decode_algo") {
       // BladeLLM's switch: sps is speculative decoding with a draft model.

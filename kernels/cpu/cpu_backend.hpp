@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "kernels/backend.hpp"
+#include "kernels/cpu/int8_dot_gemm.hpp"
 #include "kernels/cpu/sampler.hpp"
 #include "kernels/cpu/thread_pool.hpp"
 
@@ -25,6 +26,11 @@ struct CpuBackendOptions {
   // OpenBLAS products for long runs of rows. Costs prefill speed; makes continuous batching
   // reproduce single-request outputs bit for bit.
   bool batch_invariant = false;
+  // Decode steps (up to 16 rows) multiply the quantised formats cpu::int8_dot_supports through int8
+  // activations and integer dot products (kernels/cpu/int8_dot_gemm.hpp: faster, each dot product off the
+  // exact one by a bounded amount) unless this is set or batch_invariant is; the exact fp32 kernels are
+  // what the parity tests use.
+  bool exact_kernels = false;
   // Round every step's rows up to a multiple of this, as a backend replaying captured graphs does
   // (padded_rows). 1: no padding. It exists to exercise the padding rules of the step contract on a
   // machine without a GPU; padding rows are computed and thrown away.
@@ -109,12 +115,14 @@ class CpuBackend final : public Backend {
   void gemv_linear(const float* x, int64_t rows, const LinearWeight& w, float* y);
   // linear() for many rows (prefill) of a W that is not f32: converted tiles of W through sgemm.
   void converted_gemm_linear(const float* x, int64_t rows, const LinearWeight& w, float* y);
+  void int8_dot_linear(const float* x, int64_t rows, const LinearWeight& w, float* y);
 
   CpuBackendOptions options_;
   ThreadPool pool_;
   StepLimits limits_{0, 0, 0, 0};
   StepBuffers step_;
   std::vector<float> converted_tile_;  // converted_gemm_linear's prefill scratch, kept between calls
+  cpu::QuantizedActivations quantized_input_;  // int8_dot_linear's activations, kept between calls
   std::vector<float> permuted_input_;  // linear()'s inputs in a reordered matrix's column order
   // attention()'s task list, reserved by prepare() so that steady decoding allocates nothing.
   struct AttentionTask {

@@ -10,6 +10,7 @@
 #include <cblas.h>
 
 #include "kernels/cpu/cpu_kernels.hpp"
+#include "kernels/cpu/int8_dot_gemm.hpp"
 #include "kernels/cpu/quantized_gemv.hpp"
 #include "kernels/cpu/row_invariant_gemm.hpp"
 
@@ -30,6 +31,19 @@ constexpr int64_t kMaxGemvRows = 16;
 constexpr int64_t kGemvTasksPerThread = 4;   // some slack when a thread is descheduled
 constexpr int64_t kMinGemvRowsPerTask = 32;
 constexpr int64_t kPrefillTileFloats = 384 * 1024;
+
+// Runs run(begin, end) over [0, out) in runs of outputs spread over the pool (a few per thread, none
+// under kMinGemvRowsPerTask outputs): W is read once per step whatever the rows.
+template <class Run>
+void over_output_runs(ThreadPool& pool, int64_t out, const Run& run) {
+  const int64_t tasks = std::min<int64_t>(pool.concurrency() * kGemvTasksPerThread, out / kMinGemvRowsPerTask);
+  if (tasks <= 1) {
+    run(0, out);
+  } else {
+    pool.parallel_for(tasks, [&](int64_t task) { run(out * task / tasks, out * (task + 1) / tasks); });
+  }
+}
+
 }  // namespace
 
 void CpuBackend::linear(const void* input, int64_t rows, const LinearWeight& w, void* output) {
@@ -44,7 +58,9 @@ void CpuBackend::linear(const void* input, int64_t rows, const LinearWeight& w, 
     x = permuted_input_.data();
   }
   auto* y = static_cast<float*>(output);
-  if (rows <= kMaxGemvRows || options_.batch_invariant) {
+  if (rows <= kMaxGemvRows && !options_.batch_invariant && !options_.exact_kernels && cpu::int8_dot_supports(w.type)) {
+    int8_dot_linear(x, rows, w, y);
+  } else if (rows <= kMaxGemvRows || options_.batch_invariant) {
     gemv_linear(x, rows, w, y);
   } else if (w.type == ElementType::f32) {
     cpu::linear(x, rows, w.in_features, static_cast<const float*>(w.weight), w.bias, w.out_features, y,
@@ -65,13 +81,20 @@ void CpuBackend::logits(const void* x, int64_t rows, const LinearWeight& w, floa
 void CpuBackend::gemv_linear(const float* x, int64_t rows, const LinearWeight& w, float* y) {
   const int64_t out = w.out_features;
   const int64_t stride = w.output_stride();
-  const auto run = [&](int64_t begin, int64_t end) { cpu::row_invariant_gemm(w, x, rows, begin, end, y + begin, stride); };
-  const int64_t tasks = std::min<int64_t>(pool_.concurrency() * kGemvTasksPerThread, out / kMinGemvRowsPerTask);
-  if (tasks <= 1) {
-    run(0, out);
-  } else {
-    pool_.parallel_for(tasks, [&](int64_t task) { run(out * task / tasks, out * (task + 1) / tasks); });
-  }
+  over_output_runs(pool_, out, [&](int64_t begin, int64_t end) {
+    cpu::row_invariant_gemm(w, x, rows, begin, end, y + begin, stride);
+  });
+}
+
+// Decode rows of a quantised matrix through int8 activations (quantised once per call, shared by every
+// task) and integer dot products, split over the pool as gemv_linear splits its outputs.
+void CpuBackend::int8_dot_linear(const float* x, int64_t rows, const LinearWeight& w, float* y) {
+  cpu::quantize_activations(x, rows, w.in_features, quantized_input_);
+  const auto* weight = static_cast<const std::byte*>(w.weight);
+  const int64_t stride = w.output_stride();
+  over_output_runs(pool_, w.out_features, [&](int64_t begin, int64_t end) {
+    cpu::int8_dot_gemm(w.type, weight, quantized_input_, begin, end, w.bias, y + begin, stride);
+  });
 }
 
 void CpuBackend::converted_gemm_linear(const float* x, int64_t rows, const LinearWeight& w, float* y) {

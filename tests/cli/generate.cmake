@@ -66,7 +66,7 @@ foreach(_gen_quant gptq_4bit_g32_act_order fp8_block_32 ct_w4a16_g32_asym)
   foreach(_gen_tp 1 2)
     sabre_generate_test(quantized_${_gen_quant}_tp${_gen_tp}
       ARGS --model ${_gen_models}/quantized/${_gen_quant} --prompt-ids ${_gen_prompt_csv} --max-tokens 32
-           --temperature 0 --ignore-eos --json --tp ${_gen_tp} --threads ${_gen_tp}
+           --temperature 0 --ignore-eos --json --tp ${_gen_tp} --threads ${_gen_tp} --exact-kernels
       GOLDEN_IDS "${_gen_quant_greedy}")
   endforeach()
 endforeach()

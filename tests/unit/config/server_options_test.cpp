@@ -266,7 +266,7 @@ TEST_CASE("server options: --help and --version skip validation", "[options]") {
                            "--speculative-steps", "--speculative-method", "--draft-gguf-weights", "--api-key", "--served-model-name",
                            "--device", "--tokenizer", "--chat-template", "--dtype", "--disable-prefix-cache",
                            "--no-async-scheduling", "--disable-cuda-graph", "--log-level", "--threads", "--kv-cache-memory", "--max-waiting",
-                           "SABRE_API_KEY", "--gamma", "--decode-algo", "--max_gpu_memory_utilization"}) {
+                           "--exact-kernels", "SABRE_API_KEY", "--gamma", "--decode-algo", "--max_gpu_memory_utilization"}) {
     INFO(flag);
     CHECK(help.find(flag) != std::string::npos);
   }

@@ -126,7 +126,7 @@ TEST_CASE("quantized_gemv equals dequantise + naive dot up to summation order", 
 
 TEST_CASE("CpuBackend::linear with quantised weights: GEMV and tiled-sgemm paths, bias, threads", "[gguf][quantized]") {
   for (unsigned threads : {1u, 3u}) {
-    CpuBackend backend(threads);
+    CpuBackend backend(CpuBackendOptions{.threads = threads, .exact_kernels = true});
     for (ElementType format : {ElementType::q8_0, ElementType::q4_1}) {
       for (int64_t rows : {1, 3, 40}) {
         INFO("threads " << threads << " format " << static_cast<int>(format) << " rows " << rows);

@@ -153,7 +153,8 @@ static std::vector<float> check_greedy(sabre::GgufWeights mode) {
   REQUIRE(prompt == ids_of(greedy["prompt_ids"].get_array()));
   const auto want = ids_of(greedy["ids"].get_array());
 
-  auto backend = sabre::make_backend({.device = "cpu"});
+  // The exact kernels: the parity this test checks is the model's, not the int8 decode path's.
+  auto backend = sabre::make_backend({.device = "cpu", .exact_kernels = true});
   sabre::Transformer model(ck.config, *ck.weights, *backend, {}, {.gguf = mode});
   const auto kv = model.create_sequence_kv(64);
   sabre::ForwardBatch batch;
@@ -206,4 +207,58 @@ TEST_CASE("SmolLM2 GGUF greedy decoding matches transformers and names Paris", "
   for (size_t i = 0; i < f32.size(); ++i) worst = std::max(worst, std::fabs(double(quantized[i]) - f32[i]));
   INFO("largest |logit(quantized) - logit(f32)| over the vocabulary at the last decode step: " << worst);
   CHECK(worst < 1e-4);  // measured 1.05e-5 (logits are O(10))
+}
+
+TEST_CASE("SmolLM2 GGUF on the int8 decode path follows transformers while its top-2 margin is clear",
+          "[gguf][smollm2][int8]") {
+  if (!model_present()) return;
+  auto& ck = checkpoint();
+  const auto tokenizer = sabre::Tokenizer::from_json(ck.tokenizer_json, kModel.string());
+  auto greedy = goldens()["greedy"];
+  const auto prompt = tokenizer.encode(std::string_view(goldens()["prompt"]), true);
+  const auto want = ids_of(greedy["ids"].get_array());
+  auto top = greedy["top_logits"].get_array();
+
+  auto fast_backend = sabre::make_backend({.device = "cpu"});
+  auto exact_backend = sabre::make_backend({.device = "cpu", .exact_kernels = true});
+  sabre::Transformer fast(ck.config, *ck.weights, *fast_backend);
+  sabre::Transformer exact(ck.config, *ck.weights, *exact_backend);
+  const auto kv_fast = fast.create_sequence_kv(64), kv_exact = exact.create_sequence_kv(64);
+  std::vector<float> a(static_cast<size_t>(ck.config.vocab_size)), b(a.size());
+  sabre::ForwardBatch batch_fast, batch_exact;
+  batch_fast.add_sequence(prompt, 0, kv_fast.cache.get(), kv_fast.block_table, true);
+  batch_exact.add_sequence(prompt, 0, kv_exact.cache.get(), kv_exact.block_table, true);
+  fast.forward(batch_fast, a);
+  exact.forward(batch_exact, b);
+  // Teacher-forced through transformers' ids: every step's logits against the exact path's, and the
+  // greedy id against transformers' until the first step whose margin is under 0.5 nats.
+  bool clear = true;
+  size_t checked = 0;
+  double worst = 0, worst_top = 0;
+  for (size_t step = 0; step < want.size(); ++step) {
+    for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(double(a[i]) - b[i]));
+    for (auto pair : top.at(step).get_array()) {
+      const auto id = static_cast<size_t>(int64_t(pair.at(0)));
+      worst_top = std::max(worst_top, std::fabs(double(a[id]) - b[id]));
+    }
+    const double margin = double(top.at(step).at(0).at(1)) - double(top.at(step).at(1).at(1));
+    clear = clear && margin >= 0.5;
+    if (clear) {
+      INFO("step " << step << " (margin " << margin << " nats)");
+      CHECK(std::max_element(a.begin(), a.end()) - a.begin() == want[step]);
+      ++checked;
+    }
+    if (step + 1 == want.size()) break;
+    batch_fast.clear();
+    batch_exact.clear();
+    const int32_t token[] = {want[step]};
+    batch_fast.add_sequence(token, static_cast<int64_t>(prompt.size() + step), kv_fast.cache.get(), kv_fast.block_table, true);
+    batch_exact.add_sequence(token, static_cast<int64_t>(prompt.size() + step), kv_exact.cache.get(), kv_exact.block_table, true);
+    fast.forward(batch_fast, a);
+    exact.forward(batch_exact, b);
+  }
+  INFO("largest |logit(int8 path) - logit(exact)| over 16 steps: " << worst << " (" << worst_top
+                                                                     << " among transformers' top 8)");
+  CHECK(checked >= 5);
+  CHECK(worst < 0.5);
 }

@@ -206,7 +206,7 @@ TEST_CASE("GGUF matrices kept in Q4_0, Q5_0, Q5_1 and Q8_0, stacked parts of mix
 
   // The default mode multiplies many rows through sgemm over converted tiles, each split part writing
   // its columns with the output's row stride: close to the exact run.
-  auto default_backend = sabre::make_backend({.device = "cpu"});
+  auto default_backend = sabre::make_backend({.device = "cpu", .exact_kernels = true});
   sabre::Transformer fast(ck.config, *ck.weights, *default_backend);
   const auto kv_fast = fast.create_sequence_kv(64);
   sabre::ForwardBatch batch_fast, batch_exact;

@@ -246,10 +246,10 @@ TEST_CASE("CpuBackend batch-invariant linear: 57 rows in one call equal the rows
   }
 }
 
-TEST_CASE("CpuBackend default mode decodes exactly as batch-invariant mode (the same kernel for few rows)",
+TEST_CASE("CpuBackend with exact kernels decodes exactly as batch-invariant mode (the same kernel for few rows)",
           "[kernels][batch_invariance]") {
   CpuBackend invariant(CpuBackendOptions{2, true});
-  CpuBackend fast(CpuBackendOptions{2, false});
+  CpuBackend exact(CpuBackendOptions{.threads = 2, .exact_kernels = true});
   for (const Shape& shape : {Shape{ElementType::f32, 64}, Shape{ElementType::q8_0, 576}, Shape{ElementType::q4_1, 576}}) {
     const int64_t out = 200, rows = 20;
     const TestMatrix m(shape.format, out, shape.in, 400);
@@ -257,7 +257,7 @@ TEST_CASE("CpuBackend default mode decodes exactly as batch-invariant mode (the 
     const LinearWeight w = m.linear(nullptr);
     std::vector<float> prefill(static_cast<size_t>(rows * out)), decode(static_cast<size_t>(4 * out));
     invariant.linear(x.data(), rows, w, prefill.data());
-    fast.linear(x.data() + 16 * shape.in, 4, w, decode.data());  // a decode step of four sequences
+    exact.linear(x.data() + 16 * shape.in, 4, w, decode.data());  // a decode step of four sequences
     INFO(format_name(shape.format));
     CHECK(rows_equal(decode.data(), prefill.data() + 16 * out, 4 * out));
   }

@@ -117,7 +117,7 @@ Comparison one_prefill(Transformer& model, const Golden& golden) {
 
 TEST_CASE("quantised safetensors checkpoints load in block form and match transformers on their dequantised weights",
           "[model][quant]") {
-  CpuBackend backend;
+  CpuBackend backend{CpuBackendOptions{.exact_kernels = true}};
   for (const Fixture& fixture : kFixtures) {
     DYNAMIC_SECTION(fixture.name) {
       const Golden golden = load_golden(fixture_dir(fixture.name));
@@ -143,7 +143,7 @@ TEST_CASE("quantised safetensors checkpoints load in block form and match transf
 
 TEST_CASE("a quantised checkpoint widened to fp32 (the path of a backend without its kernels) computes the same",
           "[model][quant]") {
-  CpuBackend backend;
+  CpuBackend backend{CpuBackendOptions{.exact_kernels = true}};
   for (const char* name : {"gptq_4bit_g32_act_order", "awq_4bit_g64", "fp8_block_32"}) {
     DYNAMIC_SECTION(name) {
       const Golden golden = load_golden(fixture_dir(name));

@@ -51,7 +51,7 @@ std::vector<std::vector<float>> run(const fs::path& model, LoadFormat format, in
       try {
         const Checkpoint own = shared_source ? Checkpoint{} : open_checkpoint(model, format);
         const Checkpoint& checkpoint = shared_source ? shared : own;
-        CpuBackend backend{CpuBackendOptions{1}};
+        CpuBackend backend{CpuBackendOptions{.threads = 1, .exact_kernels = true}};
         std::unique_ptr<Communicator> communicator;
         if (ranks > 1) communicator = backend.create_communicator({rank, ranks, store, "tp", "127.0.0.1", std::chrono::seconds(60)});
         Transformer t(checkpoint.config, *checkpoint.weights, backend, StepLimits{64, 4, 4, 0}, {},

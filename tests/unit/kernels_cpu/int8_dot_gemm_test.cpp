@@ -1,0 +1,159 @@
+// The int8-activation decode path (kernels/cpu/int8_dot_gemm.hpp): for every format it reads, each dot
+// product is within the stated bound of the exact one (sum |w| * dx / 2 over the row, plus fp32
+// rounding), a row's result does not depend on the other rows, and CpuBackend sends decode rows through
+// it unless exact kernels (or batch invariance) are asked for.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/checkpoint_blocks.hpp"
+#include "kernels/cpu/cpu_backend.hpp"
+#include "kernels/cpu/int8_dot_gemm.hpp"
+#include "kernels/cpu/quantized_gemv.hpp"
+#include "kernels/cpu/row_invariant_gemm.hpp"
+#include "model/weights/gguf_dequant.hpp"
+#include "model/weights/gguf_file.hpp"
+
+using namespace sabre;
+
+namespace {
+
+constexpr int64_t kOut = 37, kIn = 576;  // SmolLM2's hidden size: 18 blocks per row
+
+// A [kOut, kIn] matrix of `format`: GGUF formats from the quants.gguf fixture's valid blocks repeated,
+// the repacked checkpoint blocks encoded from random integers and scales.
+std::vector<std::byte> matrix_of(ElementType format) {
+  std::vector<std::byte> m(element_bytes(format, kOut * kIn));
+  std::mt19937 rng(11);
+  if (format == ElementType::q4_z || format == ElementType::q8_z) {
+    const size_t block_bytes = element_block_bytes(format);
+    uint8_t q[32];
+    for (size_t b = 0; b < m.size() / block_bytes; ++b) {
+      for (uint8_t& v : q) v = static_cast<uint8_t>(rng() % (format == ElementType::q4_z ? 16 : 256));
+      const float scale = std::ldexp(1.0f + static_cast<float>(rng() % 100) / 100.0f, -8);
+      const auto zero = static_cast<uint8_t>(rng() % (format == ElementType::q4_z ? 17 : 256));
+      if (format == ElementType::q4_z) encode_q4_z_block(scale, zero, q, m.data() + b * block_bytes);
+      if (format == ElementType::q8_z) encode_q8_z_block(scale, zero, q, m.data() + b * block_bytes);
+    }
+    return m;
+  }
+  const auto file = GgufFile::open(std::filesystem::path(SABRE_TEST_FIXTURES) / "gguf" / "quants.gguf");
+  const std::string name = "quant." + [&] {
+    std::string upper(element_type_name(format));
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return upper;
+  }();
+  const GgufTensorInfo* tensor = file.find_tensor(name);
+  REQUIRE(tensor != nullptr);
+  for (size_t i = 0; i < m.size(); ++i) m[i] = tensor->bytes[i % tensor->bytes.size()];
+  return m;
+}
+
+std::vector<float> activations(int64_t rows) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(rows * kIn));
+  for (float& v : x) v = normal(rng);
+  return x;
+}
+
+const ElementType kFormats[] = {ElementType::q8_0, ElementType::q4_0, ElementType::q4_1, ElementType::q5_0,
+                                ElementType::q5_1, ElementType::iq4_nl, ElementType::q4_z, ElementType::q8_z};
+
+}  // namespace
+
+TEST_CASE("int8 dot products stay within the activation rounding's bound of the exact products", "[kernels][int8]") {
+  for (const ElementType format : kFormats) {
+    INFO(element_type_name(format));
+    REQUIRE(cpu::int8_dot_supports(format));
+    const auto weight = matrix_of(format);
+    std::vector<float> values(static_cast<size_t>(kOut * kIn));
+    cpu::dequantize_rows(format, weight.data(), kIn, 0, kOut, values.data());
+    const int64_t rows = 13;
+    const auto x = activations(rows);
+    cpu::QuantizedActivations qx;
+    cpu::quantize_activations(x.data(), rows, kIn, qx);
+    std::vector<float> bias(kOut, 0.25f), y(static_cast<size_t>(rows * kOut));
+    cpu::int8_dot_gemm(format, weight.data(), qx, 0, kOut, bias.data(), y.data(), kOut);
+    double worst_share = 0;  // the largest error as a share of its bound
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t o = 0; o < kOut; ++o) {
+        double exact = bias[static_cast<size_t>(o)], magnitude = 0;
+        for (int64_t i = 0; i < kIn; ++i) {
+          const double term = double(values[static_cast<size_t>(o * kIn + i)]) * x[static_cast<size_t>(r * kIn + i)];
+          exact += term;
+          magnitude += std::fabs(term);
+        }
+        const double bound = cpu::int8_dot_error_bound(format, weight.data(), kIn, o, qx, r) + 1e-5 * magnitude;
+        const double error = std::fabs(y[static_cast<size_t>(r * kOut + o)] - exact);
+        worst_share = std::max(worst_share, error / bound);
+        REQUIRE(error <= bound);
+      }
+    }
+    INFO("worst error / bound " << worst_share);
+    CHECK(worst_share > 0.001);  // the activations really are rounded
+  }
+}
+
+TEST_CASE("an int8-dot row's result does not depend on the rows beside it or the output split", "[kernels][int8]") {
+  for (const ElementType format : kFormats) {
+    INFO(element_type_name(format));
+    const auto weight = matrix_of(format);
+    const auto x = activations(16);
+    cpu::QuantizedActivations all, one;
+    cpu::quantize_activations(x.data(), 16, kIn, all);
+    std::vector<float> together(16 * kOut), alone(kOut);
+    cpu::int8_dot_gemm(format, weight.data(), all, 0, kOut, nullptr, together.data(), kOut);
+    for (const int64_t r : {0, 7, 9, 15}) {
+      cpu::quantize_activations(x.data() + r * kIn, 1, kIn, one);
+      cpu::int8_dot_gemm(format, weight.data(), one, 0, 20, nullptr, alone.data(), kOut);
+      cpu::int8_dot_gemm(format, weight.data(), one, 20, kOut, nullptr, alone.data() + 20, kOut);
+      CHECK(std::memcmp(alone.data(), together.data() + r * kOut, kOut * sizeof(float)) == 0);
+    }
+  }
+}
+
+TEST_CASE("CpuBackend decodes quantised matrices through int8 dots unless exact kernels are asked for", "[kernels][int8]") {
+  CpuBackend fast(CpuBackendOptions{.threads = 3});
+  CpuBackend exact(CpuBackendOptions{.threads = 3, .exact_kernels = true});
+  for (const ElementType format : {ElementType::q4_1, ElementType::q8_0, ElementType::q4_z}) {
+    INFO(element_type_name(format));
+    const int64_t out = 300;  // several output runs over the pool
+    std::vector<std::byte> weight(element_bytes(format, out * kIn));
+    const auto block = matrix_of(format);
+    for (size_t i = 0; i < weight.size(); ++i) weight[i] = block[i % block.size()];
+    LinearWeight w;
+    w.type = format;
+    w.weight = weight.data();
+    w.out_features = out;
+    w.in_features = kIn;
+    const auto x = activations(4);
+    std::vector<float> by_backend(4 * out), direct(4 * out), exact_y(4 * out), reference(4 * out);
+    fast.linear(x.data(), 4, w, by_backend.data());
+    cpu::QuantizedActivations qx;
+    cpu::quantize_activations(x.data(), 4, kIn, qx);
+    cpu::int8_dot_gemm(format, weight.data(), qx, 0, out, nullptr, direct.data(), out);
+    CHECK(by_backend == direct);
+    exact.linear(x.data(), 4, w, exact_y.data());
+    cpu::row_invariant_gemm(format, weight.data(), kIn, x.data(), 4, 0, out, nullptr, reference.data(), out);
+    CHECK(exact_y == reference);
+    CHECK(exact_y != by_backend);
+  }
+  // A format the int8 path does not read goes through the exact kernel by default too.
+  const auto file = GgufFile::open(std::filesystem::path(SABRE_TEST_FIXTURES) / "gguf" / "quants.gguf");
+  const GgufTensorInfo* q4k = file.find_tensor("quant.Q4_K");
+  REQUIRE(q4k != nullptr);
+  CHECK_FALSE(cpu::int8_dot_supports(ElementType::q4_k));
+  std::vector<std::byte> weight(element_bytes(ElementType::q4_k, 8 * 512));
+  for (size_t i = 0; i < weight.size(); ++i) weight[i] = q4k->bytes[i % q4k->bytes.size()];
+  LinearWeight w{weight.data(), nullptr, 8, 512, ElementType::q4_k};
+  std::vector<float> x(2 * 512, 0.5f), a(16), b(16);
+  fast.linear(x.data(), 2, w, a.data());
+  exact.linear(x.data(), 2, w, b.data());
+  CHECK(a == b);
+}
