@@ -8,7 +8,6 @@
 #include <stdexcept>
 
 #include "kernels/cpu/avx2_blocks.hpp"
-#include "kernels/float16.hpp"
 #include "kernels/quant_blocks.hpp"
 
 namespace sabre::cpu {
@@ -16,19 +15,19 @@ namespace {
 
 constexpr int64_t kBlock = 32;
 
-float load_f16(const std::byte* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return f16_to_f32(h);
-}
-
 float load_f32(const std::byte* p) {
   float f;
   std::memcpy(&f, p, 4);
   return f;
 }
 
-#if defined(__AVX2__)
+#if defined(__AVX2__) && defined(__F16C__)
+
+inline float load_f16(const std::byte* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
 
 // One weight block as 32 signed bytes in element order with its scale and minimum: w = d * s + m.
 struct WeightBlock {
@@ -37,8 +36,9 @@ struct WeightBlock {
   float m;
 };
 
-WeightBlock load_block(ElementType format, const std::byte* b) {
-  switch (format) {
+template <ElementType kFormat>
+inline WeightBlock load_block(const std::byte* b) {
+  switch (kFormat) {
     case ElementType::q8_0:
       return {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2)), load_f16(b), 0.0f};
     case ElementType::q4_0:
@@ -69,14 +69,26 @@ WeightBlock load_block(ElementType format, const std::byte* b) {
   }
 }
 
-bool has_minimum(ElementType format) {
+constexpr bool has_minimum(ElementType format) {
   return format == ElementType::q4_1 || format == ElementType::q5_1 || format == ElementType::q8_z;
 }
 
-// sum(w * x) over 32 int8 pairs as 8 int32 lanes: |w| times x with w's sign (maddubs multiplies
-// unsigned by signed; |w| <= 128 and |x| <= 127 keep each pair sum within int16).
+// The formats whose block integers are never negative (nibbles with a minimum).
+constexpr bool unsigned_integers(ElementType format) {
+  return format == ElementType::q4_1 || format == ElementType::q5_1;
+}
+
+// sum(w * x) over 32 int8 pairs as 8 int32 lanes. maddubs multiplies unsigned by signed bytes: signed
+// weights go in as |w| with their sign moved onto x (|w| <= 128 and |x| <= 127 keep each pair's sum
+// within int16); unsigned ones (at most 31) as they are.
+template <ElementType kFormat>
 inline __m256i dot_i8(__m256i w, __m256i x) {
-  const __m256i products = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+  __m256i products;
+  if constexpr (unsigned_integers(kFormat)) {
+    products = _mm256_maddubs_epi16(w, x);
+  } else {
+    products = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+  }
   return _mm256_madd_epi16(products, _mm256_set1_epi16(1));
 }
 
@@ -88,35 +100,73 @@ inline float horizontal_sum(__m256 v) {
 }
 
 // Up to this many rows share each weight block's unpacking.
-constexpr int64_t kRowTile = 8;
+constexpr int64_t kRowTile = 4;
 
-template <bool kMinimum>
-void gemm_rows(ElementType format, const std::byte* weight, const QuantizedActivations& x, int64_t r0, int64_t rn,
-               int64_t out_begin, int64_t out_end, const float* bias, float* y, int64_t y_stride) {
+// Rows r0 .. r0 + R - 1 against outputs [out_begin, out_end). Every (row, output) element sums its even
+// blocks in one accumulator and its odd blocks in another (two chains of fused multiply-adds in
+// flight), then adds the two, one horizontal sum, the minimum terms (in block order) and the bias:
+// the same arithmetic whatever R is.
+template <ElementType kFormat, int R>
+void gemm_rows(const std::byte* weight, const QuantizedActivations& x, int64_t r0, int64_t out_begin,
+               int64_t out_end, const float* bias, float* y, int64_t y_stride) {
+  constexpr bool kMinimum = has_minimum(kFormat);
   const int64_t blocks = x.in / kBlock;
-  const size_t block_bytes = element_block_bytes(format);
+  const size_t block_bytes = element_block_bytes(kFormat);
   const size_t row_bytes = static_cast<size_t>(blocks) * block_bytes;
+  const int8_t* xq[R];
+  const float* xd[R];
+  const float* xs[R];
+  for (int r = 0; r < R; ++r) {
+    xq[r] = x.values.data() + (r0 + r) * x.in;
+    xd[r] = x.scales.data() + (r0 + r) * blocks;
+    xs[r] = x.sums.data() + (r0 + r) * blocks;
+  }
   for (int64_t o = out_begin; o < out_end; ++o) {
     const std::byte* row = weight + static_cast<size_t>(o) * row_bytes;
-    __m256 acc[kRowTile];
-    float minimum[kRowTile] = {};
-    for (int64_t r = 0; r < rn; ++r) acc[r] = _mm256_setzero_ps();
-    for (int64_t k = 0; k < blocks; ++k) {
-      const WeightBlock w = load_block(format, row + static_cast<size_t>(k) * block_bytes);
-      for (int64_t r = 0; r < rn; ++r) {
-        const size_t at = static_cast<size_t>((r0 + r) * blocks + k);
-        const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.values.data() + at * kBlock));
-        const __m256 sums = _mm256_cvtepi32_ps(dot_i8(w.s, xq));
-        acc[r] = _mm256_fmadd_ps(sums, _mm256_set1_ps(w.d * x.scales[at]), acc[r]);
-        if constexpr (kMinimum) minimum[r] = std::fma(w.m, x.sums[at], minimum[r]);
-      }
+    __m256 even[R], odd[R];
+    float minimum[R];
+    for (int r = 0; r < R; ++r) {
+      even[r] = odd[r] = _mm256_setzero_ps();
+      minimum[r] = 0.0f;
     }
-    for (int64_t r = 0; r < rn; ++r) {
-      float sum = horizontal_sum(acc[r]) + minimum[r];
+    // Block k into `acc` for every row (the accumulator named, never indexed, so it stays in a register).
+    const auto step = [&](int64_t k, __m256* acc) {
+      const WeightBlock w = load_block<kFormat>(row + static_cast<size_t>(k) * block_bytes);
+      for (int r = 0; r < R; ++r) {
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + k * kBlock));
+        const __m256 sums = _mm256_cvtepi32_ps(dot_i8<kFormat>(w.s, q));
+        acc[r] = _mm256_fmadd_ps(sums, _mm256_set1_ps(w.d * xd[r][k]), acc[r]);
+        if constexpr (kMinimum) minimum[r] = std::fma(w.m, xs[r][k], minimum[r]);
+      }
+    };
+    int64_t k = 0;
+    for (; k + 1 < blocks; k += 2) {
+      step(k, even);
+      step(k + 1, odd);
+    }
+    if (k < blocks) step(k, even);
+    for (int r = 0; r < R; ++r) {
+      float sum = horizontal_sum(_mm256_add_ps(even[r], odd[r])) + minimum[r];
       if (bias) sum += bias[o];
       y[(r0 + r) * y_stride + (o - out_begin)] = sum;
     }
   }
+}
+
+template <ElementType kFormat>
+void gemm(const std::byte* weight, const QuantizedActivations& x, int64_t out_begin, int64_t out_end,
+          const float* bias, float* y, int64_t y_stride) {
+  int64_t r0 = 0;
+  for (; r0 + kRowTile <= x.rows; r0 += kRowTile) {
+    gemm_rows<kFormat, kRowTile>(weight, x, r0, out_begin, out_end, bias, y, y_stride);
+  }
+  switch (x.rows - r0) {
+    case 1: gemm_rows<kFormat, 1>(weight, x, r0, out_begin, out_end, bias, y, y_stride); break;
+    case 2: gemm_rows<kFormat, 2>(weight, x, r0, out_begin, out_end, bias, y, y_stride); break;
+    case 3: gemm_rows<kFormat, 3>(weight, x, r0, out_begin, out_end, bias, y, y_stride); break;
+    default: break;
+  }
+  static_assert(kRowTile == 4, "the switch above covers the tails of a 4-row tile");
 }
 
 #endif
@@ -124,7 +174,7 @@ void gemm_rows(ElementType format, const std::byte* weight, const QuantizedActiv
 }  // namespace
 
 bool int8_dot_supports(ElementType format) {
-#if defined(__AVX2__)
+#if defined(__AVX2__) && defined(__F16C__)
   switch (format) {
     case ElementType::q8_0:
     case ElementType::q4_0:
@@ -172,14 +222,17 @@ void int8_dot_gemm(ElementType format, const std::byte* weight, const QuantizedA
   if (!int8_dot_supports(format)) {
     throw std::invalid_argument(fmt::format("int8_dot_gemm: {} weights are not read by this path", element_type_name(format)));
   }
-#if defined(__AVX2__)
-  for (int64_t r0 = 0; r0 < x.rows; r0 += kRowTile) {
-    const int64_t rn = std::min(kRowTile, x.rows - r0);
-    if (has_minimum(format)) {
-      gemm_rows<true>(format, weight, x, r0, rn, out_begin, out_end, bias, y, y_stride);
-    } else {
-      gemm_rows<false>(format, weight, x, r0, rn, out_begin, out_end, bias, y, y_stride);
-    }
+#if defined(__AVX2__) && defined(__F16C__)
+  switch (format) {
+    case ElementType::q8_0: gemm<ElementType::q8_0>(weight, x, out_begin, out_end, bias, y, y_stride); break;
+    case ElementType::q4_0: gemm<ElementType::q4_0>(weight, x, out_begin, out_end, bias, y, y_stride); break;
+    case ElementType::q4_1: gemm<ElementType::q4_1>(weight, x, out_begin, out_end, bias, y, y_stride); break;
+    case ElementType::q5_0: gemm<ElementType::q5_0>(weight, x, out_begin, out_end, bias, y, y_stride); break;
+    case ElementType::q5_1: gemm<ElementType::q5_1>(weight, x, out_begin, out_end, bias, y, y_stride); break;
+    case ElementType::iq4_nl: gemm<ElementType::iq4_nl>(weight, x, out_begin, out_end, bias, y, y_stride); break;
+    case ElementType::q4_z: gemm<ElementType::q4_z>(weight, x, out_begin, out_end, bias, y, y_stride); break;
+    case ElementType::q8_z: gemm<ElementType::q8_z>(weight, x, out_begin, out_end, bias, y, y_stride); break;
+    default: break;  // int8_dot_supports refused it above
   }
 #else
   (void)weight, (void)x, (void)out_begin, (void)out_end, (void)bias, (void)y, (void)y_stride;
