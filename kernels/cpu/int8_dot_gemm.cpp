@@ -202,16 +202,45 @@ void quantize_activations(const float* x, int64_t rows, int64_t in, QuantizedAct
   out.sums.resize(out.scales.size());
   for (int64_t b = 0; b < rows * blocks; ++b) {
     const float* v = x + b * kBlock;
+    int8_t* q = out.values.data() + b * kBlock;
+#if defined(__AVX2__)
+    // As the scalar loop below: the largest magnitude, then x / d rounded to nearest even.
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 lanes[4];
+    __m256 amax8 = _mm256_setzero_ps();
+    for (int i = 0; i < 4; ++i) {
+      lanes[i] = _mm256_loadu_ps(v + 8 * i);
+      amax8 = _mm256_max_ps(amax8, _mm256_andnot_ps(sign, lanes[i]));
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax8), _mm256_extractf128_ps(amax8, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    const float d = _mm_cvtss_f32(m) / 127.0f;
+    const __m256 inverse = _mm256_set1_ps(d > 0.0f ? 1.0f / d : 0.0f);
+    __m256i ints[4];
+    for (int i = 0; i < 4; ++i) ints[i] = _mm256_cvtps_epi32(_mm256_mul_ps(lanes[i], inverse));
+    const __m256i total = _mm256_add_epi32(_mm256_add_epi32(ints[0], ints[1]), _mm256_add_epi32(ints[2], ints[3]));
+    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(total), _mm256_extracti128_si256(total, 1));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4E));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xB1));
+    const int sum = _mm_cvtsi128_si32(t);
+    // int32 -> int16 -> int8 packs interleave 128-bit lanes; the permute puts the 32 values back in order.
+    const __m256i words = _mm256_packs_epi32(ints[0], ints[1]);
+    const __m256i words2 = _mm256_packs_epi32(ints[2], ints[3]);
+    const __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(words, words2),
+                                                      _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), bytes);
+#else
     float amax = 0.0f;
     for (int64_t i = 0; i < kBlock; ++i) amax = std::max(amax, std::fabs(v[i]));
     const float d = amax / 127.0f;
     const float inverse = d > 0.0f ? 1.0f / d : 0.0f;
     int sum = 0;
-    int8_t* q = out.values.data() + b * kBlock;
     for (int64_t i = 0; i < kBlock; ++i) {
       q[i] = static_cast<int8_t>(std::lrintf(v[i] * inverse));
       sum += q[i];
     }
+#endif
     out.scales[static_cast<size_t>(b)] = d;
     out.sums[static_cast<size_t>(b)] = d * static_cast<float>(sum);
   }

@@ -157,3 +157,28 @@ TEST_CASE("CpuBackend decodes quantised matrices through int8 dots unless exact 
   exact.linear(x.data(), 2, w, b.data());
   CHECK(a == b);
 }
+
+TEST_CASE("activations are quantised per block of 32 to the nearest multiple of max|x| / 127", "[kernels][int8]") {
+  auto x = activations(3);
+  std::fill(x.begin() + 32, x.begin() + 64, 0.0f);  // an all-zero block: scale 0, values 0
+  x[70] = 1e6f;                                     // one huge value flattens its block to 0 and +-127
+  cpu::QuantizedActivations q;
+  cpu::quantize_activations(x.data(), 3, kIn, q);
+  for (int64_t b = 0; b < 3 * kIn / 32; ++b) {
+    float amax = 0;
+    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[static_cast<size_t>(b * 32 + i)]));
+    const float d = amax / 127.0f;
+    REQUIRE(q.scales[static_cast<size_t>(b)] == d);
+    int sum = 0;
+    for (int i = 0; i < 32; ++i) {
+      const size_t at = static_cast<size_t>(b * 32 + i);
+      const auto want = static_cast<int8_t>(d > 0 ? std::lrintf(x[at] * (1.0f / d)) : 0);
+      REQUIRE(q.values[at] == want);
+      sum += want;
+    }
+    REQUIRE(q.sums[static_cast<size_t>(b)] == d * static_cast<float>(sum));
+  }
+  CHECK(q.values[70] == 127);
+  CHECK(q.scales[1] == 0.0f);
+  CHECK_THROWS_WITH(cpu::quantize_activations(x.data(), 1, 100, q), Catch::Contains("100 inputs"));
+}
