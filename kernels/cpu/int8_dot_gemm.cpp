@@ -33,11 +33,64 @@ inline float load_f16(const std::byte* p) {
 struct WeightBlock {
   __m256i s;
   float d;
-  float m;
+  float m = 0.0f;
+  float d_high = 0.0f;  // Q6_K: the scale of elements 16..31 (d is that of 0..15)
 };
 
+// The 6-bit (scale, minimum) pair j of Q4_K / Q5_K's 12 packed bytes.
+inline void k_scale_min(int j, const std::byte* packed, int& scale, int& minimum) {
+  const auto* p = reinterpret_cast<const uint8_t*>(packed);
+  if (j < 4) {
+    scale = p[j] & 63;
+    minimum = p[j + 4] & 63;
+  } else {
+    scale = (p[j + 4] & 0x0F) | ((p[j - 4] >> 6) << 4);
+    minimum = (p[j + 4] >> 4) | ((p[j] >> 6) << 4);
+  }
+}
+
+inline __m256i low_or_high_nibbles(__m256i bytes, bool high) {
+  const __m256i mask = _mm256_set1_epi8(0x0F);
+  return high ? _mm256_and_si256(_mm256_srli_epi16(bytes, 4), mask) : _mm256_and_si256(bytes, mask);
+}
+
+// Bits [shift, shift + width) of each byte, moved to bits 4.. of the byte.
+inline __m256i bits_to_high(__m256i bytes, int shift, int width) {
+  const __m256i field = _mm256_and_si256(_mm256_srli_epi16(bytes, shift), _mm256_set1_epi8((1 << width) - 1));
+  return _mm256_slli_epi16(field, 4);
+}
+
+// Block k (the k-th run of 32 inputs) of a row of `kFormat`: GGUF's 32-element blocks one by one, the
+// 256-element K-quant super-blocks as 8 runs of 32 (layouts as kernels/quant_blocks.cpp decodes them).
 template <ElementType kFormat>
-inline WeightBlock load_block(const std::byte* b) {
+inline WeightBlock load_block(const std::byte* row, int64_t k) {
+  if constexpr (kFormat == ElementType::q4_k || kFormat == ElementType::q5_k || kFormat == ElementType::q6_k) {
+    const std::byte* b = row + static_cast<size_t>(k / 8) * element_block_bytes(kFormat);
+    const int j = static_cast<int>(k % 8);
+    if constexpr (kFormat == ElementType::q6_k) {
+      // ql[128], qh[64], int8 scales[16], d: halves of 128 elements, each four runs of 32.
+      const int half = j / 4, run = j % 4;
+      const std::byte* ql = b + 64 * half + 32 * (run & 1);
+      const __m256i low = low_or_high_nibbles(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql)), run >= 2);
+      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 128 + 32 * half));
+      const __m256i q = _mm256_sub_epi8(_mm256_or_si256(low, bits_to_high(qh, 2 * run, 2)), _mm256_set1_epi8(32));
+      const auto* scales = reinterpret_cast<const int8_t*>(b + 192 + 8 * half + 2 * run);
+      const float d = load_f16(b + 208);
+      return {q, d * static_cast<float>(scales[0]), 0.0f, d * static_cast<float>(scales[1])};
+    } else {
+      // d, dmin, scales[12], (Q5_K: qh[32],) qs[128]: each 32 bytes of qs hold runs 2i (low nibbles), 2i+1.
+      const float d = load_f16(b), dmin = load_f16(b + 2);
+      int scale = 0, minimum = 0;
+      k_scale_min(j, b + 4, scale, minimum);
+      const std::byte* qs = b + (kFormat == ElementType::q5_k ? 48 : 16) + 32 * (j / 2);
+      __m256i q = low_or_high_nibbles(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs)), (j & 1) != 0);
+      if constexpr (kFormat == ElementType::q5_k) {
+        q = _mm256_or_si256(q, bits_to_high(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16)), j, 1));
+      }
+      return {q, d * static_cast<float>(scale), -dmin * static_cast<float>(minimum)};
+    }
+  }
+  const std::byte* b = row + static_cast<size_t>(k) * element_block_bytes(kFormat);
   switch (kFormat) {
     case ElementType::q8_0:
       return {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2)), load_f16(b), 0.0f};
@@ -70,12 +123,14 @@ inline WeightBlock load_block(const std::byte* b) {
 }
 
 constexpr bool has_minimum(ElementType format) {
-  return format == ElementType::q4_1 || format == ElementType::q5_1 || format == ElementType::q8_z;
+  return format == ElementType::q4_1 || format == ElementType::q5_1 || format == ElementType::q8_z ||
+         format == ElementType::q4_k || format == ElementType::q5_k;
 }
 
 // The formats whose block integers are never negative (nibbles with a minimum).
 constexpr bool unsigned_integers(ElementType format) {
-  return format == ElementType::q4_1 || format == ElementType::q5_1;
+  return format == ElementType::q4_1 || format == ElementType::q5_1 || format == ElementType::q4_k ||
+         format == ElementType::q5_k;
 }
 
 // sum(w * x) over 32 int8 pairs as 8 int32 lanes. maddubs multiplies unsigned by signed bytes: signed
@@ -111,8 +166,7 @@ void gemm_rows(const std::byte* weight, const QuantizedActivations& x, int64_t r
                int64_t out_end, const float* bias, float* y, int64_t y_stride) {
   constexpr bool kMinimum = has_minimum(kFormat);
   const int64_t blocks = x.in / kBlock;
-  const size_t block_bytes = element_block_bytes(kFormat);
-  const size_t row_bytes = static_cast<size_t>(blocks) * block_bytes;
+  const size_t row_bytes = element_bytes(kFormat, x.in);
   const int8_t* xq[R];
   const float* xd[R];
   const float* xs[R];
@@ -131,11 +185,19 @@ void gemm_rows(const std::byte* weight, const QuantizedActivations& x, int64_t r
     }
     // Block k into `acc` for every row (the accumulator named, never indexed, so it stays in a register).
     const auto step = [&](int64_t k, __m256* acc) {
-      const WeightBlock w = load_block<kFormat>(row + static_cast<size_t>(k) * block_bytes);
+      const WeightBlock w = load_block<kFormat>(row, k);
       for (int r = 0; r < R; ++r) {
         const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + k * kBlock));
         const __m256 sums = _mm256_cvtepi32_ps(dot_i8<kFormat>(w.s, q));
-        acc[r] = _mm256_fmadd_ps(sums, _mm256_set1_ps(w.d * xd[r][k]), acc[r]);
+        // The int32 lanes 0-3 hold elements 0-15 and lanes 4-7 elements 16-31 (Q6_K scales them apart).
+        __m256 scale;
+        if constexpr (kFormat == ElementType::q6_k) {
+          scale = _mm256_mul_ps(_mm256_setr_ps(w.d, w.d, w.d, w.d, w.d_high, w.d_high, w.d_high, w.d_high),
+                                _mm256_set1_ps(xd[r][k]));
+        } else {
+          scale = _mm256_set1_ps(w.d * xd[r][k]);
+        }
+        acc[r] = _mm256_fmadd_ps(sums, scale, acc[r]);
         if constexpr (kMinimum) minimum[r] = std::fma(w.m, xs[r][k], minimum[r]);
       }
     };
@@ -183,7 +245,10 @@ bool int8_dot_supports(ElementType format) {
     case ElementType::q5_1:
     case ElementType::iq4_nl:
     case ElementType::q4_z:
-    case ElementType::q8_z: return true;
+    case ElementType::q8_z:
+    case ElementType::q4_k:
+    case ElementType::q5_k:
+    case ElementType::q6_k: return true;
     default: return false;
   }
 #else
@@ -261,6 +326,9 @@ void int8_dot_gemm(ElementType format, const std::byte* weight, const QuantizedA
     case ElementType::iq4_nl: gemm<ElementType::iq4_nl>(weight, x, out_begin, out_end, bias, y, y_stride); break;
     case ElementType::q4_z: gemm<ElementType::q4_z>(weight, x, out_begin, out_end, bias, y, y_stride); break;
     case ElementType::q8_z: gemm<ElementType::q8_z>(weight, x, out_begin, out_end, bias, y, y_stride); break;
+    case ElementType::q4_k: gemm<ElementType::q4_k>(weight, x, out_begin, out_end, bias, y, y_stride); break;
+    case ElementType::q5_k: gemm<ElementType::q5_k>(weight, x, out_begin, out_end, bias, y, y_stride); break;
+    case ElementType::q6_k: gemm<ElementType::q6_k>(weight, x, out_begin, out_end, bias, y, y_stride); break;
     default: break;  // int8_dot_supports refused it above
   }
 #else
@@ -272,7 +340,8 @@ double int8_dot_error_bound(ElementType format, const std::byte* weight, int64_t
                             const QuantizedActivations& x, int64_t r) {
   const int64_t blocks = in / kBlock;
   std::vector<float> w(static_cast<size_t>(in));
-  dequantize_blocks(format, weight + static_cast<size_t>(o * blocks) * element_block_bytes(format), blocks, w.data());
+  dequantize_blocks(format, weight + static_cast<size_t>(o) * element_bytes(format, in),
+                    in / element_block_size(format), w.data());
   double bound = 0;
   for (int64_t i = 0; i < in; ++i) {
     bound += std::fabs(static_cast<double>(w[static_cast<size_t>(i)])) * x.scales[static_cast<size_t>(r * blocks + i / kBlock)] / 2;

@@ -25,10 +25,13 @@ namespace {
 
 constexpr int64_t kOut = 37, kIn = 576;  // SmolLM2's hidden size: 18 blocks per row
 
+// Inputs per row for a format: SmolLM2's hidden size, or its MLP width for the 256-element K-quants.
+int64_t inputs_of(ElementType format) { return element_block_size(format) == 256 ? 1536 : kIn; }
+
 // A [kOut, kIn] matrix of `format`: GGUF formats from the quants.gguf fixture's valid blocks repeated,
 // the repacked checkpoint blocks encoded from random integers and scales.
 std::vector<std::byte> matrix_of(ElementType format) {
-  std::vector<std::byte> m(element_bytes(format, kOut * kIn));
+  std::vector<std::byte> m(element_bytes(format, kOut * inputs_of(format)));
   std::mt19937 rng(11);
   if (format == ElementType::q4_z || format == ElementType::q8_z) {
     const size_t block_bytes = element_block_bytes(format);
@@ -54,16 +57,17 @@ std::vector<std::byte> matrix_of(ElementType format) {
   return m;
 }
 
-std::vector<float> activations(int64_t rows) {
+std::vector<float> activations(int64_t rows, int64_t in = kIn) {
   std::mt19937 rng(5);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> x(static_cast<size_t>(rows * kIn));
+  std::vector<float> x(static_cast<size_t>(rows * in));
   for (float& v : x) v = normal(rng);
   return x;
 }
 
 const ElementType kFormats[] = {ElementType::q8_0, ElementType::q4_0, ElementType::q4_1, ElementType::q5_0,
-                                ElementType::q5_1, ElementType::iq4_nl, ElementType::q4_z, ElementType::q8_z};
+                                ElementType::q5_1, ElementType::iq4_nl, ElementType::q4_z, ElementType::q8_z,
+                                ElementType::q4_k, ElementType::q5_k, ElementType::q6_k};
 
 }  // namespace
 
@@ -72,24 +76,25 @@ TEST_CASE("int8 dot products stay within the activation rounding's bound of the 
     INFO(element_type_name(format));
     REQUIRE(cpu::int8_dot_supports(format));
     const auto weight = matrix_of(format);
-    std::vector<float> values(static_cast<size_t>(kOut * kIn));
-    cpu::dequantize_rows(format, weight.data(), kIn, 0, kOut, values.data());
+    const int64_t in = inputs_of(format);
+    std::vector<float> values(static_cast<size_t>(kOut * in));
+    cpu::dequantize_rows(format, weight.data(), in, 0, kOut, values.data());
     const int64_t rows = 13;
-    const auto x = activations(rows);
+    const auto x = activations(rows, in);
     cpu::QuantizedActivations qx;
-    cpu::quantize_activations(x.data(), rows, kIn, qx);
+    cpu::quantize_activations(x.data(), rows, in, qx);
     std::vector<float> bias(kOut, 0.25f), y(static_cast<size_t>(rows * kOut));
     cpu::int8_dot_gemm(format, weight.data(), qx, 0, kOut, bias.data(), y.data(), kOut);
     double worst_share = 0;  // the largest error as a share of its bound
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t o = 0; o < kOut; ++o) {
         double exact = bias[static_cast<size_t>(o)], magnitude = 0;
-        for (int64_t i = 0; i < kIn; ++i) {
-          const double term = double(values[static_cast<size_t>(o * kIn + i)]) * x[static_cast<size_t>(r * kIn + i)];
+        for (int64_t i = 0; i < in; ++i) {
+          const double term = double(values[static_cast<size_t>(o * in + i)]) * x[static_cast<size_t>(r * in + i)];
           exact += term;
           magnitude += std::fabs(term);
         }
-        const double bound = cpu::int8_dot_error_bound(format, weight.data(), kIn, o, qx, r) + 1e-5 * magnitude;
+        const double bound = cpu::int8_dot_error_bound(format, weight.data(), in, o, qx, r) + 1e-5 * magnitude;
         const double error = std::fabs(y[static_cast<size_t>(r * kOut + o)] - exact);
         worst_share = std::max(worst_share, error / bound);
         REQUIRE(error <= bound);
@@ -104,13 +109,14 @@ TEST_CASE("an int8-dot row's result does not depend on the rows beside it or the
   for (const ElementType format : kFormats) {
     INFO(element_type_name(format));
     const auto weight = matrix_of(format);
-    const auto x = activations(16);
+    const int64_t in = inputs_of(format);
+    const auto x = activations(16, in);
     cpu::QuantizedActivations all, one;
-    cpu::quantize_activations(x.data(), 16, kIn, all);
+    cpu::quantize_activations(x.data(), 16, in, all);
     std::vector<float> together(16 * kOut), alone(kOut);
     cpu::int8_dot_gemm(format, weight.data(), all, 0, kOut, nullptr, together.data(), kOut);
     for (const int64_t r : {0, 7, 9, 15}) {
-      cpu::quantize_activations(x.data() + r * kIn, 1, kIn, one);
+      cpu::quantize_activations(x.data() + r * in, 1, in, one);
       cpu::int8_dot_gemm(format, weight.data(), one, 0, 20, nullptr, alone.data(), kOut);
       cpu::int8_dot_gemm(format, weight.data(), one, 20, kOut, nullptr, alone.data() + 20, kOut);
       CHECK(std::memcmp(alone.data(), together.data() + r * kOut, kOut * sizeof(float)) == 0);
@@ -146,12 +152,12 @@ TEST_CASE("CpuBackend decodes quantised matrices through int8 dots unless exact 
   }
   // A format the int8 path does not read goes through the exact kernel by default too.
   const auto file = GgufFile::open(std::filesystem::path(SABRE_TEST_FIXTURES) / "gguf" / "quants.gguf");
-  const GgufTensorInfo* q4k = file.find_tensor("quant.Q4_K");
-  REQUIRE(q4k != nullptr);
-  CHECK_FALSE(cpu::int8_dot_supports(ElementType::q4_k));
-  std::vector<std::byte> weight(element_bytes(ElementType::q4_k, 8 * 512));
-  for (size_t i = 0; i < weight.size(); ++i) weight[i] = q4k->bytes[i % q4k->bytes.size()];
-  LinearWeight w{weight.data(), nullptr, 8, 512, ElementType::q4_k};
+  const GgufTensorInfo* q2k = file.find_tensor("quant.Q2_K");
+  REQUIRE(q2k != nullptr);
+  CHECK_FALSE(cpu::int8_dot_supports(ElementType::q2_k));
+  std::vector<std::byte> weight(element_bytes(ElementType::q2_k, 8 * 512));
+  for (size_t i = 0; i < weight.size(); ++i) weight[i] = q2k->bytes[i % q2k->bytes.size()];
+  LinearWeight w{weight.data(), nullptr, 8, 512, ElementType::q2_k};
   std::vector<float> x(2 * 512, 0.5f), a(16), b(16);
   fast.linear(x.data(), 2, w, a.data());
   exact.linear(x.data(), 2, w, b.data());
