@@ -5,7 +5,8 @@
 // seen by the scheduler. A two-token warm-up request runs before each phase and is not counted.
 //
 //   sabre-bench-engine [--model PATH] [--requests N] [--prompt-tokens P] [--max-tokens T]
-//                      [--threads K] [--batch-invariant] [--max-num-batched-tokens B] [--kv-cache-mb M]
+//                      [--threads K] [--batch-invariant] [--exact-kernels] [--max-num-batched-tokens B]
+//                      [--kv-cache-mb M]
 #include <caf/all.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -32,6 +33,7 @@ struct Options {
   int64_t max_tokens = 64;
   unsigned threads = 0;
   bool batch_invariant = false;
+  bool exact_kernels = false;
   int64_t max_num_batched_tokens = 2048;
   int64_t kv_cache_mb = 1024;
   bool async_scheduling = true;
@@ -51,12 +53,14 @@ Options parse(int argc, char** argv) {
     else if (arg == "--max-tokens") o.max_tokens = std::stoll(value());
     else if (arg == "--threads") o.threads = static_cast<unsigned>(std::stoul(value()));
     else if (arg == "--batch-invariant") o.batch_invariant = true;
+    else if (arg == "--exact-kernels") o.exact_kernels = true;
     else if (arg == "--max-num-batched-tokens") o.max_num_batched_tokens = std::stoll(value());
     else if (arg == "--kv-cache-mb") o.kv_cache_mb = std::stoll(value());
     else if (arg == "--no-async-scheduling") o.async_scheduling = false;
     else if (arg == "--help" || arg == "-h") {
       std::cout << "usage: sabre-bench-engine [--model PATH] [--requests N] [--prompt-tokens P] [--max-tokens T]\n"
-                   "                          [--threads K] [--batch-invariant] [--max-num-batched-tokens B] [--kv-cache-mb M]\n"
+                   "                          [--threads K] [--batch-invariant] [--exact-kernels] [--max-num-batched-tokens B]\n"
+                   "                          [--kv-cache-mb M]\n"
                    "                          [--no-async-scheduling]\n";
       std::exit(0);
     } else {
@@ -176,6 +180,7 @@ int main(int argc, char** argv) {
     engine_options.model = options.model;
     engine_options.device.threads = options.threads;
     engine_options.device.batch_invariant = options.batch_invariant;
+    engine_options.device.exact_kernels = options.exact_kernels;
     engine_options.scheduler.max_model_len = options.prompt_tokens + options.max_tokens + 16;
     engine_options.scheduler.max_num_batched_tokens = options.max_num_batched_tokens;
     engine_options.scheduler.max_num_seqs = std::max<int64_t>(options.requests, 1);
@@ -206,10 +211,10 @@ int main(int argc, char** argv) {
     }
 
     std::cout << fmt::format("sabre-bench-engine: {} requests x ({} prompt + {} generated tokens), model {}, "
-                             "{} threads, batch_invariant {}, async_scheduling {}, {} hardware threads\n",
+                             "{} threads, batch_invariant {}, exact_kernels {}, async_scheduling {}, {} hardware threads\n",
                              options.requests, options.prompt_tokens, options.max_tokens, options.model,
                              options.threads == 0 ? std::thread::hardware_concurrency() : options.threads,
-                             options.batch_invariant, options.async_scheduling, std::thread::hardware_concurrency());
+                             options.batch_invariant, options.exact_kernels, options.async_scheduling, std::thread::hardware_concurrency());
     std::vector<std::pair<const char*, size_t>> phases = {{"one-by-one", 1}, {"concurrent", requests.size()}};
     std::vector<PhaseResult> results;
     for (const auto& [name, concurrency] : phases) {

@@ -60,12 +60,13 @@ inline __m256i bits_to_high(__m256i bytes, int shift, int width) {
   return _mm256_slli_epi16(field, 4);
 }
 
-// Block k (the k-th run of 32 inputs) of a row of `kFormat`: GGUF's 32-element blocks one by one, the
-// 256-element K-quant super-blocks as 8 runs of 32 (layouts as kernels/quant_blocks.cpp decodes them).
+// Block k (the k-th run of 32 inputs) of a row of `kFormat`, whose blocks take `block_bytes`: GGUF's
+// 32-element blocks one by one, the 256-element K-quant super-blocks as 8 runs of 32 (layouts as
+// kernels/quant_blocks.cpp decodes them).
 template <ElementType kFormat>
-inline WeightBlock load_block(const std::byte* row, int64_t k) {
+inline WeightBlock load_block(const std::byte* row, int64_t k, size_t block_bytes) {
   if constexpr (kFormat == ElementType::q4_k || kFormat == ElementType::q5_k || kFormat == ElementType::q6_k) {
-    const std::byte* b = row + static_cast<size_t>(k / 8) * element_block_bytes(kFormat);
+    const std::byte* b = row + static_cast<size_t>(k / 8) * block_bytes;
     const int j = static_cast<int>(k % 8);
     if constexpr (kFormat == ElementType::q6_k) {
       // ql[128], qh[64], int8 scales[16], d: halves of 128 elements, each four runs of 32.
@@ -90,7 +91,7 @@ inline WeightBlock load_block(const std::byte* row, int64_t k) {
       return {q, d * static_cast<float>(scale), -dmin * static_cast<float>(minimum)};
     }
   }
-  const std::byte* b = row + static_cast<size_t>(k) * element_block_bytes(kFormat);
+  const std::byte* b = row + static_cast<size_t>(k) * block_bytes;
   switch (kFormat) {
     case ElementType::q8_0:
       return {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2)), load_f16(b), 0.0f};
@@ -167,6 +168,7 @@ void gemm_rows(const std::byte* weight, const QuantizedActivations& x, int64_t r
   constexpr bool kMinimum = has_minimum(kFormat);
   const int64_t blocks = x.in / kBlock;
   const size_t row_bytes = element_bytes(kFormat, x.in);
+  const size_t block_bytes = element_block_bytes(kFormat);
   const int8_t* xq[R];
   const float* xd[R];
   const float* xs[R];
@@ -185,7 +187,7 @@ void gemm_rows(const std::byte* weight, const QuantizedActivations& x, int64_t r
     }
     // Block k into `acc` for every row (the accumulator named, never indexed, so it stays in a register).
     const auto step = [&](int64_t k, __m256* acc) {
-      const WeightBlock w = load_block<kFormat>(row, k);
+      const WeightBlock w = load_block<kFormat>(row, k, block_bytes);
       for (int r = 0; r < R; ++r) {
         const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + k * kBlock));
         const __m256 sums = _mm256_cvtepi32_ps(dot_i8<kFormat>(w.s, q));
