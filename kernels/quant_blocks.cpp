@@ -140,16 +140,6 @@ void dequant_q3_k(const uint8_t* b, float* y) {
   }
 }
 
-// The eight 6-bit (scale, min) pairs of Q4_K / Q5_K, packed into 12 bytes.
-void k_scale_min(int j, const uint8_t* packed, uint8_t& scale, uint8_t& min) {
-  if (j < 4) {
-    scale = packed[j] & 63;
-    min = packed[j + 4] & 63;
-  } else {
-    scale = static_cast<uint8_t>((packed[j + 4] & 0x0F) | ((packed[j - 4] >> 6) << 4));
-    min = static_cast<uint8_t>((packed[j + 4] >> 4) | ((packed[j] >> 6) << 4));
-  }
-}
 
 // Q4_K: 8 groups of 32. Layout: d, dmin, scales[12], qs[128]; each 32-byte run of qs holds two groups
 // (low nibbles first).

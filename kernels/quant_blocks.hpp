@@ -23,6 +23,17 @@ BlockDecoder block_decoder(ElementType format);
 // bits (the tests compare them).
 BlockDecoder portable_block_decoder(ElementType format);
 
+// The 6-bit (scale, min) pair j (0..7) of Q4_K / Q5_K, packed into their 12 scale bytes.
+inline void k_scale_min(int j, const uint8_t* packed, uint8_t& scale, uint8_t& min) {
+  if (j < 4) {
+    scale = packed[j] & 63;
+    min = packed[j + 4] & 63;
+  } else {
+    scale = static_cast<uint8_t>((packed[j + 4] & 0x0F) | ((packed[j - 4] >> 6) << 4));
+    min = static_cast<uint8_t>((packed[j + 4] >> 4) | ((packed[j] >> 6) << 4));
+  }
+}
+
 // `blocks` consecutive blocks of `format` to fp32. Throws std::invalid_argument for a plain type.
 void dequantize_blocks(ElementType format, const std::byte* data, int64_t blocks, float* out);
 

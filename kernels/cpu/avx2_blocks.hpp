@@ -1,7 +1,7 @@
 #pragma once
-// AVX2 unpacking shared by the CPU kernels that read GGUF's 32-element blocks in registers (the exact
-// row-invariant kernel and the integer-dot kernel): each turns a block's packed integers into 32 bytes
-// in element order.
+// AVX2 pieces shared by the CPU kernels that read GGUF's blocks in registers (the exact row-invariant
+// kernel and the integer-dot kernel): unpacking a block's packed integers into 32 bytes in element order,
+// and the one horizontal sum both use.
 
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -30,6 +30,14 @@ inline __m256i fifth_bits(const std::byte* mask_bytes) {
   const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201));
   const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
   return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+
+// The fixed reduction tree of 8 float lanes: (lanes 0-3 + lanes 4-7), then pairs, then one.
+inline float horizontal_sum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
 }
 
 // IQ4_NL's non-linear levels of 32 nibbles (as unpack_nibbles gives them), as int8.

@@ -37,18 +37,6 @@ struct WeightBlock {
   float d_high = 0.0f;  // Q6_K: the scale of elements 16..31 (d is that of 0..15)
 };
 
-// The 6-bit (scale, minimum) pair j of Q4_K / Q5_K's 12 packed bytes.
-inline void k_scale_min(int j, const std::byte* packed, int& scale, int& minimum) {
-  const auto* p = reinterpret_cast<const uint8_t*>(packed);
-  if (j < 4) {
-    scale = p[j] & 63;
-    minimum = p[j + 4] & 63;
-  } else {
-    scale = (p[j + 4] & 0x0F) | ((p[j - 4] >> 6) << 4);
-    minimum = (p[j + 4] >> 4) | ((p[j] >> 6) << 4);
-  }
-}
-
 inline __m256i low_or_high_nibbles(__m256i bytes, bool high) {
   const __m256i mask = _mm256_set1_epi8(0x0F);
   return high ? _mm256_and_si256(_mm256_srli_epi16(bytes, 4), mask) : _mm256_and_si256(bytes, mask);
@@ -81,8 +69,8 @@ inline WeightBlock load_block(const std::byte* row, int64_t k, size_t block_byte
     } else {
       // d, dmin, scales[12], (Q5_K: qh[32],) qs[128]: each 32 bytes of qs hold runs 2i (low nibbles), 2i+1.
       const float d = load_f16(b), dmin = load_f16(b + 2);
-      int scale = 0, minimum = 0;
-      k_scale_min(j, b + 4, scale, minimum);
+      uint8_t scale = 0, minimum = 0;
+      k_scale_min(j, reinterpret_cast<const uint8_t*>(b + 4), scale, minimum);
       const std::byte* qs = b + (kFormat == ElementType::q5_k ? 48 : 16) + 32 * (j / 2);
       __m256i q = low_or_high_nibbles(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs)), (j & 1) != 0);
       if constexpr (kFormat == ElementType::q5_k) {
@@ -146,13 +134,6 @@ inline __m256i dot_i8(__m256i w, __m256i x) {
     products = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
   }
   return _mm256_madd_epi16(products, _mm256_set1_epi16(1));
-}
-
-inline float horizontal_sum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
 }
 
 // Up to this many rows share each weight block's unpacking.

@@ -53,13 +53,6 @@ uint16_t load_u16(const std::byte* p) {
   return v;
 }
 
-// The fixed reduction tree every element goes through: (lanes 0-3 + lanes 4-7), then pairs, then one.
-inline float horizontal_sum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 // Weight sources: how a row of W is walked in steps, and how the 8-weight groups of a step are formed.
 // A step is kGroups groups of 8 consecutive elements, each multiplied into the accumulator in turn.

@@ -345,11 +345,15 @@ RepackedMatrix read_fp8(const WeightSource& source, const std::string& base, con
 
 }  // namespace
 
-bool is_quantization_part(std::string_view name) {
+std::span<const std::string_view> quantization_part_suffixes() {
   static constexpr std::array<std::string_view, 12> kSuffixes = {
       ".qweight",      ".qzeros",           ".scales",       ".g_idx",           ".weight_packed", ".weight_shape",
       ".weight_scale", ".weight_zero_point", ".weight_g_idx", ".weight_scale_inv", ".input_scale",   ".activation_scale"};
-  for (const std::string_view suffix : kSuffixes) {
+  return kSuffixes;
+}
+
+bool is_quantization_part(std::string_view name) {
+  for (const std::string_view suffix : quantization_part_suffixes()) {
     if (name.ends_with(suffix)) return true;
   }
   return false;

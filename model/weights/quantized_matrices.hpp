@@ -17,6 +17,7 @@
 // Errors name the tensor, the part and what was expected.
 
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -38,8 +39,9 @@ struct RepackedMatrix {
 std::optional<RepackedMatrix> read_quantized_matrix(const WeightSource& source, const std::string& base,
                                                     const QuantizationConfig& config);
 
-// The names of a quantised layer's parts (qweight, qzeros, scales, g_idx, weight_packed, weight_scale,
-// weight_scale_inv, ...), which the repacking source hides behind base.weight.
+// The suffixes of a quantised layer's parts (".qweight", ".qzeros", ".scales", ".g_idx", ".weight_packed",
+// ".weight_scale", ".weight_scale_inv", ...), which the repacking source hides behind base.weight.
+std::span<const std::string_view> quantization_part_suffixes();
 bool is_quantization_part(std::string_view name);
 
 }  // namespace sabre

@@ -79,10 +79,8 @@ void QuantizedSource::drop_pages(std::string_view name) const {
   }
   // A repacked layer's stored parts are done with too.
   const std::string base(name.substr(0, name.size() - kWeightSuffix.size()));
-  for (const char* part : {".weight", ".qweight", ".qzeros", ".scales", ".g_idx", ".weight_packed",
-                           ".weight_scale", ".weight_zero_point", ".weight_g_idx", ".weight_scale_inv"}) {
-    stored_->drop_pages(base + part);
-  }
+  stored_->drop_pages(name);
+  for (const std::string_view part : quantization_part_suffixes()) stored_->drop_pages(base + std::string(part));
 }
 
 }  // namespace sabre

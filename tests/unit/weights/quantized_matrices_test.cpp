@@ -28,7 +28,12 @@ class MemorySource final : public WeightSource {
     Stored& s = tensors_[name];
     s.bytes.resize(values.size() * sizeof(T));
     std::memcpy(s.bytes.data(), values.data(), s.bytes.size());
-    s.view = TensorView{name, dtype, std::move(shape), s.bytes, "memory"};
+    s.view = TensorView{};
+    s.view.name = name;
+    s.view.dtype = dtype;
+    s.view.shape = std::move(shape);
+    s.view.bytes = s.bytes;
+    s.view.origin = "memory";
   }
   void remove(const std::string& name) { tensors_.erase(name); }
   const TensorView* find(std::string_view name) const override {
