@@ -4,6 +4,10 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "config/json_fields.hpp"
 #include "config/text/read_file.hpp"
@@ -18,51 +22,72 @@ constexpr std::array<std::string_view, 14> kKnownMethods = {
 
 bool is_power_of_two(int64_t n) { return n > 0 && (n & (n - 1)) == 0; }
 
+// The list of positive integers at `key` (a block size), empty when absent or null.
+std::vector<int64_t> positive_ints(const JsonFields& fields, std::string_view key) {
+  std::vector<int64_t> out;
+  const auto value = fields.get(key);
+  if (!value) return out;
+  simdjson::dom::array list;
+  if (value->get_array().get(list)) fields.fail(key, "is not a list of integers");
+  for (simdjson::dom::element e : list) {
+    int64_t n = 0;
+    if (e.get_int64().get(n) || n <= 0) fields.fail(key, "is not a list of positive integers");
+    out.push_back(n);
+  }
+  return out;
+}
+
 // The weights scheme of compressed-tensors' config_groups: {"group_0": {"weights": {"num_bits": 4,
 // "type": "int", "symmetric": true, "strategy": "group", "group_size": 128, ...}, "targets": [...]}}.
+struct WeightScheme {
+  int64_t bits = 0;
+  std::string type;
+  std::optional<bool> sym;
+  std::string strategy;
+  int64_t group_size = 0;
+  std::vector<int64_t> block;
+  bool operator==(const WeightScheme&) const = default;
+};
+
+WeightScheme read_weight_scheme(const JsonFields& weights) {
+  WeightScheme w;
+  w.bits = weights.optional_int("num_bits").value_or(0);
+  w.type = weights.optional_string("type").value_or("int");
+  w.sym = weights.optional_bool("symmetric");
+  w.strategy = weights.optional_string("strategy").value_or("");
+  w.group_size = weights.optional_int("group_size").value_or(0);
+  w.block = positive_ints(weights, "block_structure");
+  return w;
+}
+
 void read_compressed_tensors(const JsonFields& q, QuantizationConfig& c) {
   c.format = q.optional_string("format").value_or("");
   c.sparse = q.has("sparsity_config");
   const auto groups = q.optional_object("config_groups");
   if (!groups) q.fail("config_groups", "is missing: compressed-tensors names its weight scheme there");
-  std::optional<std::string> first;
+  std::optional<std::pair<std::string, WeightScheme>> first;
   for (const auto [key, value] : groups->object()) {
     simdjson::dom::object group;
     if (value.get_object().get(group)) groups->fail(key, "is not an object");
     const JsonFields scheme(group, groups->origin(), fmt::format("quantization_config.config_groups.{}", key));
     const auto weights = scheme.optional_object("weights");
     if (!weights) continue;  // activations only
-    QuantizationConfig w;
-    w.bits = weights->optional_int("num_bits").value_or(0);
-    w.weight_type = weights->optional_string("type").value_or("int");
-    w.sym = weights->optional_bool("symmetric");
-    w.strategy = weights->optional_string("strategy").value_or("");
-    w.group_size = weights->optional_int("group_size").value_or(0);
-    if (const auto blocks = weights->get("block_structure")) {
-      simdjson::dom::array list;
-      if (blocks->get_array().get(list)) weights->fail("block_structure", "is not a list of integers");
-      for (simdjson::dom::element e : list) {
-        int64_t n = 0;
-        if (e.get_int64().get(n) || n <= 0) weights->fail("block_structure", "is not a list of positive integers");
-        w.weight_block_size.push_back(n);
-      }
+    const WeightScheme w = read_weight_scheme(*weights);
+    if (!first) {
+      first.emplace(std::string(key), w);
+    } else if (!(w == first->second)) {
+      scheme.fail("weights",
+                  fmt::format("differs from {}'s weights scheme; Sabre reads checkpoints with one scheme", first->first));
     }
-    if (first) {
-      if (w.bits != c.bits || w.weight_type != c.weight_type || w.strategy != c.strategy ||
-          w.group_size != c.group_size || w.sym != c.sym || w.weight_block_size != c.weight_block_size) {
-        scheme.fail("weights", fmt::format("differs from {}'s weights scheme; Sabre reads checkpoints with one scheme", *first));
-      }
-      continue;
-    }
-    first = std::string(key);
-    c.bits = w.bits;
-    c.weight_type = w.weight_type;
-    c.sym = w.sym;
-    c.strategy = w.strategy;
-    c.group_size = w.group_size;
-    c.weight_block_size = w.weight_block_size;
   }
   if (!first) q.fail("config_groups", "has no group with a weights scheme");
+  const WeightScheme& w = first->second;
+  c.bits = w.bits;
+  c.weight_type = w.type;
+  c.sym = w.sym;
+  c.strategy = w.strategy;
+  c.group_size = w.group_size;
+  c.weight_block_size = w.block;
 }
 
 QuantizationConfig read_fields(const JsonFields& q, std::optional<std::string> default_method) {
@@ -81,15 +106,7 @@ QuantizationConfig read_fields(const JsonFields& q, std::optional<std::string> d
   c.sym = q.optional_bool("sym");
   if (const auto zero_point = q.optional_bool("zero_point")) c.sym = !*zero_point;  // AWQ's spelling
   c.checkpoint_format = q.optional_string("checkpoint_format").value_or(q.optional_string("version").value_or(""));
-  if (const auto blocks = q.get("weight_block_size")) {
-    simdjson::dom::array list;
-    if (blocks->get_array().get(list)) q.fail("weight_block_size", "is not a list of integers");
-    for (simdjson::dom::element e : list) {
-      int64_t n = 0;
-      if (e.get_int64().get(n) || n <= 0) q.fail("weight_block_size", "is not a list of positive integers");
-      c.weight_block_size.push_back(n);
-    }
-  }
+  c.weight_block_size = positive_ints(q, "weight_block_size");
   if (c.method == "compressed-tensors") read_compressed_tensors(q, c);
   if (c.method == "gptq" && c.bits != 2 && c.bits != 3 && c.bits != 4 && c.bits != 8) {
     q.fail("bits", fmt::format("is {}; GPTQ checkpoints have 2, 3, 4 or 8 bits", c.bits));

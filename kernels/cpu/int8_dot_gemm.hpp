@@ -5,7 +5,8 @@
 // then scaled once per block: dot(w, x) ~ sum over blocks of dw * dx * sum(qw * qx) + mw * dx * sum(qx)
 // for the formats with a minimum or a zero point. The weights are exact; the activations' rounding bounds
 // the error: |fast - exact| <= sum over the row of |w_i| * dx_block(i) / 2 (plus fp32 rounding), which
-// int8_dot_error_bound computes and the tests hold the kernel to.
+// int8_dot_error_bound computes and the tests hold the kernel to. The K-quants' 256-element
+// super-blocks are read as 8 runs of 32 with their sub-block scales (Q6_K: one per 16 elements).
 //
 // Each (row, output) element's arithmetic is fixed (one accumulator, blocks in order, one horizontal
 // sum), so a row's result does not depend on the other rows or on how outputs are split over threads.
@@ -40,7 +41,8 @@ void quantize_activations(const float* x, int64_t rows, int64_t in, QuantizedAct
 void int8_dot_gemm(ElementType format, const std::byte* weight, const QuantizedActivations& x, int64_t out_begin,
                    int64_t out_end, const float* bias, float* y, int64_t y_stride);
 
-// The bound above for W row o against x row r of the unquantised activations `x_exact`.
+// The bound above for W row o (rows of `in` elements of `format`) against row r of `x`: the sum over the
+// row of |w_i| times half the scale of w_i's activation block.
 double int8_dot_error_bound(ElementType format, const std::byte* weight, int64_t in, int64_t o,
                             const QuantizedActivations& x, int64_t r);
 
