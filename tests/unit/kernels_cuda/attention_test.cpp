@@ -41,7 +41,7 @@ TEST_CASE("cuda: store_kv and paged attention match the CPU for every KV type an
   for (const ElementType activation : activation_types()) {
     auto gpu = device_backend(activation);
     if (!gpu) return;
-    CpuBackend cpu{CpuBackendOptions{2}};
+    CpuBackend cpu{CpuBackendOptions{.threads = 2, .exact_kernels = true}};
     for (const Geometry& g : geometries) {
       for (const ElementType kv_type :
            {ElementType::f32, ElementType::bf16, ElementType::f16, ElementType::i8, ElementType::fp8_e4m3}) {
@@ -89,7 +89,7 @@ TEST_CASE("cuda: store_kv and paged attention match the CPU for every KV type an
 TEST_CASE("cuda: copy_kv_blocks copies every layer's keys, values and scales", "[cuda]") {
   auto gpu = device_backend(ElementType::f32);
   if (!gpu) return;
-  CpuBackend cpu{CpuBackendOptions{2}};
+  CpuBackend cpu{CpuBackendOptions{.threads = 2, .exact_kernels = true}};
   for (const ElementType kv_type : {ElementType::f32, ElementType::i8}) {
     INFO("KV " << element_type_name(kv_type));
     const Geometry g{4, 2, 32};

@@ -50,7 +50,7 @@ inline std::unique_ptr<Backend> device_backend(ElementType activation = ElementT
     return std::make_unique<CudaBackend>(options);
   }
   if (on_cpu_instead() && activation == ElementType::f32) {
-    return std::make_unique<CpuBackend>(CpuBackendOptions{2, batch_invariant});
+    return std::make_unique<CpuBackend>(CpuBackendOptions{.threads = 2, .batch_invariant = batch_invariant, .exact_kernels = true});
   }
   WARN("SKIPPED: no CUDA device" << (on_cpu_instead() ? " (and no CPU stand-in for this activation type)" : ""));
   return nullptr;

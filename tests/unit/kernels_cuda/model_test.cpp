@@ -109,7 +109,7 @@ TEST_CASE("cuda: bf16 and fp16 runs of the tiny fixtures follow the CPU where it
   for (const ElementType type : {ElementType::bf16, ElementType::f16}) {
     auto gpu = device_backend(type);
     if (!gpu) return;
-    CpuBackend cpu{CpuBackendOptions{2}};
+    CpuBackend cpu{CpuBackendOptions{.threads = 2, .exact_kernels = true}};
     for (const char* name : kFixtures) {
       INFO(name << " in " << element_type_name(type));
       Model cpu_model(fixture(name), cpu), gpu_model(fixture(name), *gpu);
@@ -130,7 +130,7 @@ TEST_CASE("cuda: SmolLM2 (Q4_1) on the GPU follows the CPU where its choice is c
   }
   auto gpu = device_backend(ElementType::bf16);
   if (!gpu) return;
-  CpuBackend cpu{CpuBackendOptions{0}};
+  CpuBackend cpu{CpuBackendOptions{.threads = 0, .exact_kernels = true}};
   Model cpu_model(path, cpu), gpu_model(path, *gpu);
   // "The capital of France is", as transformers tokenised it (tests/fixtures/gguf/smollm2_goldens.json).
   simdjson::dom::parser parser;

@@ -13,7 +13,7 @@ namespace {
 // step: embedding, rope_table, gather_logit_rows).
 struct TwoBackends {
   std::unique_ptr<Backend> gpu;
-  CpuBackend cpu{CpuBackendOptions{2}};
+  CpuBackend cpu{CpuBackendOptions{.threads = 2, .exact_kernels = true}};
   std::unique_ptr<KvCache> gpu_kv, cpu_kv;
 
   explicit TwoBackends(ElementType activation) : gpu(device_backend(activation)) {}

@@ -48,7 +48,7 @@ std::vector<float> model_like_logits(int64_t rows, int64_t vocab, uint32_t seed)
 TEST_CASE("cuda: sampled tokens, log-probabilities and top_logprobs equal the CPU's", "[cuda]") {
   auto gpu = device_backend(ElementType::f32);
   if (!gpu) return;
-  CpuBackend cpu{CpuBackendOptions{2}};
+  CpuBackend cpu{CpuBackendOptions{.threads = 2, .exact_kernels = true}};
   const auto sets = parameter_sets();
   for (const int64_t vocab : {1000, 151936}) {
     std::vector<SamplerSpec> specs;
@@ -98,7 +98,7 @@ TEST_CASE("cuda: sampled tokens, log-probabilities and top_logprobs equal the CP
 TEST_CASE("cuda: distributions with provisional tokens equal the CPU's", "[cuda]") {
   auto gpu = device_backend(ElementType::f32);
   if (!gpu) return;
-  CpuBackend cpu{CpuBackendOptions{2}};
+  CpuBackend cpu{CpuBackendOptions{.threads = 2, .exact_kernels = true}};
   const auto sets = parameter_sets();
   const int64_t vocab = 4096;
   std::vector<SamplerSpec> specs;

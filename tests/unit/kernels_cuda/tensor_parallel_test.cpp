@@ -32,7 +32,7 @@ void on_ranks(int size, const std::function<void(Backend&, Communicator&)>& body
           options.activation = ElementType::f32;
           backend = std::make_unique<CudaBackend>(options);
         } else {
-          backend = std::make_unique<CpuBackend>(CpuBackendOptions{1});
+          backend = std::make_unique<CpuBackend>(CpuBackendOptions{.threads = 1, .exact_kernels = true});
         }
         CommunicatorOptions options;
         options.rank = rank;
