@@ -53,7 +53,16 @@ inline __m256i bits_to_high(__m256i bytes, int shift, int width) {
 // kernels/quant_blocks.cpp decodes them).
 template <ElementType kFormat>
 inline WeightBlock load_block(const std::byte* row, int64_t k, size_t block_bytes) {
-  if constexpr (kFormat == ElementType::q4_k || kFormat == ElementType::q5_k || kFormat == ElementType::q6_k) {
+  if constexpr (kFormat == ElementType::iq4_xs) {
+    // d, scales_h (2 bits per run), scales_l (a nibble per run), then 16 bytes of IQ4_NL nibbles per run.
+    const std::byte* b = row + static_cast<size_t>(k / 8) * block_bytes;
+    const int j = static_cast<int>(k % 8);
+    uint16_t scales_h;
+    std::memcpy(&scales_h, b + 2, 2);
+    const int low = (static_cast<int>(b[4 + j / 2]) >> (4 * (j % 2))) & 0x0F;
+    const int high = (scales_h >> (2 * j)) & 3;
+    return {iq4_nl_levels(unpack_nibbles(b + 8 + 16 * j)), load_f16(b) * static_cast<float>((low | (high << 4)) - 32)};
+  } else if constexpr (kFormat == ElementType::q4_k || kFormat == ElementType::q5_k || kFormat == ElementType::q6_k) {
     const std::byte* b = row + static_cast<size_t>(k / 8) * block_bytes;
     const int j = static_cast<int>(k % 8);
     if constexpr (kFormat == ElementType::q6_k) {
@@ -231,7 +240,8 @@ bool int8_dot_supports(ElementType format) {
     case ElementType::q8_z:
     case ElementType::q4_k:
     case ElementType::q5_k:
-    case ElementType::q6_k: return true;
+    case ElementType::q6_k:
+    case ElementType::iq4_xs: return true;
     default: return false;
   }
 #else
@@ -312,6 +322,7 @@ void int8_dot_gemm(ElementType format, const std::byte* weight, const QuantizedA
     case ElementType::q4_k: gemm<ElementType::q4_k>(weight, x, out_begin, out_end, bias, y, y_stride); break;
     case ElementType::q5_k: gemm<ElementType::q5_k>(weight, x, out_begin, out_end, bias, y, y_stride); break;
     case ElementType::q6_k: gemm<ElementType::q6_k>(weight, x, out_begin, out_end, bias, y, y_stride); break;
+    case ElementType::iq4_xs: gemm<ElementType::iq4_xs>(weight, x, out_begin, out_end, bias, y, y_stride); break;
     default: break;  // int8_dot_supports refused it above
   }
 #else

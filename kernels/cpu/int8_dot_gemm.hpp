@@ -5,8 +5,8 @@
 // then scaled once per block: dot(w, x) ~ sum over blocks of dw * dx * sum(qw * qx) + mw * dx * sum(qx)
 // for the formats with a minimum or a zero point. The weights are exact; the activations' rounding bounds
 // the error: |fast - exact| <= sum over the row of |w_i| * dx_block(i) / 2 (plus fp32 rounding), which
-// int8_dot_error_bound computes and the tests hold the kernel to. The K-quants' 256-element
-// super-blocks are read as 8 runs of 32 with their sub-block scales (Q6_K: one per 16 elements).
+// int8_dot_error_bound computes and the tests hold the kernel to. The 256-element super-blocks (the
+// K-quants, IQ4_XS) are read as 8 runs of 32 with their sub-block scales (Q6_K: one per 16 elements).
 //
 // Each (row, output) element's arithmetic is fixed (one accumulator, blocks in order, one horizontal
 // sum), so a row's result does not depend on the other rows or on how outputs are split over threads.
