@@ -149,13 +149,10 @@ void dequant_q4_k_scalar(const uint8_t* b, float* y) {
   const uint8_t* packed = b + 4;
   const uint8_t* q = b + 16;
   for (int pair = 0; pair < 4; ++pair) {
-    uint8_t sc, m;
-    k_scale_min(2 * pair, packed, sc, m);
-    const float d1 = d * sc, m1 = dmin * m;
-    k_scale_min(2 * pair + 1, packed, sc, m);
-    const float d2 = d * sc, m2 = dmin * m;
-    for (size_t l = 0; l < 32; ++l) *y++ = d1 * static_cast<float>(q[l] & 0x0F) - m1;
-    for (size_t l = 0; l < 32; ++l) *y++ = d2 * static_cast<float>(q[l] >> 4) - m2;
+    const KGroupScale low = k_group_scale(2 * pair, d, dmin, packed);
+    const KGroupScale high = k_group_scale(2 * pair + 1, d, dmin, packed);
+    for (size_t l = 0; l < 32; ++l) *y++ = low.scale * static_cast<float>(q[l] & 0x0F) - low.min;
+    for (size_t l = 0; l < 32; ++l) *y++ = high.scale * static_cast<float>(q[l] >> 4) - high.min;
     q += 32;
   }
 }
@@ -169,18 +166,15 @@ void dequant_q5_k_scalar(const uint8_t* b, float* y) {
   const uint8_t* qh = b + 16;
   const uint8_t* q = b + 48;
   for (int pair = 0; pair < 4; ++pair) {
-    uint8_t sc, m;
-    k_scale_min(2 * pair, packed, sc, m);
-    const float d1 = d * sc, m1 = dmin * m;
-    k_scale_min(2 * pair + 1, packed, sc, m);
-    const float d2 = d * sc, m2 = dmin * m;
+    const KGroupScale low = k_group_scale(2 * pair, d, dmin, packed);
+    const KGroupScale high = k_group_scale(2 * pair + 1, d, dmin, packed);
     const uint8_t low_bit = static_cast<uint8_t>(1u << (2 * pair));
     const uint8_t high_bit = static_cast<uint8_t>(1u << (2 * pair + 1));
     for (size_t l = 0; l < 32; ++l) {
-      *y++ = d1 * static_cast<float>((q[l] & 0x0F) + ((qh[l] & low_bit) ? 16 : 0)) - m1;
+      *y++ = low.scale * static_cast<float>((q[l] & 0x0F) + ((qh[l] & low_bit) ? 16 : 0)) - low.min;
     }
     for (size_t l = 0; l < 32; ++l) {
-      *y++ = d2 * static_cast<float>((q[l] >> 4) + ((qh[l] & high_bit) ? 16 : 0)) - m2;
+      *y++ = high.scale * static_cast<float>((q[l] >> 4) + ((qh[l] & high_bit) ? 16 : 0)) - high.min;
     }
     q += 32;
   }
@@ -239,15 +233,12 @@ void dequant_q4_k(const uint8_t* b, float* y) {
   const uint8_t* q = b + 16;
   const __m256i low_mask = _mm256_set1_epi8(0x0F);
   for (int pair = 0; pair < 4; ++pair) {
-    uint8_t sc, m;
-    k_scale_min(2 * pair, packed, sc, m);
-    const float d1 = d * sc, m1 = dmin * m;
-    k_scale_min(2 * pair + 1, packed, sc, m);
-    const float d2 = d * sc, m2 = dmin * m;
+    const KGroupScale low = k_group_scale(2 * pair, d, dmin, packed);
+    const KGroupScale high = k_group_scale(2 * pair + 1, d, dmin, packed);
     const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
-    const __m256 s1 = _mm256_set1_ps(d1), s2 = _mm256_set1_ps(d2);
-    store_scaled(_mm256_and_si256(bytes, low_mask), s1, s1, _mm256_set1_ps(m1), true, y);
-    store_scaled(_mm256_and_si256(_mm256_srli_epi16(bytes, 4), low_mask), s2, s2, _mm256_set1_ps(m2), true, y + 32);
+    const __m256 s1 = _mm256_set1_ps(low.scale), s2 = _mm256_set1_ps(high.scale);
+    store_scaled(_mm256_and_si256(bytes, low_mask), s1, s1, _mm256_set1_ps(low.min), true, y);
+    store_scaled(_mm256_and_si256(_mm256_srli_epi16(bytes, 4), low_mask), s2, s2, _mm256_set1_ps(high.min), true, y + 32);
     y += 64;
     q += 32;
   }
@@ -299,18 +290,15 @@ void dequant_q5_k(const uint8_t* b, float* y) {
     return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(fifth, mask), mask), sixteen);
   };
   for (int pair = 0; pair < 4; ++pair) {
-    uint8_t sc, m;
-    k_scale_min(2 * pair, packed, sc, m);
-    const float d1 = d * sc, m1 = dmin * m;
-    k_scale_min(2 * pair + 1, packed, sc, m);
-    const float d2 = d * sc, m2 = dmin * m;
+    const KGroupScale low = k_group_scale(2 * pair, d, dmin, packed);
+    const KGroupScale high = k_group_scale(2 * pair + 1, d, dmin, packed);
     const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
-    const __m256 s1 = _mm256_set1_ps(d1), s2 = _mm256_set1_ps(d2);
+    const __m256 s1 = _mm256_set1_ps(low.scale), s2 = _mm256_set1_ps(high.scale);
     // Values up to 31: int8 holds them.
-    store_scaled(_mm256_add_epi8(_mm256_and_si256(bytes, low_mask), high_bit(2 * pair)), s1, s1, _mm256_set1_ps(m1),
+    store_scaled(_mm256_add_epi8(_mm256_and_si256(bytes, low_mask), high_bit(2 * pair)), s1, s1, _mm256_set1_ps(low.min),
                  true, y);
     store_scaled(_mm256_add_epi8(_mm256_and_si256(_mm256_srli_epi16(bytes, 4), low_mask), high_bit(2 * pair + 1)), s2,
-                 s2, _mm256_set1_ps(m2), true, y + 32);
+                 s2, _mm256_set1_ps(high.min), true, y + 32);
     y += 64;
     q += 32;
   }

@@ -34,6 +34,17 @@ inline void k_scale_min(int j, const uint8_t* packed, uint8_t& scale, uint8_t& m
   }
 }
 
+// Group j's factors in Q4_K / Q5_K (super-block scale d, minimum scale dmin): value = scale * q - min.
+struct KGroupScale {
+  float scale;
+  float min;
+};
+inline KGroupScale k_group_scale(int j, float d, float dmin, const uint8_t* packed) {
+  uint8_t scale = 0, min = 0;
+  k_scale_min(j, packed, scale, min);
+  return {d * scale, dmin * min};
+}
+
 // `blocks` consecutive blocks of `format` to fp32. Throws std::invalid_argument for a plain type.
 void dequantize_blocks(ElementType format, const std::byte* data, int64_t blocks, float* out);
 
