@@ -78,14 +78,13 @@ inline WeightBlock load_block(const std::byte* row, int64_t k, size_t block_byte
     } else {
       // d, dmin, scales[12], (Q5_K: qh[32],) qs[128]: each 32 bytes of qs hold runs 2i (low nibbles), 2i+1.
       const float d = load_f16(b), dmin = load_f16(b + 2);
-      uint8_t scale = 0, minimum = 0;
-      k_scale_min(j, reinterpret_cast<const uint8_t*>(b + 4), scale, minimum);
+      const KGroupScale group = k_group_scale(j, d, dmin, reinterpret_cast<const uint8_t*>(b + 4));
       const std::byte* qs = b + (kFormat == ElementType::q5_k ? 48 : 16) + 32 * (j / 2);
       __m256i q = low_or_high_nibbles(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs)), (j & 1) != 0);
       if constexpr (kFormat == ElementType::q5_k) {
         q = _mm256_or_si256(q, bits_to_high(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16)), j, 1));
       }
-      return {q, d * static_cast<float>(scale), -dmin * static_cast<float>(minimum)};
+      return {q, group.scale, -group.min};
     }
   }
   const std::byte* b = row + static_cast<size_t>(k) * block_bytes;
@@ -223,27 +222,28 @@ void gemm(const std::byte* weight, const QuantizedActivations& x, int64_t out_be
   static_assert(kRowTile == 4, "the switch above covers the tails of a 4-row tile");
 }
 
+// The formats this path reads, once: int8_dot_supports asks the list, int8_dot_gemm dispatches through it.
+template <ElementType... kFormats>
+struct FormatList {
+  static bool contains(ElementType format) { return ((format == kFormats) || ...); }
+  // Calls run.template operator()<format>() for the listed format equal to `format`.
+  template <class Run>
+  static void dispatch(ElementType format, const Run& run) {
+    ((format == kFormats && (run.template operator()<kFormats>(), true)) || ...);
+  }
+};
+using Int8Formats =
+    FormatList<ElementType::q8_0, ElementType::q4_0, ElementType::q4_1, ElementType::q5_0, ElementType::q5_1,
+               ElementType::iq4_nl, ElementType::q4_k, ElementType::q5_k, ElementType::q6_k, ElementType::iq4_xs,
+               ElementType::q4_z, ElementType::q8_z>;
+
 #endif
 
 }  // namespace
 
 bool int8_dot_supports(ElementType format) {
 #if defined(__AVX2__) && defined(__F16C__)
-  switch (format) {
-    case ElementType::q8_0:
-    case ElementType::q4_0:
-    case ElementType::q4_1:
-    case ElementType::q5_0:
-    case ElementType::q5_1:
-    case ElementType::iq4_nl:
-    case ElementType::q4_z:
-    case ElementType::q8_z:
-    case ElementType::q4_k:
-    case ElementType::q5_k:
-    case ElementType::q6_k:
-    case ElementType::iq4_xs: return true;
-    default: return false;
-  }
+  return Int8Formats::contains(format);
 #else
   (void)format;
   return false;
@@ -310,21 +310,9 @@ void int8_dot_gemm(ElementType format, const std::byte* weight, const QuantizedA
     throw std::invalid_argument(fmt::format("int8_dot_gemm: {} weights are not read by this path", element_type_name(format)));
   }
 #if defined(__AVX2__) && defined(__F16C__)
-  switch (format) {
-    case ElementType::q8_0: gemm<ElementType::q8_0>(weight, x, out_begin, out_end, bias, y, y_stride); break;
-    case ElementType::q4_0: gemm<ElementType::q4_0>(weight, x, out_begin, out_end, bias, y, y_stride); break;
-    case ElementType::q4_1: gemm<ElementType::q4_1>(weight, x, out_begin, out_end, bias, y, y_stride); break;
-    case ElementType::q5_0: gemm<ElementType::q5_0>(weight, x, out_begin, out_end, bias, y, y_stride); break;
-    case ElementType::q5_1: gemm<ElementType::q5_1>(weight, x, out_begin, out_end, bias, y, y_stride); break;
-    case ElementType::iq4_nl: gemm<ElementType::iq4_nl>(weight, x, out_begin, out_end, bias, y, y_stride); break;
-    case ElementType::q4_z: gemm<ElementType::q4_z>(weight, x, out_begin, out_end, bias, y, y_stride); break;
-    case ElementType::q8_z: gemm<ElementType::q8_z>(weight, x, out_begin, out_end, bias, y, y_stride); break;
-    case ElementType::q4_k: gemm<ElementType::q4_k>(weight, x, out_begin, out_end, bias, y, y_stride); break;
-    case ElementType::q5_k: gemm<ElementType::q5_k>(weight, x, out_begin, out_end, bias, y, y_stride); break;
-    case ElementType::q6_k: gemm<ElementType::q6_k>(weight, x, out_begin, out_end, bias, y, y_stride); break;
-    case ElementType::iq4_xs: gemm<ElementType::iq4_xs>(weight, x, out_begin, out_end, bias, y, y_stride); break;
-    default: break;  // int8_dot_supports refused it above
-  }
+  Int8Formats::dispatch(format, [&]<ElementType kFormat>() {
+    gemm<kFormat>(weight, x, out_begin, out_end, bias, y, y_stride);
+  });
 #else
   (void)weight, (void)x, (void)out_begin, (void)out_end, (void)bias, (void)y, (void)y_stride;
 #endif
