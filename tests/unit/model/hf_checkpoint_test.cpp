@@ -86,3 +86,12 @@ TEST_CASE("a quantisation Sabre cannot read is refused at open with its method, 
                                                       Catch::Contains("quantization_config (gptq, 3-bit, group size 128") &&
                                                       Catch::Contains("3-bit GPTQ is not supported"));
 }
+
+TEST_CASE("quantised layers without a quantization_config are refused at open, naming a part", "[checkpoint][quant]") {
+  TempDir dir;
+  // The AWQ fixture's tensors under its base model's config.json, which has no quantization_config.
+  fs::copy_file(kModels / "qwen2_bias" / "config.json", dir.path / "config.json");
+  fs::copy_file(kModels / "quantized" / "awq_4bit_g64" / "model.safetensors", dir.path / "model.safetensors");
+  CHECK_THROWS_WITH(open_hf_checkpoint(dir.path), Catch::Contains(dir.path.string()) && Catch::Contains(".qweight") &&
+                                                      Catch::Contains("no quantization_config"));
+}
