@@ -29,12 +29,12 @@ inline float load_f16(const std::byte* p) {
   return _cvtsh_ss(h);
 }
 
-// One weight block as 32 signed bytes in element order with its scale and minimum: w = d * s + m.
-struct WeightBlock {
+// The integers of one weight block, 32 bytes in element order (w = d * s + m for the block's scale d
+// and minimum m, which load_scales reads). Q6_K scales its two halves of 16 apart: `halves` holds those
+// int8 scales as 16-bit pair weights (8 lanes each), which the dot product folds in.
+struct BlockValues {
   __m256i s;
-  float d;
-  float m = 0.0f;
-  float d_high = 0.0f;  // Q6_K: the scale of elements 16..31 (d is that of 0..15)
+  __m256i halves;
 };
 
 inline __m256i low_or_high_nibbles(__m256i bytes, bool high) {
@@ -52,70 +52,112 @@ inline __m256i bits_to_high(__m256i bytes, int shift, int width) {
 // 32-element blocks one by one, the 256-element K-quant super-blocks as 8 runs of 32 (layouts as
 // kernels/quant_blocks.cpp decodes them).
 template <ElementType kFormat>
-inline WeightBlock load_block(const std::byte* row, int64_t k, size_t block_bytes) {
+inline const std::byte* block_of(const std::byte* row, int64_t k, size_t block_bytes) {
+  if constexpr (kFormat == ElementType::q4_k || kFormat == ElementType::q5_k || kFormat == ElementType::q6_k ||
+                kFormat == ElementType::iq4_xs) {
+    return row + static_cast<size_t>(k / 8) * block_bytes;
+  } else {
+    return row + static_cast<size_t>(k) * block_bytes;
+  }
+}
+
+template <ElementType kFormat>
+[[gnu::always_inline]] inline BlockValues load_values(const std::byte* row, int64_t k, size_t block_bytes) {
+  const std::byte* b = block_of<kFormat>(row, k, block_bytes);
+  const int j = static_cast<int>(k % 8);  // the run inside a super-block
+  const __m256i none = _mm256_setzero_si256();
   if constexpr (kFormat == ElementType::iq4_xs) {
-    // d, scales_h (2 bits per run), scales_l (a nibble per run), then 16 bytes of IQ4_NL nibbles per run.
-    const std::byte* b = row + static_cast<size_t>(k / 8) * block_bytes;
-    const int j = static_cast<int>(k % 8);
-    uint16_t scales_h;
-    std::memcpy(&scales_h, b + 2, 2);
-    const int low = (static_cast<int>(b[4 + j / 2]) >> (4 * (j % 2))) & 0x0F;
-    const int high = (scales_h >> (2 * j)) & 3;
-    return {iq4_nl_levels(unpack_nibbles(b + 8 + 16 * j)), load_f16(b) * static_cast<float>((low | (high << 4)) - 32)};
-  } else if constexpr (kFormat == ElementType::q4_k || kFormat == ElementType::q5_k || kFormat == ElementType::q6_k) {
-    const std::byte* b = row + static_cast<size_t>(k / 8) * block_bytes;
-    const int j = static_cast<int>(k % 8);
-    if constexpr (kFormat == ElementType::q6_k) {
-      // ql[128], qh[64], int8 scales[16], d: halves of 128 elements, each four runs of 32.
-      const int half = j / 4, run = j % 4;
-      const std::byte* ql = b + 64 * half + 32 * (run & 1);
-      const __m256i low = low_or_high_nibbles(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql)), run >= 2);
-      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 128 + 32 * half));
-      const __m256i q = _mm256_sub_epi8(_mm256_or_si256(low, bits_to_high(qh, 2 * run, 2)), _mm256_set1_epi8(32));
-      const auto* scales = reinterpret_cast<const int8_t*>(b + 192 + 8 * half + 2 * run);
-      const float d = load_f16(b + 208);
-      return {q, d * static_cast<float>(scales[0]), 0.0f, d * static_cast<float>(scales[1])};
-    } else {
-      // d, dmin, scales[12], (Q5_K: qh[32],) qs[128]: each 32 bytes of qs hold runs 2i (low nibbles), 2i+1.
-      const float d = load_f16(b), dmin = load_f16(b + 2);
-      const KGroupScale group = k_group_scale(j, d, dmin, reinterpret_cast<const uint8_t*>(b + 4));
-      const std::byte* qs = b + (kFormat == ElementType::q5_k ? 48 : 16) + 32 * (j / 2);
-      __m256i q = low_or_high_nibbles(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs)), (j & 1) != 0);
-      if constexpr (kFormat == ElementType::q5_k) {
-        q = _mm256_or_si256(q, bits_to_high(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16)), j, 1));
-      }
-      return {q, group.scale, -group.min};
+    // d, scales_h, scales_l, then 16 bytes of IQ4_NL nibbles per run.
+    return {iq4_nl_levels(unpack_nibbles(b + 8 + 16 * j)), none};
+  } else if constexpr (kFormat == ElementType::q6_k) {
+    // ql[128], qh[64], int8 scales[16], d: halves of 128 elements, each four runs of 32.
+    const int half = j / 4, run = j % 4;
+    const std::byte* ql = b + 64 * half + 32 * (run & 1);
+    const __m256i low = low_or_high_nibbles(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql)), run >= 2);
+    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 128 + 32 * half));
+    const __m256i q = _mm256_sub_epi8(_mm256_or_si256(low, bits_to_high(qh, 2 * run, 2)), _mm256_set1_epi8(32));
+    const auto* scales = reinterpret_cast<const int8_t*>(b + 192 + 8 * half + 2 * run);
+    return {q, _mm256_set_m128i(_mm_set1_epi16(scales[1]), _mm_set1_epi16(scales[0]))};
+  } else if constexpr (kFormat == ElementType::q4_k || kFormat == ElementType::q5_k) {
+    // d, dmin, scales[12], (Q5_K: qh[32],) qs[128]: each 32 bytes of qs hold runs 2i (low nibbles), 2i+1.
+    const std::byte* qs = b + (kFormat == ElementType::q5_k ? 48 : 16) + 32 * (j / 2);
+    __m256i q = low_or_high_nibbles(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs)), (j & 1) != 0);
+    if constexpr (kFormat == ElementType::q5_k) {
+      q = _mm256_or_si256(q, bits_to_high(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16)), j, 1));
+    }
+    return {q, none};
+  } else {
+    switch (kFormat) {
+      case ElementType::q8_0: return {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2)), none};
+      case ElementType::q4_0: return {_mm256_sub_epi8(unpack_nibbles(b + 2), _mm256_set1_epi8(8)), none};
+      case ElementType::q4_1: return {unpack_nibbles(b + 4), none};
+      case ElementType::q5_0:
+        return {_mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(b + 6), fifth_bits(b + 2)), _mm256_set1_epi8(16)), none};
+      case ElementType::q5_1: return {_mm256_or_si256(unpack_nibbles(b + 8), fifth_bits(b + 4)), none};
+      case ElementType::iq4_nl: return {iq4_nl_levels(unpack_nibbles(b + 2)), none};
+      case ElementType::q4_z:
+        // Nibble minus a zero point of at most 16: within int8.
+        return {_mm256_sub_epi8(unpack_nibbles(b + 5), _mm256_set1_epi8(static_cast<char>(b[4]))), none};
+      case ElementType::q8_z:
+        // q - 128 is the byte with its top bit flipped (load_scales moves the zero point into m).
+        return {_mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 5)),
+                                 _mm256_set1_epi8(static_cast<char>(0x80))),
+                none};
+      default: throw std::logic_error("int8_dot_gemm: unsupported format");
     }
   }
-  const std::byte* b = row + static_cast<size_t>(k) * block_bytes;
-  switch (kFormat) {
-    case ElementType::q8_0:
-      return {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2)), load_f16(b), 0.0f};
-    case ElementType::q4_0:
-      return {_mm256_sub_epi8(unpack_nibbles(b + 2), _mm256_set1_epi8(8)), load_f16(b), 0.0f};
-    case ElementType::q4_1:
-      return {unpack_nibbles(b + 4), load_f16(b), load_f16(b + 2)};
-    case ElementType::q5_0:
-      return {_mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(b + 6), fifth_bits(b + 2)), _mm256_set1_epi8(16)),
-              load_f16(b), 0.0f};
-    case ElementType::q5_1:
-      return {_mm256_or_si256(unpack_nibbles(b + 8), fifth_bits(b + 4)), load_f16(b), load_f16(b + 2)};
-    case ElementType::iq4_nl:
-      return {iq4_nl_levels(unpack_nibbles(b + 2)), load_f16(b), 0.0f};
-    case ElementType::q4_z: {
-      // Nibble minus a zero point of at most 16: within int8.
-      const float d = load_f32(b);
-      return {_mm256_sub_epi8(unpack_nibbles(b + 5), _mm256_set1_epi8(static_cast<char>(b[4]))), d, 0.0f};
+}
+
+// Block k's scale and minimum for 4 rows, lane i for rows[i].
+struct BlockScales {
+  __m128 d;
+  __m128 m;
+};
+
+// The formats whose block starts with an fp16 scale (and, for some, an fp16 minimum after it).
+constexpr bool fp16_scale_first(ElementType format) {
+  return format == ElementType::q8_0 || format == ElementType::q4_0 || format == ElementType::q4_1 ||
+         format == ElementType::q5_0 || format == ElementType::q5_1 || format == ElementType::iq4_nl;
+}
+
+template <ElementType kFormat>
+[[gnu::always_inline]] inline BlockScales load_scales(const std::byte* const* rows, int64_t k, size_t block_bytes) {
+  const std::byte* b[4];
+  for (int i = 0; i < 4; ++i) b[i] = block_of<kFormat>(rows[i], k, block_bytes);
+  if constexpr (fp16_scale_first(kFormat)) {
+    // Each block's first 4 bytes (d and, where there is one, m) converted together: 8 halves to 8 floats,
+    // then the d's to the low lanes and the m's to the high ones.
+    int32_t words[4];
+    for (int i = 0; i < 4; ++i) std::memcpy(&words[i], b[i], 4);
+    const __m256 both = _mm256_permutevar8x32_ps(
+        _mm256_cvtph_ps(_mm_setr_epi32(words[0], words[1], words[2], words[3])), _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
+    return {_mm256_castps256_ps128(both), _mm256_extractf128_ps(both, 1)};
+  } else {
+    float d[4], m[4] = {0, 0, 0, 0};
+    const int j = static_cast<int>(k % 8);
+    for (int i = 0; i < 4; ++i) {
+      if constexpr (kFormat == ElementType::iq4_xs) {
+        uint16_t scales_h;
+        std::memcpy(&scales_h, b[i] + 2, 2);
+        const int low = (static_cast<int>(b[i][4 + j / 2]) >> (4 * (j % 2))) & 0x0F;
+        const int high = (scales_h >> (2 * j)) & 3;
+        d[i] = load_f16(b[i]) * static_cast<float>((low | (high << 4)) - 32);
+      } else if constexpr (kFormat == ElementType::q6_k) {
+        d[i] = load_f16(b[i] + 208);  // the int8 scales are in BlockValues::halves
+      } else if constexpr (kFormat == ElementType::q4_k || kFormat == ElementType::q5_k) {
+        const KGroupScale group =
+            k_group_scale(j, load_f16(b[i]), load_f16(b[i] + 2), reinterpret_cast<const uint8_t*>(b[i] + 4));
+        d[i] = group.scale;
+        m[i] = -group.min;
+      } else if constexpr (kFormat == ElementType::q4_z) {
+        d[i] = load_f32(b[i]);
+      } else if constexpr (kFormat == ElementType::q8_z) {
+        // d * (q - z) = d * (q - 128) - d * (z - 128).
+        d[i] = load_f32(b[i]);
+        m[i] = -d[i] * static_cast<float>(static_cast<int>(b[i][4]) - 128);
+      }
     }
-    case ElementType::q8_z: {
-      // d * (q - z) = d * (q - 128) - d * (z - 128): q - 128 is the byte with its top bit flipped.
-      const float d = load_f32(b);
-      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 5));
-      return {_mm256_xor_si256(q, _mm256_set1_epi8(static_cast<char>(0x80))), d,
-              -d * static_cast<float>(static_cast<int>(b[4]) - 128)};
-    }
-    default:
-      throw std::logic_error("int8_dot_gemm: unsupported format");
+    return {_mm_loadu_ps(d), _mm_loadu_ps(m)};
   }
 }
 
@@ -130,27 +172,48 @@ constexpr bool unsigned_integers(ElementType format) {
          format == ElementType::q5_k;
 }
 
-// sum(w * x) over 32 int8 pairs as 8 int32 lanes. maddubs multiplies unsigned by signed bytes: signed
-// weights go in as |w| with their sign moved onto x (|w| <= 128 and |x| <= 127 keep each pair's sum
-// within int16); unsigned ones (at most 31) as they are.
+// A weight block as maddubs wants its unsigned operand: signed integers go in as |w| and their signs move
+// onto x (sign_for), so |w| <= 128 and |x| <= 127 keep each pair's sum within int16; unsigned ones (at
+// most 31) go in as they are.
 template <ElementType kFormat>
-inline __m256i dot_i8(__m256i w, __m256i x) {
-  __m256i products;
+inline __m256i unsigned_operand(__m256i w) {
   if constexpr (unsigned_integers(kFormat)) {
-    products = _mm256_maddubs_epi16(w, x);
+    return w;
   } else {
-    products = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+    return _mm256_sign_epi8(w, w);
   }
-  return _mm256_madd_epi16(products, _mm256_set1_epi16(1));
 }
 
-// Up to this many rows share each weight block's unpacking.
-constexpr int64_t kRowTile = 4;
+// sum(w * x) over 32 int8 pairs as 8 int32 lanes (lanes 0-3: elements 0-15); `magnitude` is
+// unsigned_operand(w). Q6_K weighs its two halves by their int8 scales here.
+template <ElementType kFormat>
+[[gnu::always_inline]] inline __m256i dot_i8(const BlockValues& w, __m256i magnitude, __m256i x) {
+  const __m256i signed_x = unsigned_integers(kFormat) ? x : _mm256_sign_epi8(x, w.s);
+  const __m256i products = _mm256_maddubs_epi16(magnitude, signed_x);
+  if constexpr (kFormat == ElementType::q6_k) {
+    return _mm256_madd_epi16(products, w.halves);
+  } else {
+    return _mm256_madd_epi16(products, _mm256_set1_epi16(1));
+  }
+}
 
-// Rows r0 .. r0 + R - 1 against outputs [out_begin, out_end). Every (row, output) element sums its even
-// blocks in one accumulator and its odd blocks in another (two chains of fused multiply-adds in
-// flight), then adds the two, one horizontal sum, the minimum terms (in block order) and the bias:
-// the same arithmetic whatever R is.
+// The sums of four vectors of 8 int32 lanes, lane i for vector i: a fixed tree (pairs, then pairs of
+// pairs, then the two 128-bit halves), whichever rows the vectors came from.
+inline __m128i sum_lanes_of_four(__m256i a, __m256i b, __m256i c, __m256i d) {
+  const __m256i quads = _mm256_hadd_epi32(_mm256_hadd_epi32(a, b), _mm256_hadd_epi32(c, d));
+  return _mm_add_epi32(_mm256_castsi256_si128(quads), _mm256_extracti128_si256(quads, 1));
+}
+
+// Up to this many activation rows share each weight block's unpacking.
+constexpr int64_t kRowTile = 4;
+// Weight rows (outputs) computed together, one per lane of a 128-bit vector.
+constexpr int64_t kOutputTile = 4;
+
+// Activation rows r0 .. r0 + R - 1 against outputs [out_begin, out_end), four outputs at a time (a tail
+// of fewer repeats its last output in the spare lanes and drops them). Every (row, output) element's
+// integer dot products go through the same reduction tree per block, then per block in block order one
+// multiply-add for the scaled sum and one for the minimum term, and the bias last: the same arithmetic
+// whatever R is and whichever outputs share its tile.
 template <ElementType kFormat, int R>
 void gemm_rows(const std::byte* weight, const QuantizedActivations& x, int64_t r0, int64_t out_begin,
                int64_t out_end, const float* bias, float* y, int64_t y_stride) {
@@ -166,42 +229,42 @@ void gemm_rows(const std::byte* weight, const QuantizedActivations& x, int64_t r
     xd[r] = x.scales.data() + (r0 + r) * blocks;
     xs[r] = x.sums.data() + (r0 + r) * blocks;
   }
-  for (int64_t o = out_begin; o < out_end; ++o) {
-    const std::byte* row = weight + static_cast<size_t>(o) * row_bytes;
-    __m256 even[R], odd[R];
-    float minimum[R];
-    for (int r = 0; r < R; ++r) {
-      even[r] = odd[r] = _mm256_setzero_ps();
-      minimum[r] = 0.0f;
+  for (int64_t o = out_begin; o < out_end; o += kOutputTile) {
+    const int64_t outputs = std::min(kOutputTile, out_end - o);
+    const std::byte* rows[kOutputTile];
+    for (int i = 0; i < kOutputTile; ++i) {
+      rows[i] = weight + static_cast<size_t>(o + std::min<int64_t>(i, outputs - 1)) * row_bytes;
     }
-    // Block k into `acc` for every row (the accumulator named, never indexed, so it stays in a register).
-    const auto step = [&](int64_t k, __m256* acc) {
-      const WeightBlock w = load_block<kFormat>(row, k, block_bytes);
+    __m128 acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = _mm_setzero_ps();
+    // The tiles' rows are contiguous: while this one is read, the one after next is fetched, a tile's share
+    // of it per block, so the loads below find their lines in cache instead of waiting on memory.
+    const std::byte* ahead = rows[0] + 2 * kOutputTile * row_bytes;
+    const size_t ahead_step = kOutputTile * block_bytes * (blocks > 0 ? 1 : 0);
+    for (int64_t k = 0; k < blocks; ++k) {
+      _mm_prefetch(reinterpret_cast<const char*>(ahead + k * ahead_step), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(ahead + k * ahead_step + 64), _MM_HINT_T0);
+      const BlockScales scales = load_scales<kFormat>(rows, k, block_bytes);
+      BlockValues w[kOutputTile];
+      __m256i magnitude[kOutputTile];
+      for (int i = 0; i < kOutputTile; ++i) {
+        w[i] = load_values<kFormat>(rows[i], k, block_bytes);
+        magnitude[i] = unsigned_operand<kFormat>(w[i].s);
+      }
       for (int r = 0; r < R; ++r) {
         const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + k * kBlock));
-        const __m256 sums = _mm256_cvtepi32_ps(dot_i8<kFormat>(w.s, q));
-        // The int32 lanes 0-3 hold elements 0-15 and lanes 4-7 elements 16-31 (Q6_K scales them apart).
-        __m256 scale;
-        if constexpr (kFormat == ElementType::q6_k) {
-          scale = _mm256_mul_ps(_mm256_setr_ps(w.d, w.d, w.d, w.d, w.d_high, w.d_high, w.d_high, w.d_high),
-                                _mm256_set1_ps(xd[r][k]));
-        } else {
-          scale = _mm256_set1_ps(w.d * xd[r][k]);
-        }
-        acc[r] = _mm256_fmadd_ps(sums, scale, acc[r]);
-        if constexpr (kMinimum) minimum[r] = std::fma(w.m, xs[r][k], minimum[r]);
+        const __m128i sums = sum_lanes_of_four(dot_i8<kFormat>(w[0], magnitude[0], q), dot_i8<kFormat>(w[1], magnitude[1], q),
+                                               dot_i8<kFormat>(w[2], magnitude[2], q), dot_i8<kFormat>(w[3], magnitude[3], q));
+        acc[r] = _mm_fmadd_ps(_mm_cvtepi32_ps(sums), _mm_mul_ps(scales.d, _mm_set1_ps(xd[r][k])), acc[r]);
+        if constexpr (kMinimum) acc[r] = _mm_fmadd_ps(scales.m, _mm_set1_ps(xs[r][k]), acc[r]);
       }
-    };
-    int64_t k = 0;
-    for (; k + 1 < blocks; k += 2) {
-      step(k, even);
-      step(k + 1, odd);
     }
-    if (k < blocks) step(k, even);
     for (int r = 0; r < R; ++r) {
-      float sum = horizontal_sum(_mm256_add_ps(even[r], odd[r])) + minimum[r];
-      if (bias) sum += bias[o];
-      y[(r0 + r) * y_stride + (o - out_begin)] = sum;
+      alignas(16) float sums[kOutputTile];
+      _mm_store_ps(sums, acc[r]);
+      for (int64_t i = 0; i < outputs; ++i) {
+        y[(r0 + r) * y_stride + (o + i - out_begin)] = bias ? sums[i] + bias[o + i] : sums[i];
+      }
     }
   }
 }

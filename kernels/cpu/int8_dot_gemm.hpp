@@ -8,8 +8,13 @@
 // int8_dot_error_bound computes and the tests hold the kernel to. The 256-element super-blocks (the
 // K-quants, IQ4_XS) are read as 8 runs of 32 with their sub-block scales (Q6_K: one per 16 elements).
 //
-// Each (row, output) element's arithmetic is fixed (one accumulator, blocks in order, one horizontal
-// sum), so a row's result does not depend on the other rows or on how outputs are split over threads.
+// Outputs are computed four at a time, one per lane: each block's integer sums of four weight rows are
+// reduced together by one fixed tree and scaled by the four rows' scales in one multiply-add, which
+// spares the per-row scalar work that otherwise bounds a decode step. The rows of a tile are fetched
+// ahead (software prefetch): four interleaved streams are not what the hardware prefetcher follows.
+// Each (row, output) element's arithmetic is fixed (the same tree, blocks in order, tails computed in a
+// full tile), so a row's result does not depend on the other rows or on how outputs are split over
+// threads.
 // The exact fp32 kernels (row_invariant_gemm.hpp) stay for prefill, for batch-invariant mode, for
 // --exact-kernels and for the formats this path does not read.
 

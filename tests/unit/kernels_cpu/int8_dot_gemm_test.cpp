@@ -105,6 +105,39 @@ TEST_CASE("int8 dot products stay within the activation rounding's bound of the 
   }
 }
 
+TEST_CASE("int8 dot products equal the exact weights times the rounded activations, to fp32 rounding", "[kernels][int8]") {
+  // The integer products are exact, so what is left is fp32 rounding of the per-block scaling and sums:
+  // a tight check that every block meets its own row's scale, minimum and activations (the error bound
+  // above is loose enough to pass a block scaled by a neighbour's scale).
+  for (const ElementType format : kFormats) {
+    INFO(element_type_name(format));
+    const auto weight = matrix_of(format);
+    const int64_t in = inputs_of(format);
+    std::vector<float> values(static_cast<size_t>(kOut * in));
+    cpu::dequantize_rows(format, weight.data(), in, 0, kOut, values.data());
+    const int64_t rows = 6;
+    const auto x = activations(rows, in);
+    cpu::QuantizedActivations qx;
+    cpu::quantize_activations(x.data(), rows, in, qx);
+    std::vector<float> y(static_cast<size_t>(rows * kOut));
+    cpu::int8_dot_gemm(format, weight.data(), qx, 0, kOut, nullptr, y.data(), kOut);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t o = 0; o < kOut; ++o) {
+        double want = 0, magnitude = 0;
+        for (int64_t i = 0; i < in; ++i) {
+          const size_t at = static_cast<size_t>(r * in + i);
+          const double rounded = double(qx.scales[at / 32]) * qx.values[at];
+          const double term = double(values[static_cast<size_t>(o * in + i)]) * rounded;
+          want += term;
+          magnitude += std::fabs(term);
+        }
+        INFO("row " << r << ", output " << o);
+        REQUIRE(std::fabs(y[static_cast<size_t>(r * kOut + o)] - want) <= 2e-6 * magnitude + 1e-6);
+      }
+    }
+  }
+}
+
 TEST_CASE("an int8-dot row's result does not depend on the rows beside it or the output split", "[kernels][int8]") {
   for (const ElementType format : kFormats) {
     INFO(element_type_name(format));
