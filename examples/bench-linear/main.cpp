@@ -85,26 +85,26 @@ ElementType element_type_of(const GgufTensorInfo& tensor) {
                                        tensor.raw_type));
 }
 
-// The named tensors stacked along the outputs; empty when the first is absent.
+// The named tensors stacked along the outputs; empty when the first is absent. Parts of another type
+// stay matrices of their own (the loader keeps them so, each writing its columns of the output).
 std::vector<Matrix> stacked(const GgufFile& file, const std::string& kind, const std::vector<std::string>& names) {
-  Matrix m{kind};
+  std::vector<Matrix> parts;
   for (const auto& name : names) {
     const GgufTensorInfo* tensor = file.find_tensor(name);
     if (tensor == nullptr) {
-      if (m.bytes.empty()) return {};
+      if (parts.empty()) return {};
       throw std::runtime_error(fmt::format("tensor '{}' is missing", name));
     }
     const auto shape = tensor->torch_shape();
     const ElementType type = element_type_of(*tensor);
-    if (!m.bytes.empty() && (type != m.type || shape[1] != m.in)) {
-      throw std::runtime_error(fmt::format("'{}' cannot be stacked on '{}' (another type or width)", name, names[0]));
+    if (parts.empty() || parts.back().type != type || parts.back().in != shape[1]) {
+      parts.push_back(Matrix{kind, type, shape[1]});
     }
-    m.type = type;
-    m.in = shape[1];
+    Matrix& m = parts.back();
     m.out += shape[0];
     m.bytes.insert(m.bytes.end(), tensor->bytes.begin(), tensor->bytes.end());
   }
-  return {std::move(m)};
+  return parts;
 }
 
 std::vector<Matrix> step_matrices(const GgufFile& file) {
@@ -187,9 +187,10 @@ int main(int argc, char** argv) {
       for (const auto& m : matrices) {
         if (m.kind != kind) continue;
         bytes += m.bytes.size();
-        type = element_type_name(m.type);
+        const std::string name(element_type_name(m.type));
+        if (type.find(name) == std::string::npos) type += (type.empty() ? "" : "+") + name;
       }
-      std::cout << fmt::format("  {:8} {:6} {:5.1f}% of the time, {:5.1f}% of the bytes, {:.2f} GiB/s\n", kind, type,
+      std::cout << fmt::format("  {:8} {:11} {:5.1f}% of the time, {:5.1f}% of the bytes, {:.2f} GiB/s\n", kind, type,
                                100 * seconds / timed, 100.0 * static_cast<double>(bytes) / static_cast<double>(step_bytes),
                                static_cast<double>(bytes) * o.steps / (1 << 30) / seconds);
     }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
+#include <type_traits>
 
 #include "kernels/cpu/avx2_blocks.hpp"
 #include "kernels/quant_blocks.hpp"
@@ -51,10 +52,14 @@ inline __m256i bits_to_high(__m256i bytes, int shift, int width) {
 // Block k (the k-th run of 32 inputs) of a row of `kFormat`, whose blocks take `block_bytes`: GGUF's
 // 32-element blocks one by one, the 256-element K-quant super-blocks as 8 runs of 32 (layouts as
 // kernels/quant_blocks.cpp decodes them).
+constexpr bool has_super_blocks(ElementType format) {
+  return format == ElementType::q4_k || format == ElementType::q5_k || format == ElementType::q6_k ||
+         format == ElementType::iq4_xs;
+}
+
 template <ElementType kFormat>
 inline const std::byte* block_of(const std::byte* row, int64_t k, size_t block_bytes) {
-  if constexpr (kFormat == ElementType::q4_k || kFormat == ElementType::q5_k || kFormat == ElementType::q6_k ||
-                kFormat == ElementType::iq4_xs) {
+  if constexpr (has_super_blocks(kFormat)) {
     return row + static_cast<size_t>(k / 8) * block_bytes;
   } else {
     return row + static_cast<size_t>(k) * block_bytes;
@@ -132,34 +137,58 @@ template <ElementType kFormat>
     const __m256 both = _mm256_permutevar8x32_ps(
         _mm256_cvtph_ps(_mm_setr_epi32(words[0], words[1], words[2], words[3])), _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
     return {_mm256_castps256_ps128(both), _mm256_extractf128_ps(both, 1)};
-  } else {
+  } else if constexpr (kFormat == ElementType::q4_z || kFormat == ElementType::q8_z) {
     float d[4], m[4] = {0, 0, 0, 0};
-    const int j = static_cast<int>(k % 8);
     for (int i = 0; i < 4; ++i) {
-      if constexpr (kFormat == ElementType::iq4_xs) {
-        uint16_t scales_h;
-        std::memcpy(&scales_h, b[i] + 2, 2);
-        const int low = (static_cast<int>(b[i][4 + j / 2]) >> (4 * (j % 2))) & 0x0F;
-        const int high = (scales_h >> (2 * j)) & 3;
-        d[i] = load_f16(b[i]) * static_cast<float>((low | (high << 4)) - 32);
-      } else if constexpr (kFormat == ElementType::q6_k) {
-        d[i] = load_f16(b[i] + 208);  // the int8 scales are in BlockValues::halves
-      } else if constexpr (kFormat == ElementType::q4_k || kFormat == ElementType::q5_k) {
-        const KGroupScale group =
-            k_group_scale(j, load_f16(b[i]), load_f16(b[i] + 2), reinterpret_cast<const uint8_t*>(b[i] + 4));
-        d[i] = group.scale;
-        m[i] = -group.min;
-      } else if constexpr (kFormat == ElementType::q4_z) {
-        d[i] = load_f32(b[i]);
-      } else if constexpr (kFormat == ElementType::q8_z) {
-        // d * (q - z) = d * (q - 128) - d * (z - 128).
-        d[i] = load_f32(b[i]);
-        m[i] = -d[i] * static_cast<float>(static_cast<int>(b[i][4]) - 128);
-      }
+      d[i] = load_f32(b[i]);
+      // q8_z: d * (q - z) = d * (q - 128) - d * (z - 128).
+      if constexpr (kFormat == ElementType::q8_z) m[i] = -d[i] * static_cast<float>(static_cast<int>(b[i][4]) - 128);
     }
     return {_mm_loadu_ps(d), _mm_loadu_ps(m)};
+  } else {
+    static_assert(has_super_blocks(kFormat), "every format reads its scales above or through SuperBlockScales");
+    return {_mm_setzero_ps(), _mm_setzero_ps()};
   }
 }
+
+// The scales and minima of the 8 runs of a 256-element super-block for 4 rows, worked out once when the
+// super-block starts rather than for every run: the K-quants pack them in 6 bits behind fp16 factors.
+template <ElementType kFormat>
+struct SuperBlockScales {
+  alignas(16) float d[8][4];
+  alignas(16) float m[8][4];
+
+  void load(const std::byte* const* rows, int64_t k, size_t block_bytes) {
+    for (int i = 0; i < 4; ++i) {
+      const std::byte* b = block_of<kFormat>(rows[i], k, block_bytes);
+      for (int j = 0; j < 8; ++j) {
+        if constexpr (kFormat == ElementType::iq4_xs) {
+          // d, scales_h (2 bits per run), scales_l (a nibble per run).
+          uint16_t scales_h;
+          std::memcpy(&scales_h, b + 2, 2);
+          const int low = (static_cast<int>(b[4 + j / 2]) >> (4 * (j % 2))) & 0x0F;
+          const int high = (scales_h >> (2 * j)) & 3;
+          d[j][i] = load_f16(b) * static_cast<float>((low | (high << 4)) - 32);
+          m[j][i] = 0.0f;
+        } else if constexpr (kFormat == ElementType::q6_k) {
+          d[j][i] = load_f16(b + 208);  // the int8 scales are in BlockValues::halves
+          m[j][i] = 0.0f;
+        } else {
+          const KGroupScale group = k_group_scale(j, load_f16(b), load_f16(b + 2), reinterpret_cast<const uint8_t*>(b + 4));
+          d[j][i] = group.scale;
+          m[j][i] = -group.min;
+        }
+      }
+    }
+  }
+  BlockScales run(int64_t k) const { return {_mm_load_ps(d[k % 8]), _mm_load_ps(m[k % 8])}; }
+};
+
+// The 32-element formats read each block's scales as it comes (load_scales) and keep none.
+struct NoSuperBlocks {};
+
+template <ElementType kFormat>
+using ScalesOf = std::conditional_t<has_super_blocks(kFormat), SuperBlockScales<kFormat>, NoSuperBlocks>;
 
 constexpr bool has_minimum(ElementType format) {
   return format == ElementType::q4_1 || format == ElementType::q5_1 || format == ElementType::q8_z ||
@@ -237,14 +266,21 @@ void gemm_rows(const std::byte* weight, const QuantizedActivations& x, int64_t r
     }
     __m128 acc[R];
     for (int r = 0; r < R; ++r) acc[r] = _mm_setzero_ps();
+    ScalesOf<kFormat> super_block;
     // The tiles' rows are contiguous: while this one is read, the one after next is fetched, a tile's share
     // of it per block, so the loads below find their lines in cache instead of waiting on memory.
-    const std::byte* ahead = rows[0] + 2 * kOutputTile * row_bytes;
-    const size_t ahead_step = kOutputTile * block_bytes * (blocks > 0 ? 1 : 0);
+    const auto ahead = reinterpret_cast<uintptr_t>(rows[0] + 2 * kOutputTile * row_bytes);
+    const size_t ahead_step = kOutputTile * row_bytes / static_cast<size_t>(blocks);
     for (int64_t k = 0; k < blocks; ++k) {
-      _mm_prefetch(reinterpret_cast<const char*>(ahead + k * ahead_step), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(ahead + k * ahead_step + 64), _MM_HINT_T0);
-      const BlockScales scales = load_scales<kFormat>(rows, k, block_bytes);
+      const uintptr_t first = (ahead + k * ahead_step) & ~uintptr_t{63}, end = ahead + (k + 1) * ahead_step;
+      for (uintptr_t line = first; line < end; line += 64) _mm_prefetch(reinterpret_cast<const char*>(line), _MM_HINT_T0);
+      BlockScales scales;
+      if constexpr (has_super_blocks(kFormat)) {
+        if (k % 8 == 0) super_block.load(rows, k, block_bytes);
+        scales = super_block.run(k);
+      } else {
+        scales = load_scales<kFormat>(rows, k, block_bytes);
+      }
       BlockValues w[kOutputTile];
       __m256i magnitude[kOutputTile];
       for (int i = 0; i < kOutputTile; ++i) {
