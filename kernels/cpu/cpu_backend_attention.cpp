@@ -108,7 +108,10 @@ CpuKvCache& cpu_cache(KvCache* kv) {
 // never won and were removed: default and batch-invariant mode attention are the same code.
 
 // The paged kernel's work is cut into tasks of at most this many queries (rows x q heads of one kv head
-// of one sequence), and into smaller ones when there are too few tasks to keep the threads busy.
+// of one sequence), and into smaller ones when there are too few tasks to keep the threads busy, but
+// never below one row's query group: each task reads its kv head's whole context, so splitting a group
+// (a decode step's 3 q heads per kv head in SmolLM2) reads the keys and values from memory once more
+// per piece, which costs more than the threads it balances.
 constexpr int64_t kMaxQueriesPerTask = 64;
 
 }  // namespace
@@ -206,8 +209,9 @@ void CpuBackend::attention(int64_t layer, const void* input, const HeadLayout& q
   const int64_t total_queries = step_.real_rows * q.heads;
   if (total_queries == 0) return;
   const auto threads = static_cast<int64_t>(pool_.concurrency());
-  const int64_t per_task =
-      threads == 1 ? kMaxQueriesPerTask : std::clamp<int64_t>(total_queries / (2 * threads), 1, kMaxQueriesPerTask);
+  const int64_t per_task = threads == 1 ? kMaxQueriesPerTask
+                                        : std::clamp<int64_t>(total_queries / (2 * threads), std::min(group, kMaxQueriesPerTask),
+                                                              kMaxQueriesPerTask);
   attention_tasks_.clear();
   for (int64_t s = 0; s < step_.sequences; ++s) {
     const int64_t queries = (query_start[s + 1] - query_start[s]) * group;
