@@ -94,10 +94,11 @@ template <ElementType kFormat>
   } else {
     switch (kFormat) {
       case ElementType::q8_0: return {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2)), none};
-      case ElementType::q4_0: return {_mm256_sub_epi8(unpack_nibbles(b + 2), _mm256_set1_epi8(8)), none};
+      // Q4_0 and Q5_0 stay unsigned, their offsets (8, 16) moved into the minimum (load_scales): the
+      // products then need no sign moved onto x, as for Q4_1.
+      case ElementType::q4_0: return {unpack_nibbles(b + 2), none};
       case ElementType::q4_1: return {unpack_nibbles(b + 4), none};
-      case ElementType::q5_0:
-        return {_mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(b + 6), fifth_bits(b + 2)), _mm256_set1_epi8(16)), none};
+      case ElementType::q5_0: return {_mm256_or_si256(unpack_nibbles(b + 6), fifth_bits(b + 2)), none};
       case ElementType::q5_1: return {_mm256_or_si256(unpack_nibbles(b + 8), fifth_bits(b + 4)), none};
       case ElementType::iq4_nl: return {iq4_nl_levels(unpack_nibbles(b + 2)), none};
       case ElementType::q4_z:
@@ -136,7 +137,10 @@ template <ElementType kFormat>
     for (int i = 0; i < 4; ++i) std::memcpy(&words[i], b[i], 4);
     const __m256 both = _mm256_permutevar8x32_ps(
         _mm256_cvtph_ps(_mm_setr_epi32(words[0], words[1], words[2], words[3])), _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
-    return {_mm256_castps256_ps128(both), _mm256_extractf128_ps(both, 1)};
+    const __m128 d = _mm256_castps256_ps128(both);
+    if constexpr (kFormat == ElementType::q4_0) return {d, _mm_mul_ps(d, _mm_set1_ps(-8.0f))};
+    if constexpr (kFormat == ElementType::q5_0) return {d, _mm_mul_ps(d, _mm_set1_ps(-16.0f))};
+    return {d, _mm256_extractf128_ps(both, 1)};
   } else if constexpr (kFormat == ElementType::q4_z || kFormat == ElementType::q8_z) {
     float d[4], m[4] = {0, 0, 0, 0};
     for (int i = 0; i < 4; ++i) {
@@ -191,14 +195,15 @@ template <ElementType kFormat>
 using ScalesOf = std::conditional_t<has_super_blocks(kFormat), SuperBlockScales<kFormat>, NoSuperBlocks>;
 
 constexpr bool has_minimum(ElementType format) {
-  return format == ElementType::q4_1 || format == ElementType::q5_1 || format == ElementType::q8_z ||
-         format == ElementType::q4_k || format == ElementType::q5_k;
+  return format == ElementType::q4_0 || format == ElementType::q4_1 || format == ElementType::q5_0 ||
+         format == ElementType::q5_1 || format == ElementType::q8_z || format == ElementType::q4_k ||
+         format == ElementType::q5_k;
 }
 
-// The formats whose block integers are never negative (nibbles with a minimum).
+// The formats whose block integers are read as never negative (nibbles with a minimum or an offset).
 constexpr bool unsigned_integers(ElementType format) {
-  return format == ElementType::q4_1 || format == ElementType::q5_1 || format == ElementType::q4_k ||
-         format == ElementType::q5_k;
+  return format == ElementType::q4_0 || format == ElementType::q4_1 || format == ElementType::q5_0 ||
+         format == ElementType::q5_1 || format == ElementType::q4_k || format == ElementType::q5_k;
 }
 
 // A weight block as maddubs wants its unsigned operand: signed integers go in as |w| and their signs move
