@@ -234,7 +234,10 @@ template <ElementType kFormat>
 // The sums of four vectors of 8 int32 lanes, lane i for vector i: a fixed tree (pairs, then pairs of
 // pairs, then the two 128-bit halves), whichever rows the vectors came from.
 inline __m128i sum_lanes_of_four(__m256i a, __m256i b, __m256i c, __m256i d) {
-  const __m256i quads = _mm256_hadd_epi32(_mm256_hadd_epi32(a, b), _mm256_hadd_epi32(c, d));
+  // A 4x4 transpose within each 128-bit half by unpacks (one uop each; hadd is several), adding as it goes.
+  const __m256i ab = _mm256_add_epi32(_mm256_unpacklo_epi32(a, b), _mm256_unpackhi_epi32(a, b));
+  const __m256i cd = _mm256_add_epi32(_mm256_unpacklo_epi32(c, d), _mm256_unpackhi_epi32(c, d));
+  const __m256i quads = _mm256_add_epi32(_mm256_unpacklo_epi64(ab, cd), _mm256_unpackhi_epi64(ab, cd));
   return _mm_add_epi32(_mm256_castsi256_si128(quads), _mm256_extracti128_si256(quads, 1));
 }
 
