@@ -4,8 +4,10 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "kernels/cpu/cpu_backend.hpp"
@@ -275,6 +277,18 @@ TEST_CASE("ThreadPool runs every index once and propagates exceptions", "[kernel
   CHECK_THROWS_WITH(pool.parallel_for(10, [](int64_t i) {
     if (i == 7) throw std::runtime_error("boom at 7");
   }), "boom at 7");
+  // After an exception, and after pauses long enough for the workers to stop spinning and sleep, every
+  // loop still runs each index once.
+  for (int round = 0; round < 20; ++round) {
+    if (round % 5 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::vector<std::atomic<int>> hits(round + 2);
+    pool.parallel_for(round + 2, [&](int64_t i) { hits[static_cast<size_t>(i)]++; });
+    for (auto& h : hits) REQUIRE(h.load() == 1);
+  }
+  // Thousands of loops a few microseconds apart, as a decode step issues them.
+  std::atomic<int64_t> total{0};
+  for (int round = 0; round < 5000; ++round) pool.parallel_for(8, [&](int64_t i) { total += i; });
+  CHECK(total.load() == 5000 * 28);
   ThreadPool inline_pool(0);
   int sum = 0;
   inline_pool.parallel_for(5, [&](int64_t i) { sum += static_cast<int>(i); });
