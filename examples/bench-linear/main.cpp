@@ -98,7 +98,7 @@ std::vector<Matrix> stacked(const GgufFile& file, const std::string& kind, const
     const auto shape = tensor->torch_shape();
     const ElementType type = element_type_of(*tensor);
     if (parts.empty() || parts.back().type != type || parts.back().in != shape[1]) {
-      parts.push_back(Matrix{kind, type, shape[1]});
+      parts.push_back(Matrix{kind, type, shape[1], 0, {}});
     }
     Matrix& m = parts.back();
     m.out += shape[0];

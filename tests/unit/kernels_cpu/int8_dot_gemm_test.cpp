@@ -65,6 +65,20 @@ std::vector<float> activations(int64_t rows, int64_t in = kIn) {
   return x;
 }
 
+// One format's test matrix (and its exact values) against `rows` random activation rows, quantised.
+struct Int8Case {
+  Int8Case(ElementType format, int64_t rows)
+      : weight(matrix_of(format)), in(inputs_of(format)), values(static_cast<size_t>(kOut * in)), x(activations(rows, in)) {
+    cpu::dequantize_rows(format, weight.data(), in, 0, kOut, values.data());
+    cpu::quantize_activations(x.data(), rows, in, qx);
+  }
+  std::vector<std::byte> weight;
+  int64_t in;
+  std::vector<float> values;
+  std::vector<float> x;
+  cpu::QuantizedActivations qx;
+};
+
 const ElementType kFormats[] = {ElementType::q8_0, ElementType::q4_0, ElementType::q4_1, ElementType::q5_0,
                                 ElementType::q5_1, ElementType::iq4_nl, ElementType::q4_z, ElementType::q8_z,
                                 ElementType::q4_k, ElementType::q5_k, ElementType::q6_k, ElementType::iq4_xs};
@@ -75,14 +89,9 @@ TEST_CASE("int8 dot products stay within the activation rounding's bound of the 
   for (const ElementType format : kFormats) {
     INFO(element_type_name(format));
     REQUIRE(cpu::int8_dot_supports(format));
-    const auto weight = matrix_of(format);
-    const int64_t in = inputs_of(format);
-    std::vector<float> values(static_cast<size_t>(kOut * in));
-    cpu::dequantize_rows(format, weight.data(), in, 0, kOut, values.data());
     const int64_t rows = 13;
-    const auto x = activations(rows, in);
-    cpu::QuantizedActivations qx;
-    cpu::quantize_activations(x.data(), rows, in, qx);
+    const Int8Case c(format, rows);
+    const auto& [weight, in, values, x, qx] = c;
     std::vector<float> bias(kOut, 0.25f), y(static_cast<size_t>(rows * kOut));
     cpu::int8_dot_gemm(format, weight.data(), qx, 0, kOut, bias.data(), y.data(), kOut);
     double worst_share = 0;  // the largest error as a share of its bound
@@ -111,14 +120,9 @@ TEST_CASE("int8 dot products equal the exact weights times the rounded activatio
   // above is loose enough to pass a block scaled by a neighbour's scale).
   for (const ElementType format : kFormats) {
     INFO(element_type_name(format));
-    const auto weight = matrix_of(format);
-    const int64_t in = inputs_of(format);
-    std::vector<float> values(static_cast<size_t>(kOut * in));
-    cpu::dequantize_rows(format, weight.data(), in, 0, kOut, values.data());
     const int64_t rows = 6;
-    const auto x = activations(rows, in);
-    cpu::QuantizedActivations qx;
-    cpu::quantize_activations(x.data(), rows, in, qx);
+    const Int8Case c(format, rows);
+    const auto& [weight, in, values, x, qx] = c;
     std::vector<float> y(static_cast<size_t>(rows * kOut));
     cpu::int8_dot_gemm(format, weight.data(), qx, 0, kOut, nullptr, y.data(), kOut);
     for (int64_t r = 0; r < rows; ++r) {
