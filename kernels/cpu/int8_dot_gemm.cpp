@@ -49,14 +49,13 @@ inline __m256i bits_to_high(__m256i bytes, int shift, int width) {
   return _mm256_slli_epi16(field, 4);
 }
 
-// Block k (the k-th run of 32 inputs) of a row of `kFormat`, whose blocks take `block_bytes`: GGUF's
-// 32-element blocks one by one, the 256-element K-quant super-blocks as 8 runs of 32 (layouts as
-// kernels/quant_blocks.cpp decodes them).
+// The formats read in 256-element super-blocks, as 8 runs of 32.
 constexpr bool has_super_blocks(ElementType format) {
   return format == ElementType::q4_k || format == ElementType::q5_k || format == ElementType::q6_k ||
          format == ElementType::iq4_xs;
 }
 
+// Where run k's block starts: its own block, or the super-block holding it.
 template <ElementType kFormat>
 inline const std::byte* block_of(const std::byte* row, int64_t k, size_t block_bytes) {
   if constexpr (has_super_blocks(kFormat)) {
@@ -66,6 +65,9 @@ inline const std::byte* block_of(const std::byte* row, int64_t k, size_t block_b
   }
 }
 
+// Block k (the k-th run of 32 inputs) of a row of `kFormat`, whose blocks take `block_bytes`: GGUF's
+// 32-element blocks one by one, the 256-element K-quant super-blocks as 8 runs of 32 (layouts as
+// kernels/quant_blocks.cpp decodes them).
 template <ElementType kFormat>
 [[gnu::always_inline]] inline BlockValues load_values(const std::byte* row, int64_t k, size_t block_bytes) {
   const std::byte* b = block_of<kFormat>(row, k, block_bytes);
@@ -141,7 +143,9 @@ template <ElementType kFormat>
     if constexpr (kFormat == ElementType::q4_0) return {d, _mm_mul_ps(d, _mm_set1_ps(-8.0f))};
     if constexpr (kFormat == ElementType::q5_0) return {d, _mm_mul_ps(d, _mm_set1_ps(-16.0f))};
     return {d, _mm256_extractf128_ps(both, 1)};
-  } else if constexpr (kFormat == ElementType::q4_z || kFormat == ElementType::q8_z) {
+  } else {
+    static_assert(kFormat == ElementType::q4_z || kFormat == ElementType::q8_z,
+                  "the super-block formats read their scales through SuperBlockScales");
     float d[4], m[4] = {0, 0, 0, 0};
     for (int i = 0; i < 4; ++i) {
       d[i] = load_f32(b[i]);
@@ -149,9 +153,6 @@ template <ElementType kFormat>
       if constexpr (kFormat == ElementType::q8_z) m[i] = -d[i] * static_cast<float>(static_cast<int>(b[i][4]) - 128);
     }
     return {_mm_loadu_ps(d), _mm_loadu_ps(m)};
-  } else {
-    static_assert(has_super_blocks(kFormat), "every format reads its scales above or through SuperBlockScales");
-    return {_mm_setzero_ps(), _mm_setzero_ps()};
   }
 }
 
@@ -280,8 +281,7 @@ void gemm_rows(const std::byte* weight, const QuantizedActivations& x, int64_t r
     const auto ahead = reinterpret_cast<uintptr_t>(rows[0] + 2 * kOutputTile * row_bytes);
     const size_t ahead_step = kOutputTile * row_bytes / static_cast<size_t>(blocks);
     for (int64_t k = 0; k < blocks; ++k) {
-      const uintptr_t first = (ahead + k * ahead_step) & ~uintptr_t{63}, end = ahead + (k + 1) * ahead_step;
-      for (uintptr_t line = first; line < end; line += 64) _mm_prefetch(reinterpret_cast<const char*>(line), _MM_HINT_T0);
+      prefetch_range(ahead + k * ahead_step, ahead + (k + 1) * ahead_step);
       BlockScales scales;
       if constexpr (has_super_blocks(kFormat)) {
         if (k % 8 == 0) super_block.load(rows, k, block_bytes);

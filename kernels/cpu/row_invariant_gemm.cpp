@@ -317,12 +317,7 @@ void tile(const Source& src, int64_t o, const float* x, int64_t in, const float*
   const uintptr_t ahead = reinterpret_cast<uintptr_t>(rows[0]) + 2 * C * src.row_bytes();
   const size_t ahead_step = steps > 0 ? C * src.row_bytes() / static_cast<size_t>(steps) : 0;
   for (int64_t k = 0; k < steps; ++k) {
-    if constexpr (kPrefetch) {
-      const uintptr_t end = ahead + (k + 1) * ahead_step;
-      for (uintptr_t line = (ahead + k * ahead_step) & ~uintptr_t{63}; line < end; line += 64) {
-        _mm_prefetch(reinterpret_cast<const char*>(line), _MM_HINT_T0);
-      }
-    }
+    if constexpr (kPrefetch) prefetch_range(ahead + k * ahead_step, ahead + (k + 1) * ahead_step);
     typename Source::Step step[C];
     for (int c = 0; c < C; ++c) step[c] = src.step(rows[c], k);
     const float* xk = x + k * Source::kStep;
