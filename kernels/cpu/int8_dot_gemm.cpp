@@ -161,25 +161,30 @@ template <ElementType kFormat>
 template <ElementType kFormat>
 struct SuperBlockScales {
   alignas(16) float d[8][4];
-  alignas(16) float m[8][4];
+  alignas(16) float m[8][4] = {};  // zero for the formats without a minimum
 
+  // Each row's fp16 factors are converted once per super-block; Q6_K's single d serves all its runs (its
+  // int8 scales are in BlockValues::halves).
   void load(const std::byte* const* rows, int64_t k, size_t block_bytes) {
     for (int i = 0; i < 4; ++i) {
       const std::byte* b = block_of<kFormat>(rows[i], k, block_bytes);
-      for (int j = 0; j < 8; ++j) {
-        if constexpr (kFormat == ElementType::iq4_xs) {
-          // d, scales_h (2 bits per run), scales_l (a nibble per run).
-          uint16_t scales_h;
-          std::memcpy(&scales_h, b + 2, 2);
+      if constexpr (kFormat == ElementType::q6_k) {
+        const float scale = load_f16(b + 208);
+        for (int j = 0; j < 8; ++j) d[j][i] = scale;
+      } else if constexpr (kFormat == ElementType::iq4_xs) {
+        // d, scales_h (2 bits per run), scales_l (a nibble per run).
+        const float scale = load_f16(b);
+        uint16_t scales_h;
+        std::memcpy(&scales_h, b + 2, 2);
+        for (int j = 0; j < 8; ++j) {
           const int low = (static_cast<int>(b[4 + j / 2]) >> (4 * (j % 2))) & 0x0F;
           const int high = (scales_h >> (2 * j)) & 3;
-          d[j][i] = load_f16(b) * static_cast<float>((low | (high << 4)) - 32);
-          m[j][i] = 0.0f;
-        } else if constexpr (kFormat == ElementType::q6_k) {
-          d[j][i] = load_f16(b + 208);  // the int8 scales are in BlockValues::halves
-          m[j][i] = 0.0f;
-        } else {
-          const KGroupScale group = k_group_scale(j, load_f16(b), load_f16(b + 2), reinterpret_cast<const uint8_t*>(b + 4));
+          d[j][i] = scale * static_cast<float>((low | (high << 4)) - 32);
+        }
+      } else {
+        const float scale = load_f16(b), minimum = load_f16(b + 2);
+        for (int j = 0; j < 8; ++j) {
+          const KGroupScale group = k_group_scale(j, scale, minimum, reinterpret_cast<const uint8_t*>(b + 4));
           d[j][i] = group.scale;
           m[j][i] = -group.min;
         }
@@ -289,18 +294,33 @@ void gemm_rows(const std::byte* weight, const QuantizedActivations& x, int64_t r
       } else {
         scales = load_scales<kFormat>(rows, k, block_bytes);
       }
-      BlockValues w[kOutputTile];
-      __m256i magnitude[kOutputTile];
-      for (int i = 0; i < kOutputTile; ++i) {
-        w[i] = load_values<kFormat>(rows[i], k, block_bytes);
-        magnitude[i] = unsigned_operand<kFormat>(w[i].s);
-      }
-      for (int r = 0; r < R; ++r) {
-        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + k * kBlock));
-        const __m128i sums = sum_lanes_of_four(dot_i8<kFormat>(w[0], magnitude[0], q), dot_i8<kFormat>(w[1], magnitude[1], q),
-                                               dot_i8<kFormat>(w[2], magnitude[2], q), dot_i8<kFormat>(w[3], magnitude[3], q));
+      const auto accumulate = [&](int r, __m128i sums) {
         acc[r] = _mm_fmadd_ps(_mm_cvtepi32_ps(sums), _mm_mul_ps(scales.d, _mm_set1_ps(xd[r][k])), acc[r]);
         if constexpr (kMinimum) acc[r] = _mm_fmadd_ps(scales.m, _mm_set1_ps(xs[r][k]), acc[r]);
+      };
+      if constexpr (R == 1) {
+        // Each weight block multiplied as soon as it is loaded, so only its products stay live (holding
+        // all four blocks ran Q6_K out of registers and put the accumulator on the stack).
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[0] + k * kBlock));
+        __m256i dots[kOutputTile];
+        for (int i = 0; i < kOutputTile; ++i) {
+          const BlockValues w = load_values<kFormat>(rows[i], k, block_bytes);
+          dots[i] = dot_i8<kFormat>(w, unsigned_operand<kFormat>(w.s), q);
+        }
+        accumulate(0, sum_lanes_of_four(dots[0], dots[1], dots[2], dots[3]));
+      } else {
+        // Several activation rows share each block's unpacking.
+        BlockValues w[kOutputTile];
+        __m256i magnitude[kOutputTile];
+        for (int i = 0; i < kOutputTile; ++i) {
+          w[i] = load_values<kFormat>(rows[i], k, block_bytes);
+          magnitude[i] = unsigned_operand<kFormat>(w[i].s);
+        }
+        for (int r = 0; r < R; ++r) {
+          const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + k * kBlock));
+          accumulate(r, sum_lanes_of_four(dot_i8<kFormat>(w[0], magnitude[0], q), dot_i8<kFormat>(w[1], magnitude[1], q),
+                                          dot_i8<kFormat>(w[2], magnitude[2], q), dot_i8<kFormat>(w[3], magnitude[3], q)));
+        }
       }
     }
     for (int r = 0; r < R; ++r) {
