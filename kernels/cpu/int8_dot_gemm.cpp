@@ -31,8 +31,8 @@ inline float load_f16(const std::byte* p) {
 }
 
 // The integers of one weight block, 32 bytes in element order (w = d * s + m for the block's scale d
-// and minimum m, which load_scales reads). Q6_K scales its two halves of 16 apart: `halves` holds those
-// int8 scales as 16-bit pair weights (8 lanes each), which the dot product folds in.
+// and minimum m, which load_scales reads). Q3_K and Q6_K scale their two halves of 16 apart: `halves`
+// holds those integer scales as 16-bit pair weights (8 lanes each), which the dot product folds in.
 struct BlockValues {
   __m256i s;
   __m256i halves;
@@ -51,8 +51,19 @@ inline __m256i bits_to_high(__m256i bytes, int shift, int width) {
 
 // The formats read in 256-element super-blocks, as 8 runs of 32.
 constexpr bool has_super_blocks(ElementType format) {
-  return format == ElementType::q4_k || format == ElementType::q5_k || format == ElementType::q6_k ||
-         format == ElementType::iq4_xs;
+  return format == ElementType::q3_k || format == ElementType::q4_k || format == ElementType::q5_k ||
+         format == ElementType::q6_k || format == ElementType::iq4_xs;
+}
+
+// The formats whose 16-element halves carry their own integer scales (BlockValues::halves).
+constexpr bool scales_halves(ElementType format) { return format == ElementType::q3_k || format == ElementType::q6_k; }
+
+// Q3_K's scale i (0..15) of its super-block's 12 packed bytes: 4 low bits from byte i (i < 8) or the
+// high nibble of byte i - 8, 2 high bits from bytes 8..11; stored plus 32.
+inline int q3_k_scale(const std::byte* packed, int i) {
+  const int low = i < 8 ? (static_cast<int>(packed[i]) & 0x0F) : (static_cast<int>(packed[i - 8]) >> 4);
+  const int high = (static_cast<int>(packed[8 + i % 4]) >> (2 * (i / 4))) & 3;
+  return (low | (high << 4)) - 32;
 }
 
 // Where run k's block starts: its own block, or the super-block holding it.
@@ -76,6 +87,18 @@ template <ElementType kFormat>
   if constexpr (kFormat == ElementType::iq4_xs) {
     // d, scales_h, scales_l, then 16 bytes of IQ4_NL nibbles per run.
     return {iq4_nl_levels(unpack_nibbles(b + 8 + 16 * j)), none};
+  } else if constexpr (kFormat == ElementType::q3_k) {
+    // hmask[32], qs[64], scales[12], d: halves of 128 elements, each four runs of 32. Run j takes bits
+    // 2(j % 4) of qs' 32 bytes of its half and bit j of hmask (clear: 4 less), so values -4..3.
+    const int half = j / 4, run = j % 4;
+    const __m256i qs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32 + 32 * half));
+    const __m256i low = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * run), _mm256_set1_epi8(3));
+    const __m256i hmask = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
+    const __m256i high = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hmask, j), _mm256_set1_epi8(1)), 2);
+    const __m256i q = _mm256_sub_epi8(_mm256_or_si256(low, high), _mm256_set1_epi8(4));
+    const std::byte* packed = b + 96;
+    return {q, _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(q3_k_scale(packed, 2 * j + 1))),
+                                _mm_set1_epi16(static_cast<int16_t>(q3_k_scale(packed, 2 * j))))};
   } else if constexpr (kFormat == ElementType::q6_k) {
     // ql[128], qh[64], int8 scales[16], d: halves of 128 elements, each four runs of 32.
     const int half = j / 4, run = j % 4;
@@ -163,13 +186,13 @@ struct SuperBlockScales {
   alignas(16) float d[8][4];
   alignas(16) float m[8][4] = {};  // zero for the formats without a minimum
 
-  // Each row's fp16 factors are converted once per super-block; Q6_K's single d serves all its runs (its
-  // int8 scales are in BlockValues::halves).
+  // Each row's fp16 factors are converted once per super-block; Q3_K's and Q6_K's single d serves all
+  // their runs (their integer scales are in BlockValues::halves).
   void load(const std::byte* const* rows, int64_t k, size_t block_bytes) {
     for (int i = 0; i < 4; ++i) {
       const std::byte* b = block_of<kFormat>(rows[i], k, block_bytes);
-      if constexpr (kFormat == ElementType::q6_k) {
-        const float scale = load_f16(b + 208);
+      if constexpr (scales_halves(kFormat)) {
+        const float scale = load_f16(b + (kFormat == ElementType::q6_k ? 208 : 108));
         for (int j = 0; j < 8; ++j) d[j][i] = scale;
       } else if constexpr (kFormat == ElementType::iq4_xs) {
         // d, scales_h (2 bits per run), scales_l (a nibble per run).
@@ -225,12 +248,12 @@ inline __m256i unsigned_operand(__m256i w) {
 }
 
 // sum(w * x) over 32 int8 pairs as 8 int32 lanes (lanes 0-3: elements 0-15); `magnitude` is
-// unsigned_operand(w). Q6_K weighs its two halves by their int8 scales here.
+// unsigned_operand(w). Q3_K and Q6_K weigh their two halves by their integer scales here.
 template <ElementType kFormat>
 [[gnu::always_inline]] inline __m256i dot_i8(const BlockValues& w, __m256i magnitude, __m256i x) {
   const __m256i signed_x = unsigned_integers(kFormat) ? x : _mm256_sign_epi8(x, w.s);
   const __m256i products = _mm256_maddubs_epi16(magnitude, signed_x);
-  if constexpr (kFormat == ElementType::q6_k) {
+  if constexpr (scales_halves(kFormat)) {
     return _mm256_madd_epi16(products, w.halves);
   } else {
     return _mm256_madd_epi16(products, _mm256_set1_epi16(1));
@@ -361,8 +384,8 @@ struct FormatList {
 };
 using Int8Formats =
     FormatList<ElementType::q8_0, ElementType::q4_0, ElementType::q4_1, ElementType::q5_0, ElementType::q5_1,
-               ElementType::iq4_nl, ElementType::q4_k, ElementType::q5_k, ElementType::q6_k, ElementType::iq4_xs,
-               ElementType::q4_z, ElementType::q8_z>;
+               ElementType::iq4_nl, ElementType::q3_k, ElementType::q4_k, ElementType::q5_k, ElementType::q6_k,
+               ElementType::iq4_xs, ElementType::q4_z, ElementType::q8_z>;
 
 #endif
 

@@ -81,7 +81,8 @@ struct Int8Case {
 
 const ElementType kFormats[] = {ElementType::q8_0, ElementType::q4_0, ElementType::q4_1, ElementType::q5_0,
                                 ElementType::q5_1, ElementType::iq4_nl, ElementType::q4_z, ElementType::q8_z,
-                                ElementType::q4_k, ElementType::q5_k, ElementType::q6_k, ElementType::iq4_xs};
+                                ElementType::q3_k, ElementType::q4_k, ElementType::q5_k, ElementType::q6_k,
+                                ElementType::iq4_xs};
 
 }  // namespace
 
