@@ -6,7 +6,7 @@
 // for the formats with a minimum or a zero point. The weights are exact; the activations' rounding bounds
 // the error: |fast - exact| <= sum over the row of |w_i| * dx_block(i) / 2 (plus fp32 rounding), which
 // int8_dot_error_bound computes and the tests hold the kernel to. The 256-element super-blocks (the
-// K-quants, IQ4_XS) are read as 8 runs of 32 with their sub-block scales (Q6_K: one per 16 elements).
+// K-quants, IQ4_XS) are read as 8 runs of 32 with their sub-block scales (Q3_K, Q6_K: one per 16 elements).
 //
 // Outputs are computed four at a time, one per lane: each block's integer sums of four weight rows are
 // reduced together by one fixed tree and scaled by the four rows' scales in one multiply-add, which
