@@ -8,7 +8,7 @@
 namespace sabre {
 namespace {
 
-constexpr size_t kElements = 32;
+constexpr size_t kElements = element_block_size(ElementType::q4_z);  // q8_z and fp8_s alike
 constexpr size_t kScaleBytes = 4;
 
 float load_scale(const std::byte* block) {

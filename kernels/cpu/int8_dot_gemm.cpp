@@ -14,7 +14,8 @@
 namespace sabre::cpu {
 namespace {
 
-constexpr int64_t kBlock = 32;
+// The run of inputs each activation scale and each weight scale covers.
+constexpr int64_t kBlock = element_block_size(ElementType::q8_0);
 
 float load_f32(const std::byte* p) {
   float f;
@@ -50,10 +51,7 @@ inline __m256i bits_to_high(__m256i bytes, int shift, int width) {
 }
 
 // The formats read in 256-element super-blocks, as 8 runs of 32.
-constexpr bool has_super_blocks(ElementType format) {
-  return format == ElementType::q3_k || format == ElementType::q4_k || format == ElementType::q5_k ||
-         format == ElementType::q6_k || format == ElementType::iq4_xs;
-}
+constexpr bool has_super_blocks(ElementType format) { return element_block_size(format) == 256; }
 
 // The formats whose 16-element halves carry their own integer scales (BlockValues::halves).
 constexpr bool scales_halves(ElementType format) { return format == ElementType::q3_k || format == ElementType::q6_k; }

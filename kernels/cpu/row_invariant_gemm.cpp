@@ -53,7 +53,6 @@ uint16_t load_u16(const std::byte* p) {
   return v;
 }
 
-
 // Weight sources: how a row of W is walked in steps, and how the 8-weight groups of a step are formed.
 // A step is kGroups groups of 8 consecutive elements, each multiplied into the accumulator in turn.
 
@@ -226,9 +225,7 @@ struct CheckpointBlockSource {
     __m256i centred;  // q4_z: the block's 32 nibbles minus the zero point, as int8 in element order
     const std::byte* q;
   };
-  static constexpr size_t block_bytes() {
-    return kFormat == ElementType::q4_z ? 4 + 1 + 16 : kFormat == ElementType::q8_z ? 4 + 1 + 32 : 4 + 32;
-  }
+  static constexpr size_t block_bytes() { return element_block_bytes(kFormat); }
   Row row(int64_t o) const { return blocks + static_cast<size_t>(o) * row_bytes(); }
   static Step step(Row row, int64_t k) {
     const std::byte* block = row + static_cast<size_t>(k) * block_bytes();

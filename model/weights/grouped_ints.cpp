@@ -11,7 +11,8 @@
 namespace sabre {
 namespace {
 
-constexpr int64_t kBlock = 32;
+// Inputs per repacked block (q4_z, q8_z and fp8_s alike).
+constexpr int64_t kBlock = element_block_size(ElementType::q4_z);
 
 // The group of every input, from g_idx or from the group size.
 std::vector<int32_t> input_groups(const GroupedInts& m, const std::string& tensor) {

@@ -12,7 +12,8 @@
 namespace sabre {
 namespace {
 
-constexpr int64_t kBlock = 32;
+// Inputs per repacked block (q4_z, q8_z and fp8_s alike).
+constexpr int64_t kBlock = element_block_size(ElementType::q4_z);
 
 [[noreturn]] void part_error(const TensorView& v, std::string_view what) {
   throw std::runtime_error(fmt::format("{}: tensor '{}' ({} [{}]) {}", v.origin, v.name, dtype_name(v.dtype),
