@@ -160,7 +160,7 @@ void check_supported_quantization(const QuantizationConfig& c, std::string_view 
     throw ConfigError(fmt::format("{}: quantization_config ({}): {}", origin, c.summary(), why));
   };
   if (c.method == "gptq") {
-    if (c.bits == 3) refuse("3-bit GPTQ is not supported (2-, 4- and 8-bit are)");
+    if (!repacked_int_bits(c.bits)) refuse(fmt::format("{}-bit GPTQ is not supported (2-, 4- and 8-bit are)", c.bits));
     if (!c.checkpoint_format.empty() && c.checkpoint_format != "gptq" && c.checkpoint_format != "gptq_v2") {
       refuse(fmt::format("checkpoint_format \"{}\" is not one Sabre reads (gptq, gptq_v2)", c.checkpoint_format));
     }
@@ -178,8 +178,8 @@ void check_supported_quantization(const QuantizationConfig& c, std::string_view 
                          "naive-quantized)", c.format));
     }
     if (c.weight_type == "float" && c.bits != 8) refuse(fmt::format("{}-bit float weights: Sabre reads FP8 (8)", c.bits));
-    if (c.weight_type == "int" && (c.bits < 2 || c.bits > 8 || (c.bits > 4 && c.bits != 8))) {
-      refuse(fmt::format("num_bits {}: Sabre reads integer weights of 2, 3, 4 or 8 bits", c.bits));
+    if (c.weight_type == "int" && !repacked_int_bits(c.bits)) {
+      refuse(fmt::format("num_bits {}: Sabre reads integer weights of 2, 4 or 8 bits", c.bits));
     }
     if (c.weight_type == "int" && c.format != "pack-quantized" && c.bits != 8) {
       refuse(fmt::format("{}-bit weights in format {}: only pack-quantized packs fewer than 8 bits", c.bits, c.format));

@@ -45,8 +45,12 @@ std::optional<QuantizationConfig> parse_quantization_config(std::string_view con
 // fields sit at the top level and whose method is GPTQ unless it says otherwise).
 std::optional<QuantizationConfig> load_quantization_config(const std::filesystem::path& model_dir);
 
+// The integer widths Sabre repacks (pack_grouped_ints): 2, 4 and 8 bits, whichever method wrote them.
+constexpr bool repacked_int_bits(int bits) { return bits == 2 || bits == 4 || bits == 8; }
+
 // Throws ConfigError, naming the checkpoint, the field and the settings Sabre reads instead, for a
-// quantisation Sabre cannot load: a method other than gptq, awq, fp8 and compressed-tensors; 3-bit GPTQ;
+// quantisation Sabre cannot load: a method other than gptq, awq, fp8 and compressed-tensors; integer
+// weights of other widths than repacked_int_bits (3-bit GPTQ or compressed-tensors);
 // groups of fewer than 32 inputs; AWQ's GEMV layout; a compressed-tensors format, type, bit width or
 // strategy outside int4/int8 weights and FP8; sparse compressed-tensors.
 void check_supported_quantization(const QuantizationConfig& config, std::string_view origin);

@@ -6,6 +6,7 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "config/quantization_config.hpp"
 #include "kernels/checkpoint_blocks.hpp"
 
 namespace sabre {
@@ -40,7 +41,7 @@ PackedMatrix pack_grouped_ints(const GroupedInts& m, const std::string& tensor) 
     throw std::runtime_error(fmt::format("{}: {} inputs are not a multiple of 32, the block Sabre repacks into",
                                          tensor, m.columns));
   }
-  if (m.bits != 2 && m.bits != 4 && m.bits != 8) {
+  if (!repacked_int_bits(m.bits)) {  // check_supported_quantization refuses these first
     throw std::logic_error(fmt::format("pack_grouped_ints: {} bits", m.bits));
   }
   const std::vector<int32_t> groups = input_groups(m, tensor);

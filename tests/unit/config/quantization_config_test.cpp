@@ -134,4 +134,7 @@ TEST_CASE("quantization config: what Sabre cannot load is refused naming the set
   CHECK_THROWS_WITH(refused(R"({"quant_method": "compressed-tensors", "format": "int-quantized",
       "config_groups": {"a": {"weights": {"num_bits": 4, "type": "int", "strategy": "channel"}}}})")(),
                     Contains("only pack-quantized"));
+  CHECK_THROWS_WITH(refused(R"({"quant_method": "compressed-tensors", "format": "pack-quantized",
+      "config_groups": {"a": {"weights": {"num_bits": 3, "type": "int", "strategy": "group", "group_size": 128}}}})")(),
+                    Contains("num_bits 3") && Contains("2, 4 or 8 bits"));
 }
