@@ -62,24 +62,19 @@ std::string QuantizedSource::description() const {
 }
 
 void QuantizedSource::drop_pages(std::string_view name) const {
-  std::string dropped;
+  bool repacked = false;
   {
     std::lock_guard lock(mutex_);
     Cache& cache = caches_[std::this_thread::get_id()];
-    const auto it = cache.find(name);
-    if (it == cache.end()) {
-      dropped = name;
-    } else {
+    if (const auto it = cache.find(name); it != cache.end()) {
       cache.erase(it);
+      repacked = true;
     }
   }
-  if (!dropped.empty()) {
-    stored_->drop_pages(name);
-    return;
-  }
+  stored_->drop_pages(name);
+  if (!repacked) return;
   // A repacked layer's stored parts are done with too.
   const std::string base(name.substr(0, name.size() - kWeightSuffix.size()));
-  stored_->drop_pages(name);
   for (const std::string_view part : quantization_part_suffixes()) stored_->drop_pages(base + std::string(part));
 }
 
