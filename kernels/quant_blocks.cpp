@@ -111,14 +111,8 @@ void dequant_q3_k(const uint8_t* b, float* y) {
   const uint8_t* packed = b + 32 + 64;
   const float d = load_half(b + 32 + 64 + 12);
 
-  // Scale i: low 4 bits from byte i (i < 8, low nibble) or byte i-8 (high nibble); high 2 bits from
-  // bytes 8..11, two bits per scale.
   int scales[16];
-  for (int i = 0; i < 16; ++i) {
-    const int low = i < 8 ? (packed[i] & 0x0F) : (packed[i - 8] >> 4);
-    const int high = (packed[8 + (i % 4)] >> (2 * (i / 4))) & 3;
-    scales[i] = (low | (high << 4)) - 32;
-  }
+  for (int i = 0; i < 16; ++i) scales[i] = q3_k_scale(i, packed);
 
   size_t group = 0;
   uint8_t bit = 1;
@@ -327,13 +321,9 @@ void dequant_iq4_nl(const uint8_t* b, float* y) {
 // per byte), qs[128]; 8 groups of 32 laid out as IQ4_NL blocks, scale (ls - 32) * d.
 void dequant_iq4_xs_scalar(const uint8_t* b, float* y) {
   const float d = load_half(b);
-  const uint16_t scales_h = load_u16(b + 2);
-  const uint8_t* scales_l = b + 4;
   const uint8_t* qs = b + 8;
   for (int group = 0; group < 8; ++group) {
-    const int low = (scales_l[group / 2] >> (4 * (group % 2))) & 0x0F;
-    const int high = (scales_h >> (2 * group)) & 3;
-    const float dl = d * static_cast<float>((low | (high << 4)) - 32);
+    const float dl = d * static_cast<float>(iq4_xs_scale(group, b));
     for (size_t j = 0; j < 16; ++j) {
       y[j] = dl * static_cast<float>(kIq4Levels[qs[j] & 0x0F]);
       y[j + 16] = dl * static_cast<float>(kIq4Levels[qs[j] >> 4]);
@@ -348,15 +338,11 @@ void dequant_iq4_xs_scalar(const uint8_t* b, float* y) {
 // decoder's dl * level.
 void dequant_iq4_xs(const uint8_t* b, float* y) {
   const float d = load_half(b);
-  const uint16_t scales_h = load_u16(b + 2);
-  const uint8_t* scales_l = b + 4;
   const uint8_t* qs = b + 8;
   const __m256i levels = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4Levels)));
   const __m128i mask = _mm_set1_epi8(0x0F);
   for (int group = 0; group < 8; ++group) {
-    const int low = (scales_l[group / 2] >> (4 * (group % 2))) & 0x0F;
-    const int high = (scales_h >> (2 * group)) & 3;
-    const __m256 dl = _mm256_set1_ps(d * static_cast<float>((low | (high << 4)) - 32));
+    const __m256 dl = _mm256_set1_ps(d * static_cast<float>(iq4_xs_scale(group, b)));
     const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
     const __m256i nibbles =
         _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), _mm_and_si128(bytes, mask));

@@ -34,6 +34,23 @@ inline void k_scale_min(int j, const uint8_t* packed, uint8_t& scale, uint8_t& m
   }
 }
 
+// Scale i (0..15, one per 16 elements) of Q3_K, from its 12 packed scale bytes: 4 low bits from byte i
+// (i < 8) or the high nibble of byte i - 8, 2 high bits from bytes 8..11; stored plus 32.
+inline int q3_k_scale(int i, const uint8_t* packed) {
+  const int low = i < 8 ? (packed[i] & 0x0F) : (packed[i - 8] >> 4);
+  const int high = (packed[8 + i % 4] >> (2 * (i / 4))) & 3;
+  return (low | (high << 4)) - 32;
+}
+
+// Group j's (0..7) scale in an IQ4_XS block (d, scales_h, scales_l[4], ...): 4 low bits from scales_l,
+// 2 high bits from scales_h; stored plus 32.
+inline int iq4_xs_scale(int j, const uint8_t* block) {
+  const int scales_h = block[2] | (block[3] << 8);
+  const int low = (block[4 + j / 2] >> (4 * (j % 2))) & 0x0F;
+  const int high = (scales_h >> (2 * j)) & 3;
+  return (low | (high << 4)) - 32;
+}
+
 // Group j's factors in Q4_K / Q5_K (super-block scale d, minimum scale dmin): value = scale * q - min.
 struct KGroupScale {
   float scale;

@@ -56,13 +56,6 @@ constexpr bool has_super_blocks(ElementType format) { return element_block_size(
 // The formats whose 16-element halves carry their own integer scales (BlockValues::halves).
 constexpr bool scales_halves(ElementType format) { return format == ElementType::q3_k || format == ElementType::q6_k; }
 
-// Q3_K's scale i (0..15) of its super-block's 12 packed bytes: 4 low bits from byte i (i < 8) or the
-// high nibble of byte i - 8, 2 high bits from bytes 8..11; stored plus 32.
-inline int q3_k_scale(const std::byte* packed, int i) {
-  const int low = i < 8 ? (static_cast<int>(packed[i]) & 0x0F) : (static_cast<int>(packed[i - 8]) >> 4);
-  const int high = (static_cast<int>(packed[8 + i % 4]) >> (2 * (i / 4))) & 3;
-  return (low | (high << 4)) - 32;
-}
 
 // Where run k's block starts: its own block, or the super-block holding it.
 template <ElementType kFormat>
@@ -94,9 +87,9 @@ template <ElementType kFormat>
     const __m256i hmask = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
     const __m256i high = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hmask, j), _mm256_set1_epi8(1)), 2);
     const __m256i q = _mm256_sub_epi8(_mm256_or_si256(low, high), _mm256_set1_epi8(4));
-    const std::byte* packed = b + 96;
-    return {q, _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(q3_k_scale(packed, 2 * j + 1))),
-                                _mm_set1_epi16(static_cast<int16_t>(q3_k_scale(packed, 2 * j))))};
+    const auto* packed = reinterpret_cast<const uint8_t*>(b + 96);
+    return {q, _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(q3_k_scale(2 * j + 1, packed))),
+                                _mm_set1_epi16(static_cast<int16_t>(q3_k_scale(2 * j, packed))))};
   } else if constexpr (kFormat == ElementType::q6_k) {
     // ql[128], qh[64], int8 scales[16], d: halves of 128 elements, each four runs of 32.
     const int half = j / 4, run = j % 4;
@@ -193,15 +186,9 @@ struct SuperBlockScales {
         const float scale = load_f16(b + (kFormat == ElementType::q6_k ? 208 : 108));
         for (int j = 0; j < 8; ++j) d[j][i] = scale;
       } else if constexpr (kFormat == ElementType::iq4_xs) {
-        // d, scales_h (2 bits per run), scales_l (a nibble per run).
         const float scale = load_f16(b);
-        uint16_t scales_h;
-        std::memcpy(&scales_h, b + 2, 2);
-        for (int j = 0; j < 8; ++j) {
-          const int low = (static_cast<int>(b[4 + j / 2]) >> (4 * (j % 2))) & 0x0F;
-          const int high = (scales_h >> (2 * j)) & 3;
-          d[j][i] = scale * static_cast<float>((low | (high << 4)) - 32);
-        }
+        const auto* block = reinterpret_cast<const uint8_t*>(b);
+        for (int j = 0; j < 8; ++j) d[j][i] = scale * static_cast<float>(iq4_xs_scale(j, block));
       } else {
         const float scale = load_f16(b), minimum = load_f16(b + 2);
         for (int j = 0; j < 8; ++j) {
