@@ -36,13 +36,13 @@ std::string_view reason_phrase(int status) {
   }
 }
 
-std::string serialize_response(const HttpResponse& response, bool keep_alive) {
+std::string serialize_response(const HttpResponse& response, bool keep_alive, bool with_body) {
   std::string out = fmt::format("HTTP/1.1 {} {}\r\nServer: sabre\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
                                 response.status, reason_phrase(response.status), response.content_type,
                                 response.body.size());
   for (const auto& [name, value] : response.headers) out += fmt::format("{}: {}\r\n", name, value);
   out += keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
-  out += response.body;
+  if (with_body) out += response.body;
   return out;
 }
 

@@ -24,7 +24,8 @@ HttpResponse error_response(const openai::ApiError& error);
 HttpResponse json_response(std::string body, int status = 200);
 
 // "HTTP/1.1 200 OK\r\n...Content-Length...\r\n\r\nbody". keep_alive false adds "Connection: close".
-std::string serialize_response(const HttpResponse& response, bool keep_alive);
+// `with_body` false answers a HEAD request: the same head (Content-Length included), no body bytes.
+std::string serialize_response(const HttpResponse& response, bool keep_alive, bool with_body = true);
 
 // How a stream's body is delimited: HTTP/1.1 clients get chunked transfer encoding (so the connection
 // can be kept alive); HTTP/1.0 clients do not know chunked encoding, so their body is the raw events and

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "io/http/generation_sink_actor.hpp"
+#include "io/http/request_head.hpp"
 
 namespace sabre::http {
 
@@ -34,6 +35,16 @@ class SessionOutput final : public GenerationOutput {
 };
 
 std::string_view sv(boost::beast::string_view text) { return {text.data(), text.size()}; }
+
+RequestHead head_of(const bhttp::request<bhttp::string_body>& request) {
+  RequestHead head;
+  head.version = request.version();
+  for (const auto& field : request) {
+    ++head.field_count;
+    if (field.name() == bhttp::field::host) head.hosts.push_back(sv(field.value()));
+  }
+  return head;
+}
 
 constexpr size_t kWatchChunk = 4096;
 constexpr size_t kMaxPipelinedBytes = 64 * 1024;
@@ -68,6 +79,12 @@ void HttpSession::on_header_read(beast::error_code ec) {
     on_request_read(ec);
     return;
   }
+  if (auto problem = check_request_head(head_of(parser_->get()), state_.config.max_header_fields)) {
+    openai::ApiError error = openai::ApiError::invalid_request("", std::move(problem->message));
+    error.status = problem->status;
+    answer_and_close(error);
+    return;
+  }
   auto read_body = [self = shared_from_this()] {
     bhttp::async_read(self->stream_, self->buffer_, *self->parser_,
                       [self](beast::error_code ec, size_t) { self->on_request_read(ec); });
@@ -95,16 +112,6 @@ void HttpSession::on_request_read(beast::error_code ec) {
     }
     if (ec == bhttp::error::body_limit || ec == bhttp::error::header_limit ||
         ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category()) {
-      // The request cannot be read to its end: answer, then close the connection.
-      in_response_ = true;
-      keep_alive_ = false;
-      started_ = std::chrono::steady_clock::now();
-      request_number_ = state_.next_id++;
-      // What the parser got before the error (the request line, for a body over the limit).
-      method_ = std::string(sv(parser_->get().method_string()));
-      path_ = std::string(target_path(sv(parser_->get().target())));
-      if (method_.empty()) method_ = "-";
-      if (path_.empty()) path_ = "-";
       openai::ApiError error;
       if (ec == bhttp::error::body_limit) {
         error = openai::ApiError::payload_too_large(
@@ -116,7 +123,7 @@ void HttpSession::on_request_read(beast::error_code ec) {
       } else {
         error = openai::ApiError::invalid_request("", fmt::format("malformed HTTP request: {}", ec.message()));
       }
-      respond(error_response(error));
+      answer_and_close(error);
       return;
     }
     // end_of_stream, timeout, reset: the client is gone or idle; nothing to answer.
@@ -124,6 +131,23 @@ void HttpSession::on_request_read(beast::error_code ec) {
     return;
   }
   handle_request();
+}
+
+void HttpSession::answer_and_close(const openai::ApiError& error) {
+  // The request cannot be (or is not) read to its end: answer what the parser got, then close.
+  in_response_ = true;
+  response_ended_ = false;
+  keep_alive_ = false;
+  started_ = std::chrono::steady_clock::now();
+  request_number_ = state_.next_id++;
+  method_ = std::string(sv(parser_->get().method_string()));
+  path_ = std::string(target_path(sv(parser_->get().target())));
+  head_ = method_ == "HEAD";
+  if (method_.empty()) method_ = "-";
+  if (path_.empty()) path_ = "-";
+  status_ = 0;
+  summary_ = {};
+  respond(error_response(error));
 }
 
 void HttpSession::handle_request() {
@@ -136,6 +160,7 @@ void HttpSession::handle_request() {
   request_number_ = state_.next_id++;
   method_ = std::string(sv(request.method_string()));
   path_ = std::string(target_path(sv(request.target())));
+  head_ = method_ == "HEAD";
   status_ = 0;
   summary_ = {};
 
@@ -235,7 +260,7 @@ void HttpSession::respond(const HttpResponse& response, const GenerationSummary&
   summary_ = summary;
   response_ended_ = true;
   if (!watching_) stream_.expires_after(state_.config.write_timeout);
-  write(serialize_response(response, keep_alive_));
+  write(serialize_response(response, keep_alive_, /*with_body=*/!head_));
   finish_response_if_done();
 }
 

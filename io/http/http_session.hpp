@@ -38,6 +38,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void on_header_read(boost::beast::error_code ec);
   void on_request_read(boost::beast::error_code ec);
   void handle_request();
+  void answer_and_close(const openai::ApiError& error);
   void start_generation(RouteResult&& plan);
   void query_metrics();
 
@@ -72,6 +73,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool in_response_ = false;
   bool response_ended_ = false;  // its last byte is queued
   bool keep_alive_ = true;
+  bool head_ = false;  // a HEAD request: every answer without its body, so the framing stays right
   StreamFraming framing_ = StreamFraming::chunked;
   caf::actor sink_;
   uint64_t request_number_ = 0;

@@ -71,12 +71,14 @@ bool Router::authorized(std::string_view authorization) const {
 
 RouteResult Router::route(const RequestView& request) const {
   const std::string_view path = target_path(request.target);
+  // HEAD is GET without the body (RFC 9110 9.3.2); the session leaves the body out.
+  const std::string_view method = request.method == "HEAD" ? std::string_view("GET") : request.method;
   const Route* route = nullptr;
   bool path_known = false;
   for (const Route& candidate : kRoutes) {
     if (candidate.path != path) continue;
     path_known = true;
-    if (candidate.method == request.method) route = &candidate;
+    if (candidate.method == method) route = &candidate;
   }
   if (!path_known) {
     return error_response(openai::ApiError::not_found(fmt::format("no route for {} {}", request.method, path)));
@@ -84,7 +86,7 @@ RouteResult Router::route(const RequestView& request) const {
   if (route == nullptr) {
     std::string allowed;
     for (const Route& candidate : kRoutes) {
-      if (candidate.path == path) allowed = candidate.method;
+      if (candidate.path == path) allowed = candidate.method == "GET" ? "GET, HEAD" : candidate.method;
     }
     HttpResponse response = error_response(openai::ApiError::method_not_allowed(
         fmt::format("method {} is not allowed on {}; use {}", request.method, path, allowed)));

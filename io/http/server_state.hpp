@@ -26,6 +26,7 @@ struct HttpServerConfig {
   std::string api_key;   // "": no authentication on /v1/*
   size_t max_body_bytes = size_t{8} << 20;
   size_t max_header_bytes = size_t{16} << 10;
+  size_t max_header_fields = 100;
   // Reading one request (headers and body), and how long a keep-alive connection may sit idle.
   std::chrono::milliseconds request_timeout{std::chrono::seconds(30)};
   // Writing a plain response; streams have none, a reader that stops reading is dropped instead once

@@ -58,7 +58,11 @@ RawResponse parse_response(const std::string& raw, size_t* consumed) {
   return response;
 }
 
-RawResponse send_raw(uint16_t port, const std::string& bytes, std::chrono::milliseconds timeout) {
+namespace {
+
+// Reads until `done(raw)`, the server closes, or the deadline.
+template <class Done>
+std::string send_and_read(uint16_t port, const std::string& bytes, std::chrono::milliseconds timeout, Done done) {
   net::io_context io;
   tcp::socket socket(io);
   socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
@@ -76,9 +80,20 @@ RawResponse send_raw(uint16_t port, const std::string& bytes, std::chrono::milli
     }
     if (ec) break;
     raw.append(buffer.data(), n);
-    if (parse_response(raw).complete) break;
+    if (done(raw)) break;
   }
-  return parse_response(raw);
+  return raw;
+}
+
+}  // namespace
+
+RawResponse send_raw(uint16_t port, const std::string& bytes, std::chrono::milliseconds timeout) {
+  return parse_response(
+      send_and_read(port, bytes, timeout, [](const std::string& raw) { return parse_response(raw).complete; }));
+}
+
+std::string exchange_until_close(uint16_t port, const std::string& bytes, std::chrono::milliseconds timeout) {
+  return send_and_read(port, bytes, timeout, [](const std::string&) { return false; });
 }
 
 std::string make_request(const std::string& method, const std::string& target, const std::string& body,

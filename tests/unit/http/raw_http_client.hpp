@@ -32,6 +32,11 @@ RawResponse parse_response(const std::string& raw, size_t* consumed = nullptr);
 RawResponse send_raw(uint16_t port, const std::string& bytes,
                      std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
+// Sends `bytes` and returns everything received until the server closes or `timeout` passes (for
+// pipelined requests, whose answers must follow one another exactly).
+std::string exchange_until_close(uint16_t port, const std::string& bytes,
+                                 std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
 // A well-formed request with "Connection: close".
 std::string make_request(const std::string& method, const std::string& target, const std::string& body = "",
                          const std::vector<std::string>& extra_headers = {});

@@ -1,6 +1,8 @@
 // The router without sockets: routes, methods, authentication, and which requests become engine jobs.
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
+
 #include "io/http/http_response.hpp"
 #include "io/http/router.hpp"
 #include "test_server.hpp"
@@ -28,7 +30,19 @@ TEST_CASE("router: unknown paths are 404 and wrong methods 405 with Allow") {
   CHECK(wrong.status == 405);
   REQUIRE(wrong.headers.size() == 1);
   CHECK(wrong.headers[0] == std::pair<std::string, std::string>{"Allow", "POST"});
-  CHECK(as_response(router.route({"POST", "/health", "", ""})).status == 405);
+  const HttpResponse post_health = as_response(router.route({"POST", "/health", "", ""}));
+  CHECK(post_health.status == 405);
+  CHECK(post_health.headers[0] == std::pair<std::string, std::string>{"Allow", "GET, HEAD"});
+}
+
+TEST_CASE("router: HEAD is routed as GET, and on a POST route it is a 405") {
+  const Router router(context(), "");
+  const HttpResponse health = as_response(router.route({"HEAD", "/health", "", ""}));
+  CHECK(health.status == 200);
+  CHECK(health.body == as_response(router.route({"GET", "/health", "", ""})).body);
+  CHECK(std::holds_alternative<MetricsQuery>(router.route({"HEAD", "/metrics", "", ""})));
+  CHECK(as_response(router.route({"HEAD", "/v1/completions", "", ""})).status == 405);
+  CHECK(as_response(router.route({"HEAD", "/nowhere", "", ""})).status == 404);
 }
 
 TEST_CASE("router: the API key guards /v1/* only, as TOKEN or Bearer TOKEN") {
@@ -72,4 +86,9 @@ TEST_CASE("responses: serialised with Content-Length, chunks in hex, 503 with Re
   const HttpResponse busy = error_response(openai::ApiError::overloaded("queue full"));
   CHECK(busy.status == 503);
   CHECK(serialize_response(busy, true).find("Retry-After: 1\r\n") != std::string::npos);
+  // HEAD: the same head, Content-Length of the body it would have had, and no body.
+  const std::string head_only = serialize_response(response, true, /*with_body=*/false);
+  CHECK(head_only == serialize_response(response, true).substr(0, head_only.size()));
+  CHECK(head_only.ends_with("\r\n\r\n"));
+  CHECK(head_only.find(fmt::format("Content-Length: {}\r\n", response.body.size())) != std::string::npos);
 }

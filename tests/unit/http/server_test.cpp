@@ -181,7 +181,7 @@ TEST_CASE("server: Expect: 100-continue gets its interim answer before the body 
   boost::asio::ip::tcp::socket socket(io);
   socket.connect({boost::asio::ip::make_address("127.0.0.1"), port()});
   const std::string body = R"({"prompt":"hi","max_tokens":2})";
-  boost::asio::write(socket, boost::asio::buffer("POST /v1/completions HTTP/1.1\r\nAuthorization: TOKEN\r\n"
+  boost::asio::write(socket, boost::asio::buffer("POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: TOKEN\r\n"
                                                  "Expect: 100-continue\r\nConnection: close\r\nContent-Length: " +
                                                  std::to_string(body.size()) + "\r\n\r\n"));
   std::array<char, 4096> buffer{};
@@ -197,6 +197,31 @@ TEST_CASE("server: Expect: 100-continue gets its interim answer before the body 
     raw.append(buffer.data(), got);
   }
   CHECK(parse_response(raw).status == 200);
+}
+
+TEST_CASE("server: HEAD answers carry headers and no body, so pipelined answers stay framed") {
+  // A HEAD on a GET route, a HEAD on a POST route (405), a HEAD to nowhere (404), then a GET: the bytes
+  // back must be four answers, each head followed at once by the next (or by the GET's body).
+  const std::string raw = exchange_until_close(
+      port(), "HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n"
+              "HEAD /v1/completions HTTP/1.1\r\nHost: x\r\n\r\n"
+              "HEAD /nowhere HTTP/1.1\r\nHost: x\r\n\r\n"
+              "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  std::vector<std::string> heads;
+  size_t pos = 0;
+  for (int i = 0; i < 4; ++i) {
+    const size_t end = raw.find("\r\n\r\n", pos);
+    REQUIRE(end != std::string::npos);
+    heads.push_back(raw.substr(pos, end - pos));
+    pos = end + 4;
+  }
+  CHECK(heads[0].rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  CHECK(contains(heads[0], "Content-Length: 15\r\n"));  // what GET's {"status":"ok"} would be
+  CHECK(heads[1].rfind("HTTP/1.1 405 ", 0) == 0);
+  CHECK(contains(heads[1], "Allow: POST"));
+  CHECK(heads[2].rfind("HTTP/1.1 404 ", 0) == 0);
+  CHECK(heads[3].rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  CHECK(raw.substr(pos) == R"({"status":"ok"})");
 }
 
 TEST_CASE("server: an HTTP/1.0 client gets its stream as raw events ended by the close, not chunked") {
