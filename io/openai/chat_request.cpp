@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <ctime>
 
+#include "io/openai/output_constraints.hpp"
 #include "io/openai/request_fields.hpp"
 #include "io/openai/sampling_fields.hpp"
 #include "model/chat/error.hpp"
@@ -76,6 +78,53 @@ chat::Value read_content(const RequestFields& message, const std::string& param,
   return chat::Value(std::move(text));
 }
 
+void check_tool_calls(const RequestFields& message, const std::string& param) {
+  const auto calls = message.get("tool_calls");
+  if (!calls) return;
+  simdjson::dom::array items;
+  if (calls->get_array().get(items)) {
+    reject(param + ".tool_calls",
+           fmt::format("'{}.tool_calls' must be a list, got {}", param, describe_json_type(*calls)));
+  }
+  size_t i = 0;
+  for (element item : items) {
+    const std::string call_param = fmt::format("{}.tool_calls[{}]", param, i++);
+    simdjson::dom::object object;
+    if (item.get_object().get(object)) {
+      reject(call_param, fmt::format("'{}' must be an object, got {}", call_param, describe_json_type(item)));
+    }
+    const RequestFields call(object, call_param + ".");
+    if (!call.string("id")) reject(call_param + ".id", fmt::format("'{}.id' is required", call_param));
+    if (call.string("type").value_or("") != "function") {
+      reject(call_param + ".type", fmt::format("'{}.type' must be \"function\"", call_param));
+    }
+    const auto function = call.object("function");
+    if (!function) reject(call_param + ".function", fmt::format("'{}.function' is required", call_param));
+    if (!function->string("name")) {
+      reject(call_param + ".function.name", fmt::format("'{}.function.name' is required", call_param));
+    }
+    // OpenAI sends the arguments as a JSON string; Hugging Face's chat templates also take an object.
+    const auto arguments = function->get("arguments");
+    if (!arguments || !(arguments->is_string() || arguments->is_object())) {
+      reject(call_param + ".function.arguments",
+             fmt::format("'{}.function.arguments' is required: a JSON string (or an object)", call_param));
+    }
+  }
+}
+
+// What OpenAI requires of a message beyond its role and content.
+void check_message_fields(const RequestFields& message, const std::string& param, const std::string& role) {
+  message.string("name");
+  if (role == "tool" && !message.string("tool_call_id")) {
+    reject(param + ".tool_call_id", fmt::format("'{}.tool_call_id' is required for a tool message", param));
+  }
+  if (role == "assistant") {
+    check_tool_calls(message, param);
+  } else if (message.get("tool_calls")) {
+    reject(param + ".tool_calls", fmt::format("'{}.tool_calls' is only allowed on an assistant message", param));
+  }
+}
+
 chat::Value read_messages(const RequestFields& fields) {
   const auto messages = fields.get("messages");
   if (!messages) reject("messages", "'messages' is required");
@@ -103,6 +152,7 @@ chat::Value read_messages(const RequestFields& fields) {
                                           "'{}'",
                                           param, *role));
     }
+    check_message_fields(message, param, template_role);
     chat::Object converted;
     converted.set("role", chat::Value(template_role));
     converted.set("content", read_content(message, param + ".content", template_role));
@@ -115,13 +165,16 @@ chat::Value read_messages(const RequestFields& fields) {
   return chat::Value(std::move(out));
 }
 
-chat::Value read_tools(const RequestFields& fields) {
-  const auto tools = fields.get("tools");
-  if (!tools) return chat::Value(nullptr);
-  simdjson::dom::array items;
-  if (tools->get_array().get(items)) {
-    reject("tools", fmt::format("'tools' must be a list, got {}", describe_json_type(*tools)));
+void check_function_name(const std::optional<std::string>& name, const std::string& param) {
+  if (!name) reject(param, fmt::format("'{}' is required", param));
+  if (!valid_function_name(*name)) {
+    reject(param, fmt::format("'{}' must be 1 to 64 letters, digits, '_' or '-', got \"{}\"", param, *name));
   }
+}
+
+// The declared functions' names, for checking a named tool_choice against them.
+std::vector<std::string> check_tools(const simdjson::dom::array& items) {
+  std::vector<std::string> names;
   size_t i = 0;
   for (element item : items) {
     const std::string param = fmt::format("tools[{}]", i++);
@@ -135,30 +188,60 @@ chat::Value read_tools(const RequestFields& fields) {
     }
     const auto function = tool.object("function");
     if (!function) reject(param + ".function", fmt::format("'{}.function' is required", param));
-    if (!function->string("name")) {
-      reject(param + ".function.name", fmt::format("'{}.function.name' is required", param));
-    }
+    const auto name = function->string("name");
+    check_function_name(name, param + ".function.name");
+    function->string("description");
+    function->boolean("strict");
+    function->object("parameters");
+    names.push_back(*name);
   }
+  return names;
+}
+
+chat::Value read_tools(const RequestFields& fields, std::vector<std::string>& names) {
+  const auto tools = fields.get("tools");
+  if (!tools) return chat::Value(nullptr);
+  simdjson::dom::array items;
+  if (tools->get_array().get(items)) {
+    reject("tools", fmt::format("'tools' must be a list, got {}", describe_json_type(*tools)));
+  }
+  names = check_tools(items);
   return items.size() == 0 ? chat::Value(nullptr) : to_template_value(*tools);
 }
 
-void read_tool_choice(const RequestFields& fields, chat::ChatRequest& conversation) {
+void read_tool_choice(const RequestFields& fields, const std::vector<std::string>& tool_names,
+                      chat::ChatRequest& conversation) {
   const auto choice = fields.get("tool_choice");
   if (!choice) return;
   if (choice->is_string()) {
     const std::string_view value = choice->get_string().value();
-    if (value == "none" || value == "auto") {
-      conversation.extra.set("tool_choice", chat::Value(std::string(value)));
-      return;
-    }
-    if (value != "required") {
+    if (value != "none" && value != "auto" && value != "required") {
       reject("tool_choice", fmt::format("'tool_choice' must be \"none\", \"auto\", \"required\" or a named "
                                         "function, got \"{}\"",
                                         value));
     }
-  } else if (!choice->is_object()) {
-    reject("tool_choice", fmt::format("'tool_choice' must be a string or an object, got {}",
-                                      describe_json_type(*choice)));
+    if (value == "none") {
+      conversation.extra.set("tool_choice", chat::Value(std::string(value)));
+      return;
+    }
+  } else if (const auto named = fields.object("tool_choice")) {
+    if (named->string("type").value_or("") != "function") {
+      reject("tool_choice.type", "'tool_choice.type' must be \"function\"");
+    }
+    const auto function = named->object("function");
+    if (!function) reject("tool_choice.function", "'tool_choice.function' is required");
+    const auto name = function->string("name");
+    check_function_name(name, "tool_choice.function.name");
+    if (tool_names.empty()) reject("tool_choice", "'tool_choice' other than \"none\" needs 'tools'");
+    if (std::find(tool_names.begin(), tool_names.end(), *name) == tool_names.end()) {
+      reject("tool_choice.function.name",
+             fmt::format("'tool_choice.function.name' is \"{}\", which is not among 'tools'", *name));
+    }
+  }
+  if (tool_names.empty()) reject("tool_choice", "'tool_choice' other than \"none\" needs 'tools'");
+  if (choice->is_string() && choice->get_string().value() == "auto") {
+    conversation.extra.set("tool_choice", chat::Value(std::string("auto")));
+    return;
   }
   // Forcing a tool call needs constrained decoding, which the engine does not have.
   reject("tool_choice", "'tool_choice' \"required\" or a named function is not supported yet: use \"auto\"");
@@ -187,6 +270,7 @@ ChatPlan build_plan(std::string_view body, const ModelContext& context) {
   simdjson::dom::parser parser;
   const RequestFields fields(parse_body_object(parser, body));
   check_model_field(fields, context);
+  check_output_constraints(fields);
   if (!context.chat_template) {
     reject("messages", "this model has no chat template: use /v1/completions, or start the server with "
                        "--chat-template FILE");
@@ -246,9 +330,11 @@ Expected<ChatPlan, ApiError> parse_chat_request(std::string_view body, const Mod
 chat::ChatRequest read_chat_conversation(const RequestFields& fields) {
   chat::ChatRequest conversation;
   conversation.messages = read_messages(fields);
-  conversation.tools = read_tools(fields);
+  std::vector<std::string> tool_names;
+  conversation.tools = read_tools(fields, tool_names);
   conversation.add_generation_prompt = fields.boolean("add_generation_prompt").value_or(true);
-  read_tool_choice(fields, conversation);
+  read_tool_choice(fields, tool_names, conversation);
+  fields.boolean("parallel_tool_calls");
   read_template_kwargs(fields, conversation);
   return conversation;
 }

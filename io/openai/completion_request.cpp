@@ -4,6 +4,7 @@
 
 #include <ctime>
 
+#include "io/openai/output_constraints.hpp"
 #include "io/openai/request_fields.hpp"
 #include "io/openai/sampling_fields.hpp"
 
@@ -90,6 +91,7 @@ CompletionPlan build_plan(std::string_view body, const ModelContext& context) {
   simdjson::dom::parser parser;
   const RequestFields fields(parse_body_object(parser, body));
   check_model_field(fields, context);
+  check_output_constraints(fields);
 
   CompletionPlan plan;
   plan.id = make_response_id("cmpl-");

@@ -14,6 +14,8 @@ namespace {
 
 constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
 constexpr int64_t kInt64Min = std::numeric_limits<int64_t>::min();
+// OpenAI's API reference: "Up to 4 sequences where the API will stop generating further tokens."
+constexpr size_t kMaxStopSequences = 4;
 
 void read_logit_bias(const RequestFields& fields, const ModelContext& context, SamplingParams& sampling) {
   const auto bias = fields.object("logit_bias");
@@ -58,7 +60,7 @@ void check_model_field(const RequestFields& fields, const ModelContext& context)
 void read_sampling_fields(const RequestFields& fields, const ModelContext& context, GenerationRequest& request) {
   SamplingParams& s = request.sampling;
   const double kHuge = std::numeric_limits<double>::max();
-  if (auto v = fields.number("temperature", 0.0, kHuge)) s.temperature = *v;
+  if (auto v = fields.number("temperature", 0.0, 2.0)) s.temperature = *v;
   if (auto v = fields.number("top_p", 0.0, 1.0)) {
     if (*v <= 0.0) reject("top_p", fmt::format("'top_p' must be in (0, 1], got {}", *v));
     s.top_p = *v;
@@ -84,6 +86,9 @@ void read_sampling_fields(const RequestFields& fields, const ModelContext& conte
     for (int64_t id : *ids) s.stop_token_ids.push_back(static_cast<int32_t>(id));
   }
   if (auto stop = fields.string_or_strings("stop")) {
+    if (stop->size() > kMaxStopSequences) {
+      reject("stop", fmt::format("'stop' holds {} sequences, at most {} are allowed", stop->size(), kMaxStopSequences));
+    }
     for (size_t i = 0; i < stop->size(); ++i) {
       if ((*stop)[i].empty()) reject("stop", "'stop' strings must not be empty");
     }

@@ -114,6 +114,9 @@ std::vector<Hostile> body_cases() {
   completion("logit_bias out of range", R"({"prompt":"a","logit_bias":{"1":1000}})", 400, "logit_bias");
   completion("presence_penalty 5", R"({"prompt":"a","presence_penalty":5})", 400, "presence_penalty");
   completion("repetition_penalty 0", R"({"prompt":"a","repetition_penalty":0})", 400, "repetition_penalty");
+  completion("temperature 3", R"({"prompt":"a","temperature":3})", 400, "temperature");
+  completion("five stop strings", R"({"prompt":"a","stop":["1","2","3","4","5"]})", 400, "\"param\":\"stop\"");
+  completion("guided_regex", R"({"prompt":"a","guided_regex":"a+"})", 400, "guided_regex");
   completion("another model", R"({"prompt":"a","model":"gpt-4"})", 400, "model_not_found");
   completion("suffix", R"({"prompt":"a","suffix":"x"})", 400, "suffix");
   completion("best_of above n", R"({"prompt":"a","best_of":3})", 400, "best_of");
@@ -133,6 +136,11 @@ std::vector<Hostile> body_cases() {
   chat("content a number", R"({"messages":[{"role":"user","content":5}]})", 400, "messages");
   chat("tool_choice required", R"({"messages":[{"role":"user","content":"hi"}],"tool_choice":"required"})", 400,
        "tool_choice");
+  chat("tool message without tool_call_id",
+       R"({"messages":[{"role":"user","content":"hi"},{"role":"tool","content":"ok"}]})", 400, "tool_call_id");
+  chat("response_format json_schema without a name",
+       R"({"messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema","json_schema":{}}})",
+       400, "response_format.json_schema.name");
   chat("top_logprobs without logprobs", R"({"messages":[{"role":"user","content":"hi"}],"top_logprobs":2})", 400,
        "top_logprobs");
 

@@ -101,6 +101,10 @@ TEST_CASE("chat: sampling, logprobs and max_completion_tokens", "[openai]") {
   CHECK(plan.request.stop == std::vector<std::string>{"x"});
   CHECK(plan.request.sampling.seed == 7);
   CHECK(chat_ok(R"({"messages":[{"role":"user","content":"Hi"}],"max_tokens":9})").request.max_tokens == 9);
+  // The edges of OpenAI's ranges, and the forms that constrain nothing, are accepted.
+  CHECK(chat_ok(R"({"messages":[{"role":"user","content":"Hi"}],"temperature":2,"stop":["a","b","c","d"],
+                    "response_format":{"type":"text"},"guided_json":null,"parallel_tool_calls":false})")
+            .request.sampling.temperature == 2.0);
 }
 
 TEST_CASE("chat: bad requests are 400s naming the field", "[openai]") {
@@ -125,6 +129,55 @@ TEST_CASE("chat: bad requests are 400s naming the field", "[openai]") {
   check_rejected(R"({"messages":[{"role":"user","content":"x"}],"tool_choice":"sometimes"})", "tool_choice");
   check_rejected(R"({"messages":[{"role":"user","content":"x"}],"tool_choice":{"type":"function","function":{"name":"f"}}})",
                  "tool_choice");
+  const std::string user = R"({"messages":[{"role":"user","content":"x"}],)";
+  const std::string tool_f = R"("tools":[{"type":"function","function":{"name":"f"}}])";
+  check_rejected(user + tool_f + R"(,"tool_choice":{"type":"function","function":{"name":"g"}}})",
+                 "tool_choice.function.name");
+  check_rejected(user + tool_f + R"(,"tool_choice":{"type":"tool","function":{"name":"f"}}})", "tool_choice.type");
+  check_rejected(user + tool_f + R"(,"tool_choice":{"type":"function"}})", "tool_choice.function");
+  check_rejected(user + tool_f + R"(,"tool_choice":"required"})", "tool_choice");
+  check_rejected(user + R"("tool_choice":"auto"})", "tool_choice");
+  check_rejected(user + R"("tools":[{"type":"function","function":{"name":"get weather"}}]})", "tools[0].function.name");
+  check_rejected(user + R"("tools":[{"type":"function","function":{"name":")" + std::string(65, 'a') + R"("}}]})",
+                 "tools[0].function.name");
+  check_rejected(user + R"("tools":[{"type":"function","function":{"name":"f","parameters":[]}}]})",
+                 "tools[0].function.parameters");
+  check_rejected(user + R"("tools":[{"type":"function","function":{"name":"f","description":5}}]})",
+                 "tools[0].function.description");
+  check_rejected(user + tool_f + R"(,"parallel_tool_calls":"no"})", "parallel_tool_calls");
+  check_rejected(R"({"messages":[{"role":"user","content":"x"},{"role":"tool","content":"sunny"}]})",
+                 "messages[1].tool_call_id");
+  check_rejected(R"({"messages":[{"role":"user","content":"x"},{"role":"tool","content":"sunny","tool_call_id":7}]})",
+                 "messages[1].tool_call_id");
+  check_rejected(R"({"messages":[{"role":"user","content":"x","tool_calls":[]}]})", "messages[0].tool_calls");
+  check_rejected(R"({"messages":[{"role":"user","content":"x","name":5}]})", "messages[0].name");
+  const std::string assistant = R"({"messages":[{"role":"user","content":"x"},{"role":"assistant","tool_calls":)";
+  check_rejected(assistant + R"({}}]})", "messages[1].tool_calls");
+  check_rejected(assistant + R"([{"type":"function","function":{"name":"f","arguments":"{}"}}]}]})",
+                 "messages[1].tool_calls[0].id");
+  check_rejected(assistant + R"([{"id":"c","type":"function","function":{"name":"f"}}]}]})",
+                 "messages[1].tool_calls[0].function.arguments");
+  check_rejected(assistant + R"([{"id":"c","type":"function","function":{"arguments":"{}"}}]}]})",
+                 "messages[1].tool_calls[0].function.name");
+  check_rejected(assistant + R"([{"id":"c","type":"code","function":{"name":"f","arguments":"{}"}}]}]})",
+                 "messages[1].tool_calls[0].type");
+  check_rejected(user + R"("temperature":2.5})", "temperature");
+  check_rejected(user + R"("stop":["a","b","c","d","e"]})", "stop");
+  check_rejected(user + R"("response_format":{"type":"json_object"}})", "response_format");
+  check_rejected(user + R"("response_format":{"type":"xml"}})", "response_format.type");
+  check_rejected(user + R"("response_format":{}})", "response_format.type");
+  check_rejected(user + R"("response_format":"json"})", "response_format");
+  check_rejected(user + R"("response_format":{"type":"json_schema"}})", "response_format.json_schema");
+  check_rejected(user + R"("response_format":{"type":"json_schema","json_schema":{"schema":{}}}})",
+                 "response_format.json_schema.name");
+  check_rejected(user + R"("response_format":{"type":"json_schema","json_schema":{"name":"a b"}}})",
+                 "response_format.json_schema.name");
+  check_rejected(user + R"("response_format":{"type":"json_schema","json_schema":{"name":"a","schema":"x"}}})",
+                 "response_format.json_schema.schema");
+  check_rejected(user + R"("response_format":{"type":"json_schema","json_schema":{"name":"a","schema":{}}}})",
+                 "response_format");
+  check_rejected(user + R"("guided_regex":"[a-z]+"})", "guided_regex");
+  check_rejected(user + R"("guided_choice":["a","b"]})", "guided_choice");
   check_rejected(R"({"messages":[{"role":"user","content":"x"}],"chat_template_kwargs":[1]})", "chat_template_kwargs");
   check_rejected(R"({"messages":[{"role":"user","content":"x"}],"chat_template_kwargs":{"messages":[]}})",
                  "chat_template_kwargs.messages");

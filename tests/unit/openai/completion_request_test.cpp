@@ -193,6 +193,11 @@ TEST_CASE("completion: wrong types and ranges are 400s naming the field", "[open
   check_rejected(R"({"prompt":"x","ignore_eos":"maybe"})", "ignore_eos");
   check_rejected(R"({"prompt":"x","ignore_eos":1})", "ignore_eos");
   check_rejected(R"({"prompt":"x","stream":"yes"})", "stream");
+  check_rejected(R"({"prompt":"x","temperature":2.01})", "temperature");
+  check_rejected(R"({"prompt":"x","stop":["1","2","3","4","5"]})", "stop");
+  check_rejected(R"({"prompt":"x","response_format":{"type":"json_object"}})", "response_format");
+  check_rejected(R"({"prompt":"x","guided_json":{"type":"object"}})", "guided_json");
+  check_rejected(R"({"prompt":"x","guided_grammar":"root ::= \"a\""})", "guided_grammar");
   check_rejected(R"({"prompt":"x","stop":5})", "stop");
   check_rejected(R"({"prompt":"x","stop":["a",5]})", "stop[1]");
   check_rejected(R"({"prompt":"x","stop":[""]})", "stop");
