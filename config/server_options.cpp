@@ -176,6 +176,9 @@ const std::vector<FlagSpec>& flag_specs() {
           [](ServerOptions& o, const std::string& v, const std::string&) { o.engine.tokenizer = v; });
     value("chat-template", {},
           [](ServerOptions& o, const std::string& v, const std::string&) { o.http.chat_template = v; });
+    value("stream-format", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
+      o.http.stream_format = one_of(v, f, {"openai", "bladellm"});
+    });
     value("dtype", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
       const auto dtype = parse_model_dtype(v);  // vLLM's and BladeLLM's other spellings too
       if (!dtype) throw OptionsError(fmt::format("{}: expected one of auto, bfloat16, float16, float32, got '{}'", f, v));
@@ -442,6 +445,10 @@ HTTP:
   --api-key TOKEN                 require "Authorization: TOKEN" or "Bearer TOKEN" on /v1/* (default: env
                                   SABRE_API_KEY; none when unset)
   --log-level LEVEL               trace, debug, info (default), warning, error, critical, off
+  --stream-format openai|bladellm one format for both endpoints' streams (default: chat streams as
+                                  OpenAI's, usage only in a final chunk with stream_options.include_usage;
+                                  completion streams as BladeLLM's, usage in every chunk, finish_reason ""
+                                  until the last, error_info)
 
 Engine:
   --device cpu|cuda               compute device (default cpu; cuda: GPU 0 of CUDA_VISIBLE_DEVICES)

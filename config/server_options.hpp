@@ -32,6 +32,7 @@ struct HttpOptions {
   std::string api_key;                   // "": no authentication
   std::filesystem::path chat_template;   // a Jinja file replacing the model's template; empty: the model's
   std::string log_level = "info";        // spdlog's name: trace, debug, info, warn, err, critical, off
+  std::string stream_format;             // "openai" or "bladellm" for both endpoints; "": each its own
 };
 
 struct ServerOptions {

@@ -89,6 +89,7 @@ int serve(const sabre::ServerOptions& options) {
     model_context.max_num_seqs = info.max_num_seqs;
     model_context.kv_block_size = info.kv_block_size;
     model_context.kv_blocks = info.kv_blocks_total;
+    model_context.stream_format = sabre::openai::parse_stream_format(options.http.stream_format);
     auto context = std::make_shared<const sabre::openai::ModelContext>(std::move(model_context));
 
     sabre::http::HttpListenerSetup setup;

@@ -288,6 +288,7 @@ ChatPlan build_plan(std::string_view body, const ModelContext& context) {
   const StreamFields stream = read_stream_fields(fields);
   plan.stream = stream.stream;
   plan.include_usage = stream.include_usage;
+  plan.stream_format = context.stream_format.value_or(StreamFormat::openai);
   plan.logprobs = fields.boolean("logprobs").value_or(false);
   if (auto top = fields.integer("top_logprobs", 0, context.max_logprobs)) {
     if (!plan.logprobs && *top > 0) reject("top_logprobs", "'top_logprobs' needs 'logprobs' set to true");

@@ -25,6 +25,7 @@ struct ChatPlan {
   int64_t n = 1;
   bool stream = false;
   bool include_usage = false;
+  StreamFormat stream_format = StreamFormat::openai;
   bool logprobs = false;
   int64_t top_logprobs = 0;
 

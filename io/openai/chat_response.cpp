@@ -94,7 +94,7 @@ ChatStreamEncoder::ChatStreamEncoder(const ChatPlan& plan, std::shared_ptr<const
     : id_(plan.id),
       model_(plan.model),
       created_(plan.created),
-      include_usage_(plan.include_usage),
+      style_{plan.stream_format, plan.include_usage},
       logprobs_(plan.logprobs),
       speller_(std::move(tokenizer), false),
       choices_(plan.num_choices(), plan.prompt_tokens()) {}
@@ -108,12 +108,6 @@ std::string ChatStreamEncoder::envelope_head() const {
   return out;
 }
 
-std::string ChatStreamEncoder::envelope_tail() const {
-  std::string out = ",\"usage\":";
-  append_usage(out, choices_.prompt_tokens(), choices_.completion_tokens());
-  return out;
-}
-
 std::string ChatStreamEncoder::chunk(size_t choice, const std::string& delta_json, std::string_view finish_reason,
                                      const std::string& logprobs_json) const {
   std::string out = envelope_head();
@@ -122,14 +116,10 @@ std::string ChatStreamEncoder::chunk(size_t choice, const std::string& delta_jso
   out += ",\"logprobs\":";
   out += logprobs_json.empty() ? std::string("null") : logprobs_json;
   out += ",\"finish_reason\":";
-  if (finish_reason.empty()) {
-    out += "null";
-  } else {
-    append_json_string(out, finish_reason);
-  }
+  style_.append_finish_reason(out, finish_reason);
   out += "}]";
-  out += envelope_tail();
-  out += ",\"error_info\":null}";
+  style_.append_chunk_tail(out, choices_.prompt_tokens(), choices_.completion_tokens());
+  out += '}';
   return sse_event(out);
 }
 
@@ -160,18 +150,18 @@ std::string ChatStreamEncoder::on_finished(const GenerationFinished& finished) {
   const std::string error = error_object(*choices_.error());
   std::string out = envelope_head();
   out += ",\"choices\":[]";
-  out += envelope_tail();
-  out += ",\"error_info\":" + error + ",\"error\":" + error + "}";
+  style_.append_error_tail(out, error, choices_.prompt_tokens(), choices_.completion_tokens());
+  out += '}';
   return sse_event(out);
 }
 
 std::string ChatStreamEncoder::end() {
   std::string out;
-  if (include_usage_ && !failed_) {
+  if (style_.sends_usage_chunk() && !failed_) {
     std::string json = envelope_head();
     json += ",\"choices\":[]";
-    json += envelope_tail();
-    json += ",\"error_info\":null}";
+    style_.append_usage_chunk_tail(json, choices_.prompt_tokens(), choices_.completion_tokens());
+    json += '}';
     out += sse_event(json);
   }
   out += kSseDone;

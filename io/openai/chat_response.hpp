@@ -4,8 +4,8 @@
 // Non-streamed: OpenAI's chat.completion object (choices with message {role, content}, logprobs,
 // finish_reason; usage). Streamed: OpenAI's chat.completion.chunk events — per choice a role delta
 // first ({"role":"assistant","content":""}), then content deltas, then an empty delta with the
-// finish_reason (null before) — each also carrying BladeLLM's usage (running totals) and error_info;
-// then `data: [DONE]`. Tool calls are not parsed out of the text: the content is what the model wrote.
+// finish_reason — in the plan's StreamFormat (OpenAI's by default: usage only in a final chunk, with
+// stream_options.include_usage); then `data: [DONE]`. Tool calls are not parsed out of the text: the content is what the model wrote.
 
 #include <memory>
 #include <string>
@@ -53,11 +53,10 @@ class ChatStreamEncoder {
   std::string chunk(size_t choice, const std::string& delta_json, std::string_view finish_reason,
                     const std::string& logprobs_json) const;
   std::string envelope_head() const;
-  std::string envelope_tail() const;
 
   std::string id_, model_;
   int64_t created_ = 0;
-  bool include_usage_ = false;
+  StreamStyle style_;
   bool logprobs_ = false;
   TokenSpeller speller_;
   ChoiceTracker choices_;

@@ -107,6 +107,7 @@ CompletionPlan build_plan(std::string_view body, const ModelContext& context) {
   const StreamFields stream = read_stream_fields(fields);
   plan.stream = stream.stream;
   plan.include_usage = stream.include_usage;
+  plan.stream_format = context.stream_format.value_or(StreamFormat::bladellm);
   plan.echo = fields.boolean("echo").value_or(false);
   plan.logprobs = fields.integer("logprobs", 0, context.max_logprobs);
   plan.return_tokens_as_token_ids = fields.boolean("return_tokens_as_token_ids").value_or(false);

@@ -33,6 +33,7 @@ struct CompletionPlan {
   int64_t n = 1;
   bool stream = false;
   bool include_usage = false;               // stream_options.include_usage
+  StreamFormat stream_format = StreamFormat::bladellm;
   bool echo = false;
   std::optional<int64_t> logprobs;          // OpenAI's top-N (0..max_logprobs); nullopt: no logprobs
   bool return_tokens_as_token_ids = false;  // vLLM: logprob tokens spelled "token_id:123"

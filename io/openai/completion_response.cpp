@@ -132,7 +132,7 @@ CompletionStreamEncoder::CompletionStreamEncoder(const CompletionPlan& plan, std
       model_(plan.model),
       created_(plan.created),
       n_(plan.n),
-      include_usage_(plan.include_usage),
+      style_{plan.stream_format, plan.include_usage},
       echo_(echo_texts(plan)),
       logprobs_(plan.logprobs),
       speller_(std::move(tokenizer), plan.return_tokens_as_token_ids),
@@ -143,8 +143,6 @@ std::string CompletionStreamEncoder::envelope_tail() const {
   std::string out = ",\"object\":\"text_completion\"";
   fmt::format_to(std::back_inserter(out), ",\"created\":{},\"model\":", created_);
   append_json_string(out, model_);
-  out += ",\"usage\":";
-  append_usage(out, choices_.prompt_tokens(), choices_.completion_tokens());
   return out;
 }
 
@@ -153,14 +151,15 @@ std::string CompletionStreamEncoder::chunk(size_t choice, std::string_view text,
   std::string out = "{\"id\":";
   append_json_string(out, id_);
   out += ",\"choices\":[{\"finish_reason\":";
-  append_json_string(out, finish_reason);
+  style_.append_finish_reason(out, finish_reason);
   fmt::format_to(std::back_inserter(out), ",\"index\":{},\"logprobs\":", choice);
   out += logprobs_json.empty() ? std::string("null") : logprobs_json;
   out += ",\"text\":";
   append_json_string(out, text);
   out += "}]";
   out += envelope_tail();
-  out += ",\"error_info\":null}";
+  style_.append_chunk_tail(out, choices_.prompt_tokens(), choices_.completion_tokens());
+  out += '}';
   return sse_event(out);
 }
 
@@ -192,18 +191,20 @@ std::string CompletionStreamEncoder::on_finished(size_t prompt_index, const Gene
   append_json_string(out, id_);
   out += ",\"choices\":[]";
   out += envelope_tail();
-  out += ",\"error_info\":" + error + ",\"error\":" + error + "}";
+  style_.append_error_tail(out, error, choices_.prompt_tokens(), choices_.completion_tokens());
+  out += '}';
   return sse_event(out);
 }
 
 std::string CompletionStreamEncoder::end() {
   std::string out;
-  if (include_usage_ && !failed_) {
+  if (style_.sends_usage_chunk() && !failed_) {
     std::string json = "{\"id\":";
     append_json_string(json, id_);
     json += ",\"choices\":[]";
     json += envelope_tail();
-    json += ",\"error_info\":null}";
+    style_.append_usage_chunk_tail(json, choices_.prompt_tokens(), choices_.completion_tokens());
+    json += '}';
     out += sse_event(json);
   }
   out += kSseDone;

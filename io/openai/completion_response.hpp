@@ -69,7 +69,7 @@ class CompletionStreamEncoder {
   std::string id_, model_;
   int64_t created_ = 0;
   int64_t n_ = 1;
-  bool include_usage_ = false;
+  StreamStyle style_;
   std::vector<std::string> echo_;
   std::optional<int64_t> logprobs_;
   TokenSpeller speller_;

@@ -9,9 +9,11 @@
 #include <ctime>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "actors/request_check.hpp"
+#include "io/openai/stream_format.hpp"
 #include "model/chat/chat_template.hpp"
 #include "model/served_model.hpp"
 #include "model/tokenizer/tokenizer.hpp"
@@ -30,6 +32,7 @@ struct ModelContext {
   int64_t kv_blocks = 0;
   int64_t max_choices = 256;                                 // prompts x n at most, per request
   int64_t max_logprobs = 20;                                 // logprobs / top_logprobs at most
+  std::optional<StreamFormat> stream_format;                 // --stream-format; unset: each endpoint's own
   int64_t created = static_cast<int64_t>(std::time(nullptr));  // the model's "created" in /v1/models
 
   int64_t effective_vocab_size() const {

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "config/text/json_writer.hpp"
+
 namespace sabre::openai {
 
 ChoiceTracker::ChoiceTracker(size_t num_choices, int64_t prompt_tokens)
@@ -64,6 +66,40 @@ int64_t count_characters(std::string_view text) {
   int64_t n = 0;
   for (const char c : text) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
   return n;
+}
+
+void StreamStyle::append_finish_reason(std::string& out, std::string_view reason) const {
+  if (reason.empty() && format == StreamFormat::openai) {
+    out += "null";
+  } else {
+    append_json_string(out, reason);
+  }
+}
+
+void StreamStyle::append_chunk_tail(std::string& out, int64_t prompt_tokens, int64_t completion_tokens) const {
+  if (format == StreamFormat::bladellm) {
+    out += ",\"usage\":";
+    append_usage(out, prompt_tokens, completion_tokens);
+    out += ",\"error_info\":null";
+  } else if (include_usage) {
+    out += ",\"usage\":null";
+  }
+}
+
+void StreamStyle::append_usage_chunk_tail(std::string& out, int64_t prompt_tokens, int64_t completion_tokens) const {
+  out += ",\"usage\":";
+  append_usage(out, prompt_tokens, completion_tokens);
+  if (format == StreamFormat::bladellm) out += ",\"error_info\":null";
+}
+
+void StreamStyle::append_error_tail(std::string& out, const std::string& error_json, int64_t prompt_tokens,
+                                   int64_t completion_tokens) const {
+  if (format == StreamFormat::bladellm) {
+    out += ",\"usage\":";
+    append_usage(out, prompt_tokens, completion_tokens);
+    out += ",\"error_info\":" + error_json;
+  }
+  out += ",\"error\":" + error_json;
 }
 
 std::string sse_event(std::string_view json) {

@@ -10,6 +10,7 @@
 
 #include "actors/generation.hpp"
 #include "io/openai/api_error.hpp"
+#include "io/openai/stream_format.hpp"
 #include "model/tokenizer/tokenizer.hpp"
 
 namespace sabre::openai {
@@ -71,6 +72,31 @@ class TokenSpeller {
 
 // Characters (code points) in UTF-8 text, as Python's len() counts them for text_offset.
 int64_t count_characters(std::string_view text);
+
+// How each StreamFormat writes a chunk:
+// - openai: a choice's finish_reason is null until its last chunk; usage only with
+//   stream_options.include_usage, then "usage":null in every chunk and the totals in a final chunk with
+//   no choices; an error mid-stream is an event with "error".
+// - bladellm: finish_reason "" until the last chunk; the running usage in every chunk and "error_info"
+//   (null, or the error, which "error" repeats).
+// The fields of a streamed chunk's envelope that depend on the format, each appended after a field
+// (they start with a comma; the caller closes the object).
+struct StreamStyle {
+  StreamFormat format = StreamFormat::openai;
+  bool include_usage = false;
+
+  // A chunk's finish_reason value for `reason` ("" while the choice goes on).
+  void append_finish_reason(std::string& out, std::string_view reason) const;
+  // After "choices": the usage (or null, or nothing) and error_info, as the format has them.
+  void append_chunk_tail(std::string& out, int64_t prompt_tokens, int64_t completion_tokens) const;
+  // After "choices":[] of the final usage chunk: the totals.
+  void append_usage_chunk_tail(std::string& out, int64_t prompt_tokens, int64_t completion_tokens) const;
+  // After "choices":[] of an error event.
+  void append_error_tail(std::string& out, const std::string& error_json, int64_t prompt_tokens,
+                         int64_t completion_tokens) const;
+  // Whether end() sends the final usage chunk.
+  bool sends_usage_chunk() const { return include_usage; }
+};
 
 // "data: {json}\n\n": one server-sent event.
 std::string sse_event(std::string_view json);

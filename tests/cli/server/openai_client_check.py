@@ -49,6 +49,8 @@ usage = None
 for chunk in stream:
     if chunk.usage and not chunk.choices:
         usage = chunk.usage
+    # OpenAI's stream: the usage only in the final chunk, which has no choices.
+    assert not chunk.choices or chunk.usage is None, chunk
     for choice in chunk.choices:
         if choice.delta.role:
             roles.append(choice.delta.role)
@@ -74,6 +76,23 @@ except openai.NotFoundError:
 except openai.BadRequestError as e:
     assert e.body["code"] == "model_not_found", e.body
     print("unknown model: 400", e.body["code"])
+
+for name, kwargs, param in [
+    ("temperature 2.5", {"temperature": 2.5}, "temperature"),
+    ("five stop strings", {"stop": ["a", "b", "c", "d", "e"]}, "stop"),
+    ("a tool message without tool_call_id",
+     {"messages": [{"role": "user", "content": "hi"}, {"role": "tool", "content": "sunny"}]}, "messages[1].tool_call_id"),
+    ("tool_choice naming an undeclared function",
+     {"tools": [{"type": "function", "function": {"name": "f"}}],
+      "tool_choice": {"type": "function", "function": {"name": "g"}}}, "tool_choice.function.name"),
+]:
+    request = {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, **kwargs}
+    try:
+        client.chat.completions.create(**request)
+        raise AssertionError(name + " was accepted")
+    except openai.BadRequestError as e:
+        assert e.body["param"] == param, (name, e.body)
+        print(name + ": 400 naming", param)
 
 wrong = openai.OpenAI(base_url=url + "/v1", api_key="WRONG", max_retries=0)
 try:

@@ -198,6 +198,10 @@ TEST_CASE("server options: errors name the flag", "[options]") {
              Contains("--kv-cache-dtype: expected one of auto, bfloat16, float16, fp8_e4m3, int8"));
   CHECK_THAT(parse_failure({"--model", kModel, "--device", "tpu"}), Contains("--device"));
   CHECK_THAT(parse_failure({"--model", kModel, "--log-level", "loud"}), Contains("--log-level"));
+  CHECK_THAT(parse_failure({"--model", kModel, "--stream-format", "sse"}),
+             Contains("--stream-format: expected one of openai, bladellm"));
+  CHECK(parse({"--model", kModel}).http.stream_format.empty());
+  CHECK(parse({"--model", kModel, "--stream_format=BladeLLM"}).http.stream_format == "bladellm");
   CHECK_THAT(parse_failure({"--model", kModel, "--api-key="}), Contains("--api-key: must not be empty"));
   CHECK_THAT(parse_failure({"--model", kModel, "--disable-prefix-cache=perhaps"}), Contains("--disable-prefix-cache"));
   CHECK_THAT(parse_failure({"--model", kModel, "--kv-cache-memory", "0"}), Contains("--kv-cache-memory"));
@@ -266,7 +270,7 @@ TEST_CASE("server options: --help and --version skip validation", "[options]") {
                            "--speculative-steps", "--speculative-method", "--draft-gguf-weights", "--api-key", "--served-model-name",
                            "--device", "--tokenizer", "--chat-template", "--dtype", "--disable-prefix-cache",
                            "--no-async-scheduling", "--disable-cuda-graph", "--log-level", "--threads", "--kv-cache-memory", "--max-waiting",
-                           "--exact-kernels", "SABRE_API_KEY", "--gamma", "--decode-algo", "--max_gpu_memory_utilization"}) {
+                           "--exact-kernels", "--stream-format", "SABRE_API_KEY", "--gamma", "--decode-algo", "--max_gpu_memory_utilization"}) {
     INFO(flag);
     CHECK(help.find(flag) != std::string::npos);
   }

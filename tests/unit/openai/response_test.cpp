@@ -225,16 +225,59 @@ TEST_CASE("chat stream: role delta, content deltas, finish chunk, usage, [DONE]"
   const std::string head = "data: {\"id\":\"chatcmpl-test\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
                            "\"model\":\"qwen3-test\",";
   ChatStreamEncoder stream(plan, qwen3_context().tokenizer);
+  // OpenAI's format: "usage":null in every chunk, the totals only in the final chunk; no error_info.
   CHECK(stream.begin() == head +
                               "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
-                              "\"logprobs\":null,\"finish_reason\":null}]," + usage(0) + ",\"error_info\":null}\n\n");
+                              "\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n");
   CHECK(stream.on_delta(delta({9707}, "Hello")) ==
-        head + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello\"},\"logprobs\":null,\"finish_reason\":null}]," +
-            usage(1) + ",\"error_info\":null}\n\n");
+        head + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello\"},\"logprobs\":null,\"finish_reason\":null}],"
+               "\"usage\":null}\n\n");
   CHECK(stream.on_finished(finished("stop", p, 2)) ==
-        head + "\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"stop\"}]," + usage(2) +
-            ",\"error_info\":null}\n\n");
-  CHECK(stream.end() == head + "\"choices\":[]," + usage(2) + ",\"error_info\":null}\n\ndata: [DONE]\n\n");
+        head + "\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"stop\"}],"
+               "\"usage\":null}\n\n");
+  CHECK(stream.end() == head + "\"choices\":[]," + usage(2) + "}\n\ndata: [DONE]\n\n");
+}
+
+TEST_CASE("chat stream: without include_usage no chunk mentions usage", "[openai]") {
+  SABRE_REQUIRE_QWEN3();
+  const ChatPlan plan = chat_plan(R"({"messages":[{"role":"user","content":"Hi"}],"stream":true})");
+  ChatStreamEncoder stream(plan, qwen3_context().tokenizer);
+  std::string all = stream.begin() + stream.on_delta(delta({9707}, "Hello"));
+  all += stream.on_finished(finished("length", plan.prompt_tokens(), 1)) + stream.end();
+  CHECK(all.find("usage") == std::string::npos);
+  CHECK(all.find("error_info") == std::string::npos);
+  CHECK(all.ends_with("\"finish_reason\":\"length\"}]}\n\ndata: [DONE]\n\n"));
+}
+
+TEST_CASE("streams in the other format: chat as BladeLLM's, completions as OpenAI's", "[openai]") {
+  SABRE_REQUIRE_QWEN3();
+  ModelContext context = qwen3_context();
+  SECTION("chat with --stream-format bladellm: finish_reason \"\" until the end, usage and error_info always") {
+    context.stream_format = StreamFormat::bladellm;
+    const auto parsed = parse_chat_request(R"({"messages":[{"role":"user","content":"Hi"}],"stream":true})", context);
+    REQUIRE(parsed);
+    ChatStreamEncoder stream(*parsed, context.tokenizer);
+    const std::string first = stream.on_delta(delta({9707}, "Hello"));
+    CHECK(first.find("\"finish_reason\":\"\"}],\"usage\":{\"prompt_tokens\":") != std::string::npos);
+    CHECK(first.ends_with(",\"error_info\":null}\n\n"));
+    const std::string last = stream.on_finished(finished("stop", parsed->prompt_tokens(), 2));
+    CHECK(last.find("\"finish_reason\":\"stop\"") != std::string::npos);
+    CHECK(last.find("\"completion_tokens\":2") != std::string::npos);
+    CHECK(stream.end() == "data: [DONE]\n\n");
+  }
+  SECTION("completions with --stream-format openai: finish_reason null until the end, no usage by default") {
+    context.stream_format = StreamFormat::openai;
+    const auto parsed = parse_completion_request(R"({"prompt":"Hi","stream":true})", context);
+    REQUIRE(parsed);
+    CompletionStreamEncoder stream(*parsed, context.tokenizer);
+    const std::string first = stream.on_delta(0, delta({9707}, "Hello"));
+    CHECK(first.find("{\"finish_reason\":null,") != std::string::npos);
+    CHECK(first.find("usage") == std::string::npos);
+    CHECK(first.find("error_info") == std::string::npos);
+    const std::string last = stream.on_finished(0, finished("length", static_cast<int64_t>(parsed->requests[0].prompt_token_ids.size()), 1));
+    CHECK(last.find("{\"finish_reason\":\"length\",") != std::string::npos);
+    CHECK(stream.end() == "data: [DONE]\n\n");
+  }
 }
 
 TEST_CASE("chat: the non-streamed body with logprobs", "[openai]") {
