@@ -28,4 +28,6 @@ if(EXISTS ${SABRE_SHARED_DIR}/models/tokenizers/llama2/tokenizer_config.json)
                    -DFLAGS=--render-chat -DINPUT=${_chat_fixtures}/cli_render_input.jsonl
                    "-DEXPECT_ERROR=this model has no chat template"
                    -P ${_chat_compare})
+else()
+  sabre_add_skipped_test(cli_render_chat_no_template "${SABRE_SHARED_DIR}/models/tokenizers/llama2 is missing")
 endif()

@@ -45,7 +45,13 @@ if(TARGET sabre-server)
       set_tests_properties(cli_server_openai_client PROPERTIES ENVIRONMENT "OPENAI_PYTHON=${_openai_python}"
                            PASS_REGULAR_EXPRESSION "PASS" FAIL_REGULAR_EXPRESSION "FAIL:" TIMEOUT 120)
     else()
-      message(STATUS "Sabre: no Python with the openai package; cli_server_openai_client is not registered")
+      sabre_add_skipped_test(cli_server_openai_client
+                             "no Python with the openai package (set SABRE_OPENAI_PYTHON; .ci/run makes one)")
     endif()
+  else()
+    foreach(scenario seed_curl auth sigint_mid_stream overloaded engine_failure tp_rank_failure tp_restart draft_model
+                     openai_client)
+      sabre_add_skipped_test(cli_server_${scenario} "no curl (scripts/install-deps installs it)")
+    endforeach()
   endif()
 endif()

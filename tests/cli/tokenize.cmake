@@ -1,13 +1,13 @@
 # CTest tests that drive sabre-tokenize and compare its output with what HF `tokenizers` gives on the
 # same lines (tests/fixtures/tokenizer/cli_*, made by make_goldens.py). They need the reference
-# tokenizers in SABRE_SHARED_DIR and are not registered without them.
+# tokenizers in SABRE_SHARED_DIR and are reported as skipped without them.
 set(_tok_fixtures ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/tokenizer)
 set(_tok_script ${CMAKE_CURRENT_SOURCE_DIR}/cli/tokenize/run_and_compare.cmake)
 set(_tok_shared ${SABRE_SHARED_DIR}/models/tokenizers)
 
 function(sabre_tokenize_cli_test name tokenizer flags expected)
   if(NOT EXISTS ${_tok_shared}/${tokenizer}/tokenizer.json)
-    message(STATUS "sabre-tokenize test ${name}: skipped, ${_tok_shared}/${tokenizer} is missing")
+    sabre_add_skipped_test(${name} "${_tok_shared}/${tokenizer} is missing")
     return()
   endif()
   add_test(NAME ${name}
@@ -30,4 +30,6 @@ if(EXISTS ${_tok_shared}/qwen3/tokenizer.json)
                    -DINPUT=${_tok_fixtures}/cli_bad_input.jsonl -DEXPECTED=${_tok_fixtures}/cli_bad_expected.txt
                    "-DEXPECT_ERROR=line 3: expected a JSON string"
                    -P ${_tok_script})
+else()
+  sabre_add_skipped_test(cli_tokenize_bad_line "${_tok_shared}/qwen3 is missing")
 endif()

@@ -55,7 +55,7 @@ Collected stream_all(const Tokenizer& tokenizer, const std::vector<int32_t>& ids
 
 TEST_CASE("SampleStream: the streamed text is the decode of the ids, in any grouping", "[sample_stream]") {
   if (!std::filesystem::exists(qwen3_tokenizer())) {
-    WARN("no qwen3 tokenizer under SABRE_SHARED_DIR; skipped");
+    WARN("SKIPPED: no qwen3 tokenizer under SABRE_SHARED_DIR");
     return;
   }
   const Tokenizer tokenizer = Tokenizer::from_file(qwen3_tokenizer());
@@ -74,7 +74,7 @@ TEST_CASE("SampleStream: the streamed text is the decode of the ids, in any grou
 
 TEST_CASE("SampleStream: stop strings cut the text and end the sample", "[sample_stream]") {
   if (!std::filesystem::exists(qwen3_tokenizer())) {
-    WARN("no qwen3 tokenizer under SABRE_SHARED_DIR; skipped");
+    WARN("SKIPPED: no qwen3 tokenizer under SABRE_SHARED_DIR");
     return;
   }
   const Tokenizer tokenizer = Tokenizer::from_file(qwen3_tokenizer());

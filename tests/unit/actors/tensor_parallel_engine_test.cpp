@@ -119,7 +119,7 @@ TEST_CASE("tensor parallel engine: SmolLM2 on 3 CPU ranks follows one rank under
       std::filesystem::path(SABRE_TEST_FIXTURES).parent_path().parent_path() / "models" /
       "SmolLM2-135M-Instruct.Q4_1.gguf";
   if (!std::filesystem::exists(model)) {
-    WARN("skipped: " << model.string() << " is missing (run scripts/fetch-default-model)");
+    WARN("SKIPPED: " << model.string() << " is missing (run scripts/fetch-default-model)");
     return;
   }
   // "The capital of France is" (transformers' greedy ids after it are in smollm2_goldens.json), the

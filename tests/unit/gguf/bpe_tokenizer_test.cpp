@@ -76,7 +76,7 @@ TEST_CASE("byte-level GGUF tokenizers with the qwen2 and llama-bpe pre-tokenizer
   INFO("tokenizer " << setup.name);
   const fs::path source = fs::path(SABRE_SHARED_DIR) / "models" / "tokenizers" / setup.name / "tokenizer.json";
   if (!fs::exists(source)) {
-    WARN("skipped: " << source.string() << " is missing");
+    WARN("SKIPPED: " << source.string() << " is missing");
     return;
   }
   simdjson::dom::parser parser;

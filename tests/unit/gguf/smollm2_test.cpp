@@ -30,7 +30,7 @@ const fs::path kGoldens = fs::path(SABRE_TEST_FIXTURES) / "gguf" / "smollm2_gold
 
 bool model_present() {
   if (fs::exists(kModel)) return true;
-  WARN("skipped: " << kModel.string() << " is missing (run scripts/fetch-default-model)");
+  WARN("SKIPPED: " << kModel.string() << " is missing (run scripts/fetch-default-model)");
   return false;
 }
 

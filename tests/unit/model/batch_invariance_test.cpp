@@ -179,7 +179,7 @@ TEST_CASE("batch-invariant backend on SmolLM2 (Q4_1): bit-identical logits howev
   const fs::path path =
       fs::path(SABRE_TEST_FIXTURES).parent_path().parent_path() / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf";
   if (!fs::exists(path)) {
-    WARN("skipped: " << path.string() << " is missing (run scripts/fetch-default-model)");
+    WARN("SKIPPED: " << path.string() << " is missing (run scripts/fetch-default-model)");
     return;
   }
   CpuBackend backend(CpuBackendOptions{.threads = 2, .batch_invariant = true});

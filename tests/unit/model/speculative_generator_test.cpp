@@ -110,7 +110,7 @@ TEST_CASE("speculative generation: SmolLM2 f32 with its own Q4_1 file as the dra
   const fs::path model =
       fs::path(SABRE_TEST_FIXTURES).parent_path().parent_path() / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf";
   if (!fs::exists(model)) {
-    WARN("skipped: " << model.string() << " is missing (run scripts/fetch-default-model)");
+    WARN("SKIPPED: " << model.string() << " is missing (run scripts/fetch-default-model)");
     return;
   }
   CpuBackend backend{CpuBackendOptions{2, true}};

@@ -22,7 +22,7 @@ const std::filesystem::path kFixtures = SABRE_TEST_FIXTURES;
 TEST_CASE("model context: a GGUF file brings its tokenizer and chat template", "[openai]") {
   const auto gguf = kFixtures / ".." / ".." / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf";
   if (!std::filesystem::exists(gguf)) {
-    WARN("skipped: no " << gguf);
+    WARN("SKIPPED: no " << gguf);
     return;
   }
   const ModelContext context = load_model_context(open_checkpoint(gguf), {}, {}, "smol", 2048);

@@ -35,7 +35,7 @@ inline const ModelContext& qwen3_context() {
 #define SABRE_REQUIRE_QWEN3()                                                             \
   do {                                                                                    \
     if (!std::filesystem::exists(::sabre::openai::test::qwen3_dir() / "tokenizer.json")) { \
-      WARN("skipped: no shared qwen3 tokenizer");                                         \
+      WARN("SKIPPED: no shared qwen3 tokenizer");                                         \
       return;                                                                             \
     }                                                                                     \
   } while (0)

@@ -14,7 +14,7 @@ namespace {
 
 bool have(const std::string& name) {
   if (std::filesystem::exists(test::shared_tokenizer(name))) return true;
-  WARN("skipped: " << test::shared_tokenizer(name) << " is missing");
+  WARN("SKIPPED: " << test::shared_tokenizer(name) << " is missing");
   return false;
 }
 

@@ -30,7 +30,7 @@ std::string printable(const std::string& s) {
 void check_parity(const std::string& name) {
   const auto path = shared_tokenizer(name);
   if (!std::filesystem::exists(path)) {
-    WARN("skipped: " << path << " is missing");
+    WARN("SKIPPED: " << path << " is missing");
     return;
   }
   const Tokenizer tok = Tokenizer::from_file(path);
@@ -68,7 +68,7 @@ void check_parity(const std::string& name) {
 void check_incremental(const std::string& name) {
   const auto path = shared_tokenizer(name);
   if (!std::filesystem::exists(path)) {
-    WARN("skipped: " << path << " is missing");
+    WARN("SKIPPED: " << path << " is missing");
     return;
   }
   const Tokenizer tok = Tokenizer::from_file(path);
@@ -111,7 +111,7 @@ TEST_CASE("llama2 streaming decode adds up to the full decode", "[tokenizer][inc
 TEST_CASE("encode from several threads at once gives the same ids", "[tokenizer][threads]") {
   const auto path = shared_tokenizer("llama3_1");
   if (!std::filesystem::exists(path)) {
-    WARN("skipped: " << path << " is missing");
+    WARN("SKIPPED: " << path << " is missing");
     return;
   }
   const Tokenizer tok = Tokenizer::from_file(path);

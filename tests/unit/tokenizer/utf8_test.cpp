@@ -30,7 +30,7 @@ TEST_CASE("to_valid_lossy replaces maximal invalid subparts", "[tokenizer][utf8]
 TEST_CASE("encode repairs invalid UTF-8 before tokenizing", "[tokenizer][utf8]") {
   const auto path = test::shared_tokenizer("qwen3");
   if (!std::filesystem::exists(path)) {
-    WARN("skipped: " << path << " is missing");
+    WARN("SKIPPED: " << path << " is missing");
     return;
   }
   const auto tok = Tokenizer::from_file(path);
