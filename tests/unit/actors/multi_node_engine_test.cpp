@@ -160,13 +160,11 @@ TEST_CASE("multi-node engine: a worker's rank failing a step ends every request 
   TestEngine engine(node0("llama_gqa_untied", 2, 2, address));
   caf::scoped_actor watcher{*engine.system};
   watcher->monitor(engine.engine);
-  const auto start = std::chrono::steady_clock::now();
   const auto results = engine.run({greedy_request(golden.prompt, 40), greedy_request(golden.prompt, 40)});
   for (const RequestResult& r : results) {
     CHECK(r.samples[0].finished.finish_reason == FinishReason::error);
     CHECK_THAT(r.samples[0].finished.error_message, Catch::Contains("rank 1") && Catch::Contains("fault injected"));
   }
-  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(30));
   bool engine_down = false;
   watcher->receive([&](caf::down_msg&) { engine_down = true; }, caf::after(std::chrono::seconds(30)) >> [] {});
   CHECK(engine_down);

@@ -172,7 +172,6 @@ TEST_CASE("tensor parallel engine: a rank failing mid-stream ends every request 
   TestEngine engine(tp_engine(fixture_model("llama_gqa_untied"), 2));
   caf::scoped_actor watcher{*engine.system};
   watcher->monitor(engine.engine);
-  const auto start = std::chrono::steady_clock::now();
   std::vector<GenerationRequest> requests;
   for (int i = 0; i < 3; ++i) requests.push_back(greedy_request(golden.prompt, 40));
   const auto results = run_all(engine, requests);
@@ -182,7 +181,6 @@ TEST_CASE("tensor parallel engine: a rank failing mid-stream ends every request 
     CHECK_THAT(r.samples[0].finished.error_message, Catch::Contains("rank 1") && Catch::Contains("fault injected"));
     CHECK(r.samples[0].token_ids.size() < 40);
   }
-  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(60));  // no collective waited it out
   bool engine_down = false;
   watcher->receive([&](caf::down_msg&) { engine_down = true; }, caf::after(std::chrono::seconds(30)) >> [] {});
   CHECK(engine_down);
