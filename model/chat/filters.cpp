@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -250,7 +251,10 @@ Value filter_round(const Value& input, CallArgs& args) {
 
 Value filter_abs(const Value& input, CallArgs& args) {
   args.expect_at_most(0, {});
-  if (input.is_int() || input.is_bool()) return Value(std::abs(input.as_int()));
+  if (input.is_int() || input.is_bool()) {
+    if (input.as_int() == INT64_MIN) throw TemplateError("integer overflow in 'abs': the result does not fit in 64 bits");
+    return Value(std::abs(input.as_int()));
+  }
   if (input.is_float()) return Value(std::fabs(input.as_float()));
   throw TemplateError("bad operand type for abs(): '" + input.type_name() + "'");
 }

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "model/chat/builtins.hpp"
+#include "model/chat/limits.hpp"
 #include "model/chat/operations.hpp"
 #include "model/chat/parser.hpp"
 #include "model/chat/scopes.hpp"
@@ -61,11 +62,37 @@ class Renderer {
 
   Flow exec(const Stmt& stmt, Frame& frame, std::string& out) {
     try {
-      return exec_unlocated(stmt, frame, out);
+      count_step();
+      const Flow flow = exec_unlocated(stmt, frame, out);
+      check_value_size(out.size(), "rendered text");
+      return flow;
     } catch (...) {
       rethrow_located(stmt.pos);
     }
   }
+
+  void count_step() {
+    if (++steps_ > kMaxRenderSteps) {
+      throw TemplateError("the template ran too long: over " + std::to_string(kMaxRenderSteps) + " steps");
+    }
+  }
+
+  // Entered for each macro or caller() call: deep recursion is an error before it is a stack overflow.
+  class CallDepth {
+   public:
+    explicit CallDepth(int& depth) : depth_(depth) {
+      if (++depth_ > kMaxCallDepth) {
+        --depth_;
+        throw TemplateError("macro calls nested over " + std::to_string(kMaxCallDepth) + " deep");
+      }
+    }
+    ~CallDepth() { --depth_; }
+    CallDepth(const CallDepth&) = delete;
+    CallDepth& operator=(const CallDepth&) = delete;
+
+   private:
+    int& depth_;
+  };
 
   Flow exec_unlocated(const Stmt& stmt, Frame& frame, std::string& out) {
     switch (stmt.kind) {
@@ -148,6 +175,7 @@ class Renderer {
     if (stmt.condition) {  // `for x in xs if cond` filters before loop.* is computed
       Array kept;
       for (Value& item : items) {
+        count_step();
         Frame probe{{}, &frame};
         bind_target(stmt.target, item, probe);
         if (eval(*stmt.condition, probe).truthy()) kept.push_back(std::move(item));
@@ -165,6 +193,7 @@ class Renderer {
     const auto n = static_cast<int64_t>(items.size());
     auto last_changed = std::make_shared<std::optional<Value>>();  // loop.changed() remembers across iterations
     for (int64_t i = 0; i < n; ++i) {
+      count_step();
       const std::shared_ptr<Frame> iteration_frame = child_of(frame, stmt.initially_missing);
       Frame& iteration = *iteration_frame;
       Object loop;
@@ -202,6 +231,7 @@ class Renderer {
     const Stmt* def = &stmt;
     std::weak_ptr<Frame> scope = defined_in.weak_from_this();
     return Value::callable(stmt.text, [this, def, scope](CallArgs& args) {
+      const CallDepth depth(call_depth_);
       // Macros see the names of the scope they were defined in, their own parameters and `caller`;
       // one that outlived its scope falls back to the template's top level.
       const std::shared_ptr<Frame> parent = scope.lock();
@@ -248,6 +278,7 @@ class Renderer {
     const Stmt* def = &stmt;
     std::weak_ptr<Frame> scope = frame.weak_from_this();
     return Value::callable("caller", [this, def, scope](CallArgs& args) {
+      const CallDepth depth(call_depth_);
       const std::shared_ptr<Frame> outer = scope.lock();
       if (!outer) throw TemplateError("caller() called after its call block ended");
       const std::shared_ptr<Frame> inner_ptr = child_of(*outer, def->initially_missing);
@@ -373,6 +404,8 @@ class Renderer {
 
   const std::string& origin_;
   Frame& root_;
+  int64_t steps_ = 0;
+  int call_depth_ = 0;
 };
 
 }  // namespace

@@ -1,9 +1,11 @@
 #include "model/chat/operations.hpp"
 
 #include <cmath>
+#include <cstdint>
 
 #include "model/chat/builtins.hpp"
 #include "model/chat/error.hpp"
+#include "model/chat/limits.hpp"
 #include "model/chat/utf8.hpp"
 #include "model/chat/value_format.hpp"
 
@@ -44,7 +46,48 @@ std::string operand_types(const Value& a, const Value& b) {
 
 bool is_integral(const Value& v) { return v.is_int() || v.is_bool(); }
 
+// Python's ints are unbounded; ours are 64-bit, so a result that does not fit is an error rather than
+// undefined behaviour or a silently wrapped number.
+void fail_overflow(const char* op) {
+  throw TemplateError(std::string("integer overflow in '") + op + "': the result does not fit in 64 bits");
+}
+
+int64_t checked_add(int64_t a, int64_t b) {
+  int64_t out = 0;
+  if (__builtin_add_overflow(a, b, &out)) fail_overflow("+");
+  return out;
+}
+
+int64_t checked_sub(int64_t a, int64_t b, const char* op = "-") {
+  int64_t out = 0;
+  if (__builtin_sub_overflow(a, b, &out)) fail_overflow(op);
+  return out;
+}
+
+int64_t checked_mul(int64_t a, int64_t b, const char* op = "*") {
+  int64_t out = 0;
+  if (__builtin_mul_overflow(a, b, &out)) fail_overflow(op);
+  return out;
+}
+
+int64_t checked_power(int64_t base, int64_t exponent) {
+  if (base == 0 || base == 1) return exponent == 0 ? 1 : base;
+  if (base == -1) return exponent % 2 == 0 ? 1 : -1;
+  int64_t result = 1;  // |base| >= 2 overflows within 64 steps
+  for (int64_t i = 0; i < exponent; ++i) result = checked_mul(result, base, "**");
+  return result;
+}
+
+// A repeated string or list may not grow past the value limit: `'x' * 10**12` would exhaust memory
+// before any error could be raised.
+constexpr size_t kMaxRepeatedElements = kMaxValueSize;
+
 Value repeat(const Value& sequence, int64_t times) {
+  const size_t unit = sequence.is_string() ? sequence.as_string().size() : sequence.as_array().size();
+  if (times > 0 && unit > 0 && static_cast<uint64_t>(times) > kMaxRepeatedElements / unit) {
+    throw TemplateError("repetition too large: " + std::to_string(unit) + " x " + std::to_string(times) +
+                        " elements is over the limit of " + std::to_string(kMaxRepeatedElements));
+  }
   if (sequence.is_string()) {
     std::string out;
     for (int64_t i = 0; i < times; ++i) out += sequence.as_string();
@@ -56,6 +99,7 @@ Value repeat(const Value& sequence, int64_t times) {
 }
 
 int64_t floor_div(int64_t a, int64_t b) {
+  if (a == INT64_MIN && b == -1) fail_overflow("//");
   int64_t q = a / b;
   if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
   return q;
@@ -197,19 +241,24 @@ int64_t length_of(const Value& value) {
 Value unary_minus(const Value& operand) {
   if (operand.is_undefined()) fail_undefined(operand);
   if (operand.is_float()) return Value(-operand.as_float());
-  if (is_integral(operand)) return Value(-operand.as_int());
+  if (is_integral(operand)) return Value(checked_sub(0, operand.as_int()));
   throw type_error("bad operand type for unary -: '" + operand.type_name() + "'");
 }
 
 Value binary_op(const std::string& op, const Value& left, const Value& right) {
-  if (op == "~") return Value(to_python_str(left) + to_python_str(right));
+  if (op == "~") {
+    std::string joined = to_python_str(left);
+    const std::string tail = to_python_str(right);
+    check_value_size(joined.size() + tail.size(), "a string");
+    return Value(joined + tail);
+  }
   if (op == "%" && left.is_string() && !left.is_markup()) return Value(python_percent_format(left.as_string(), right));
   if (left.is_undefined()) fail_undefined(left);
   if (right.is_undefined()) fail_undefined(right);
   const bool numbers = left.is_number() && right.is_number();
   const bool ints = is_integral(left) && is_integral(right);
   if (op == "+") {
-    if (ints) return Value(left.as_int() + right.as_int());
+    if (ints) return Value(checked_add(left.as_int(), right.as_int()));
     if (numbers) return Value(left.as_float() + right.as_float());
     if (left.is_markup() || right.is_markup()) {  // Markup + str escapes the plain side, as markupsafe does
       if (left.is_string() && right.is_string()) {
@@ -217,9 +266,11 @@ Value binary_op(const std::string& op, const Value& left, const Value& right) {
                              (right.is_markup() ? right.as_string() : html_escape(right.as_string())));
       }
     } else if (left.is_string() && right.is_string()) {
+      check_value_size(left.as_string().size() + right.as_string().size(), "a string");
       return Value(left.as_string() + right.as_string());
     }
     if (left.is_sequence() && right.is_sequence() && left.is_tuple() == right.is_tuple()) {
+      check_value_size(left.as_array().size() + right.as_array().size(), "a list");
       Array out = left.as_array();
       out.insert(out.end(), right.as_array().begin(), right.as_array().end());
       return Value(std::move(out), left.is_tuple());
@@ -231,10 +282,10 @@ Value binary_op(const std::string& op, const Value& left, const Value& right) {
       throw type_error("can only concatenate list (not \"" + right.type_name() + "\") to list");
     }
   } else if (op == "-") {
-    if (ints) return Value(left.as_int() - right.as_int());
+    if (ints) return Value(checked_sub(left.as_int(), right.as_int()));
     if (numbers) return Value(left.as_float() - right.as_float());
   } else if (op == "*") {
-    if (ints) return Value(left.as_int() * right.as_int());
+    if (ints) return Value(checked_mul(left.as_int(), right.as_int()));
     if (numbers) return Value(left.as_float() * right.as_float());
     if ((left.is_string() || left.is_sequence()) && is_integral(right)) return repeat(left, right.as_int());
     if ((right.is_string() || right.is_sequence()) && is_integral(left)) return repeat(right, left.as_int());
@@ -255,6 +306,7 @@ Value binary_op(const std::string& op, const Value& left, const Value& right) {
   } else if (op == "%") {
     if (ints) {
       if (right.as_int() == 0) throw TemplateError("integer division or modulo by zero");
+      if (right.as_int() == -1) return Value(int64_t{0});  // also INT64_MIN % -1, whose quotient overflows
       return Value(left.as_int() - floor_div(left.as_int(), right.as_int()) * right.as_int());
     }
     if (numbers) {
@@ -267,11 +319,7 @@ Value binary_op(const std::string& op, const Value& left, const Value& right) {
     }
     if (left.is_string()) return Value(python_percent_format(left.as_string(), right));
   } else if (op == "**") {
-    if (ints && right.as_int() >= 0) {
-      int64_t result = 1;
-      for (int64_t i = 0; i < right.as_int(); ++i) result *= left.as_int();
-      return Value(result);
-    }
+    if (ints && right.as_int() >= 0) return Value(checked_power(left.as_int(), right.as_int()));
     if (numbers) {
       if (left.as_float() == 0.0 && right.as_float() < 0) {
         throw TemplateError("0.0 cannot be raised to a negative power");

@@ -4,6 +4,7 @@
 #include <initializer_list>
 
 #include "model/chat/builtins.hpp"
+#include "model/chat/limits.hpp"
 
 namespace sabre::chat {
 
@@ -44,6 +45,7 @@ class Parser {
   Parser(const std::vector<Token>& tokens, const std::string& origin) : tokens_(tokens), origin_(origin) {}
 
   Body parse_all() {
+    check_tag_lengths();
     std::string end_tag;
     Body body = parse_body({}, end_tag);
     if (!end_tag.empty()) fail(current(), "unexpected end tag '" + end_tag + "'");
@@ -76,6 +78,30 @@ class Parser {
     auto result = parse();
     soft_depth_ = saved;
     return result;
+  }
+
+  // Parsing recurses for nested blocks, brackets and unary operators, and evaluation and destruction recurse
+  // over the tree built: both are bounded so that a hostile template fails cleanly instead of overflowing
+  // the stack.
+  class Nest {
+   public:
+    Nest(Parser& parser, const Token& at) : parser_(parser) {
+      if (++parser_.nesting_ > kMaxNesting) parser_.fail(at, "nested over " + std::to_string(kMaxNesting) + " deep");
+    }
+    ~Nest() { --parser_.nesting_; }
+    Nest(const Nest&) = delete;
+    Nest& operator=(const Nest&) = delete;
+
+   private:
+    Parser& parser_;
+  };
+
+  void check_tag_lengths() const {
+    size_t in_tag = 0;
+    for (const Token& t : tokens_) {
+      if (t.type == Type::VariableBegin || t.type == Type::BlockBegin) in_tag = 0;
+      if (++in_tag > kMaxTagTokens) fail(t, "a tag of over " + std::to_string(kMaxTagTokens) + " tokens");
+    }
   }
 
   const Token& current() const { return tokens_[pos_]; }
@@ -135,6 +161,7 @@ class Parser {
   // Statements until one of `end_tags` opens a block; that tag's name is left in `found` with the
   // tokens positioned just after it.
   Body parse_body(std::initializer_list<const char*> end_tags, std::string& found) {
+    const Nest nest(*this, current());
     Body body;
     while (true) {
       const Token& t = current();
@@ -416,6 +443,7 @@ class Parser {
   }
 
   ExprPtr parse_not() {
+    const Nest nest(*this, current());
     if (is_name("not")) {
       auto node = make(Expr::Kind::Not, advance());
       node->a = parse_not();
@@ -499,6 +527,7 @@ class Parser {
   }
 
   ExprPtr parse_unary(bool with_filter) {
+    const Nest nest(*this, current());
     ExprPtr node;
     if (is_op("-") || is_op("+")) {
       const Token& at = advance();
@@ -737,6 +766,7 @@ class Parser {
   size_t pos_ = 0;
   int loop_depth_ = 0;
   int soft_depth_ = 0;
+  int nesting_ = 0;
   std::vector<UnknownName> unknown_names_;
 };
 

@@ -29,8 +29,8 @@ class Object {
   Value* find(std::string_view key);
   void set(std::string key, Value value);  // replaces in place, or appends
   bool erase(std::string_view key);
-  size_t size() const { return entries_.size(); }
-  bool empty() const { return entries_.empty(); }
+  size_t size() const;  // defined below Value: clang needs Value complete to instantiate the vector's size
+  bool empty() const;
   const std::vector<std::pair<std::string, Value>>& entries() const { return entries_; }
 
  private:
@@ -165,5 +165,8 @@ struct CallArgs {
   // Throws when more positional arguments than `max_positional` or an unknown keyword were passed.
   void expect_at_most(size_t max_positional, std::initializer_list<std::string_view> keywords) const;
 };
+
+inline size_t Object::size() const { return entries_.size(); }
+inline bool Object::empty() const { return entries_.empty(); }
 
 }  // namespace sabre::chat

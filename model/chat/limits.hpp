@@ -1,0 +1,30 @@
+#pragma once
+// Bounds on what one render may do. Python's jinja2 has none, but a template comes from a model's files
+// or --chat-template and renders for every request: one that loops for ever, recurses without end or
+// doubles a string each iteration must fail with a TemplateError, not take the server down. Real chat
+// templates stay orders of magnitude below each bound.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "model/chat/error.hpp"
+
+namespace sabre::chat {
+
+inline constexpr size_t kMaxValueSize = size_t{64} << 20;  // bytes of a string or output, items of a list
+inline constexpr int64_t kMaxRenderSteps = 2'000'000;       // statements run and loop items visited
+inline constexpr int kMaxCallDepth = 100;                    // macros and caller() inside one another
+inline constexpr int kMaxNesting = 100;                      // blocks, brackets and unary operators inside one another
+inline constexpr size_t kMaxTagTokens = 1000;                // tokens in one {{ ... }} or {% ... %}: bounds how
+                                                             // deep an operator chain's tree (and its evaluation) is
+
+// Throws when `size` (of `what`) is over kMaxValueSize.
+inline void check_value_size(size_t size, const char* what) {
+  if (size > kMaxValueSize) {
+    throw TemplateError(std::string(what) + " of " + std::to_string(size) + " is over the template limit of " +
+                        std::to_string(kMaxValueSize));
+  }
+}
+
+}  // namespace sabre::chat

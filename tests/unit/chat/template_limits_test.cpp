@@ -1,0 +1,57 @@
+// A hostile or broken template fails with a TemplateError naming the problem instead of overflowing,
+// looping for ever or exhausting memory (model/chat/limits.hpp); real templates are far inside the bounds.
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "model/chat/chat_template.hpp"
+#include "model/chat/error.hpp"
+
+using namespace sabre::chat;
+
+namespace {
+
+std::string render(const std::string& source) {
+  const ChatTemplate chat = ChatTemplate::from_string(source, {});
+  ChatRequest request;
+  request.messages = Value(Array{Value(Object{})});
+  return chat.render(request);
+}
+
+}  // namespace
+
+TEST_CASE("template limits: 64-bit integer overflow is an error, not a wrapped number", "[chat]") {
+  CHECK(render("{{ 2 ** 62 }}") == "4611686018427387904");
+  CHECK(render("{{ (-1) ** 1000000000000 }} {{ 1 ** 999999999999 }} {{ 0 ** 0 }}") == "1 1 1");
+  for (const char* source : {"{{ 2 ** 63 }}", "{{ 5555555555 * 5555555555 }}", "{{ 9223372036854775807 + 1 }}",
+                             "{{ -9223372036854775807 - 2 }}", "{{ -(-9223372036854775807 - 1) }}",
+                             "{{ (-9223372036854775807 - 1) // -1 }}", "{{ (-9223372036854775807 - 1) | abs }}"}) {
+    INFO(source);
+    CHECK_THROWS_WITH(render(source), Catch::Contains("integer overflow"));
+  }
+  CHECK(render("{{ (-9223372036854775807 - 1) % -1 }}") == "0");
+}
+
+TEST_CASE("template limits: runaway size, time and depth", "[chat]") {
+  CHECK_THROWS_WITH(render("{{ 'x' * 100000000000 }}"), Catch::Contains("repetition too large"));
+  CHECK_THROWS_WITH(render("{% set ns = namespace(s='ab') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}"
+                           "{% endfor %}"),
+                    Catch::Contains("over the template limit"));
+  CHECK_THROWS_WITH(render("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"),
+                    Catch::Contains("ran too long"));
+  CHECK_THROWS_WITH(render("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}"),
+                    Catch::Contains("macro calls nested over"));
+  CHECK_THROWS_WITH(render("{{ " + std::string(300, '(') + "1" + std::string(300, ')') + " }}"),
+                    Catch::Contains("nested over"));
+  CHECK(render(std::string(300, '-') + "1") == std::string(300, '-') + "1");  // plain text, not a tag
+  CHECK_THROWS_WITH(render("{{ " + std::string(300, '-') + "1 }}"), Catch::Contains("nested over"));
+  std::string chain = "{{ 1";
+  for (int i = 0; i < 2000; ++i) chain += " + 1";
+  CHECK_THROWS_WITH(render(chain + " }}"), Catch::Contains("tokens"));
+  std::string ifs;
+  for (int i = 0; i < 300; ++i) ifs += "{% if true %}";
+  for (int i = 0; i < 300; ++i) ifs += "{% endif %}";
+  CHECK_THROWS_WITH(render(ifs), Catch::Contains("nested over"));
+  // What real templates do stays well inside.
+  CHECK(render("{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{% endif %}{{ n }}{% endmacro %}{{ f(50) }}").size() > 50);
+}
