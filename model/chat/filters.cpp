@@ -10,6 +10,7 @@
 
 #include "model/chat/builtins.hpp"
 #include "model/chat/error.hpp"
+#include "model/chat/limits.hpp"
 #include "model/chat/operations.hpp"
 #include "model/chat/string_ops.hpp"
 #include "model/chat/utf8.hpp"
@@ -32,7 +33,9 @@ Value lookup_path(const Value& item, const Value& path) {
   Value current = item;
   for (const std::string& part : python_split(path.as_string(), std::string("."), -1)) {
     const bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
-    current = get_item(current, numeric ? Value(static_cast<int64_t>(std::stoll(part))) : Value(part));
+    // Digits past int64 cannot index anything: they are looked up as the string they are.
+    const auto index = numeric ? parse_int64(part) : std::nullopt;
+    current = get_item(current, index ? Value(*index) : Value(part));
   }
   return current;
 }
@@ -115,6 +118,7 @@ Value filter_join(const Value& input, CallArgs& args) {
     if (!first) out += separator;
     first = false;
     out += str(attribute && !attribute->is_none() ? lookup_path(item, *attribute) : item);
+    check_value_size(out.size(), "a joined string");
   }
   return Value(std::move(out));
 }
@@ -393,7 +397,8 @@ Value filter_safe(const Value& input, CallArgs& args) {
 Value filter_indent(const Value& input, CallArgs& args) {
   args.expect_at_most(3, {"width", "first", "blank"});
   const Value width = args.get_or(0, "width", Value(int64_t{4}));
-  const std::string indention = width.is_string() ? width.as_string() : std::string(static_cast<size_t>(width.as_int()), ' ');
+  const std::string indention =
+      width.is_string() ? width.as_string() : std::string(checked_width(width.as_int(), "an indent"), ' ');
   const bool first = args.get_or(1, "first", Value(false)).truthy();
   const bool blank = args.get_or(2, "blank", Value(false)).truthy();
   if (!input.is_string()) {  // jinja2 appends "\n" to the value itself, which only a string survives

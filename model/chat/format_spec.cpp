@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "model/chat/error.hpp"
+#include "model/chat/limits.hpp"
 #include "model/chat/utf8.hpp"
 #include "model/chat/value_format.hpp"
 
@@ -48,12 +49,12 @@ Spec parse_spec(std::string_view text) {
     }
     ++i;
   }
-  while (i < s.size() && s[i] >= '0' && s[i] <= '9') spec.width = std::max(spec.width, 0) * 10 + static_cast<int>(s[i++] - '0');
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') spec.width = accumulate_digit(std::max(spec.width, 0), s[i++]);
   if (i < s.size() && (s[i] == ',' || s[i] == '_')) spec.grouping = static_cast<char>(s[i++]);
   if (i < s.size() && s[i] == '.') {
     ++i;
     spec.precision = 0;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') spec.precision = spec.precision * 10 + static_cast<int>(s[i++] - '0');
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') spec.precision = accumulate_digit(spec.precision, s[i++]);
   }
   if (i < s.size()) spec.type = static_cast<char>(s[i++]);
   if (i != s.size()) {

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <unordered_set>
 
 #include "model/chat/builtins.hpp"
 #include "model/chat/limits.hpp"
@@ -167,7 +168,31 @@ class Renderer {
       throw TemplateError("Chat templates cannot store underscore-prefixed attributes on a namespace, but got '" +
                           target.attribute + "'.");
     }
+    std::unordered_set<const void*> seen;
+    if (reaches(value, &ns.as_object(), seen)) {
+      throw TemplateError("namespace '" + target.names[0] + "' cannot hold itself (attribute '" + target.attribute + "')");
+    }
     ns.as_object().set(target.attribute, std::move(value));
+  }
+
+  // Whether `value` is or holds (through lists, dicts and namespaces) the object `target`: a namespace
+  // that held itself would be a reference cycle, never freed and printed for ever.
+  static bool reaches(const Value& value, const Object* target, std::unordered_set<const void*>& seen) {
+    if (value.kind() == Value::Kind::Object || value.kind() == Value::Kind::Namespace) {
+      const Object& object = value.as_object();
+      if (&object == target) return true;
+      if (!seen.insert(&object).second) return false;
+      for (const auto& [key, item] : object.entries()) {
+        if (reaches(item, target, seen)) return true;
+      }
+    } else if (value.kind() == Value::Kind::Array) {
+      const Array& items = value.as_array();
+      if (!seen.insert(&items).second) return false;
+      for (const Value& item : items) {
+        if (reaches(item, target, seen)) return true;
+      }
+    }
+    return false;
   }
 
   Flow exec_for(const Stmt& stmt, Frame& frame, std::string& out) {
@@ -224,6 +249,8 @@ class Renderer {
       if (flow == Flow::Normal) completed_an_iteration = true;
       if (flow == Flow::Break) break;
     }
+    // loop.changed(loop) would leave the remembered value holding the callable that holds it: a cycle.
+    last_changed->reset();
     return run_else();
   }
 

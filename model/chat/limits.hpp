@@ -27,4 +27,23 @@ inline void check_value_size(size_t size, const char* what) {
   }
 }
 
+// width * 10 + digit for a format's width or precision, refused once it passes the value limit (it
+// would be the size of the padded text) instead of overflowing an int.
+inline int accumulate_digit(int value, char digit) {
+  const int64_t next = int64_t{value} * 10 + (digit - '0');
+  if (next > static_cast<int64_t>(kMaxValueSize)) {
+    throw TemplateError("a format width or precision over the template limit of " + std::to_string(kMaxValueSize));
+  }
+  return static_cast<int>(next);
+}
+
+// A requested width (center, ljust, rjust, zfill, indent) within [0, kMaxValueSize] bytes.
+inline size_t checked_width(int64_t width, const char* what) {
+  if (width > static_cast<int64_t>(kMaxValueSize)) {
+    throw TemplateError(std::string(what) + " width " + std::to_string(width) + " is over the template limit of " +
+                        std::to_string(kMaxValueSize));
+  }
+  return width < 0 ? 0 : static_cast<size_t>(width);
+}
+
 }  // namespace sabre::chat

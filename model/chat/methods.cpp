@@ -151,7 +151,8 @@ Value format_method(const Value& self, CallArgs& args) {
         if (auto_index >= args.positional.size()) throw TemplateError("Replacement index " + std::to_string(auto_index) + " out of range for positional args tuple");
         v = args.positional[auto_index++];
       } else if (std::all_of(field.begin(), field.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
-        const size_t index = std::stoul(field);
+        const auto parsed = parse_int64(field);
+        const size_t index = parsed ? static_cast<size_t>(*parsed) : SIZE_MAX;
         if (index >= args.positional.size()) throw TemplateError("Replacement index " + field + " out of range for positional args tuple");
         v = args.positional[index];
       } else {

@@ -5,6 +5,7 @@
 
 #include "model/chat/builtins.hpp"
 #include "model/chat/limits.hpp"
+#include "model/chat/string_ops.hpp"
 
 namespace sabre::chat {
 
@@ -630,7 +631,9 @@ class Parser {
         } else if (current().type == Type::Integer) {  // x.0 is x[0]
           auto sub = make(Expr::Kind::Subscript, at);
           sub->a = std::move(node);
-          sub->b = literal(current(), Value(static_cast<int64_t>(std::stoll(current().text))));
+          const auto index = parse_int64(current().text);
+          if (!index) fail(current(), "integer literal out of range: " + current().text);
+          sub->b = literal(current(), Value(*index));
           advance();
           node = std::move(sub);
         } else {

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "model/chat/error.hpp"
+#include "model/chat/limits.hpp"
 #include "model/chat/operations.hpp"
 #include "model/chat/utf8.hpp"
 #include "model/chat/value_format.hpp"
@@ -79,12 +80,12 @@ std::string python_percent_format(const std::string& fmt, const Value& arguments
     std::string flags;
     while (i < fmt.size() && std::string("-+ 0#").find(fmt[i]) != std::string::npos) flags.push_back(fmt[i++]);
     int width = -1;
-    while (i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i]))) width = std::max(width, 0) * 10 + (fmt[i++] - '0');
+    while (i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i]))) width = accumulate_digit(std::max(width, 0), fmt[i++]);
     int precision = -1;
     if (i < fmt.size() && fmt[i] == '.') {
       ++i;
       precision = 0;
-      while (i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i]))) precision = precision * 10 + (fmt[i++] - '0');
+      while (i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i]))) precision = accumulate_digit(precision, fmt[i++]);
     }
     if (i >= fmt.size()) throw TemplateError("incomplete format");
     const char conversion = fmt[i];

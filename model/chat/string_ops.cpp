@@ -1,7 +1,9 @@
 #include "model/chat/string_ops.hpp"
 
 #include <algorithm>
+#include <charconv>
 
+#include "model/chat/limits.hpp"
 #include "model/chat/utf8.hpp"
 
 namespace sabre::chat {
@@ -97,6 +99,13 @@ std::vector<std::string> python_rsplit(std::string_view text, const std::optiona
   return out;
 }
 
+std::optional<int64_t> parse_int64(std::string_view digits) {
+  int64_t value = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+  return value;
+}
+
 std::string python_replace(std::string_view text, std::string_view old, std::string_view replacement, int64_t count) {
   std::string out;
   if (old.empty()) {
@@ -109,6 +118,7 @@ std::string python_replace(std::string_view text, std::string_view old, std::str
         ++done;
       }
       append_utf8(out, cp);
+      check_value_size(out.size(), "a replaced string");
     }
     if (count < 0 || done < count) out += replacement;
     return out;
@@ -120,6 +130,7 @@ std::string python_replace(std::string_view text, std::string_view old, std::str
     if (at == std::string_view::npos) break;
     out += text.substr(start, at - start);
     out += replacement;
+    check_value_size(out.size(), "a replaced string");
     start = at + old.size();
     ++done;
   }
@@ -155,6 +166,7 @@ std::string python_capitalize(std::string_view text) {
 namespace {
 
 std::string repeat_fill(std::string_view fill, int64_t n) {
+  check_value_size(checked_width(n, "a padding") * fill.size(), "padding");
   std::string out;
   for (int64_t i = 0; i < n; ++i) out += fill;
   return out;

@@ -1,6 +1,7 @@
 #pragma once
 // Python str operations shared by string methods (`s.strip()`) and jinja2 filters (`s|trim`).
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,5 +24,8 @@ std::vector<std::string> python_splitlines(std::string_view text, bool keepends)
 std::string python_center(std::string_view text, int64_t width, std::string_view fill);
 std::string python_ljust(std::string_view text, int64_t width, std::string_view fill);
 std::string python_rjust(std::string_view text, int64_t width, std::string_view fill);
+
+// Decimal digits as an int64; nullopt when empty, not all digits, or out of range.
+std::optional<int64_t> parse_int64(std::string_view digits);
 
 }  // namespace sabre::chat

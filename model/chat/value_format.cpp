@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "model/chat/error.hpp"
+#include "model/chat/limits.hpp"
 #include "model/chat/utf8.hpp"
 
 namespace sabre::chat {
@@ -111,7 +112,24 @@ std::string python_string_repr(const std::string& text) {
 
 }  // namespace
 
-std::string python_repr(const Value& value) {
+namespace {
+
+// Values nest only as deep as the template's literals and namespaces make them; deeper means a
+// namespace that holds itself, which would recurse for ever.
+void check_print_depth(int depth) {
+  if (depth > kMaxNesting) throw TemplateError("a value nested over " + std::to_string(kMaxNesting) + " deep cannot be printed");
+}
+
+std::string repr_at(const Value& value, int depth);
+
+}  // namespace
+
+std::string python_repr(const Value& value) { return repr_at(value, 0); }
+
+namespace {
+
+std::string repr_at(const Value& value, int depth) {
+  check_print_depth(depth);
   switch (value.kind()) {
     case Value::Kind::Undefined: return "Undefined";  // repr(); str() of undefined is ""
     case Value::Kind::None: return "None";
@@ -132,7 +150,8 @@ std::string python_repr(const Value& value) {
       std::string out = value.is_tuple() ? "(" : "[";
       for (size_t i = 0; i < items.size(); ++i) {
         if (i) out += ", ";
-        out += python_repr(items[i]);
+        out += repr_at(items[i], depth + 1);
+        check_value_size(out.size(), "printed text");
       }
       if (value.is_tuple() && items.size() == 1) out += ",";
       out += value.is_tuple() ? ")" : "]";
@@ -146,7 +165,8 @@ std::string python_repr(const Value& value) {
       for (const auto& [k, v] : value.as_object().entries()) {
         if (!first) out += ", ";
         first = false;
-        out += python_repr(key_value(k)) + ": " + python_repr(v);
+        out += repr_at(key_value(k), depth + 1) + ": " + repr_at(v, depth + 1);
+        check_value_size(out.size(), "printed text");
       }
       out += value.is_namespace() ? "}>" : "}";
       return out;
@@ -155,6 +175,8 @@ std::string python_repr(const Value& value) {
   }
   return "";
 }
+
+}  // namespace
 
 std::string html_escape(const std::string& text) {
   std::string out;
@@ -210,6 +232,8 @@ void append_json_string(std::string& out, const std::string& text, bool ensure_a
 }
 
 void append_json(std::string& out, const Value& value, const JsonStyle& style, int depth) {
+  check_print_depth(depth);
+  check_value_size(out.size(), "JSON text");
   const auto newline = [&](int level) {
     out.push_back('\n');
     for (int i = 0; i < level; ++i) out += *style.indent;

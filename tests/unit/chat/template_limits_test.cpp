@@ -52,6 +52,18 @@ TEST_CASE("template limits: runaway size, time and depth", "[chat]") {
   for (int i = 0; i < 300; ++i) ifs += "{% if true %}";
   for (int i = 0; i < 300; ++i) ifs += "{% endif %}";
   CHECK_THROWS_WITH(render(ifs), Catch::Contains("nested over"));
+  CHECK_THROWS_WITH(render("{% set ns = namespace() %}{% set ns.me = [ns] %}"), Catch::Contains("cannot hold itself"));
+  CHECK_THROWS_WITH(render("{{ '{:>99999999999}'.format(1) }}"), Catch::Contains("format width"));
+  CHECK_THROWS_WITH(render("{{ '%99999999999d' % 1 }}"), Catch::Contains("format width"));
+  CHECK_THROWS_WITH(render("{{ 'a' | center(99999999999) }}"), Catch::Contains("width"));
+  CHECK_THROWS_WITH(render("{{ 'a' | indent(99999999999) }}"), Catch::Contains("width"));
+  CHECK_THROWS_WITH(render("{% set s = 'a' * 10000000 %}{{ s | replace('a', s) }}"), Catch::Contains("over the template limit"));
+  CHECK_THROWS_WITH(render("{% set s = 'a' * 10000000 %}{{ [s, s, s, s, s, s, s, s] | join }}"),
+                    Catch::Contains("over the template limit"));
+  CHECK_THROWS_WITH(render("{% set l = [1] * 5000 %}{% set m = [l] * 5000 %}{{ [m] * 5000 }}"),
+                    Catch::Contains("over the template limit"));
+  CHECK_THROWS_WITH(render("{{ [1].99999999999999999999 }}"), Catch::Contains("out of range"));
+  CHECK(render("{{ [7] | map(attribute='99999999999999999999') | list }}") == "[Undefined]");
   // What real templates do stays well inside.
   CHECK(render("{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{% endif %}{{ n }}{% endmacro %}{{ f(50) }}").size() > 50);
 }
