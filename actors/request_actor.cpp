@@ -143,7 +143,7 @@ void send_delta(RequestSelf self, size_t index, SampleChunk& chunk) {
   self->send(self->state.sink, std::move(delta));
 }
 
-void on_update(RequestSelf self, SequenceUpdate& update) {
+void apply_update(RequestSelf self, SequenceUpdate& update) {
   auto& st = self->state;
   // The request's prompt was scheduled for the first time: its samples share the queue time.
   if (update.queue_seconds >= 0) {
@@ -178,6 +178,21 @@ void on_update(RequestSelf self, SequenceUpdate& update) {
     send_finished(self, index, FinishReason::stop, tail_reason);
   } else {
     send_finished(self, index, update.reason, "");
+  }
+}
+
+// A step's tokens for one sample. If they cannot become text (the tokenizer throws), only that sample
+// fails: its sequence is aborted so its KV blocks come back, its client gets an error, the others go on.
+// Left to CAF, the exception would end the whole request actor and leave every sample's client waiting.
+void on_update(RequestSelf self, SequenceUpdate& update) {
+  try {
+    apply_update(self, update);
+  } catch (const std::exception& e) {
+    auto& st = self->state;
+    spdlog::error("request {}: sequence {}: its output could not be detokenized: {}", st.request.request_id,
+                  update.seq, e.what());
+    if (!update.finished) self->send(st.context.scheduler, abort_atom::value, std::vector<SequenceId>{update.seq});
+    fail_sample(self, update.seq, "internal error while detokenizing the output");
   }
 }
 

@@ -1,5 +1,12 @@
 #include "actors/sample_stream.hpp"
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <stdexcept>
+
 namespace sabre {
 
 SampleStream::SampleStream(const Tokenizer* tokenizer, std::span<const int32_t> prompt_tail,
@@ -11,7 +18,26 @@ SampleStream::SampleStream(const Tokenizer* tokenizer, std::span<const int32_t> 
   }
 }
 
+namespace {
+
+// SABRE_FAULT_INJECT_DETOKENIZE=N makes the Nth push while it is set throw, as a tokenizer failure
+// would: the request actor must end only that sample (tests and scripts/soak use it). One getenv per
+// push (a step's tokens for a sample) costs nothing next to the step.
+void inject_detokenize_fault() {
+  const char* value = std::getenv("SABRE_FAULT_INJECT_DETOKENIZE");
+  if (value == nullptr) return;
+  const int64_t at = std::atoll(value);
+  static std::atomic<int64_t> calls{0};
+  if (at > 0 && ++calls == at) {
+    spdlog::warn("fault injection: detokenization {} fails (SABRE_FAULT_INJECT_DETOKENIZE)", at);
+    throw std::runtime_error(fmt::format("fault injected at detokenization {} (SABRE_FAULT_INJECT_DETOKENIZE)", at));
+  }
+}
+
+}  // namespace
+
 SampleChunk SampleStream::push(std::span<const SampledToken> tokens) {
+  inject_detokenize_fault();
   SampleChunk chunk;
   for (const SampledToken& token : tokens) {
     if (stopped()) break;

@@ -298,4 +298,35 @@ TEST_CASE("engine: a full waiting queue answers overloaded", "[engine]") {
   CHECK(overloaded + finished == 8);
 }
 
+TEST_CASE("engine: a sample whose output cannot be detokenized ends alone, with an error, and frees its blocks",
+          "[engine]") {
+  const Golden golden = load_golden("llama_gqa_untied");
+  TestEngine engine(small_engine("llama_gqa_untied"));
+  // The third push of step output (over both requests) throws, as a tokenizer failure would.
+  ::setenv("SABRE_FAULT_INJECT_DETOKENIZE", "3", 1);
+  const auto results = engine.run({greedy_request(golden.prompt, 30), greedy_request(golden.prompt, 30)});
+  ::unsetenv("SABRE_FAULT_INJECT_DETOKENIZE");
+  REQUIRE(results.size() == 2);
+  int failed = 0;
+  int completed = 0;
+  for (const auto& result : results) {
+    REQUIRE(result.samples.size() == 1);
+    const auto& sample = result.samples[0];
+    if (sample.finished.finish_reason == FinishReason::error) {
+      ++failed;
+      CHECK(sample.finished.error_type == "internal_error");
+      CHECK(sample.finished.error_message.find("detokeniz") != std::string::npos);
+    } else {
+      ++completed;
+      CHECK(sample.finished.finish_reason == FinishReason::length);
+      CHECK(sample.token_ids.size() == 30);
+    }
+  }
+  CHECK(failed == 1);
+  CHECK(completed == 1);
+  CHECK(kv_drains(engine));
+  // The engine goes on serving.
+  CHECK(engine.run_one(greedy_request(golden.prompt, 4)).samples[0].finished.finish_reason == FinishReason::length);
+}
+
 }  // namespace sabre
