@@ -89,6 +89,12 @@ void send_error(RequestSelf self, size_t index, const std::string& type, const s
   done.finish_reason = FinishReason::error;
   done.error_type = type;
   done.error_message = message;
+  // What the sample had produced before it failed still counts (the access log, the client's usage).
+  const auto& st = self->state;
+  done.usage.prompt_tokens = static_cast<int64_t>(st.prompt.size());
+  if (index < st.samples.size() && st.samples[index].stream) {
+    done.usage.completion_tokens = st.samples[index].stream->num_tokens();
+  }
   self->send(self->state.sink, std::move(done));
 }
 

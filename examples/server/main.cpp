@@ -2,7 +2,8 @@
 //
 //   sabre-server --model DIR_OR_GGUF [--port 8081] [--host 0.0.0.0] [--api-key KEY] ...   (--help lists all)
 //
-// SIGINT/SIGTERM: stop accepting, end the streams in flight with a final chunk, stop the engine, exit 0.
+// SIGINT/SIGTERM: stop accepting, end the streams in flight with a final chunk, stop the engine, exit 0,
+// all within 10 s (an engine step still running then, e.g. a long prefill, is not waited for).
 // If the engine stops by itself (a rank failed: its requests have ended with an error), the server shuts
 // down the same way and exits 1.
 #include <boost/asio/io_context.hpp>
@@ -12,6 +13,13 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <condition_variable>
+#include <mutex>
+#include <stop_token>
+#include <thread>
+#include <optional>
 #include <csignal>
 #include <iostream>
 
@@ -22,6 +30,9 @@
 #include "model/checkpoint.hpp"
 
 namespace {
+
+// From SIGINT/SIGTERM to exit: streams in flight get their final chunks, then the engine stops.
+constexpr std::chrono::seconds kShutdownGrace{10};
 
 sabre::EngineInfo engine_info(caf::actor_system& system, const sabre::engine_actor& engine) {
   caf::scoped_actor self{system};
@@ -54,6 +65,30 @@ void stop_listening(caf::actor_system& system, const sabre::http::http_listener_
                [&](const caf::error& error) { spdlog::warn("listener stop: {}", system.render(error)); });
 }
 
+// Ends the process at `deadline` unless disarmed first (by its destruction). Armed once a graceful stop
+// begins: a step in flight (a long prefill on a slow or loaded machine) cannot be interrupted, and the
+// actor system's teardown waits for it, but by the deadline every client has had its final chunk, so
+// the process ends then rather than overstay the grace the operator was promised.
+class ShutdownWatchdog {
+ public:
+  void arm(std::chrono::steady_clock::time_point deadline, int status) {
+    thread_ = std::jthread([this, deadline, status](std::stop_token stop) {
+      std::unique_lock lock(mutex_);
+      wake_.wait_until(lock, stop, deadline, [] { return false; });  // until the deadline or disarmed
+      if (stop.stop_requested()) return;
+      spdlog::warn("shutdown: the engine has not stopped within the {} s grace (a step still running): exiting",
+                   kShutdownGrace.count());
+      spdlog::default_logger()->flush();
+      std::_Exit(status);
+    });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable_any wake_;
+  std::jthread thread_;  // declared last: stopped and joined first
+};
+
 // Watches the engine: if it goes down while serving, the server stops as if it had received SIGTERM.
 caf::actor watch_engine(caf::actor_system& system, const sabre::engine_actor& engine, std::atomic<bool>& engine_died) {
   return system.spawn([engine, &engine_died](caf::event_based_actor* self) -> caf::behavior {
@@ -68,7 +103,7 @@ caf::actor watch_engine(caf::actor_system& system, const sabre::engine_actor& en
   });
 }
 
-int serve(const sabre::ServerOptions& options) {
+int serve(const sabre::ServerOptions& options, ShutdownWatchdog& watchdog) {
   caf::actor_system_config config;
   sabre::add_engine_message_types(config);
   caf::actor_system system{config};
@@ -82,6 +117,7 @@ int serve(const sabre::ServerOptions& options) {
   std::atomic<bool> engine_died{false};
   caf::actor watcher;
   int status = 0;
+  std::optional<std::chrono::steady_clock::time_point> shutdown_deadline;  // set by a signal's graceful stop
   try {
     const sabre::EngineInfo info = engine_info(system, engine);
     sabre::openai::ModelContext model_context =
@@ -124,7 +160,8 @@ int serve(const sabre::ServerOptions& options) {
       stop_listening(system, listener, std::chrono::milliseconds(0));
       throw;
     }
-    stop_listening(system, listener, std::chrono::seconds(10));
+    shutdown_deadline = std::chrono::steady_clock::now() + kShutdownGrace;
+    stop_listening(system, listener, kShutdownGrace);
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     status = 1;
@@ -135,6 +172,8 @@ int serve(const sabre::ServerOptions& options) {
     self->send_exit(watcher, caf::exit_reason::user_shutdown);
     self->wait_for(watcher);
   }
+  // The actor system's teardown (when this returns) waits for the engine's actors.
+  if (shutdown_deadline) watchdog.arm(*shutdown_deadline, status);
   sabre::stop_engine(engine);
   return status;
 }
@@ -159,8 +198,9 @@ int main(int argc, char** argv) {
   }
   spdlog::set_level(spdlog::level::from_str(options.http.log_level));
   for (const std::string& warning : options.warnings) spdlog::warn("{}", warning);
+  ShutdownWatchdog watchdog;  // outlives serve()'s actor system, whose teardown it bounds
   try {
-    return serve(options);
+    return serve(options, watchdog);
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;
