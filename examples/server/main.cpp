@@ -151,6 +151,12 @@ int serve(const sabre::ServerOptions& options, ShutdownWatchdog& watchdog) {
       spdlog::info("serving {} (max_model_len {}) on http://{}:{}{}", info.model_name, info.max_model_len,
                    options.http.host, port, needs_key ? " (API key required)" : "");
       signal_context.run();
+      // The stop is under way and bounded by the grace: a second signal (an impatient Ctrl-C, a
+      // supervisor repeating SIGTERM) must not kill the process half-way through it.
+      boost::system::error_code ignored;
+      signals.clear(ignored);
+      std::signal(SIGINT, SIG_IGN);
+      std::signal(SIGTERM, SIG_IGN);
       if (engine_died) {
         status = 1;
       } else {

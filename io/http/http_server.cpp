@@ -65,6 +65,7 @@ void HttpServer::shutdown(std::chrono::milliseconds grace) {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
   });
+  const auto deadline = std::chrono::steady_clock::now() + grace;
   const size_t in_flight = state_.generations.size();
   if (in_flight > 0) {
     spdlog::info("shutting down: aborting {} generation(s) in flight", in_flight);
@@ -74,8 +75,11 @@ void HttpServer::shutdown(std::chrono::milliseconds grace) {
                    grace.count());
     }
   }
-  // Let the final chunks reach the socket before the threads stop.
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // The generations' last bytes are posted to their sessions: let them reach the sockets (a reader
+  // that stopped reading is cut off at the deadline) before the threads stop.
+  if (!state_.responses.wait_none(std::max(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(100)))) {
+    spdlog::warn("shutting down: some responses were not written out before the deadline");
+  }
   io_.stop();
   for (auto& thread : threads_) thread.join();
   threads_.clear();

@@ -133,9 +133,19 @@ void HttpSession::on_request_read(beast::error_code ec) {
   handle_request();
 }
 
+void HttpSession::begin_response() {
+  if (!in_response_) state_.responses.begin();
+  in_response_ = true;
+}
+
+void HttpSession::end_response() {
+  if (in_response_) state_.responses.end();
+  in_response_ = false;
+}
+
 void HttpSession::answer_and_close(const openai::ApiError& error) {
   // The request cannot be (or is not) read to its end: answer what the parser got, then close.
-  in_response_ = true;
+  begin_response();
   response_ended_ = false;
   keep_alive_ = false;
   started_ = std::chrono::steady_clock::now();
@@ -152,7 +162,7 @@ void HttpSession::answer_and_close(const openai::ApiError& error) {
 
 void HttpSession::handle_request() {
   auto& request = parser_->get();
-  in_response_ = true;
+  begin_response();
   response_ended_ = false;
   keep_alive_ = request.keep_alive();
   framing_ = request.version() >= 11 ? StreamFraming::chunked : StreamFraming::until_close;
@@ -301,7 +311,7 @@ void HttpSession::on_written(beast::error_code ec) {
 
 void HttpSession::finish_response_if_done() {
   if (closed_ || !in_response_ || !response_ended_ || writing_ || !queue_.empty()) return;
-  in_response_ = false;
+  end_response();
   sink_ = caf::actor{};
   log_access();
   if (!keep_alive_) {
@@ -355,7 +365,7 @@ void HttpSession::client_gone() {
   if (sink_) caf::anon_send(sink_, client_gone_atom::value);
   sink_ = caf::actor{};
   if (in_response_) {
-    in_response_ = false;
+    end_response();
     status_ = 499;  // nginx's "client closed request"
     log_access();
   }
@@ -387,6 +397,7 @@ void HttpSession::log_access() {
 void HttpSession::close() {
   if (closed_) return;
   closed_ = true;
+  end_response();  // a response cut short by the connection's end is no longer in flight
   beast::error_code ignored;
   stream_.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
   stream_.close();

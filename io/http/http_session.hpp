@@ -39,6 +39,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void on_request_read(boost::beast::error_code ec);
   void handle_request();
   void answer_and_close(const openai::ApiError& error);
+  // in_response_ with ServerState::responses kept in step (shutdown waits for responses in flight).
+  void begin_response();
+  void end_response();
   void start_generation(RouteResult&& plan);
   void query_metrics();
 

@@ -48,4 +48,19 @@ std::string StatusCounters::prometheus() const {
   return out;
 }
 
+void ResponsesInFlight::begin() {
+  std::lock_guard lock(mutex_);
+  ++count_;
+}
+
+void ResponsesInFlight::end() {
+  std::lock_guard lock(mutex_);
+  if (count_ > 0 && --count_ == 0) none_.notify_all();
+}
+
+bool ResponsesInFlight::wait_none(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mutex_);
+  return none_.wait_until(lock, deadline, [this] { return count_ == 0; });
+}
+
 }  // namespace sabre::http

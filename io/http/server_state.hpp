@@ -72,6 +72,21 @@ class StatusCounters {
   std::map<int, uint64_t> counts_;
 };
 
+// Responses begun and not yet written out: shutdown waits for them, so that an answer the engine has
+// already given is not lost when the I/O threads stop.
+class ResponsesInFlight {
+ public:
+  void begin();
+  void end();
+  // True when none is left by `deadline`.
+  bool wait_none(std::chrono::steady_clock::time_point deadline);
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable none_;
+  size_t count_ = 0;
+};
+
 struct ServerState {
   ServerState(HttpServerConfig config, caf::actor_system& system, engine_actor engine,
               const openai::ModelContext& context)
@@ -84,6 +99,7 @@ struct ServerState {
   caf::actor_system& system;
   engine_actor engine;
   GenerationRegistry generations;
+  ResponsesInFlight responses;
   StatusCounters statuses;
   std::atomic<uint64_t> next_id{1};
   std::atomic<bool> draining{false};
