@@ -121,7 +121,8 @@ case $scenario in
     grep -q '"type":"internal_error"' "$work/out" || fail "no internal_error event: $(tail -c 400 "$work/out")"
     [ "$(tail -n 2 "$work/out" | head -n 1)" = "data: [DONE]" ] || fail "the stream does not end with [DONE]"
     code=
-    for _ in $(seq 1 200); do
+    # Waits for the restart as long as a hang would take to notice (a loaded machine reloads slowly).
+    for _ in $(seq 1 1200); do
       code=$(curl -s -o "$work/out" -w '%{http_code}' -H "Authorization: TOKEN" \
         -d '{"prompt":"Hi","max_tokens":8,"ignore_eos":true}' "$url/v1/completions")
       [ "$code" = 200 ] && break
