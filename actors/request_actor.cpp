@@ -52,6 +52,15 @@ bool all_finished(const RequestState& st) {
   return std::all_of(st.samples.begin(), st.samples.end(), [](const Sample& s) { return s.finished; });
 }
 
+// Ends the request actor. Its monitors go first: the scheduler outlives every request (and a client of the
+// engine API may keep one sink for many), and a monitor left on them keeps the finished actor's memory
+// allocated for as long as they live.
+void end_request(RequestSelf self) {
+  self->demonitor(self->state.context.scheduler.address());
+  self->demonitor(self->state.sink.address());
+  self->quit();
+}
+
 void send_finished(RequestSelf self, size_t index, FinishReason reason, const std::string& stop_reason) {
   auto& st = self->state;
   Sample& sample = st.samples[index];
@@ -76,7 +85,7 @@ void send_finished(RequestSelf self, size_t index, FinishReason reason, const st
   self->send(st.sink, std::move(done));
   // Before the scheduler has answered, the sequence ids are unknown: stay until the reply comes so
   // they can still be aborted.
-  if (all_finished(st) && st.submitted) self->quit();
+  if (all_finished(st) && st.submitted) end_request(self);
 }
 
 // Sends sample `index`'s GenerationFinished with finish reason error; its state is the caller's to set.
@@ -102,7 +111,7 @@ void send_error(RequestSelf self, size_t index, const std::string& type, const s
 void reject(RequestSelf self, const std::string& type, const std::string& message, const std::string& param = {}) {
   send_error(self, 0, type, message, param);
   for (Sample& s : self->state.samples) s.finished = true;
-  self->quit();
+  end_request(self);
 }
 
 // The engine went away under the request: every sample still running ends with an error.
@@ -113,7 +122,7 @@ void fail_all(RequestSelf self, const std::string& message) {
     st.samples[i].finished = true;
     send_error(self, i, "internal_error", message);
   }
-  self->quit();
+  end_request(self);
 }
 
 // The engine could not run one of the samples: it ends with an error, the others go on.
@@ -125,7 +134,7 @@ void fail_sample(RequestSelf self, SequenceId seq, const std::string& why) {
     s.finished = true;
     send_error(self, i, "internal_error", why);
   }
-  if (all_finished(st) && st.submitted) self->quit();
+  if (all_finished(st) && st.submitted) end_request(self);
 }
 
 void abort_all(RequestSelf self) {
@@ -277,7 +286,7 @@ request_actor::behavior_type request_behavior(RequestSelf self, GenerationReques
             // An abort that arrived while the submission was on its way.
             if (all_finished(st)) {
               self->send(st.context.scheduler, abort_atom::value, reply.sequence_ids);
-              self->quit();
+              end_request(self);
             }
           },
           [self](caf::error& error) {

@@ -1,8 +1,8 @@
 // The protocol codec on arbitrary request bodies: /v1/completions, /v1/chat/completions, /tokenize and
 // /detokenize bodies (the first byte picks which) must become a plan or an ApiError with a 4xx status
 // and a message; an exception escaping, a crash or a sanitizer report is a finding. The model context
-// is a real one: Qwen3's tokenizer (see fuzz_tokenizer.cpp for where it comes from) and its chat
-// template from tests/fixtures/chat/qwen3.
+// is a real one: Qwen3's tokenizer where it is at hand (fuzz_support.hpp) and Qwen3's chat template from
+// tests/fixtures/chat/qwen3.
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -14,12 +14,6 @@
 
 namespace {
 
-std::filesystem::path default_tokenizer() {
-  const auto shared = sabre::fuzz::source_dir() / "../shared/models/tokenizers/qwen3/tokenizer.json";
-  if (std::filesystem::exists(shared)) return shared;
-  return sabre::fuzz::source_dir() / "models/SmolLM2-135M-bf16/tokenizer.json";
-}
-
 const sabre::openai::ModelContext& context() {
   static const auto loaded = [] {
     auto c = std::make_unique<sabre::openai::ModelContext>();
@@ -27,7 +21,7 @@ const sabre::openai::ModelContext& context() {
     c->model_root = "/models/fuzz";
     c->max_model_len = 256;
     c->tokenizer = std::make_shared<const sabre::Tokenizer>(
-        sabre::Tokenizer::from_file(sabre::fuzz::env_path("SABRE_FUZZ_TOKENIZER", default_tokenizer())));
+        sabre::Tokenizer::from_json(sabre::fuzz::fuzz_tokenizer_json(), "fuzz tokenizer"));
     c->chat_template = std::make_shared<const sabre::chat::ChatTemplate>(sabre::chat::ChatTemplate::from_tokenizer_config(
         sabre::fuzz::source_dir() / "tests/fixtures/chat/qwen3/tokenizer_config.json"));
     return c;

@@ -8,7 +8,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
+
+#include "model/weights/gguf_file.hpp"
+#include "model/weights/gguf_tokenizer_json.hpp"
 
 namespace sabre::fuzz {
 
@@ -19,6 +23,23 @@ inline std::filesystem::path env_path(const char* name, const std::filesystem::p
 }
 
 inline std::filesystem::path source_dir() { return SABRE_SOURCE_DIR; }
+
+// The tokenizer.json the tokenizer and codec targets use: $SABRE_FUZZ_TOKENIZER, else Qwen3's from the
+// shared reference tokenizers, else the SmolLM2 model's, else the one inside the default GGUF that
+// scripts/fetch-default-model fetches (CI has only that).
+inline std::string fuzz_tokenizer_json() {
+  const char* chosen = std::getenv("SABRE_FUZZ_TOKENIZER");
+  for (const std::filesystem::path& candidate :
+       {chosen && *chosen ? std::filesystem::path(chosen) : std::filesystem::path(),
+        source_dir() / "../shared/models/tokenizers/qwen3/tokenizer.json",
+        source_dir() / "models/SmolLM2-135M-bf16/tokenizer.json"}) {
+    if (!candidate.empty() && std::filesystem::exists(candidate)) {
+      std::ifstream in(candidate);
+      return std::string(std::istreambuf_iterator<char>(in), {});
+    }
+  }
+  return gguf_tokenizer_json(GgufFile::open(source_dir() / "models/SmolLM2-135M-Instruct.Q4_1.gguf"));
+}
 
 // A file that holds one input at a time, named per process so that parallel jobs do not share it;
 // removed at exit.

@@ -1,15 +1,13 @@
 // The tokenizer on arbitrary text: encode then decode must give the text back (after the tokenizer's
 // NFC normalisation, when it has one) for valid UTF-8, and decoding any ids must give valid UTF-8.
-// The tokenizer is Qwen3's (byte-level BPE with NFC) from $SABRE_FUZZ_TOKENIZER, by default the shared
-// reference tokenizers' copy, else the SmolLM2 model's (byte-level, no normaliser).
+// The tokenizer is Qwen3's (byte-level BPE with NFC) where the shared reference tokenizers are at hand
+// (fuzz_support.hpp says which it falls back to); NFC is checked only when its tokenizer.json asks for it.
 #include <simdjson.h>
 #include <utf8proc.h>
 
 #include <cstdint>
 #include <cstdlib>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -24,23 +22,14 @@ struct Subject {
   bool nfc = false;
 };
 
-std::filesystem::path default_tokenizer() {
-  const auto shared = sabre::fuzz::source_dir() / "../shared/models/tokenizers/qwen3/tokenizer.json";
-  if (std::filesystem::exists(shared)) return shared;
-  return sabre::fuzz::source_dir() / "models/SmolLM2-135M-bf16/tokenizer.json";
-}
-
 const Subject& subject() {
   static const std::unique_ptr<Subject> loaded = [] {
-    const auto path = sabre::fuzz::env_path("SABRE_FUZZ_TOKENIZER", default_tokenizer());
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
+    const std::string text = sabre::fuzz::fuzz_tokenizer_json();
     simdjson::dom::parser parser;
-    simdjson::dom::element root = parser.parse(text.str());
+    simdjson::dom::element root = parser.parse(text);
     std::string_view normalizer;
     const bool nfc = !root["normalizer"]["type"].get(normalizer) && normalizer == "NFC";
-    return std::make_unique<Subject>(Subject{sabre::Tokenizer::from_json(text.str(), path.string()), nfc});
+    return std::make_unique<Subject>(Subject{sabre::Tokenizer::from_json(text, "fuzz tokenizer"), nfc});
   }();
   return *loaded;
 }
