@@ -20,7 +20,18 @@ namespace {
 struct Subject {
   sabre::Tokenizer tokenizer;
   bool nfc = false;
+  bool round_trips = true;  // false when some byte has no token (SmolLM2 drops control bytes, as HF does)
 };
+
+// Whether every ASCII byte survives encode + decode: a vocabulary without some bytes cannot round-trip
+// arbitrary text, in Hugging Face's tokenizers as here, so only validity is checked then.
+bool covers_ascii(const sabre::Tokenizer& tokenizer) {
+  for (int byte = 1; byte < 128; ++byte) {
+    const std::string text(1, static_cast<char>(byte));
+    if (tokenizer.decode(tokenizer.encode(text, false), false) != text) return false;
+  }
+  return true;
+}
 
 const Subject& subject() {
   static const std::unique_ptr<Subject> loaded = [] {
@@ -29,7 +40,9 @@ const Subject& subject() {
     simdjson::dom::element root = parser.parse(text);
     std::string_view normalizer;
     const bool nfc = !root["normalizer"]["type"].get(normalizer) && normalizer == "NFC";
-    return std::make_unique<Subject>(Subject{sabre::Tokenizer::from_json(text, "fuzz tokenizer"), nfc});
+    auto subject = std::make_unique<Subject>(Subject{sabre::Tokenizer::from_json(text, "fuzz tokenizer"), nfc});
+    subject->round_trips = covers_ascii(subject->tokenizer);
+    return subject;
   }();
   return *loaded;
 }
@@ -51,7 +64,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string decoded = s.tokenizer.decode(ids, /*skip_special_tokens=*/false);
   if (!sabre::utf8::is_valid(decoded)) __builtin_trap();
   // NUL bytes end the C string utf8proc normalises; such texts are checked for validity only.
-  if (sabre::utf8::is_valid(text) && text.find('\0') == std::string::npos) {
+  if (s.round_trips && sabre::utf8::is_valid(text) && text.find('\0') == std::string::npos) {
     const std::string expected = s.nfc ? nfc(text) : text;
     if (decoded != expected) __builtin_trap();
   }
