@@ -36,16 +36,6 @@ class SessionOutput final : public GenerationOutput {
 
 std::string_view sv(boost::beast::string_view text) { return {text.data(), text.size()}; }
 
-RequestHead head_of(const bhttp::request<bhttp::string_body>& request) {
-  RequestHead head;
-  head.version = request.version();
-  for (const auto& field : request) {
-    ++head.field_count;
-    if (field.name() == bhttp::field::host) head.hosts.push_back(sv(field.value()));
-  }
-  return head;
-}
-
 constexpr size_t kWatchChunk = 4096;
 constexpr size_t kMaxPipelinedBytes = 64 * 1024;
 constexpr const char* kPrometheusType = "text/plain; version=0.0.4; charset=utf-8";
@@ -79,7 +69,7 @@ void HttpSession::on_header_read(beast::error_code ec) {
     on_request_read(ec);
     return;
   }
-  if (auto problem = check_request_head(head_of(parser_->get()), state_.config.max_header_fields)) {
+  if (auto problem = check_request_head(request_head_of(parser_->get()), state_.config.max_header_fields)) {
     openai::ApiError error = openai::ApiError::invalid_request("", std::move(problem->message));
     error.status = problem->status;
     answer_and_close(error);

@@ -1,8 +1,10 @@
 #pragma once
 // The checks RFC 9112 asks of a request's head once the parser has framed it, kept apart from the
-// socket so they can be tested as plain functions: the Host header (exactly one in HTTP/1.1, at most
+// socket (only request_head_of reads Beast's fields) so they can be tested as plain functions: the Host header (exactly one in HTTP/1.1, at most
 // one in HTTP/1.0, and a well-formed authority), and a cap on the number of header fields (a parser's
 // byte limit alone lets through thousands of tiny fields, each costing a map entry).
+
+#include <boost/beast/http/field.hpp>
 
 #include <cstddef>
 #include <optional>
@@ -28,5 +30,17 @@ struct HeadProblem {
 bool valid_host_value(std::string_view value);
 
 std::optional<HeadProblem> check_request_head(const RequestHead& head, size_t max_header_fields);
+
+// What check_request_head needs of a request Beast has framed (its version and fields).
+template <class Request>
+RequestHead request_head_of(const Request& request) {
+  RequestHead head;
+  head.version = request.version();
+  for (const auto& field : request) {
+    ++head.field_count;
+    if (field.name() == boost::beast::http::field::host) head.hosts.emplace_back(field.value().data(), field.value().size());
+  }
+  return head;
+}
 
 }  // namespace sabre::http

@@ -13,15 +13,8 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
-std::string_view sv(boost::beast::string_view text) { return {text.data(), text.size()}; }
-
 void check_head(const bhttp::request<bhttp::string_body>& request) {
-  sabre::http::RequestHead head;
-  head.version = request.version();
-  for (const auto& field : request) {
-    ++head.field_count;
-    if (field.name() == bhttp::field::host) head.hosts.push_back(sv(field.value()));
-  }
+  const sabre::http::RequestHead head = sabre::http::request_head_of(request);
   const auto problem = sabre::http::check_request_head(head, 100);
   if (problem && problem->status != 400 && problem->status != 431) __builtin_trap();
   for (std::string_view host : head.hosts) (void)sabre::http::valid_host_value(host);

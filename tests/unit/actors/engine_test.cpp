@@ -303,9 +303,11 @@ TEST_CASE("engine: a sample whose output cannot be detokenized ends alone, with 
   const Golden golden = load_golden("llama_gqa_untied");
   TestEngine engine(small_engine("llama_gqa_untied"));
   // The third push of step output (over both requests) throws, as a tokenizer failure would.
-  ::setenv("SABRE_FAULT_INJECT_DETOKENIZE", "3", 1);
-  const auto results = engine.run({greedy_request(golden.prompt, 30), greedy_request(golden.prompt, 30)});
-  ::unsetenv("SABRE_FAULT_INJECT_DETOKENIZE");
+  std::vector<engine_test::RequestResult> results;
+  {
+    const engine_test::ScopedEnv fault("SABRE_FAULT_INJECT_DETOKENIZE", "3");
+    results = engine.run({greedy_request(golden.prompt, 30), greedy_request(golden.prompt, 30)});
+  }
   REQUIRE(results.size() == 2);
   int failed = 0;
   int completed = 0;

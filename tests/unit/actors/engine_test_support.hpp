@@ -7,6 +7,7 @@
 #include <simdjson.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -21,6 +22,14 @@
 #include "actors/interfaces.hpp"
 
 namespace sabre::engine_test {
+
+// Sets an environment variable for one scope, even when a REQUIRE leaves it early (the fault injections
+// are read from the environment).
+struct ScopedEnv {
+  std::string name;
+  ScopedEnv(std::string n, const std::string& value) : name(std::move(n)) { ::setenv(name.c_str(), value.c_str(), 1); }
+  ~ScopedEnv() { ::unsetenv(name.c_str()); }
+};
 
 struct SampleResult {
   std::vector<int32_t> token_ids;

@@ -20,6 +20,7 @@ using engine_test::Golden;
 using engine_test::greedy_request;
 using engine_test::load_golden;
 using engine_test::RequestResult;
+using engine_test::ScopedEnv;
 using engine_test::TestEngine;
 
 EngineOptions tp_engine(const std::filesystem::path& model, int64_t ranks) {
@@ -56,13 +57,6 @@ std::vector<std::vector<int32_t>> ids_of(const std::vector<RequestResult>& resul
   }
   return ids;
 }
-
-// Sets an environment variable for one scope (the engine reads the fault injection at start).
-struct ScopedEnv {
-  std::string name;
-  ScopedEnv(std::string n, const std::string& value) : name(std::move(n)) { ::setenv(name.c_str(), value.c_str(), 1); }
-  ~ScopedEnv() { ::unsetenv(name.c_str()); }
-};
 
 // Sends requests and collects them, returning once every sample has finished (however it ended).
 std::vector<RequestResult> run_all(TestEngine& engine, const std::vector<GenerationRequest>& requests) {
