@@ -236,7 +236,7 @@ engine_actor spawn_engine(caf::actor_system& system, const EngineOptions& option
   const RemoteNodes* nodes = remote ? &*remote : nullptr;
   LaunchedEngine launched;
   try {
-    launched = launch_engine(system, options, checkpoint, metrics, 0, nodes);
+    launched = launch_engine(system, options, checkpoint, metrics, 0, nodes, served->guided);
   } catch (...) {
     if (remote) caf::anon_send_exit(remote->coordinator, caf::exit_reason::user_shutdown);
     throw;
@@ -251,10 +251,11 @@ engine_actor spawn_engine(caf::actor_system& system, const EngineOptions& option
     // The checkpoint is opened again (its mapped files were released after the first load).
     auto previous = std::make_shared<std::vector<std::weak_ptr<const Transformer>>>(launched.models);
     auto launches = std::make_shared<int>(0);
-    relaunch = [&system, options, metrics, previous, launches, remote] {
+    relaunch = [&system, options, metrics, previous, launches, remote, guided = served->guided] {
       wait_for_release(*previous, std::chrono::seconds(60));
       Checkpoint reopened = open_checkpoint(options.model, options.weights.load_format);
-      LaunchedEngine again = launch_engine(system, options, reopened, metrics, ++*launches, remote ? &*remote : nullptr);
+      LaunchedEngine again =
+          launch_engine(system, options, reopened, metrics, ++*launches, remote ? &*remote : nullptr, guided);
       *previous = again.models;
       return again;
     };

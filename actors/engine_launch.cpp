@@ -135,7 +135,8 @@ void configure_speculation(const SpeculativeConfig& speculative, const RankGroup
 }  // namespace
 
 LaunchedEngine launch_engine(caf::actor_system& system, const EngineOptions& options, Checkpoint& checkpoint,
-                             std::shared_ptr<EngineMetrics> metrics, int launch, const RemoteNodes* remote) {
+                             std::shared_ptr<EngineMetrics> metrics, int launch, const RemoteNodes* remote,
+                             std::shared_ptr<structured::GuidedCompiler> guided) {
   if (options.cache.block_size <= 0) {
     throw std::runtime_error(fmt::format("block size {} must be positive", options.cache.block_size));
   }
@@ -205,12 +206,12 @@ LaunchedEngine launch_engine(caf::actor_system& system, const EngineOptions& opt
 
   LaunchedEngine launched;
   launched.limits = {checkpoint.config.vocab_size, core.scheduler.max_model_len, core.scheduler.max_num_seqs,
-                     options.cache.block_size, num_blocks};
+                     options.cache.block_size, num_blocks, guided};
   std::vector<rank_actor> ranks;
   for (int32_t r = 0; r < group.local_ranks(); ++r) {
-    ranks.push_back(spawn_rank(system, group.models[static_cast<size_t>(r)],
-                               rank_options(r, num_blocks, options.cache.block_size, group.kv_dtype, launch),
-                               r == 0 ? group.draft : nullptr));
+    RankOptions rank = rank_options(r, num_blocks, options.cache.block_size, group.kv_dtype, launch);
+    rank.guided = guided;
+    ranks.push_back(spawn_rank(system, group.models[static_cast<size_t>(r)], rank, r == 0 ? group.draft : nullptr));
     launched.models.push_back(group.models[static_cast<size_t>(r)]);
   }
   if (group.draft) launched.models.push_back(group.draft);

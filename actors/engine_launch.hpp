@@ -45,7 +45,10 @@ struct RemoteNodes {
   std::shared_ptr<RendezvousStore> store;
 };
 
+// `guided`: the served model's guided-decoding compiler (null without a tokenizer), given to the ranks and
+// to the request check.
 LaunchedEngine launch_engine(caf::actor_system& system, const EngineOptions& options, Checkpoint& checkpoint,
-                             std::shared_ptr<EngineMetrics> metrics, int launch, const RemoteNodes* remote = nullptr);
+                             std::shared_ptr<EngineMetrics> metrics, int launch, const RemoteNodes* remote = nullptr,
+                             std::shared_ptr<structured::GuidedCompiler> guided = nullptr);
 
 }  // namespace sabre

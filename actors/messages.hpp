@@ -37,13 +37,20 @@ typename Inspector::result_type inspect(Inspector& f, EngineInfo& x) {
 
 // CAF prints an enum through to_string (found by lookup in its namespace); it serialises the number.
 inline std::string to_string(FinishReason reason) { return std::string(finish_reason_name(reason)); }
+inline std::string to_string(GuidedKind kind) { return std::string(guided_kind_name(kind)); }
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, GuidedDecoding& x) {
+  return f(caf::meta::type_name("GuidedDecoding"), x.kind, x.text);
+}
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, SamplingParams& x) {
   return f(caf::meta::type_name("SamplingParams"), x.temperature, x.top_p, x.top_k, x.seed, x.min_p,
            x.repetition_penalty, x.presence_penalty, x.frequency_penalty, x.logit_bias, x.top_logprobs, x.min_tokens,
-           x.stop_token_ids);
+           x.stop_token_ids, x.guided);
 }
+
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, TokenLogprob& x) {

@@ -34,7 +34,7 @@ rank_actor::behavior_type rank_behavior(rank_actor::stateful_pointer<RankState> 
   self->state.rank = options.rank;
   self->state.fail_at_step = options.fail_at_step;
   self->state.executor.emplace(*self->state.model, options.num_kv_blocks, options.block_size, options.kv_dtype,
-                               self->state.draft.get());
+                               self->state.draft.get(), options.guided);
   spdlog::debug("rank {}: {} KV blocks of {} tokens in {}", options.rank, options.num_kv_blocks, options.block_size,
                 element_type_name(options.kv_dtype));
   return {

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "actors/internal_messages.hpp"
+#include "model/structured/guided_compiler.hpp"
 #include "model/transformer.hpp"
 
 namespace sabre {
@@ -21,6 +22,8 @@ struct RankOptions {
   // Fault injection for tests: the rank fails its step number `fail_at_step` (counting from 1) as a
   // device error would. 0: never. The engine sets it from SABRE_FAULT_INJECT_RANK_STEP.
   int64_t fail_at_step = 0;
+  // Compiles the guided-decoding constraints of the rank's samplers (null: the model has no tokenizer).
+  std::shared_ptr<structured::GuidedCompiler> guided;
 };
 
 // Rank `rank`'s options on a pool of `num_blocks`; SABRE_FAULT_INJECT_RANK_STEP=STEP or RANK:STEP makes

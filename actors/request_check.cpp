@@ -66,6 +66,17 @@ std::optional<RequestProblem> check_generation_request(const GenerationRequest& 
   for (const std::string& stop : request.stop) {
     if (stop.empty()) return RequestProblem{"stop", "'stop' strings must not be empty"};
   }
+  if (request.sampling.guided.active()) {
+    if (!limits.guided) {
+      return RequestProblem{names.guided, fmt::format("'{}': guided decoding needs the model's tokenizer, and this "
+                                                      "model has none", names.guided)};
+    }
+    try {
+      limits.guided->compile(request.sampling.guided);
+    } catch (const structured::GrammarError& e) {
+      return RequestProblem{names.guided, fmt::format("'{}': {}", names.guided, e.what())};
+    }
+  }
   if (prompt.empty()) return RequestProblem{names.prompt, fmt::format("'{}' has no tokens", names.prompt)};
   for (size_t i = 0; i < prompt.size(); ++i) {
     if (prompt[i] < 0 || prompt[i] >= limits.vocab_size) {

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "actors/generation.hpp"
+#include "model/structured/guided_compiler.hpp"
 
 namespace sabre {
 
@@ -23,6 +24,9 @@ struct RequestLimits {
   int64_t max_num_seqs = INT64_MAX;  // the samples of one request (n) run together
   int64_t kv_block_size = 16;
   int64_t kv_blocks = 0;
+  // Compiles guided-decoding constraints (a bad one is refused here); null: the model has no tokenizer,
+  // and constrained requests are refused.
+  std::shared_ptr<structured::GuidedCompiler> guided;
 };
 
 // What is wrong, and with which field.
@@ -36,11 +40,12 @@ struct RequestProblem {
 struct RequestFieldNames {
   std::string prompt = "prompt";
   std::string max_tokens = "max_tokens";
+  std::string guided = "guided_decoding";  // the field the constraint came in (response_format, guided_json...)
 };
 
 // `prompt`: the request's prompt ids (tokenized when it came as text). Checks n, max_tokens, the sampling
-// parameters (ranges, token ids of logit_bias and stop_token_ids, min_tokens against max_tokens), stop
-// strings, the prompt's ids against the vocabulary, prompt + max_tokens against max_model_len, and the KV
+// parameters (ranges, token ids of logit_bias and stop_token_ids, min_tokens against max_tokens), the
+// guided-decoding constraint (it must compile), stop strings, the prompt's ids against the vocabulary, prompt + max_tokens against max_model_len, and the KV
 // blocks all n samples need at once against the pool.
 std::optional<RequestProblem> check_generation_request(const GenerationRequest& request,
                                                        std::span<const int32_t> prompt, const RequestLimits& limits,

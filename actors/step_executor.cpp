@@ -20,8 +20,9 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }  // namespace
 
 StepExecutor::StepExecutor(Transformer& model, int64_t num_blocks, int64_t block_size,
-                           std::optional<ElementType> kv_dtype, Transformer* draft)
-    : model_(model), kv_(model.create_kv_cache(num_blocks, block_size, kv_dtype)) {
+                           std::optional<ElementType> kv_dtype, Transformer* draft,
+                           std::shared_ptr<structured::GuidedCompiler> guided)
+    : model_(model), guided_(std::move(guided)), kv_(model.create_kv_cache(num_blocks, block_size, kv_dtype)) {
   if (draft != nullptr) {
     draft_ = std::make_unique<DraftRunner>(*draft, num_blocks, block_size, kv_dtype.value_or(kv_->shape().dtype));
   }
@@ -102,6 +103,23 @@ void StepExecutor::verify_proposals(const ScheduledChunk& chunk, int32_t first_r
   output.num_accepted += run.accepted;
 }
 
+void StepExecutor::add_samplers(const std::vector<SamplerSpec>& specs) {
+  const bool any_guided = std::any_of(specs.begin(), specs.end(), [](const SamplerSpec& s) {
+    return s.params.guided.active() && !s.constraint;
+  });
+  if (!any_guided) return model_.backend().add_samplers(specs);
+  std::vector<SamplerSpec> attached = specs;
+  for (SamplerSpec& spec : attached) {
+    if (!spec.params.guided.active() || spec.constraint) continue;
+    if (!guided_) {
+      throw std::invalid_argument(fmt::format("sequence {} asks for guided decoding, but the model has no tokenizer",
+                                              spec.key));
+    }
+    spec.constraint = guided_->compile(spec.params.guided);
+  }
+  model_.backend().add_samplers(attached);
+}
+
 StepPlan StepExecutor::resolve_pending_inputs(const StepPlan& plan) const {
   StepPlan resolved = plan;
   for (ScheduledChunk& chunk : resolved.chunks) {
@@ -126,7 +144,7 @@ StepOutput StepExecutor::execute(const StepInput& input) {
     speculation_.erase(seq);
     if (draft_) draft_->release(seq);
   }
-  backend.add_samplers(input.new_samplers);
+  add_samplers(input.new_samplers);
   for (const SamplerSpec& spec : input.new_samplers) {
     speculation_[static_cast<SequenceId>(spec.key)] = {spec.params.seed, spec.stream, 0,
                                                       static_cast<int32_t>(spec.params.top_logprobs)};

@@ -15,6 +15,7 @@
 #include "actors/draft_runner.hpp"
 #include "actors/internal_messages.hpp"
 #include "kernels/backend.hpp"
+#include "model/structured/guided_compiler.hpp"
 #include "model/transformer.hpp"
 
 namespace sabre {
@@ -25,8 +26,10 @@ class StepExecutor {
   // activation type) on the model's backend. `model` must outlive the executor.
   // `draft`: the draft model of speculative decoding, on the rank that drafts (rank 0 of a group; its
   // proposals reach the other ranks by broadcast). It gets a pool of its own of the same blocks.
+  // `guided`: compiles the guided-decoding constraints of new samplers (null: such samplers are refused).
   StepExecutor(Transformer& model, int64_t num_blocks, int64_t block_size,
-               std::optional<ElementType> kv_dtype = std::nullopt, Transformer* draft = nullptr);
+               std::optional<ElementType> kv_dtype = std::nullopt, Transformer* draft = nullptr,
+               std::shared_ptr<structured::GuidedCompiler> guided = nullptr);
 
   // Runs one step. Throws std::logic_error for a decode whose input token was never sampled, and
   // whatever Transformer::forward and Backend::sample throw (an inconsistent batch, a sequence without a
@@ -35,6 +38,7 @@ class StepExecutor {
 
  private:
   Transformer& model_;
+  std::shared_ptr<structured::GuidedCompiler> guided_;
   std::unique_ptr<KvCache> kv_;
   std::unique_ptr<DraftRunner> draft_;
   // The plan with every pending decode input replaced by the token sampled last for its sequence.
@@ -42,6 +46,9 @@ class StepExecutor {
   // Fills the plan's kDraftToken placeholders: the draft model drafts them here, or rank 0's come by
   // broadcast.
   void draft_proposals(StepPlan& plan);
+  // Registers new samplers with the backend, each guided one with its constraint compiled here (specs
+  // from another process arrive without it).
+  void add_samplers(const std::vector<SamplerSpec>& specs);
 
   // Verifies a speculative decode's proposals (rows first_row .. first_row + num_proposed of the step's
   // logits) and appends its run of tokens to `output`.

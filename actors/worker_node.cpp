@@ -10,6 +10,7 @@
 #include "actors/coordinator.hpp"
 #include "actors/rank_actor.hpp"
 #include "model/checkpoint.hpp"
+#include "model/served_model.hpp"
 #include "model/rank_group.hpp"
 
 namespace sabre {
@@ -24,6 +25,7 @@ struct WorkerNodeState {
   std::optional<WorkerPlan> plan;
   std::shared_ptr<RankGroup> group;
   std::vector<rank_actor> ranks;
+  std::shared_ptr<structured::GuidedCompiler> guided;  // null: the model has no tokenizer
 };
 
 using WorkerSelf = worker_actor::stateful_pointer<WorkerNodeState>;
@@ -56,6 +58,8 @@ worker_actor::behavior_type worker_behavior(WorkerSelf self, WorkerNodeOptions o
         try {
           const EngineOptions options = options_from_plan(plan, st.options.local);
           Checkpoint checkpoint = open_checkpoint(options.model, options.weights.load_format);
+          // Guided decoding compiles against the vocabulary here too (constraints travel as their text).
+          st.guided = describe_served_model(checkpoint, options.tokenizer).guided;
           GroupPlacement placement;
           placement.first_rank = plan.first_rank;
           placement.local_ranks = plan.local_ranks;
@@ -82,9 +86,10 @@ worker_actor::behavior_type worker_behavior(WorkerSelf self, WorkerNodeOptions o
         }
         for (int i = 0; i < st.group->local_ranks(); ++i) {
           const int32_t rank = st.plan->first_rank + i;
-          st.ranks.push_back(spawn_rank(self->system(), st.group->models[static_cast<size_t>(i)],
-                                        rank_options(rank, num_blocks, st.plan->block_size, st.group->kv_dtype,
-                                                     st.plan->launch)));
+          RankOptions rank_settings =
+              rank_options(rank, num_blocks, st.plan->block_size, st.group->kv_dtype, st.plan->launch);
+          rank_settings.guided = st.guided;
+          st.ranks.push_back(spawn_rank(self->system(), st.group->models[static_cast<size_t>(i)], rank_settings));
         }
         return st.ranks;
       },

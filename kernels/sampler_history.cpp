@@ -20,11 +20,13 @@ void check_token_in_vocab(int32_t token, int64_t vocab, const char* field) {
 }  // namespace
 
 SamplerHistory::SamplerHistory(const SamplingParams& params, std::span<const int32_t> prompt,
-                               std::span<const int32_t> eos_token_ids, uint64_t stream)
+                               std::span<const int32_t> eos_token_ids, uint64_t stream,
+                               const TokenConstraintFactory* constraint)
     : params_(params), stream_(stream) {
   params_.validate();
   ends_generation_ = params_.stop_token_ids;
   ends_generation_.insert(ends_generation_.end(), eos_token_ids.begin(), eos_token_ids.end());
+  if (constraint != nullptr) constraint_ = constraint->start(ends_generation_);
   // Only the repetition penalty looks at the prompt; skip building the set when it is off.
   if (params_.repetition_penalty != 1.0) seen_.insert(prompt.begin(), prompt.end());
 }
@@ -34,13 +36,20 @@ bool SamplerHistory::is_stop_token(int32_t token) const {
 }
 
 void SamplerHistory::commit(int32_t token) {
+  if (constraint_) constraint_->commit(token);
   ++generated_count_;
   if (params_.repetition_penalty != 1.0) seen_.insert(token);
   if (params_.presence_penalty != 0 || params_.frequency_penalty != 0) ++output_counts_[token];
 }
 
+void SamplerHistory::allowed_tokens(std::span<const int32_t> provisional, int64_t vocab,
+                                    std::vector<uint32_t>& words) const {
+  words.assign(static_cast<size_t>((vocab + 31) / 32), 0);
+  constraint_->allowed_tokens(provisional, words);
+}
+
 void SamplerHistory::adjustments(std::span<const int32_t> provisional, int64_t vocab,
-                                 std::vector<LogitAdjustment>& out) const {
+                                 std::vector<LogitAdjustment>& out, bool constraint_masks) const {
   std::map<int32_t, LogitAdjustment> by_token;
   const auto entry = [&](int32_t token) -> LogitAdjustment& {
     LogitAdjustment& a = by_token[token];
@@ -52,7 +61,8 @@ void SamplerHistory::adjustments(std::span<const int32_t> provisional, int64_t v
     entry(token).bias += bias;
   }
   const auto generated = generated_count_ + static_cast<int64_t>(provisional.size());
-  if (generated < params_.min_tokens) {
+  // A finished constraint allows only the ends: min_tokens yields rather than mask every token.
+  if (generated < params_.min_tokens && !(constraint_ && constraint_->only_ends(provisional))) {
     for (int32_t token : ends_generation_) {
       check_token_in_vocab(token, vocab, "stop_token_ids/eos");
       entry(token).masked = true;
@@ -72,6 +82,12 @@ void SamplerHistory::adjustments(std::span<const int32_t> provisional, int64_t v
       check_token_in_vocab(token, vocab, "the output history");
       entry(token).subtract =
           static_cast<float>(params_.frequency_penalty * static_cast<double>(count) + params_.presence_penalty);
+    }
+  }
+  if (constraint_ && constraint_masks) {
+    allowed_tokens(provisional, vocab, allowed_scratch_);
+    for (int32_t token = 0; token < vocab; ++token) {
+      if (!((allowed_scratch_[static_cast<size_t>(token) / 32] >> (token % 32)) & 1)) entry(token).masked = true;
     }
   }
   out.clear();

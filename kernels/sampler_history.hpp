@@ -6,6 +6,7 @@
 // the same tokens by the same float operations.
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <unordered_map>
 #include <unordered_set>
@@ -30,8 +31,9 @@ class SamplerHistory {
   // `prompt`: ids the repetition penalty counts as seen. `eos_token_ids`: ids that end generation besides
   // params.stop_token_ids (none for ignore_eos); min_tokens masks them too. Throws std::invalid_argument
   // naming a bad parameter.
+  // `constraint`: guided decoding's compiled constraint, or null; the history starts its own.
   SamplerHistory(const SamplingParams& params, std::span<const int32_t> prompt, std::span<const int32_t> eos_token_ids,
-                 uint64_t stream);
+                 uint64_t stream, const TokenConstraintFactory* constraint = nullptr);
 
   void commit(int32_t token);
   bool is_stop_token(int32_t token) const;
@@ -41,9 +43,17 @@ class SamplerHistory {
   bool greedy() const { return params_.temperature == 0 || params_.top_k == 1; }
 
   // The adjustments of a row whose history is extended by `provisional`, in ascending token order (one
-  // entry per token). Throws std::invalid_argument for a logit_bias id, a stop or eos id being masked, a
-  // provisional id or an output id outside the vocabulary; prompt ids outside it are ignored.
-  void adjustments(std::span<const int32_t> provisional, int64_t vocab, std::vector<LogitAdjustment>& out) const;
+  // entry per token). With `constraint_masks`, every token the constraint rules out is masked among them
+  // (a backend that applies allowed_tokens() densely passes false). Throws std::invalid_argument for a
+  // logit_bias id, a stop or eos id being masked, a provisional id or an output id outside the vocabulary;
+  // prompt ids outside it are ignored.
+  void adjustments(std::span<const int32_t> provisional, int64_t vocab, std::vector<LogitAdjustment>& out,
+                   bool constraint_masks = true) const;
+
+  bool constrained() const { return constraint_ != nullptr; }
+  // The constraint's allowed tokens after the history and `provisional` (TokenConstraint::allowed_tokens);
+  // `words` is resized to (vocab + 31) / 32 words. Only when constrained().
+  void allowed_tokens(std::span<const int32_t> provisional, int64_t vocab, std::vector<uint32_t>& words) const;
   // Applies adjustments to a dense row of logits.
   static void apply(std::span<const LogitAdjustment> adjustments, float repetition_penalty, std::span<float> logits);
 
@@ -54,6 +64,8 @@ class SamplerHistory {
   std::unordered_set<int32_t> seen_;                    // prompt and output ids (repetition penalty)
   std::unordered_map<int32_t, int64_t> output_counts_;  // output ids (frequency/presence penalties)
   int64_t generated_count_ = 0;
+  std::unique_ptr<TokenConstraint> constraint_;  // guided decoding's state, advanced by commit()
+  mutable std::vector<uint32_t> allowed_scratch_;
 };
 
 }  // namespace sabre

@@ -17,13 +17,17 @@
 //   0. reported log-probabilities (the sampled token's and top_logprobs) are the raw logits'
 //      log_softmax, before anything below;
 //   1. logit_bias added;
-//   2. until min_tokens are generated, the stop ids and eos ids masked;
+//   1b. with a constraint (guided decoding), every token it does not allow masked;
+//   2. until min_tokens are generated, the stop ids and eos ids masked (unless the constraint allows
+//      nothing else: a finished grammar wins over min_tokens);
 //   3. repetition_penalty (HF/vLLM) over every id in the prompt or the output;
 //   4. frequency and presence penalties (OpenAI) over the output;
 //   5. greedy (temperature 0 or top_k 1): all mass on the argmax (ties to the lowest id); otherwise
 //   6. temperature, 7. min_p, 8. top_k, 9. top_p (the smallest prefix reaching it), 10. the draw.
 
 #include <cstdint>
+#include <memory>
+#include <span>
 #include <vector>
 
 #include "config/sampling_params.hpp"
@@ -41,6 +45,31 @@ struct SampledToken {
   std::vector<TokenLogprob> top_logprobs;  // params.top_logprobs best, most likely first (raw too)
 };
 
+// Guided decoding: which tokens one sequence may produce next, following the tokens it committed. Each
+// backend's sampler owns one (started from the spec's factory) and advances it with every commit.
+class TokenConstraint {
+ public:
+  virtual ~TokenConstraint() = default;
+  // Sets bit t of `allowed` (32-bit words, zeroed by the caller, at least (vocab + 31) / 32 of them) for
+  // every token t allowed after the committed tokens followed by `provisional`. Never leaves every bit
+  // clear: where the constraint allows nothing (it is finished, or a provisional token broke it), the
+  // tokens that end generation are allowed.
+  virtual void allowed_tokens(std::span<const int32_t> provisional, std::span<uint32_t> allowed) = 0;
+  // Whether the constraint allows nothing but the tokens that end generation after `provisional`.
+  virtual bool only_ends(std::span<const int32_t> provisional) = 0;
+  // Advances past a committed token.
+  virtual void commit(int32_t token) = 0;
+};
+
+// A compiled constraint, shared by the sequences (and ranks) that use it; thread-safe.
+class TokenConstraintFactory {
+ public:
+  virtual ~TokenConstraintFactory() = default;
+  // A constraint at the start of generation. `end_tokens`: the ids that end this sequence (its stop and
+  // eos ids), allowed where the constraint may end.
+  virtual std::unique_ptr<TokenConstraint> start(std::span<const int32_t> end_tokens) const = 0;
+};
+
 // A sequence's sampler, as registered with a backend under `key` (the engine uses the sequence id).
 struct SamplerSpec {
   uint64_t key = 0;
@@ -48,6 +77,9 @@ struct SamplerSpec {
   std::vector<int32_t> prompt;         // the repetition penalty counts its ids as seen
   std::vector<int32_t> eos_token_ids;  // end generation besides params.stop_token_ids; min_tokens masks them
   uint64_t stream = 0;                 // which of a request's n samples: its own random stream
+  // Guided decoding (params.guided compiled against the vocabulary); null without one. Not sent to other
+  // processes: a rank there compiles params.guided itself.
+  std::shared_ptr<const TokenConstraintFactory> constraint;
 };
 
 // One row to sample: logits row `logits_row` of the step's logits, with sampler `sampler`. `provisional`

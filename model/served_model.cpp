@@ -26,6 +26,10 @@ ServedModel describe_served_model(const Checkpoint& checkpoint, const std::files
     model.tokenizer = std::make_shared<const Tokenizer>(
         Tokenizer::from_json(checkpoint.tokenizer_json, (checkpoint.path / "tokenizer.json").string()));
   }
+  if (model.tokenizer) {
+    model.guided = std::make_shared<structured::GuidedCompiler>(model.tokenizer, model.config.vocab_size,
+                                                               model.config.eos_token_ids);
+  }
   return model;
 }
 

@@ -11,6 +11,7 @@
 
 #include "config/model_config.hpp"
 #include "model/checkpoint.hpp"
+#include "model/structured/guided_compiler.hpp"
 #include "model/tokenizer/tokenizer.hpp"
 
 namespace sabre {
@@ -20,6 +21,9 @@ struct ServedModel {
   ModelConfig config;
   GenerationDefaults generation;
   std::shared_ptr<const Tokenizer> tokenizer;  // null: the model ships none (token-id prompts only)
+  // Guided decoding's compiler for this vocabulary (null without a tokenizer): the HTTP edge checks
+  // constraints with it and the ranks compile them, sharing its cache.
+  std::shared_ptr<structured::GuidedCompiler> guided;
   // tokenizer_config.json (special tokens, "chat_template") and where it came from, for errors.
   std::string tokenizer_config_json;
   std::string tokenizer_config_origin;

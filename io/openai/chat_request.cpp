@@ -270,7 +270,7 @@ ChatPlan build_plan(std::string_view body, const ModelContext& context) {
   simdjson::dom::parser parser;
   const RequestFields fields(parse_body_object(parser, body));
   check_model_field(fields, context);
-  check_output_constraints(fields);
+  const std::optional<OutputConstraint> constraint = read_output_constraint(fields);
   if (!context.chat_template) {
     reject("messages", "this model has no chat template: use /v1/completions, or start the server with "
                        "--chat-template FILE");
@@ -284,6 +284,7 @@ ChatPlan build_plan(std::string_view body, const ModelContext& context) {
 
   GenerationRequest& request = plan.request;
   read_sampling_fields(fields, context, request);
+  if (constraint) request.sampling.guided = constraint->guided;
   plan.n = request.n;
   const StreamFields stream = read_stream_fields(fields);
   plan.stream = stream.stream;
@@ -314,7 +315,7 @@ ChatPlan build_plan(std::string_view body, const ModelContext& context) {
   const int64_t prompt_tokens = plan.prompt_tokens();
   // Without a limit the answer may fill the context (an over-long conversation is still refused by name).
   request.max_tokens = max_tokens.value_or(std::max<int64_t>(1, context.max_model_len - prompt_tokens));
-  check_request(request, context, {"messages", max_tokens_param});
+  check_request(request, context, {"messages", max_tokens_param, constraint ? constraint->field : "guided_decoding"});
   return plan;
 }
 

@@ -91,7 +91,8 @@ CompletionPlan build_plan(std::string_view body, const ModelContext& context) {
   simdjson::dom::parser parser;
   const RequestFields fields(parse_body_object(parser, body));
   check_model_field(fields, context);
-  check_output_constraints(fields);
+  const std::optional<OutputConstraint> constraint = read_output_constraint(fields);
+  const std::string guided_field = constraint ? constraint->field : "guided_decoding";
 
   CompletionPlan plan;
   plan.id = make_response_id("cmpl-");
@@ -102,6 +103,7 @@ CompletionPlan build_plan(std::string_view body, const ModelContext& context) {
   GenerationRequest common;
   common.max_tokens = fields.integer("max_tokens", 1, INT64_MAX).value_or(16);
   read_sampling_fields(fields, context, common);
+  if (constraint) common.sampling.guided = constraint->guided;
   plan.n = common.n;
 
   const StreamFields stream = read_stream_fields(fields);
@@ -132,7 +134,7 @@ CompletionPlan build_plan(std::string_view body, const ModelContext& context) {
     const std::string param = plan.prompts.size() == 1 ? "prompt" : fmt::format("prompt[{}]", i);
     GenerationRequest request = common;
     request.prompt_token_ids = plan.prompts[i].token_ids;
-    check_request(request, context, {param, "max_tokens"});
+    check_request(request, context, {param, "max_tokens", guided_field});
     plan.requests.push_back(std::move(request));
   }
   return plan;

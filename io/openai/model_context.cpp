@@ -29,6 +29,7 @@ ModelContext load_model_context(const ServedModel& model, const std::filesystem:
   context.max_model_len = max_model_len;
   context.vocab_size = model.config.vocab_size;
   context.tokenizer = model.tokenizer;
+  context.guided = model.guided;
   const std::string& config_json = model.tokenizer_config_json;
   if (!chat_template_file.empty()) {
     // The file replaces the model's template; the special tokens still come from the model's config.

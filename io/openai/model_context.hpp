@@ -33,6 +33,7 @@ struct ModelContext {
   int64_t max_choices = 256;                                 // prompts x n at most, per request
   int64_t max_logprobs = 20;                                 // logprobs / top_logprobs at most
   std::optional<StreamFormat> stream_format;                 // --stream-format; unset: each endpoint's own
+  std::shared_ptr<structured::GuidedCompiler> guided;        // null: guided decoding is refused (no tokenizer)
   int64_t created = static_cast<int64_t>(std::time(nullptr));  // the model's "created" in /v1/models
 
   int64_t effective_vocab_size() const {
@@ -40,7 +41,7 @@ struct ModelContext {
     return tokenizer ? static_cast<int64_t>(tokenizer->vocab_size()) : INT32_MAX;
   }
   RequestLimits request_limits() const {
-    return {effective_vocab_size(), max_model_len, max_num_seqs, kv_block_size, kv_blocks};
+    return {effective_vocab_size(), max_model_len, max_num_seqs, kv_block_size, kv_blocks, guided};
   }
 };
 

@@ -48,14 +48,23 @@ std::vector<TokenLogprob> top_token_logprobs(std::span<const float> logits, int6
 }
 
 Sampler::Sampler(const SamplingParams& params, std::span<const int32_t> prompt, std::span<const int32_t> eos_token_ids,
-                 uint64_t stream)
-    : history_(params, prompt, eos_token_ids, stream) {}
+                 uint64_t stream, const TokenConstraintFactory* constraint)
+    : history_(params, prompt, eos_token_ids, stream, constraint) {}
 
 void Sampler::commit(int32_t token) { history_.commit(token); }
 
 void Sampler::apply_bias_mask_and_penalties(std::vector<float>& logits, std::span<const int32_t> provisional) const {
-  history_.adjustments(provisional, static_cast<int64_t>(logits.size()), adjustments_);
+  const auto vocab = static_cast<int64_t>(logits.size());
+  history_.adjustments(provisional, vocab, adjustments_, /*constraint_masks=*/false);
   SamplerHistory::apply(adjustments_, static_cast<float>(history_.params().repetition_penalty), logits);
+  if (history_.constrained()) {
+    // Masked last: -inf stays -inf under every adjustment, and the dense mask is cheaper than one
+    // adjustment per ruled-out token.
+    history_.allowed_tokens(provisional, vocab, allowed_);
+    for (int64_t token = 0; token < vocab; ++token) {
+      if (!((allowed_[static_cast<size_t>(token) / 32] >> (token % 32)) & 1)) logits[static_cast<size_t>(token)] = kMasked;
+    }
+  }
 }
 
 std::vector<float> Sampler::adjusted_logits(std::span<const float> logits) const {

@@ -28,9 +28,11 @@ class Sampler {
   // `prompt`: the request's prompt ids, which the repetition penalty counts as seen. `eos_token_ids`: ids
   // that end generation besides params.stop_token_ids (pass none for ignore_eos); min_tokens masks them
   // too. `stream`: which of a request's samples this is (its own random stream under the seed).
+  // `constraint`: guided decoding's compiled constraint (the sampler starts its own), or null.
   // Throws std::invalid_argument naming a bad parameter.
   explicit Sampler(const SamplingParams& params, std::span<const int32_t> prompt = {},
-                   std::span<const int32_t> eos_token_ids = {}, uint64_t stream = 0);
+                   std::span<const int32_t> eos_token_ids = {}, uint64_t stream = 0,
+                   const TokenConstraintFactory* constraint = nullptr);
 
   // The processed distribution of `logits` for the history extended by `provisional` (steps 1-9 of the
   // contract). Changes nothing but scratch; the reference stays valid until the next call. Throws
@@ -64,6 +66,7 @@ class Sampler {
   mutable std::vector<LogitAdjustment> adjustments_;
   mutable std::vector<float> processed_;
   mutable std::vector<int32_t> order_;
+  mutable std::vector<uint32_t> allowed_;
   mutable Distribution distribution_;
 };
 

@@ -51,7 +51,8 @@ SamplerHistory& CudaBackend::history_for(uint64_t key, const char* what) {
 
 void CudaBackend::add_samplers(std::span<const SamplerSpec> specs) {
   for (const SamplerSpec& spec : specs) {
-    samplers_.insert_or_assign(spec.key, SamplerHistory(spec.params, spec.prompt, spec.eos_token_ids, spec.stream));
+    samplers_.insert_or_assign(spec.key, SamplerHistory(spec.params, spec.prompt, spec.eos_token_ids, spec.stream,
+                                                            spec.constraint.get()));
   }
 }
 

@@ -13,6 +13,12 @@ using namespace tokenizer_json;
 class ByteLevelDecoder final : public Decoder {
  public:
   void decode_chain(std::vector<std::string>& tokens) const override {
+    tokens.assign(1, utf8::to_valid_lossy(raw_bytes(tokens)));
+  }
+  void token_bytes(std::string& token) const override { token = raw_bytes({token}); }
+
+ private:
+  static std::string raw_bytes(const std::vector<std::string>& tokens) {
     std::string bytes;
     for (const auto& token : tokens) {
       // A token with any character outside the byte table (e.g. an added token written in plain
@@ -33,7 +39,7 @@ class ByteLevelDecoder final : public Decoder {
         bytes.append(token);
       }
     }
-    tokens.assign(1, utf8::to_valid_lossy(bytes));
+    return bytes;
   }
 };
 
@@ -91,6 +97,10 @@ class ByteFallbackDecoder final : public Decoder {
     flush();
     tokens = std::move(out);
   }
+  void token_bytes(std::string& token) const override {
+    const int b = byte_token_value(token);
+    if (b >= 0) token.assign(1, static_cast<char>(b));
+  }
 };
 
 class FuseDecoder final : public Decoder {
@@ -114,6 +124,8 @@ class StripDecoder final : public Decoder {
       t = std::string(view);
     }
   }
+  // Strip follows Fuse in the tokenizers that use it: it trims the text's ends, not a token's.
+  void token_bytes(std::string&) const override {}
 
  private:
   std::string content_;
@@ -131,6 +143,9 @@ class MetaspaceDecoder final : public Decoder {
       tokens[i] = replace_all(marker, tokens[i], i == 0 && strip_first_ ? "" : " ");
     }
   }
+  void token_bytes(std::string& token) const override {
+    token = replace_all(SplitPattern::literal(replacement_), token, " ");
+  }
 
  private:
   std::string replacement_;
@@ -142,6 +157,9 @@ class SequenceDecoder final : public Decoder {
   explicit SequenceDecoder(std::vector<std::unique_ptr<Decoder>> parts) : parts_(std::move(parts)) {}
   void decode_chain(std::vector<std::string>& tokens) const override {
     for (const auto& p : parts_) p->decode_chain(tokens);
+  }
+  void token_bytes(std::string& token) const override {
+    for (const auto& p : parts_) p->token_bytes(token);
   }
 
  private:

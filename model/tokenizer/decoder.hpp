@@ -15,6 +15,15 @@ class Decoder {
  public:
   virtual ~Decoder() = default;
   virtual void decode_chain(std::vector<std::string>& tokens) const = 0;
+  // Rewrites one token string into the bytes it adds in the middle of a text: byte mappings applied
+  // without repairing a partial UTF-8 character, and nothing that only applies at the start of the text
+  // (Strip, Metaspace's first-token rule). What guided decoding matches tokens by.
+  virtual void token_bytes(std::string& token) const {
+    std::vector<std::string> one{std::move(token)};
+    decode_chain(one);
+    token.clear();
+    for (const auto& t : one) token.append(t);
+  }
 };
 
 // ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace, Sequence; other types throw, naming the type

@@ -185,6 +185,21 @@ std::optional<std::string> Tokenizer::id_to_token(TokenId id) const {
   return std::nullopt;
 }
 
+std::optional<std::string> Tokenizer::token_bytes(TokenId id) const {
+  std::string token;
+  if (const AddedToken* added = impl_->added.by_id(id)) {
+    if (added->special) return std::nullopt;
+    return added->text;  // added tokens are matched and written as their text
+  }
+  if (const std::string* piece = impl_->model->id_to_token(id)) {
+    token = *piece;
+  } else {
+    return std::nullopt;
+  }
+  if (impl_->decoder) impl_->decoder->token_bytes(token);
+  return token;
+}
+
 bool Tokenizer::is_special(TokenId id) const {
   const AddedToken* added = impl_->added.by_id(id);
   return added && added->special;

@@ -38,6 +38,9 @@ class Tokenizer {
   std::optional<TokenId> token_to_id(std::string_view token) const;
   std::optional<std::string> id_to_token(TokenId id) const;
   bool is_special(TokenId id) const;
+  // The bytes `id` adds when it appears in the middle of generated text (possibly part of a UTF-8
+  // character); nullopt for a special token or an id outside the vocabulary.
+  std::optional<std::string> token_bytes(TokenId id) const;
 
  private:
   struct Impl;

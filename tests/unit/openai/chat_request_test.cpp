@@ -163,7 +163,6 @@ TEST_CASE("chat: bad requests are 400s naming the field", "[openai]") {
                  "messages[1].tool_calls[0].type");
   check_rejected(user + R"("temperature":2.5})", "temperature");
   check_rejected(user + R"("stop":["a","b","c","d","e"]})", "stop");
-  check_rejected(user + R"("response_format":{"type":"json_object"}})", "response_format");
   check_rejected(user + R"("response_format":{"type":"xml"}})", "response_format.type");
   check_rejected(user + R"("response_format":{}})", "response_format.type");
   check_rejected(user + R"("response_format":"json"})", "response_format");
@@ -174,10 +173,10 @@ TEST_CASE("chat: bad requests are 400s naming the field", "[openai]") {
                  "response_format.json_schema.name");
   check_rejected(user + R"("response_format":{"type":"json_schema","json_schema":{"name":"a","schema":"x"}}})",
                  "response_format.json_schema.schema");
-  check_rejected(user + R"("response_format":{"type":"json_schema","json_schema":{"name":"a","schema":{}}}})",
+  check_rejected(user + R"("response_format":{"type":"json_schema","json_schema":{"name":"a","schema":{"type":"array","uniqueItems":true}}}})",
                  "response_format");
-  check_rejected(user + R"("guided_regex":"[a-z]+"})", "guided_regex");
-  check_rejected(user + R"("guided_choice":["a","b"]})", "guided_choice");
+  check_rejected(user + R"("guided_regex":"a\\1"})", "guided_regex");
+  check_rejected(user + R"("structured_outputs":{"yaml":"x"}})", "structured_outputs.yaml");
   check_rejected(R"({"messages":[{"role":"user","content":"x"}],"chat_template_kwargs":[1]})", "chat_template_kwargs");
   check_rejected(R"({"messages":[{"role":"user","content":"x"}],"chat_template_kwargs":{"messages":[]}})",
                  "chat_template_kwargs.messages");

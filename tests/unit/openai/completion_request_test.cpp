@@ -195,9 +195,11 @@ TEST_CASE("completion: wrong types and ranges are 400s naming the field", "[open
   check_rejected(R"({"prompt":"x","stream":"yes"})", "stream");
   check_rejected(R"({"prompt":"x","temperature":2.01})", "temperature");
   check_rejected(R"({"prompt":"x","stop":["1","2","3","4","5"]})", "stop");
-  check_rejected(R"({"prompt":"x","response_format":{"type":"json_object"}})", "response_format");
-  check_rejected(R"({"prompt":"x","guided_json":{"type":"object"}})", "guided_json");
-  check_rejected(R"({"prompt":"x","guided_grammar":"root ::= \"a\""})", "guided_grammar");
+  check_rejected(R"({"prompt":"x","guided_json":{"type":"object","minProperties":1}})", "guided_json");
+  check_rejected(R"({"prompt":"x","guided_grammar":"start ::= \"a\""})", "guided_grammar");
+  check_rejected(R"({"prompt":"x","guided_regex":"(a"})", "guided_regex");
+  check_rejected(R"({"prompt":"x","guided_choice":[]})", "guided_choice");
+  check_rejected(R"({"prompt":"x","guided_regex":"a","guided_choice":["a"]})", "guided_choice");
   check_rejected(R"({"prompt":"x","stop":5})", "stop");
   check_rejected(R"({"prompt":"x","stop":["a",5]})", "stop[1]");
   check_rejected(R"({"prompt":"x","stop":[""]})", "stop");

@@ -25,6 +25,8 @@ inline const ModelContext& qwen3_context() {
     c.chat_template = std::make_shared<const chat::ChatTemplate>(
         chat::ChatTemplate::from_tokenizer_config(qwen3_dir() / "tokenizer_config.json"));
     c.max_model_len = 256;
+    c.guided = std::make_shared<structured::GuidedCompiler>(c.tokenizer, static_cast<int64_t>(c.tokenizer->vocab_size()),
+                                                           std::vector<int32_t>{151645});
     c.created = 1700000000;
     return c;
   }();

@@ -1,0 +1,138 @@
+#include "model/structured/grammar_constraint.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "model/structured/token_mask.hpp"
+
+namespace sabre::structured {
+namespace {
+
+constexpr size_t kCacheBytes = size_t{8} << 20;
+
+void set_bit(std::span<uint32_t> words, int32_t token) {
+  if (token >= 0 && static_cast<size_t>(token) / 32 < words.size()) words[static_cast<size_t>(token) / 32] |= 1u << (token % 32);
+}
+
+class GrammarConstraint final : public TokenConstraint {
+ public:
+  GrammarConstraint(std::shared_ptr<const CompiledGrammar> compiled, std::vector<int32_t> ends)
+      : compiled_(std::move(compiled)), matcher_(compiled_->grammar()), ends_(std::move(ends)),
+        current_(matcher_.initial()) {}
+
+  void allowed_tokens(std::span<const int32_t> provisional, std::span<uint32_t> allowed) override {
+    const size_t mark = matcher_.frame_count();
+    const State state = after(provisional);
+    bool any = false;
+    if (state.live) {
+      const auto mask = compiled_->grammar_mask(matcher_, state.set);
+      const size_t n = std::min(mask->size(), allowed.size());
+      for (size_t i = 0; i < n; ++i) {
+        allowed[i] |= (*mask)[i];
+        any = any || (*mask)[i] != 0;
+      }
+    }
+    if (!state.live || !any || GrammarMatcher::can_end(state.set)) {
+      for (int32_t token : ends_) set_bit(allowed, token);
+    }
+    matcher_.truncate_frames(mark);
+  }
+
+  bool only_ends(std::span<const int32_t> provisional) override {
+    const size_t mark = matcher_.frame_count();
+    const State state = after(provisional);
+    const bool result = !state.live || matcher_.next_bytes(state.set).empty();
+    matcher_.truncate_frames(mark);
+    return result;
+  }
+
+  void commit(int32_t token) override {
+    State state{current_, !finished_};
+    step(state, token);
+    current_ = std::move(state.set);
+    finished_ = !state.live;
+  }
+
+ private:
+  struct State {
+    StackSet set;
+    bool live = true;  // false: finished (an end token came) or broken (a token the grammar refused)
+  };
+
+  bool is_end(int32_t token) const { return std::find(ends_.begin(), ends_.end(), token) != ends_.end(); }
+
+  void step(State& state, int32_t token) {
+    if (!state.live) return;
+    const std::string* bytes = compiled_->vocabulary().bytes(token);
+    if (is_end(token) || bytes == nullptr) {
+      state.live = false;
+      return;
+    }
+    StackSet next;
+    for (char c : *bytes) {
+      matcher_.advance(state.set, static_cast<uint8_t>(c), next);
+      state.set.swap(next);
+      if (state.set.empty()) {
+        state.live = false;
+        return;
+      }
+    }
+  }
+
+  State after(std::span<const int32_t> provisional) {
+    State state{current_, !finished_};
+    for (int32_t token : provisional) step(state, token);
+    return state;
+  }
+
+  std::shared_ptr<const CompiledGrammar> compiled_;
+  GrammarMatcher matcher_;
+  std::vector<int32_t> ends_;
+  StackSet current_;
+  bool finished_ = false;
+};
+
+}  // namespace
+
+CompiledGrammar::CompiledGrammar(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const TokenVocabulary> vocabulary,
+                                 std::vector<int32_t> fallback_ends)
+    : grammar_(std::move(grammar)), vocabulary_(std::move(vocabulary)), fallback_ends_(std::move(fallback_ends)) {
+  const size_t mask_bytes = static_cast<size_t>((vocabulary_->size() + 31) / 32) * 4;
+  max_cached_ = std::max<size_t>(64, kCacheBytes / std::max<size_t>(mask_bytes, 1));
+}
+
+std::unique_ptr<TokenConstraint> CompiledGrammar::start(std::span<const int32_t> end_tokens) const {
+  std::vector<int32_t> ends(end_tokens.begin(), end_tokens.end());
+  if (ends.empty()) ends = fallback_ends_;
+  return std::make_unique<GrammarConstraint>(shared_from_this(), std::move(ends));
+}
+
+std::shared_ptr<const std::vector<uint32_t>> CompiledGrammar::grammar_mask(GrammarMatcher& matcher,
+                                                                          const StackSet& set) const {
+  const std::vector<uint32_t> content = matcher.content_key(set);
+  std::string key(reinterpret_cast<const char*>(content.data()), content.size() * sizeof(uint32_t));
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = cache_.find(key); it != cache_.end()) {
+      ++stats_.hits;
+      return it->second;
+    }
+  }
+  const auto started = std::chrono::steady_clock::now();
+  auto mask = std::make_shared<std::vector<uint32_t>>(static_cast<size_t>((vocabulary_->size() + 31) / 32), 0u);
+  add_grammar_tokens(matcher, set, *vocabulary_, *mask);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::lock_guard lock(mutex_);
+  ++stats_.misses;
+  stats_.miss_seconds += seconds;
+  if (cache_.size() >= max_cached_) cache_.clear();
+  cache_.emplace(std::move(key), mask);
+  return mask;
+}
+
+MaskCacheStats CompiledGrammar::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+}  // namespace sabre::structured
