@@ -7,6 +7,8 @@
 #include <map>
 #include <vector>
 
+#include "config/guided_decoding.hpp"
+
 namespace sabre {
 
 struct SamplingParams {
@@ -22,6 +24,7 @@ struct SamplingParams {
   int64_t top_logprobs = 0;             // how many most likely tokens to report per step
   int64_t min_tokens = 0;               // eos and stop ids are masked until this many are generated
   std::vector<int32_t> stop_token_ids{};  // generation ends at any of them (the caller checks is_stop_token)
+  GuidedDecoding guided{};              // what the output must match (guided decoding); none by default
 
   // Throws std::invalid_argument naming the bad field.
   void validate() const;
