@@ -23,6 +23,14 @@ TokenVocabulary::TokenVocabulary(std::vector<std::optional<std::string>> token_b
   token_ids_.reserve(ids.size());
   nodes_.emplace_back();
   build(ids.begin(), ids.end(), 0, 0);
+  // Children come after their parent, so one backward pass gathers the bytes below every node.
+  bytes_below_.resize(nodes_.size());
+  for (size_t n = nodes_.size(); n-- > 0;) {
+    for (uint32_t c = nodes_[n].first_child; c < nodes_[n].first_child + nodes_[n].child_count; ++c) {
+      bytes_below_[n].add(nodes_[c].byte);
+      bytes_below_[n] |= bytes_below_[c];
+    }
+  }
 }
 
 // `begin..end`: the tokens (sorted by bytes) under `node`, whose first `depth` bytes are its prefix.
@@ -54,6 +62,7 @@ void TokenVocabulary::build(std::vector<int32_t>::iterator begin, std::vector<in
   for (size_t i = 0; i < groups.size(); ++i) {
     build(groups[i].first, groups[i].second, depth + 1, first + static_cast<uint32_t>(i));
   }
+  nodes_[node].subtree_end = static_cast<uint32_t>(token_ids_.size());
 }
 
 std::shared_ptr<const TokenVocabulary> TokenVocabulary::of(const Tokenizer& tokenizer, int64_t size) {

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "model/structured/grammar.hpp"
+
 namespace sabre {
 class Tokenizer;
 }
@@ -23,6 +25,7 @@ class TokenVocabulary {
     uint32_t child_count = 0;
     uint32_t first_token = 0;  // tokens whose bytes end here, in token_ids()
     uint32_t token_count = 0;
+    uint32_t subtree_end = 0;  // the tokens of the node and all below it are token_ids()[first_token, subtree_end)
     uint8_t byte = 0;          // the byte leading here from the parent
   };
 
@@ -40,6 +43,11 @@ class TokenVocabulary {
   std::span<const int32_t> tokens_at(const Node& node) const {
     return {token_ids_.data() + node.first_token, node.token_count};
   }
+  std::span<const int32_t> tokens_under(const Node& node) const {
+    return {token_ids_.data() + node.first_token, node.subtree_end - node.first_token};
+  }
+  // Every byte on the edges below node `index` (not the one leading to it).
+  const ByteSet& bytes_below(size_t index) const { return bytes_below_[index]; }
 
  private:
   void build(std::vector<int32_t>::iterator begin, std::vector<int32_t>::iterator end, size_t depth, uint32_t node);
@@ -48,6 +56,7 @@ class TokenVocabulary {
   size_t max_length_ = 0;
   std::vector<std::optional<std::string>> bytes_;
   std::vector<Node> nodes_;
+  std::vector<ByteSet> bytes_below_;
   std::vector<int32_t> token_ids_;
 };
 
