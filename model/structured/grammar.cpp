@@ -170,7 +170,7 @@ class Lowering {
   }
 
   // A rule that can reach itself without consuming a byte would expand forever in the matcher.
-  void check_left_recursion() const {
+  void check_left_recursion() {
     const size_t n = grammar_.alternatives.size();
     std::vector<bool> nullable(n, false);
     for (bool changed = true; changed;) {
@@ -194,38 +194,45 @@ class Lowering {
         }
       }
     }
-    std::vector<std::vector<uint32_t>> left(n);
+    // Left edges: rule r can start with rule q. An edge through a reference in tail position (the last
+    // element of its alternative) pushes no frame in the matcher, so a cycle of such edges only revisits
+    // a parse it has (the matcher stops there); a cycle with any other edge grows the stack forever.
+    struct Edge {
+      uint32_t to;
+      bool tail;
+    };
+    std::vector<std::vector<Edge>> left(n);
     for (size_t r = 0; r < n; ++r) {
       for (uint32_t start : grammar_.alternatives[r]) {
         for (uint32_t p = start; grammar_.elements[p].kind == Element::Kind::rule; ++p) {
-          left[r].push_back(grammar_.elements[p].value);
+          const bool tail = grammar_.elements[p + 1].kind == Element::Kind::end;
+          left[r].push_back({grammar_.elements[p].value, tail});
           if (!nullable[grammar_.elements[p].value]) break;
         }
       }
     }
-    // Iterative depth-first search for a cycle: 0 unvisited, 1 on the path, 2 done.
-    std::vector<uint8_t> state(n, 0);
-    for (size_t start = 0; start < n; ++start) {
-      if (state[start]) continue;
-      std::vector<std::pair<uint32_t, size_t>> path{{static_cast<uint32_t>(start), 0}};
-      state[start] = 1;
-      while (!path.empty()) {
-        auto& [rule, next] = path.back();
-        if (next == left[rule].size()) {
-          state[rule] = 2;
-          path.pop_back();
-          continue;
+    grammar_.has_empty_loops = false;
+    for (size_t u = 0; u < n; ++u) {
+      for (const Edge& e : left[u]) {
+        // Is u reachable from e.to through left edges? Then e closes a cycle.
+        std::vector<bool> seen(n, false);
+        std::vector<uint32_t> todo{e.to};
+        bool cycle = false;
+        while (!todo.empty() && !cycle) {
+          const uint32_t v = todo.back();
+          todo.pop_back();
+          if (v == u) cycle = true;
+          if (seen[v]) continue;
+          seen[v] = true;
+          for (const Edge& next : left[v]) todo.push_back(next.to);
         }
-        const uint32_t to = left[rule][next++];
-        if (state[to] == 1) {
+        if (!cycle) continue;
+        if (!e.tail) {
           throw GrammarError(fmt::format("grammar: rule \"{}\" is left-recursive (it can reach itself before "
                                          "matching any byte); write the repetition on the right",
-                                         user_rule_name(to)));
+                                         user_rule_name(static_cast<uint32_t>(u))));
         }
-        if (state[to] == 0) {
-          state[to] = 1;
-          path.emplace_back(to, 0);
-        }
+        grammar_.has_empty_loops = true;
       }
     }
   }

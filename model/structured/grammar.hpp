@@ -86,6 +86,9 @@ struct Grammar {
   std::vector<std::vector<uint32_t>> alternatives;  // [rule] -> start positions
   std::vector<std::string> rule_names;              // [rule], for errors and to_text
   uint32_t root = 0;
+  // Some rule can reach itself through tail references without matching a byte (a repetition of
+  // something that may be empty, as in the regex (a?)*): the matcher then guards its expansion.
+  bool has_empty_loops = false;
 
   // Lowers named rules into the flat form, starting at `root`. Throws GrammarError for a reference to an
   // undefined rule, left recursion (naming the rule), or a grammar past `limits`.

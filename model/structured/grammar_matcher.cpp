@@ -24,6 +24,7 @@ constexpr int kMaxExpansionDepth = 10'000;
 
 GrammarMatcher::GrammarMatcher(std::shared_ptr<const Grammar> grammar) : grammar_(std::move(grammar)) {
   for (uint32_t start : grammar_->alternatives[grammar_->root]) expand(start, -1, initial_, 0);
+  expanded_.clear();
   sort_unique(initial_);
 }
 
@@ -35,6 +36,7 @@ int32_t GrammarMatcher::frame(uint32_t position, int32_t parent) {
 
 void GrammarMatcher::expand(uint32_t position, int32_t parent, StackSet& out, int depth) {
   if (depth > kMaxExpansionDepth) return;
+  if (grammar_->has_empty_loops && !expanded_.insert(frame_key(position, parent)).second) return;
   const Element& element = grammar_->at(position);
   switch (element.kind) {
     case Element::Kind::bytes:
@@ -65,6 +67,7 @@ void GrammarMatcher::advance(const StackSet& from, uint8_t byte, StackSet& to) {
     const Frame f = frames_[static_cast<size_t>(top)];
     if (grammar_->set_at(f.position).contains(byte)) expand(f.position + 1, f.parent, to, 0);
   }
+  expanded_.clear();
   sort_unique(to);
 }
 

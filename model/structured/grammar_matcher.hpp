@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "model/structured/grammar.hpp"
@@ -59,6 +60,9 @@ class GrammarMatcher {
   std::shared_ptr<const Grammar> grammar_;
   std::vector<Frame> frames_;
   std::unordered_map<uint64_t, int32_t> interned_;
+  // Only for grammars with empty loops: the (position, parent) pairs one advance has expanded already
+  // (expanding one again would add nothing, or loop).
+  std::unordered_set<uint64_t> expanded_;
   StackSet initial_;
 };
 

@@ -224,6 +224,11 @@ class SchemaCompiler {
     } else {
       fail(path, "type must be a string or an array of strings");
     }
+    for (size_t i = 0; i < types.size(); ++i) {
+      if (std::find(types.begin(), types.begin() + static_cast<std::ptrdiff_t>(i), types[i]) != types.begin() + static_cast<std::ptrdiff_t>(i)) {
+        fail(path, fmt::format("type lists \"{}\" twice", types[i]));
+      }
+    }
     for (const auto& t : types) {
       static const std::set<std::string> known{"string", "integer", "number", "boolean", "null", "object", "array"};
       if (!known.count(t)) fail(path, fmt::format("the type \"{}\" is not a JSON Schema type", t));

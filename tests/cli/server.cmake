@@ -44,13 +44,27 @@ if(TARGET sabre-server)
                        ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/models openai_client)
       set_tests_properties(cli_server_openai_client PROPERTIES ENVIRONMENT "OPENAI_PYTHON=${_openai_python}"
                            PASS_REGULAR_EXPRESSION "PASS" FAIL_REGULAR_EXPRESSION "FAIL:" TIMEOUT 120)
+      # Guided decoding, judged by independent validators (Python's jsonschema and re).
+      execute_process(COMMAND ${_openai_python} -c "import jsonschema" RESULT_VARIABLE _has_jsonschema
+                      OUTPUT_QUIET ERROR_QUIET)
+      if(_has_jsonschema EQUAL 0)
+        add_test(NAME cli_server_guided
+                 COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cli/server/run_scenario.sh $<TARGET_FILE:sabre-server>
+                         ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/models guided)
+        set_tests_properties(cli_server_guided PROPERTIES ENVIRONMENT "OPENAI_PYTHON=${_openai_python}"
+                             PASS_REGULAR_EXPRESSION "PASS" FAIL_REGULAR_EXPRESSION "FAIL:" TIMEOUT 300)
+      else()
+        sabre_add_skipped_test(cli_server_guided "no jsonschema package beside openai (.ci/run installs both)")
+      endif()
     else()
       sabre_add_skipped_test(cli_server_openai_client
+                             "no Python with the openai package (set SABRE_OPENAI_PYTHON; .ci/run makes one)")
+      sabre_add_skipped_test(cli_server_guided
                              "no Python with the openai package (set SABRE_OPENAI_PYTHON; .ci/run makes one)")
     endif()
   else()
     foreach(scenario seed_curl auth sigint_mid_stream overloaded engine_failure tp_rank_failure tp_restart draft_model
-                     openai_client)
+                     openai_client guided)
       sabre_add_skipped_test(cli_server_${scenario} "no curl (scripts/install-deps installs it)")
     endforeach()
   endif()

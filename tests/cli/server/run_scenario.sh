@@ -153,6 +153,12 @@ case $scenario in
       || fail "the openai client check failed: $(cat "$work/out")"
     grep -v '^PASS$' "$work/out"
     ;;
+  guided)
+    # Random JSON Schemas and regexes at temperature 1, checked by Python's jsonschema and re.
+    "$OPENAI_PYTHON" "$(dirname "$0")/guided_check.py" "$url" TOKEN 300 >"$work/out" 2>&1 \
+      || fail "the guided decoding check failed: $(tail -c 3000 "$work/out")"
+    grep -v '^PASS$' "$work/out"
+    ;;
   *) fail "unknown scenario $scenario" ;;
 esac
 

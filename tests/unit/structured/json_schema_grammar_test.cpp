@@ -129,6 +129,7 @@ TEST_CASE("unsupported keywords are refused by name and place", "[structured][js
   refused(R"({"$ref": "http://example.com/schema"})", "only local references");
   refused(R"({"$ref": "#/$defs/missing"})", "points at nothing");
   refused(R"({"type": "strin"})", "not a JSON Schema type");
+  refused(R"({"type": ["null", "null"]})", "twice");
   refused("{not json", "not valid JSON");
   refused("false", "matches nothing");
 }

@@ -33,6 +33,7 @@ TEST_CASE("regex grammars accept exactly what std::regex matches in full", "[str
       "a*",        "a+b?",        "(ab|b)*a",     "[a-c]{2,3}", "[^a]b*",  "a{2}",      "(a|bc){1,2}c?",
       "a.c",       "\\d+",        "[ab]*c[ab]*",  "(?:ab)+",    "b{0,2}a", "c|ab|",     "[\\w]{1,2}",
       "^a(b|c)*$", "(a*b*)c",     "[b-c-]+",      "a{1,}b",     "\\.a",    "(((a)))b",  "[^\\d]c",
+      "(a?)*b",    "(a*)*",       "(|a)+c",       "((a|)b?)*",  "(a*|b)+", "(a?){2,}",
   };
   const auto inputs = all_strings("abc1.-", 4);
   for (const auto& pattern : patterns) {
