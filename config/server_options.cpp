@@ -179,6 +179,9 @@ const std::vector<FlagSpec>& flag_specs() {
     value("stream-format", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
       o.http.stream_format = one_of(v, f, {"openai", "bladellm"});
     });
+    value("tool-call-parser", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
+      o.http.tool_call_parser = one_of(v, f, {"auto", "hermes", "llama3_json", "none"});
+    });
     value("dtype", {}, [](ServerOptions& o, const std::string& v, const std::string& f) {
       const auto dtype = parse_model_dtype(v);  // vLLM's and BladeLLM's other spellings too
       if (!dtype) throw OptionsError(fmt::format("{}: expected one of auto, bfloat16, float16, float32, got '{}'", f, v));
@@ -449,6 +452,9 @@ HTTP:
                                   OpenAI's, usage only in a final chunk with stream_options.include_usage;
                                   completion streams as BladeLLM's, usage in every chunk, finish_reason ""
                                   until the last, error_info)
+  --tool-call-parser P            how tool calls are read from a chat answer with tool_choice "auto":
+                                  auto (default: the chat template's format), hermes (<tool_call> blocks,
+                                  Qwen), llama3_json (JSON calls, Llama 3.1/3.2) or none
 
 Engine:
   --device cpu|cuda               compute device (default cpu; cuda: GPU 0 of CUDA_VISIBLE_DEVICES)

@@ -33,6 +33,8 @@ struct HttpOptions {
   std::filesystem::path chat_template;   // a Jinja file replacing the model's template; empty: the model's
   std::string log_level = "info";        // spdlog's name: trace, debug, info, warn, err, critical, off
   std::string stream_format;             // "openai" or "bladellm" for both endpoints; "": each its own
+  std::string tool_call_parser = "auto";  // how "auto" tool calls are read: auto (from the chat template),
+                                          // hermes, llama3_json or none
 };
 
 struct ServerOptions {

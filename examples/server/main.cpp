@@ -126,6 +126,9 @@ int serve(const sabre::ServerOptions& options, ShutdownWatchdog& watchdog) {
     model_context.kv_block_size = info.kv_block_size;
     model_context.kv_blocks = info.kv_blocks_total;
     model_context.stream_format = sabre::openai::parse_stream_format(options.http.stream_format);
+    if (options.http.tool_call_parser != "auto") {
+      model_context.tool_call_format = *sabre::openai::parse_tool_call_format(options.http.tool_call_parser);
+    }
     auto context = std::make_shared<const sabre::openai::ModelContext>(std::move(model_context));
 
     sabre::http::HttpListenerSetup setup;

@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "io/openai/output_constraints.hpp"
+#include "io/openai/tool_plan.hpp"
 #include "io/openai/request_fields.hpp"
 #include "io/openai/sampling_fields.hpp"
 #include "model/chat/error.hpp"
@@ -239,12 +240,9 @@ void read_tool_choice(const RequestFields& fields, const std::vector<std::string
     }
   }
   if (tool_names.empty()) reject("tool_choice", "'tool_choice' other than \"none\" needs 'tools'");
-  if (choice->is_string() && choice->get_string().value() == "auto") {
-    conversation.extra.set("tool_choice", chat::Value(std::string("auto")));
-    return;
-  }
-  // Forcing a tool call needs constrained decoding, which the engine does not have.
-  reject("tool_choice", "'tool_choice' \"required\" or a named function is not supported yet: use \"auto\"");
+  // "required" and a named function are enforced by guided decoding (tool_plan.cpp); the template sees
+  // the choice as given.
+  if (choice->is_string()) conversation.extra.set("tool_choice", chat::Value(std::string(choice->get_string().value())));
 }
 
 void read_template_kwargs(const RequestFields& fields, chat::ChatRequest& conversation) {
@@ -285,6 +283,16 @@ ChatPlan build_plan(std::string_view body, const ModelContext& context) {
   GenerationRequest& request = plan.request;
   read_sampling_fields(fields, context, request);
   if (constraint) request.sampling.guided = constraint->guided;
+  plan.tools = read_tool_plan(fields, context.tool_call_format);
+  std::string guided_field = constraint ? constraint->field : "guided_decoding";
+  if (plan.tools.constraint) {
+    if (constraint) {
+      reject(constraint->field, fmt::format("'{}' cannot be combined with a tool_choice that forces a call",
+                                            constraint->field));
+    }
+    request.sampling.guided = *plan.tools.constraint;
+    guided_field = "tools";
+  }
   plan.n = request.n;
   const StreamFields stream = read_stream_fields(fields);
   plan.stream = stream.stream;
@@ -315,7 +323,7 @@ ChatPlan build_plan(std::string_view body, const ModelContext& context) {
   const int64_t prompt_tokens = plan.prompt_tokens();
   // Without a limit the answer may fill the context (an over-long conversation is still refused by name).
   request.max_tokens = max_tokens.value_or(std::max<int64_t>(1, context.max_model_len - prompt_tokens));
-  check_request(request, context, {"messages", max_tokens_param, constraint ? constraint->field : "guided_decoding"});
+  check_request(request, context, {"messages", max_tokens_param, guided_field});
   return plan;
 }
 

@@ -13,6 +13,7 @@
 #include "io/openai/api_error.hpp"
 #include "io/openai/expected.hpp"
 #include "io/openai/model_context.hpp"
+#include "io/openai/tool_calls.hpp"
 
 namespace sabre::openai {
 
@@ -28,6 +29,7 @@ struct ChatPlan {
   StreamFormat stream_format = StreamFormat::openai;
   bool logprobs = false;
   int64_t top_logprobs = 0;
+  ToolPlan tools;  // how the choices are read for tool calls
 
   size_t num_choices() const { return static_cast<size_t>(n); }
   int64_t prompt_tokens() const { return static_cast<int64_t>(request.prompt_token_ids.size()); }

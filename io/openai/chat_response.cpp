@@ -50,6 +50,7 @@ ChatResponseBuilder::ChatResponseBuilder(const ChatPlan& plan, std::shared_ptr<c
       model_(plan.model),
       created_(plan.created),
       logprobs_(plan.logprobs),
+      tools_(plan.tools),
       speller_(std::move(tokenizer), false),
       choices_(plan.num_choices(), plan.prompt_tokens()) {}
 
@@ -71,12 +72,22 @@ std::string ChatResponseBuilder::body() const {
     const ChoiceProgress& c = choices_.at(i);
     if (i) out += ',';
     fmt::format_to(std::back_inserter(out), "{{\"index\":{},\"message\":{{\"role\":\"assistant\",\"content\":", i);
-    append_json_string(out, c.text);
+    const ParsedMessage message = parse_tool_calls(tools_, c.text);
+    if (message.calls.empty()) {
+      append_json_string(out, c.text);
+    } else {
+      // With calls, OpenAI's content is null unless the model also wrote text.
+      if (message.content.empty()) out += "null";
+      else append_json_string(out, message.content);
+      out += ",\"tool_calls\":";
+      out += tool_calls_json(message.calls, false);
+    }
     out += "},\"logprobs\":";
     out += logprobs_ ? chat_logprobs(c.logprobs, speller_) : std::string("null");
     out += ",\"finish_reason\":";
     if (c.finished) {
-      append_json_string(out, finish_reason_name(c.finish_reason));
+      const bool called = !message.calls.empty() && c.finish_reason == FinishReason::stop;
+      append_json_string(out, called ? std::string_view("tool_calls") : finish_reason_name(c.finish_reason));
     } else {
       out += "null";
     }
@@ -96,6 +107,7 @@ ChatStreamEncoder::ChatStreamEncoder(const ChatPlan& plan, std::shared_ptr<const
       created_(plan.created),
       style_{plan.stream_format, plan.include_usage},
       logprobs_(plan.logprobs),
+      tool_streams_(plan.num_choices(), ToolCallStream(plan.tools)),
       speller_(std::move(tokenizer), false),
       choices_(plan.num_choices(), plan.prompt_tokens()) {}
 
@@ -135,9 +147,10 @@ std::string ChatStreamEncoder::on_delta(const TokenDelta& delta) {
   const size_t choice = static_cast<size_t>(delta.index);
   if (failed_ || !choices_.add(choice, delta, false)) return "";
   const bool with_logprobs = logprobs_ && !delta.logprobs.empty();
-  if (delta.text.empty() && !with_logprobs) return "";
+  const std::string text = tool_streams_[choice].push(delta.text);
+  if (text.empty() && !with_logprobs) return "";
   std::string delta_json = "{\"content\":";
-  append_json_string(delta_json, delta.text);
+  append_json_string(delta_json, text);
   delta_json += '}';
   return chunk(choice, delta_json, "", with_logprobs ? chat_logprobs(delta.logprobs, speller_) : std::string());
 }
@@ -145,7 +158,19 @@ std::string ChatStreamEncoder::on_delta(const TokenDelta& delta) {
 std::string ChatStreamEncoder::on_finished(const GenerationFinished& finished) {
   const size_t choice = static_cast<size_t>(finished.index);
   if (failed_ || !choices_.finish(choice, finished)) return "";
-  if (finished.finish_reason != FinishReason::error) return chunk(choice, "{}", finish_reason_name(finished.finish_reason), "");
+  if (finished.finish_reason != FinishReason::error) {
+    // What the tool-call reader held back: content, then the calls, each its own delta.
+    const ParsedMessage rest = tool_streams_[choice].finish();
+    std::string out;
+    if (!rest.content.empty()) {
+      std::string delta_json = "{\"content\":";
+      append_json_string(delta_json, rest.content);
+      out += chunk(choice, delta_json + "}", "", "");
+    }
+    if (!rest.calls.empty()) out += chunk(choice, "{\"tool_calls\":" + tool_calls_json(rest.calls, true) + "}", "", "");
+    const bool called = !rest.calls.empty() && finished.finish_reason == FinishReason::stop;
+    return out + chunk(choice, "{}", called ? std::string_view("tool_calls") : finish_reason_name(finished.finish_reason), "");
+  }
   failed_ = true;
   const std::string error = error_object(*choices_.error());
   std::string out = envelope_head();

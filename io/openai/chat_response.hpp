@@ -5,7 +5,9 @@
 // finish_reason; usage). Streamed: OpenAI's chat.completion.chunk events — per choice a role delta
 // first ({"role":"assistant","content":""}), then content deltas, then an empty delta with the
 // finish_reason — in the plan's StreamFormat (OpenAI's by default: usage only in a final chunk, with
-// stream_options.include_usage); then `data: [DONE]`. Tool calls are not parsed out of the text: the content is what the model wrote.
+// stream_options.include_usage); then `data: [DONE]`. With tools, tool calls are read out of each choice
+// (tool_calls.hpp): message.tool_calls, or a streamed delta.tool_calls once the choice ends, and
+// finish_reason "tool_calls".
 
 #include <memory>
 #include <string>
@@ -30,6 +32,7 @@ class ChatResponseBuilder {
   std::string id_, model_;
   int64_t created_ = 0;
   bool logprobs_ = false;
+  ToolPlan tools_;
   TokenSpeller speller_;
   ChoiceTracker choices_;
 };
@@ -58,6 +61,7 @@ class ChatStreamEncoder {
   int64_t created_ = 0;
   StreamStyle style_;
   bool logprobs_ = false;
+  std::vector<ToolCallStream> tool_streams_;  // one per choice
   TokenSpeller speller_;
   ChoiceTracker choices_;
   bool failed_ = false;

@@ -39,6 +39,7 @@ ModelContext load_model_context(const ServedModel& model, const std::filesystem:
     context.chat_template = std::make_shared<const chat::ChatTemplate>(chat::ChatTemplate::from_tokenizer_config_json(
         config_json.empty() ? "{}" : config_json, model.tokenizer_config_origin, model.chat_template_jinja));
   }
+  if (context.chat_template) context.tool_call_format = tool_call_format_of_template(context.chat_template->source());
   return context;
 }
 

@@ -14,6 +14,7 @@
 
 #include "actors/request_check.hpp"
 #include "io/openai/stream_format.hpp"
+#include "io/openai/tool_calls.hpp"
 #include "model/chat/chat_template.hpp"
 #include "model/served_model.hpp"
 #include "model/tokenizer/tokenizer.hpp"
@@ -34,6 +35,7 @@ struct ModelContext {
   int64_t max_logprobs = 20;                                 // logprobs / top_logprobs at most
   std::optional<StreamFormat> stream_format;                 // --stream-format; unset: each endpoint's own
   std::shared_ptr<structured::GuidedCompiler> guided;        // null: guided decoding is refused (no tokenizer)
+  ToolCallFormat tool_call_format = ToolCallFormat::none;    // how "auto" tool calls are read from the text
   int64_t created = static_cast<int64_t>(std::time(nullptr));  // the model's "created" in /v1/models
 
   int64_t effective_vocab_size() const {

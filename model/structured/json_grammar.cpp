@@ -13,9 +13,10 @@ Expr bytes(char lo, char hi) { return Expr::byte_set(ByteSet::range(static_cast<
 
 void add_json_rules(RuleMap& rules) {
   if (rules.count("json-value")) return;
-  ByteSet space;
-  for (char c : {' ', '\t', '\n', '\r'}) space.add(static_cast<uint8_t>(c));
-  rules["json-ws"] = Expr::repeat(Expr::byte_set(space), 0, 16);
+  // Between tokens: nothing, one space, or a line break and an indentation of up to 20 spaces (what
+  // compact and pretty-printed JSON use; a sampled model cannot pad with whitespace).
+  rules["json-ws"] = Expr::any_of({Expr::empty(), lit(" "),
+                                   Expr::seq({lit("\n"), Expr::repeat(lit(" "), 0, 20)})});
   // One character of a string: anything but '"', '\' and control characters, or an escape.
   const Expr hex = Expr::any_of({bytes('0', '9'), bytes('a', 'f'), bytes('A', 'F')});
   ByteSet escaped;

@@ -3,8 +3,9 @@
 // whitespace), and the two JSON constraints: any JSON object (response_format json_object) and a JSON
 // Schema (json_schema_grammar.cpp).
 //
-// Whitespace between tokens is limited to 16 characters and numbers to 16 digits before and after the
-// point: every output still parses, and a sampled model cannot pad forever.
+// Whitespace between tokens is one space, or a line break and up to 20 spaces of indentation, and numbers
+// have at most 16 digits before and after the point: every output still parses, and a sampled model
+// cannot pad forever.
 
 #include <map>
 #include <string>

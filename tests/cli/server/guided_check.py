@@ -142,6 +142,63 @@ with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
         else:
             assert re.fullmatch(spec, text), f"regex {spec!r}: output {text!r} does not match"
         results[kind][0] += 1
+# Tool calls forced by tool_choice "required" or a named function, streamed and not: every call names a
+# declared function and its arguments satisfy the function's parameters.
+TOOLS = [
+    {"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string", "maxLength": 8},
+                                         "days": {"type": "integer", "minimum": 1, "maximum": 7}},
+        "required": ["city", "days"]}}},
+    {"type": "function", "function": {"name": "now"}},
+]
+PARAMETERS = {t["function"]["name"]: t["function"].get("parameters", {"type": "object", "properties": {},
+                                                                        "additionalProperties": False})
+              for t in TOOLS}
+
+
+def tool_run(index):
+    choice = "required" if index % 2 == 0 else {"type": "function", "function": {"name": "get_weather"}}
+    stream = index % 4 >= 2
+    parallel = index % 3 != 0
+    args = dict(model=model, messages=[{"role": "user", "content": "Weather?"}], tools=TOOLS, tool_choice=choice,
+                temperature=1.0, max_tokens=200, seed=1000 + index, parallel_tool_calls=parallel)
+    if not stream:
+        reply = client.chat.completions.create(**args)
+        message = reply.choices[0].message
+        calls = [(c.id, c.function.name, c.function.arguments) for c in (message.tool_calls or [])]
+        return choice, parallel, calls, reply.choices[0].finish_reason, message.content
+    pieces, finish, content = {}, None, ""
+    for chunk in client.chat.completions.create(stream=True, **args):
+        for c in chunk.choices:
+            content += c.delta.content or ""
+            finish = c.finish_reason or finish
+            for call in c.delta.tool_calls or []:
+                entry = pieces.setdefault(call.index, ["", "", ""])
+                entry[0] += call.id or ""
+                entry[1] += call.function.name or ""
+                entry[2] += call.function.arguments or ""
+    return choice, parallel, [tuple(pieces[i]) for i in sorted(pieces)], finish, content or None
+
+
+called = cut_calls = 0
+with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+    for choice, parallel, calls, finish, content in pool.map(tool_run, range(32)):
+        if finish == "length":
+            cut_calls += 1
+            continue
+        assert finish == "tool_calls", (choice, calls, finish, content)
+        assert calls and content is None, (calls, content)
+        assert parallel or len(calls) == 1, ("parallel_tool_calls false", calls)
+        for call_id, name, arguments in calls:
+            assert call_id.startswith("call_"), call_id
+            assert name in PARAMETERS, name
+            if choice != "required":
+                assert name == "get_weather", name
+            jsonschema.validate(json.loads(arguments), PARAMETERS[name])
+        called += 1
+print(f"tool calls: {called} forced calls valid, {cut_calls} cut by max_tokens")
+assert called >= 12, "too few forced calls finished for the check to mean much"
+
 for kind, (done, cut) in results.items():
     print(f"{kind}: {done} finished outputs valid, {cut} cut by max_tokens")
     assert done >= 3 * cut, f"{kind}: too many outputs cut by max_tokens for the check to mean much"
