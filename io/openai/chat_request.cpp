@@ -41,6 +41,30 @@ chat::Value to_template_value(const element& e) {
   return chat::Value(nullptr);
 }
 
+// An assistant message's tool_calls for the template, each function's arguments as an object even when
+// the client sent them as a JSON string (as OpenAI's clients do): templates such as Llama 3.1's write
+// `arguments | tojson`, which would quote a string a second time.
+chat::Value template_tool_calls(const element& calls) {
+  chat::Value value = to_template_value(calls);
+  if (!calls.is_array()) return value;
+  simdjson::dom::parser parser;
+  size_t i = 0;
+  for (element call : calls.get_array()) {
+    element arguments;
+    std::string_view text;
+    if (call["function"]["arguments"].get(arguments) || arguments.get(text)) {
+      ++i;
+      continue;
+    }
+    element parsed;
+    if (!parser.parse(text.data(), text.size()).get(parsed) && parsed.is_object()) {
+      value.as_array()[i].as_object().find("function")->as_object().set("arguments", to_template_value(parsed));
+    }
+    ++i;
+  }
+  return value;
+}
+
 // A message's content: a string, null, or a list of {"type": "text", "text": ...} parts joined by
 // newlines (vLLM's "string" content format).
 chat::Value read_content(const RequestFields& message, const std::string& param, const std::string& role) {
@@ -159,7 +183,8 @@ chat::Value read_messages(const RequestFields& fields) {
     converted.set("content", read_content(message, param + ".content", template_role));
     for (auto [key, value] : object) {
       if (key == "role" || key == "content") continue;
-      converted.set(std::string(key), to_template_value(value));  // name, tool_calls, tool_call_id, ...
+      // name, tool_calls, tool_call_id, ...
+      converted.set(std::string(key), key == "tool_calls" ? template_tool_calls(value) : to_template_value(value));
     }
     out.push_back(chat::Value(std::move(converted)));
   }

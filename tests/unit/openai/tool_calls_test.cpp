@@ -138,3 +138,18 @@ TEST_CASE("tool calls: required and named tool_choice become guided decoding", "
   CHECK(bad.error().param == "tools");
   CHECK(bad.error().message.find("patternProperties") != std::string::npos);
 }
+
+TEST_CASE("tool calls: a later turn's calls and results render through the chat template", "[openai][tools]") {
+  SABRE_REQUIRE_QWEN3();
+  const auto plan = parse_chat_request(
+      R"({"messages":[{"role":"user","content":"Weather in Paris?"},)"
+      R"({"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function",)"
+      R"("function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},)"
+      R"({"role":"tool","tool_call_id":"call_1","content":"18 C, sunny"}],)"
+      R"("tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}]})",
+      test::qwen3_context());
+  REQUIRE(plan);
+  // The string arguments reach the template as an object: its tojson writes them as Python's json would.
+  CHECK(plan->prompt_text.find(R"({"name": "get_weather", "arguments": {"city": "Paris"}})") != std::string::npos);
+  CHECK(plan->prompt_text.find("<tool_response>\n18 C, sunny\n</tool_response>") != std::string::npos);
+}
