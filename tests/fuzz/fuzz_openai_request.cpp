@@ -24,6 +24,10 @@ const sabre::openai::ModelContext& context() {
         sabre::Tokenizer::from_json(sabre::fuzz::fuzz_tokenizer_json(), "fuzz tokenizer"));
     c->chat_template = std::make_shared<const sabre::chat::ChatTemplate>(sabre::chat::ChatTemplate::from_tokenizer_config(
         sabre::fuzz::source_dir() / "tests/fixtures/chat/qwen3/tokenizer_config.json"));
+    // Constraints (response_format, guided_*, forced tool calls) are compiled as the server does.
+    c->guided = std::make_shared<sabre::structured::GuidedCompiler>(
+        c->tokenizer, static_cast<int64_t>(c->tokenizer->vocab_size()), std::vector<int32_t>{0});
+    c->tool_call_format = sabre::openai::ToolCallFormat::hermes;
     return c;
   }();
   return *loaded;

@@ -158,6 +158,13 @@ def main():
         (2, {"prompt": "Hello world", "add_special_tokens": True, "return_token_strs": True}),
         (2, {"messages": [{"role": "user", "content": "Hi"}], "add_generation_prompt": True}),
         (3, {"tokens": [9707, 1879]}),
+        (0, {"prompt": "x", "guided_json": {"type": "object", "properties": {"a": {"type": "integer", "minimum": 3}},
+                                            "required": ["a"]}}),
+        (1, {"messages": [{"role": "user", "content": "x"}], "guided_regex": "[a-c]{2,4}\\d"}),
+        (1, {"messages": [{"role": "user", "content": "x"}],
+             "tools": [{"type": "function", "function": {"name": "w", "parameters": {"type": "object",
+                        "properties": {"city": {"type": "string"}}}}}], "tool_choice": "required"}),
+        (0, {"prompt": "x", "structured_outputs": {"grammar": "root ::= \"a\" [0-9]+"}}),
     ]
     for i, (endpoint, body) in enumerate(bodies):
         write("fuzz_openai_request", f"body_{i}", bytes([endpoint]) + json.dumps(body).encode("utf-8"))
@@ -184,6 +191,21 @@ def main():
     ]
     for i, text in enumerate(snippets):
         write("fuzz_chat_template", f"snippet_{i}.jinja", text)
+
+    # fuzz_guided: the first byte picks the kind (0 JSON Schema, 1 regex, 2 GBNF, 3 choice list, 4 any object).
+    constraints = [
+        (0, json.dumps({"type": "object", "properties": {"name": {"type": "string", "maxLength": 5},
+                        "tags": {"type": "array", "items": {"enum": ["a", 1, None]}, "maxItems": 2},
+                        "n": {"type": "integer", "minimum": -20, "maximum": 300}}, "required": ["name"],
+                        "$defs": {"x": {"anyOf": [{"$ref": "#/$defs/x"}, {"type": "null"}]}}})),
+        (0, json.dumps({"type": "string", "pattern": "^[A-Z]{2}-\\d+$", "format": "date"})),
+        (1, "(a|b)*c{2,3}[^x-z]\\d+\\.?(?:é|ü)?"),
+        (2, 'root ::= item ("," item)*\nitem ::= [a-z]+ | "\\"" [^"]* "\\""\n'),
+        (3, json.dumps(["yes", "no", "maybe"])),
+        (4, '<tool_call>{"name": "f", "arguments": {"a": 1}}</tool_call>'),
+    ]
+    for i, (kind, text) in enumerate(constraints):
+        write("fuzz_guided", f"constraint_{i}", bytes([kind]) + text.encode("utf-8"))
 
     for model in ["qwen3_qknorm", "llama_rope_llama3", "qwen2_bias"]:
         write("fuzz_model_config", model + ".json", (ROOT / "tests/fixtures/models" / model / "config.json").read_text())
