@@ -57,8 +57,11 @@ chat::Value template_tool_calls(const element& calls) {
       continue;
     }
     element parsed;
-    if (!parser.parse(text.data(), text.size()).get(parsed) && parsed.is_object()) {
-      value.as_array()[i].as_object().find("function")->as_object().set("arguments", to_template_value(parsed));
+    // The template value keeps a repeated key's last value, simdjson's lookup its first: check both.
+    chat::Value* function = value.as_array()[i].as_object().find("function");
+    if (function != nullptr && function->is_object() && !parser.parse(text.data(), text.size()).get(parsed) &&
+        parsed.is_object()) {
+      function->as_object().set("arguments", to_template_value(parsed));
     }
     ++i;
   }

@@ -49,7 +49,7 @@ std::optional<ToolCall> call_from_json(std::string_view json, std::initializer_l
     }
     return std::nullopt;
   }
-  return ToolCall{call_id(), std::string(name), "{}"};  // a function without parameters
+  return std::nullopt;  // without arguments it is some other JSON object ({"name": "Alice", ...})
 }
 
 // The JSON values of `text` one after another, separated by whitespace or ';' (Llama's parallel calls).

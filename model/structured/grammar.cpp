@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <functional>
 #include <utility>
 
@@ -196,7 +197,7 @@ class Lowering {
     }
     // Left edges: rule r can start with rule q. An edge through a reference in tail position (the last
     // element of its alternative) pushes no frame in the matcher, so a cycle of such edges only revisits
-    // a parse it has (the matcher stops there); a cycle with any other edge grows the stack forever.
+    // a parse (the matcher expands each once); a cycle with any other edge grows the stack forever.
     struct Edge {
       uint32_t to;
       bool tail;
@@ -205,36 +206,70 @@ class Lowering {
     for (size_t r = 0; r < n; ++r) {
       for (uint32_t start : grammar_.alternatives[r]) {
         for (uint32_t p = start; grammar_.elements[p].kind == Element::Kind::rule; ++p) {
-          const bool tail = grammar_.elements[p + 1].kind == Element::Kind::end;
-          left[r].push_back({grammar_.elements[p].value, tail});
+          left[r].push_back({grammar_.elements[p].value, grammar_.elements[p + 1].kind == Element::Kind::end});
           if (!nullable[grammar_.elements[p].value]) break;
         }
       }
     }
-    grammar_.has_empty_loops = false;
+    // An edge lies on a cycle exactly when both its ends are in one strongly connected component.
+    const std::vector<uint32_t> component = strongly_connected_components(left, n);
     for (size_t u = 0; u < n; ++u) {
       for (const Edge& e : left[u]) {
-        // Is u reachable from e.to through left edges? Then e closes a cycle.
-        std::vector<bool> seen(n, false);
-        std::vector<uint32_t> todo{e.to};
-        bool cycle = false;
-        while (!todo.empty() && !cycle) {
-          const uint32_t v = todo.back();
-          todo.pop_back();
-          if (v == u) cycle = true;
-          if (seen[v]) continue;
-          seen[v] = true;
-          for (const Edge& next : left[v]) todo.push_back(next.to);
-        }
-        if (!cycle) continue;
-        if (!e.tail) {
+        if (!e.tail && component[u] == component[e.to]) {
           throw GrammarError(fmt::format("grammar: rule \"{}\" is left-recursive (it can reach itself before "
                                          "matching any byte); write the repetition on the right",
                                          user_rule_name(static_cast<uint32_t>(u))));
         }
-        grammar_.has_empty_loops = true;
       }
     }
+  }
+
+  // Tarjan's algorithm, iterative: the component of every rule over the edges `graph`.
+  template <class Graph>
+  static std::vector<uint32_t> strongly_connected_components(const Graph& graph, size_t n) {
+    constexpr uint32_t kUnvisited = UINT32_MAX;
+    std::vector<uint32_t> index(n, kUnvisited), low(n, 0), component(n, kUnvisited);
+    std::vector<bool> on_stack(n, false);
+    std::vector<uint32_t> stack;
+    uint32_t next_index = 0, next_component = 0;
+    std::vector<std::pair<uint32_t, size_t>> calls;  // (rule, next edge to look at)
+    for (uint32_t root = 0; root < n; ++root) {
+      if (index[root] != kUnvisited) continue;
+      calls.emplace_back(root, 0);
+      index[root] = low[root] = next_index++;
+      stack.push_back(root);
+      on_stack[root] = true;
+      while (!calls.empty()) {
+        const uint32_t v = calls.back().first;
+        const size_t e = calls.back().second;
+        if (e < graph[v].size()) {
+          ++calls.back().second;
+          const uint32_t w = graph[v][e].to;
+          if (index[w] == kUnvisited) {
+            index[w] = low[w] = next_index++;
+            stack.push_back(w);
+            on_stack[w] = true;
+            calls.emplace_back(w, 0);
+          } else if (on_stack[w]) {
+            low[v] = std::min(low[v], index[w]);
+          }
+          continue;
+        }
+        if (low[v] == index[v]) {
+          uint32_t w = 0;
+          do {
+            w = stack.back();
+            stack.pop_back();
+            on_stack[w] = false;
+            component[w] = next_component;
+          } while (w != v);
+          ++next_component;
+        }
+        calls.pop_back();
+        if (!calls.empty()) low[calls.back().first] = std::min(low[calls.back().first], low[v]);
+      }
+    }
+    return component;
   }
 
   // Helper rules are named "<rule>-<n>": errors name the rule the user wrote.

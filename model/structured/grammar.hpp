@@ -10,7 +10,9 @@
 // (utf8_ranges.hpp).
 //
 // Repetition becomes right recursion (R ::= x R | empty), which the matcher runs in constant stack depth.
-// Left recursion cannot be matched that way, so Grammar::lower refuses it, naming the rule.
+// Left recursion cannot be matched that way, so Grammar::lower refuses it, naming the rule (a rule that
+// reaches itself only through tail references, as a repetition of something that may be empty does, is
+// fine: the matcher expands each parse once).
 
 #include <array>
 #include <cstdint>
@@ -86,9 +88,6 @@ struct Grammar {
   std::vector<std::vector<uint32_t>> alternatives;  // [rule] -> start positions
   std::vector<std::string> rule_names;              // [rule], for errors and to_text
   uint32_t root = 0;
-  // Some rule can reach itself through tail references without matching a byte (a repetition of
-  // something that may be empty, as in the regex (a?)*): the matcher then guards its expansion.
-  bool has_empty_loops = false;
 
   // Lowers named rules into the flat form, starting at `root`. Throws GrammarError for a reference to an
   // undefined rule, left recursion (naming the rule), or a grammar past `limits`.

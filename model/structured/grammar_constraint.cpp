@@ -1,7 +1,11 @@
 #include "model/structured/grammar_constraint.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <chrono>
+#include <optional>
+#include <utility>
 
 #include "model/structured/token_mask.hpp"
 
@@ -22,17 +26,16 @@ class GrammarConstraint final : public TokenConstraint {
 
   void allowed_tokens(std::span<const int32_t> provisional, std::span<uint32_t> allowed) override {
     const size_t mark = matcher_.frame_count();
-    const State state = after(provisional);
+    const auto mask = grammar_mask_after(provisional);
     bool any = false;
-    if (state.live) {
-      const auto mask = compiled_->grammar_mask(matcher_, state.set);
-      const size_t n = std::min(mask->size(), allowed.size());
+    if (mask) {
+      const size_t n = std::min(mask->first->size(), allowed.size());
       for (size_t i = 0; i < n; ++i) {
-        allowed[i] |= (*mask)[i];
-        any = any || (*mask)[i] != 0;
+        allowed[i] |= (*mask->first)[i];
+        any = any || (*mask->first)[i] != 0;
       }
     }
-    if (!state.live || !any || GrammarMatcher::can_end(state.set)) {
+    if (!mask || !any || mask->second) {
       for (int32_t token : ends_) set_bit(allowed, token);
     }
     matcher_.truncate_frames(mark);
@@ -40,15 +43,23 @@ class GrammarConstraint final : public TokenConstraint {
 
   bool only_ends(std::span<const int32_t> provisional) override {
     const size_t mark = matcher_.frame_count();
-    const State state = after(provisional);
-    const bool result = !state.live || matcher_.next_bytes(state.set).empty();
+    const auto mask = grammar_mask_after(provisional);
+    bool any = false;
+    if (mask) {
+      for (uint32_t word : *mask->first) any = any || word != 0;
+    }
     matcher_.truncate_frames(mark);
-    return result;
+    return !any;
   }
 
   void commit(int32_t token) override {
     State state{current_, !finished_};
-    step(state, token);
+    try {
+      step(state, token);
+    } catch (const GrammarTooAmbiguous& e) {
+      spdlog::warn("guided decoding: {}; the sequence may only end now", e.what());
+      state.live = false;
+    }
     current_ = std::move(state.set);
     finished_ = !state.live;
   }
@@ -79,6 +90,20 @@ class GrammarConstraint final : public TokenConstraint {
     }
   }
 
+  // The grammar's tokens after `provisional` and whether the grammar may end there; nullopt when the
+  // constraint is finished, broken by a provisional token, or too ambiguous to follow.
+  std::optional<std::pair<std::shared_ptr<const std::vector<uint32_t>>, bool>> grammar_mask_after(
+      std::span<const int32_t> provisional) {
+    try {
+      const State state = after(provisional);
+      if (!state.live) return std::nullopt;
+      return std::pair(compiled_->grammar_mask(matcher_, state.set), GrammarMatcher::can_end(state.set));
+    } catch (const GrammarTooAmbiguous& e) {
+      spdlog::warn("guided decoding: {}; the sequence may only end now", e.what());
+      return std::nullopt;
+    }
+  }
+
   State after(std::span<const int32_t> provisional) {
     State state{current_, !finished_};
     for (int32_t token : provisional) step(state, token);
@@ -97,6 +122,7 @@ class GrammarConstraint final : public TokenConstraint {
 CompiledGrammar::CompiledGrammar(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const TokenVocabulary> vocabulary,
                                  std::vector<int32_t> fallback_ends)
     : grammar_(std::move(grammar)), vocabulary_(std::move(vocabulary)), fallback_ends_(std::move(fallback_ends)) {
+  GrammarMatcher check(grammar_);  // a grammar too ambiguous to start is refused here, at compile time
   const size_t mask_bytes = static_cast<size_t>((vocabulary_->size() + 31) / 32) * 4;
   max_cached_ = std::max<size_t>(64, kCacheBytes / std::max<size_t>(mask_bytes, 1));
 }

@@ -29,6 +29,7 @@ struct MaskCacheStats {
 
 class CompiledGrammar final : public TokenConstraintFactory, public std::enable_shared_from_this<CompiledGrammar> {
  public:
+  // Throws GrammarTooAmbiguous for a grammar that starts with too many parses.
   // `fallback_ends`: the model's eos ids, allowed at the end of the grammar for a sequence that has no
   // end tokens of its own (ignore_eos without stop ids), so that it is never left with no token at all.
   CompiledGrammar(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const TokenVocabulary> vocabulary,

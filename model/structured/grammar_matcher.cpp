@@ -1,5 +1,7 @@
 #include "model/structured/grammar_matcher.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace sabre::structured {
@@ -16,16 +18,11 @@ void sort_unique(StackSet& set) {
   set.erase(std::unique(set.begin(), set.end()), set.end());
 }
 
-// Rules nest at most this deep through references that consume nothing yet; past it, a grammar is
-// treated as one that matches nothing there (left recursion is refused when it is lowered).
-constexpr int kMaxExpansionDepth = 10'000;
-
 }  // namespace
 
 GrammarMatcher::GrammarMatcher(std::shared_ptr<const Grammar> grammar) : grammar_(std::move(grammar)) {
-  for (uint32_t start : grammar_->alternatives[grammar_->root]) expand(start, -1, initial_, 0);
-  expanded_.clear();
-  sort_unique(initial_);
+  for (uint32_t start : grammar_->alternatives[grammar_->root]) expand(start, -1, initial_);
+  finish_expansion(initial_);
 }
 
 int32_t GrammarMatcher::frame(uint32_t position, int32_t parent) {
@@ -34,29 +31,50 @@ int32_t GrammarMatcher::frame(uint32_t position, int32_t parent) {
   return it->second;
 }
 
-void GrammarMatcher::expand(uint32_t position, int32_t parent, StackSet& out, int depth) {
-  if (depth > kMaxExpansionDepth) return;
-  if (grammar_->has_empty_loops && !expanded_.insert(frame_key(position, parent)).second) return;
-  const Element& element = grammar_->at(position);
-  switch (element.kind) {
-    case Element::Kind::bytes:
-      out.push_back(frame(position, parent));
-      return;
-    case Element::Kind::end:
-      if (parent < 0) {
-        out.push_back(kAccepted);
-      } else {
-        const Frame below = frames_[static_cast<size_t>(parent)];
-        expand(below.position, below.parent, out, depth + 1);
-      }
-      return;
-    case Element::Kind::rule: {
-      // The return frame is skipped when nothing follows the reference (a tail call).
-      const bool tail = grammar_->at(position + 1).kind == Element::Kind::end;
-      const int32_t return_to = tail ? parent : frame(position + 1, parent);
-      for (uint32_t start : grammar_->alternatives[element.value]) expand(start, return_to, out, depth + 1);
-      return;
+// Iterative, so that a long chain of rules that may be empty cannot overflow the C++ stack; every
+// (position, parent) pair is expanded once per advance, which also ends loops of empty tail references
+// and keeps an ambiguous grammar's duplicate parses from being explored twice.
+void GrammarMatcher::expand(uint32_t position, int32_t parent, StackSet& out) {
+  work_.push_back({position, parent});
+  while (!work_.empty()) {
+    const Frame item = work_.back();
+    work_.pop_back();
+    if (!expanded_.insert(frame_key(item.position, item.parent)).second) continue;
+    if (expanded_.size() > kMaxExpansions) {
+      work_.clear();
+      throw GrammarTooAmbiguous(fmt::format("grammar: one byte keeps more than {} parses apart (the constraint is "
+                                            "too ambiguous)", kMaxExpansions));
     }
+    const Element& element = grammar_->at(item.position);
+    switch (element.kind) {
+      case Element::Kind::bytes:
+        out.push_back(frame(item.position, item.parent));
+        break;
+      case Element::Kind::end:
+        if (item.parent < 0) {
+          out.push_back(kAccepted);
+        } else {
+          work_.push_back(frames_[static_cast<size_t>(item.parent)]);  // continue where the rule was called
+        }
+        break;
+      case Element::Kind::rule: {
+        // The return frame is skipped when nothing follows the reference (a tail call).
+        const bool tail = grammar_->at(item.position + 1).kind == Element::Kind::end;
+        const int32_t return_to = tail ? item.parent : frame(item.position + 1, item.parent);
+        const auto& starts = grammar_->alternatives[element.value];
+        for (auto it = starts.rbegin(); it != starts.rend(); ++it) work_.push_back({*it, return_to});
+        break;
+      }
+    }
+  }
+}
+
+void GrammarMatcher::finish_expansion(StackSet& set) {
+  expanded_.clear();
+  sort_unique(set);
+  if (set.size() > kMaxStacks) {
+    throw GrammarTooAmbiguous(fmt::format("grammar: more than {} parses at once (the constraint is too ambiguous)",
+                                          kMaxStacks));
   }
 }
 
@@ -65,10 +83,9 @@ void GrammarMatcher::advance(const StackSet& from, uint8_t byte, StackSet& to) {
   for (int32_t top : from) {
     if (top == kAccepted) continue;
     const Frame f = frames_[static_cast<size_t>(top)];
-    if (grammar_->set_at(f.position).contains(byte)) expand(f.position + 1, f.parent, to, 0);
+    if (grammar_->set_at(f.position).contains(byte)) expand(f.position + 1, f.parent, to);
   }
-  expanded_.clear();
-  sort_unique(to);
+  finish_expansion(to);
 }
 
 ByteSet GrammarMatcher::next_bytes(const StackSet& set) const {

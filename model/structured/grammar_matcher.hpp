@@ -25,14 +25,26 @@ namespace sabre::structured {
 using StackSet = std::vector<int32_t>;
 inline constexpr int32_t kAccepted = -1;
 
+// More parses than a matcher keeps apart (an exponentially ambiguous grammar, such as ((a?){2}){2}...
+// nested deep): compiling such a constraint fails with it, and a sequence that reaches such a state ends.
+class GrammarTooAmbiguous : public GrammarError {
+ public:
+  using GrammarError::GrammarError;
+};
+
 class GrammarMatcher {
  public:
+  // Throws GrammarTooAmbiguous when the grammar starts with too many parses.
   explicit GrammarMatcher(std::shared_ptr<const Grammar> grammar);
+
+  // At most this many parses in one set, and (position, parent) expansions for one byte.
+  static constexpr size_t kMaxStacks = 4096;
+  static constexpr size_t kMaxExpansions = 65536;
 
   // The parses before any byte.
   const StackSet& initial() const { return initial_; }
   // The parses of `from` that accept `byte`, advanced past it (sorted, without duplicates; empty when
-  // none accepts it).
+  // none accepts it). Throws GrammarTooAmbiguous past the limits above.
   void advance(const StackSet& from, uint8_t byte, StackSet& to);
   // Whether the root rule can be complete after the bytes that led to `set`.
   static bool can_end(const StackSet& set) { return !set.empty() && set.front() == kAccepted; }
@@ -55,14 +67,16 @@ class GrammarMatcher {
   int32_t frame(uint32_t position, int32_t parent);
   // Adds to `out` every stack that continues at `position` with `parent` below it, reduced to stacks whose
   // top is a byte element (or kAccepted).
-  void expand(uint32_t position, int32_t parent, StackSet& out, int depth);
+  void expand(uint32_t position, int32_t parent, StackSet& out);
+  // Ends one advance: forgets what it expanded, sorts and dedupes `set`, checks its size.
+  void finish_expansion(StackSet& set);
 
   std::shared_ptr<const Grammar> grammar_;
   std::vector<Frame> frames_;
   std::unordered_map<uint64_t, int32_t> interned_;
-  // Only for grammars with empty loops: the (position, parent) pairs one advance has expanded already
-  // (expanding one again would add nothing, or loop).
+  // The (position, parent) pairs one advance has expanded already, and what is left to expand.
   std::unordered_set<uint64_t> expanded_;
+  std::vector<Frame> work_;
   StackSet initial_;
 };
 

@@ -12,6 +12,7 @@ namespace {
 
 constexpr size_t kMaxCachedConstraints = 64;
 constexpr size_t kMaxChoices = 10'000;
+constexpr size_t kMaxConstraintBytes = 256 << 10;
 
 RuleMap choice_rules(const std::string& text) {
   simdjson::dom::parser parser;
@@ -33,6 +34,11 @@ RuleMap choice_rules(const std::string& text) {
 }  // namespace
 
 RuleMap guided_rules(const GuidedDecoding& guided) {
+  // Every byte of a literal becomes a node of the expression: the text's size bounds the compile's memory.
+  if (guided.text.size() > kMaxConstraintBytes) {
+    throw GrammarError(fmt::format("guided decoding: the constraint has {} bytes, more than the {} allowed",
+                                   guided.text.size(), kMaxConstraintBytes));
+  }
   switch (guided.kind) {
     case GuidedKind::json_schema: return json_schema_rules(guided.text);
     case GuidedKind::json_object: return json_object_rules();

@@ -152,15 +152,22 @@ class SchemaCompiler {
     }
     if (has("const")) {
       only({"const", "type"}, "const");
-      return lit(minified(s["const"].value_unsafe()));
+      const std::vector<std::string> types = schema_types(s, path);
+      const element constant = s["const"].value_unsafe();
+      if (!types.empty() && !of_types(constant, types)) fail(path, "const is not of the schema's type");
+      return lit(minified(constant));
     }
     if (has("enum")) {
       only({"enum", "type"}, "enum");
+      const std::vector<std::string> types = schema_types(s, path);
       simdjson::dom::array values;
       if (s["enum"].get(values)) fail(path, "enum must be an array");
       std::vector<Expr> alternatives;
-      for (element v : values) alternatives.push_back(lit(minified(v)));
-      if (alternatives.empty()) fail(path, "an empty enum matches nothing");
+      // Values of another type than the schema's can never be valid: they are left out.
+      for (element v : values) {
+        if (types.empty() || of_types(v, types)) alternatives.push_back(lit(minified(v)));
+      }
+      if (alternatives.empty()) fail(path, "no enum value is of the schema's type: it matches nothing");
       return Expr::any_of(std::move(alternatives));
     }
     for (std::string_view combinator : {"anyOf", "oneOf"}) {
@@ -208,6 +215,25 @@ class SchemaCompiler {
     for (const std::string& type : types) alternatives.push_back(typed(s, type, path, depth));
     if (nullable) alternatives.push_back(Expr::ref("json-null"));
     return Expr::any_of(std::move(alternatives));
+  }
+
+  // Whether a JSON value is of one of the JSON Schema types (an integer is a number too; 1.0 an integer).
+  static bool of_types(const element& v, const std::vector<std::string>& types) {
+    const auto is = [&](std::string_view t) { return std::find(types.begin(), types.end(), t) != types.end(); };
+    switch (v.type()) {
+      case element_type::INT64:
+      case element_type::UINT64: return is("integer") || is("number");
+      case element_type::DOUBLE: {
+        const double d = double(v);
+        return is("number") || (is("integer") && std::isfinite(d) && d == std::floor(d));
+      }
+      case element_type::STRING: return is("string");
+      case element_type::BOOL: return is("boolean");
+      case element_type::NULL_VALUE: return is("null");
+      case element_type::ARRAY: return is("array");
+      case element_type::OBJECT: return is("object");
+    }
+    return false;
   }
 
   static std::vector<std::string> schema_types(const object& s, const std::string& path) {
@@ -406,6 +432,15 @@ class SchemaCompiler {
         extra_value = value(e, path + "/additionalProperties", depth + 1);
       }
     }
+    // Other properties beside listed ones would need keys other than the listed names, which the grammar
+    // does not express: it would let a listed name through with the other properties' schema.
+    if (extra_value && !properties.empty()) {
+      fail(path, "additionalProperties (other than false) beside properties is not supported");
+    }
+    if (!extra_value && !unlisted.empty() && s["additionalProperties"].error() == simdjson::SUCCESS) {
+      fail(path, fmt::format("required property \"{}\" is not in properties and additionalProperties is false",
+                             unlisted.front()));
+    }
     const std::string rule = fmt::format("object-{}", ++objects_);
     const Expr ws = Expr::ref("json-ws");
     const Expr comma = Expr::seq({ws, lit(","), ws});
@@ -416,9 +451,11 @@ class SchemaCompiler {
       members.push_back(Expr::seq({lit(json_quoted(name)), ws, lit(":"), ws,
                                    value(schema, path + "/properties/" + name, depth + 1)}));
     }
+    // A required property without a schema of its own takes what other properties take.
     for (const auto& name : unlisted) {
       names.push_back(name);
-      members.push_back(Expr::seq({lit(json_quoted(name)), ws, lit(":"), ws, Expr::ref("json-value")}));
+      members.push_back(Expr::seq({lit(json_quoted(name)), ws, lit(":"), ws,
+                                   extra_value ? *extra_value : Expr::ref("json-value")}));
     }
     // Chains over the listed properties in order: some_i = a non-empty run of members from property i on,
     // rest_i = what may follow once something was written.
@@ -499,17 +536,28 @@ class SchemaCompiler {
     int64_t explicit_count = unbounded ? std::max(prefix_count, min_items) : max_items;
     if (unbounded && explicit_count == 0) explicit_count = 1;
     if (explicit_count > 1000) fail(path, "arrays of more than 1000 listed items are not supported");
-    std::vector<Expr> elements(prefix.begin(), prefix.end());
+    const std::string rule = fmt::format("array-{}", ++arrays_);
+    // Each element's schema is a rule of its own, so that copies of it below are references.
+    const auto named = [&](Expr e, const std::string& name) {
+      rules_[name] = std::move(e);
+      return Expr::ref(name);
+    };
+    std::vector<Expr> elements;
+    for (size_t i = 0; i < prefix.size(); ++i) elements.push_back(named(std::move(prefix[i]), fmt::format("{}-{}", rule, i)));
+    if (items) items = named(std::move(*items), rule + "-item");
     while (static_cast<int64_t>(elements.size()) < explicit_count) elements.push_back(*items);
     const Expr ws = Expr::ref("json-ws");
     const Expr comma = Expr::seq({ws, lit(","), ws});
-    const std::string rule = fmt::format("array-{}", ++arrays_);
     std::vector<Expr> forms;
     if (min_items == 0) forms.push_back(Expr::seq({lit("["), ws, lit("]")}));
     if (explicit_count > 0) {
       Expr tail = unbounded ? Expr::star(Expr::seq({comma, *items})) : Expr::empty();
       for (int64_t i = explicit_count - 1; i >= 1; --i) {
-        Expr step = Expr::seq({comma, elements[static_cast<size_t>(i)], std::move(tail)});
+        std::vector<Expr> parts;  // moved, not copied: the tail grows with every element
+        parts.push_back(comma);
+        parts.push_back(elements[static_cast<size_t>(i)]);
+        parts.push_back(std::move(tail));
+        Expr step = Expr::seq(std::move(parts));
         tail = i < min_items ? std::move(step) : Expr::optional(std::move(step));
       }
       forms.push_back(Expr::seq({lit("["), ws, elements[0], std::move(tail), ws, lit("]")}));

@@ -78,6 +78,8 @@ TEST_CASE("tool calls: Llama 3 JSON calls, after <|python_tag|> or not", "[opena
   CHECK(text.calls.empty());
   CHECK(text.content == "The answer is {42}.");
   CHECK(streamed(plan, "{not a call}", 3).content == "{not a call}");
+  // JSON that names something but carries no arguments is an answer, not a call.
+  CHECK(parse_tool_calls(plan, R"({"name": "Alice", "age": 30})").calls.empty());
 }
 
 TEST_CASE("tool calls: forced calls are the JSON guided decoding wrote", "[openai][tools]") {
@@ -149,6 +151,12 @@ TEST_CASE("tool calls: a later turn's calls and results render through the chat 
       R"("tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}]})",
       test::qwen3_context());
   REQUIRE(plan);
+  // A repeated "function" key (the template keeps the last value, a number) is no crash.
+  const auto repeated = parse_chat_request(
+      R"({"messages":[{"role":"user","content":"x"},{"role":"assistant","tool_calls":[{"id":"x","type":"function",)"
+      R"("function":{"name":"f","arguments":"{}"},"function":1}]}]})",
+      test::qwen3_context());
+  CHECK((repeated || repeated.error().status == 400));
   // The string arguments reach the template as an object: its tojson writes them as Python's json would.
   CHECK(plan->prompt_text.find(R"({"name": "get_weather", "arguments": {"city": "Paris"}})") != std::string::npos);
   CHECK(plan->prompt_text.find("<tool_response>\n18 C, sunny\n</tool_response>") != std::string::npos);

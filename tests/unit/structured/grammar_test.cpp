@@ -3,6 +3,7 @@
 
 #include "grammar_support.hpp"
 #include "model/structured/gbnf.hpp"
+#include "model/structured/regex_grammar.hpp"
 #include "model/structured/utf8_ranges.hpp"
 
 namespace sabre::structured {
@@ -44,6 +45,36 @@ TEST_CASE("left recursion is refused, naming the rule", "[structured][grammar]")
   indirect["a"] = Expr::seq({Expr::optional(Expr::literal("-")), Expr::ref("b")});
   indirect["b"] = Expr::any_of({Expr::seq({Expr::ref("a"), Expr::literal("x")}), Expr::literal("y")});
   CHECK_THROWS_AS(Grammar::lower(indirect, "root"), GrammarError);
+}
+
+TEST_CASE("exponentially ambiguous grammars are refused, long chains of empty rules still match",
+          "[structured][grammar]") {
+  // ((((a?){2}){2})...){2}, 30 deep: 2^30 ways to match nothing.
+  std::string nested = "a?";
+  for (int i = 0; i < 30; ++i) nested = "(" + nested + "){2}";
+  const auto ambiguous = lowered(regex_expr(nested));
+  CHECK_THROWS_AS(GrammarMatcher(ambiguous), GrammarTooAmbiguous);
+  // 6001 places where "b" may come: more parses than a matcher keeps.
+  CHECK_THROWS_AS(GrammarMatcher(lowered(regex_expr("(a?){6000}b"))), GrammarTooAmbiguous);
+  // A chain of 20000 rules, each starting with the one before: the expansion is a work list, with no
+  // recursion limit, and the parse's stack is 20000 deep.
+  RuleMap chain;
+  chain["r0"] = Expr::literal("b");
+  for (int i = 1; i <= 20000; ++i) {
+    chain["r" + std::to_string(i)] = Expr::seq({Expr::ref("r" + std::to_string(i - 1)), Expr::literal("x")});
+  }
+  chain["root"] = Expr::ref("r20000");
+  const auto deep = lowered(chain);
+  CHECK(matches(deep, "b" + std::string(20000, 'x')));
+  CHECK_FALSE(matches(deep, "b" + std::string(19999, 'x')));
+  // The same parse reached two ways is explored once: linear, not 2^40.
+  RuleMap doubled;
+  doubled["root"] = Expr::ref("r40");
+  doubled["r0"] = Expr::literal("x");
+  for (int i = 1; i <= 40; ++i) {
+    doubled["r" + std::to_string(i)] = Expr::any_of({Expr::ref("r" + std::to_string(i - 1)), Expr::ref("r" + std::to_string(i - 1))});
+  }
+  CHECK(matches(lowered(doubled), "x"));
 }
 
 TEST_CASE("an undefined rule is an error naming it", "[structured][grammar]") {

@@ -111,6 +111,9 @@ TEST_CASE("$ref, $defs, recursion, anyOf and type lists", "[structured][json]") 
                 {R"({"value": 1})", false}});
   check_schema(R"({"type": "object", "required": ["id"]})",
                {{R"({"id": [1, {"x": null}]})", true}, {"{}", false}, {R"({"other": 1})", false}});
+  check_schema(R"({"type": "object", "required": ["x"], "additionalProperties": {"type": "integer"}})",
+               {{R"({"x": 5})", true}, {R"({"x": "s"})", false}, {R"({"x": 5, "y": 6})", true}});
+  check_schema(R"({"type": "string", "enum": ["a", 1, "b"]})", {{R"("a")", true}, {"1", false}});
   check_schema(R"({"type": ["string", "null"]})", {{R"("x")", true}, {"null", true}, {"1", false}});
 }
 
@@ -130,6 +133,10 @@ TEST_CASE("unsupported keywords are refused by name and place", "[structured][js
   refused(R"({"$ref": "#/$defs/missing"})", "points at nothing");
   refused(R"({"type": "strin"})", "not a JSON Schema type");
   refused(R"({"type": ["null", "null"]})", "twice");
+  refused(R"({"properties": {"age": {"type": "integer"}}, "additionalProperties": true})", "beside properties");
+  refused(R"({"type": "object", "required": ["x"], "additionalProperties": false})", "additionalProperties is false");
+  refused(R"({"type": "string", "const": 1})", "not of the schema's type");
+  refused(R"({"type": "string", "enum": [1, 2]})", "matches nothing");
   refused("{not json", "not valid JSON");
   refused("false", "matches nothing");
 }
