@@ -116,7 +116,7 @@ std::vector<Hostile> body_cases() {
   completion("repetition_penalty 0", R"({"prompt":"a","repetition_penalty":0})", 400, "repetition_penalty");
   completion("temperature 3", R"({"prompt":"a","temperature":3})", 400, "temperature");
   completion("five stop strings", R"({"prompt":"a","stop":["1","2","3","4","5"]})", 400, "\"param\":\"stop\"");
-  completion("guided_regex", R"({"prompt":"a","guided_regex":"a+"})", 400, "guided_regex");
+  completion("guided_regex", R"x({"prompt":"a","guided_regex":"a(?=b)"})x", 400, "guided_regex");
   completion("another model", R"({"prompt":"a","model":"gpt-4"})", 400, "model_not_found");
   completion("suffix", R"({"prompt":"a","suffix":"x"})", 400, "suffix");
   completion("best_of above n", R"({"prompt":"a","best_of":3})", 400, "best_of");
