@@ -3,10 +3,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <memory>
 #include <vector>
 
 #include "actors/request_check.hpp"
 #include "actors/scheduler.hpp"
+#include "model/tokenizer/tokenizer.hpp"
 
 using namespace sabre;
 
@@ -105,4 +108,24 @@ TEST_CASE("request check: the KV rule is the scheduler's", "[request_check]") {
       }
     }
   }
+}
+
+TEST_CASE("request check: a guided-decoding constraint must compile", "[request_check][guided]") {
+  GenerationRequest r = valid();
+  r.sampling.guided = {GuidedKind::regex, "[a-z]+"};
+  // No tokenizer, no compiler: refused by name.
+  const auto without = check_generation_request(r, std::vector<int32_t>{1, 2}, kLimits);
+  REQUIRE(without);
+  CHECK(without->param == "guided_decoding");
+  CHECK(without->message.find("tokenizer") != std::string::npos);
+  RequestLimits limits = kLimits;
+  auto tokenizer = std::make_shared<const Tokenizer>(
+      Tokenizer::from_file(std::filesystem::path(SABRE_TEST_FIXTURES) / "models/byte_tokenizer/tokenizer.json"));
+  limits.guided = std::make_shared<structured::GuidedCompiler>(tokenizer, 100, std::vector<int32_t>{2});
+  CHECK_FALSE(check_generation_request(r, std::vector<int32_t>{1, 2}, limits));
+  r.sampling.guided = {GuidedKind::json_schema, R"({"type": "array", "uniqueItems": true})"};
+  const auto bad = check_generation_request(r, std::vector<int32_t>{1, 2}, limits, {"prompt", "max_tokens", "guided_json"});
+  REQUIRE(bad);
+  CHECK(bad->param == "guided_json");
+  CHECK(bad->message.find("uniqueItems") != std::string::npos);
 }
