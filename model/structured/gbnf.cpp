@@ -169,16 +169,10 @@ class GbnfParser {
     return v;
   }
 
-  uint32_t hex(int digits) {
-    uint32_t v = 0;
-    for (int k = 0; k < digits; ++k) {
-      if (at_end()) fail("a short hexadecimal escape");
-      const char h = s_[i_++];
-      const int d = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
-      if (d < 0) fail("a bad hexadecimal escape");
-      v = v * 16 + static_cast<uint32_t>(d);
-    }
-    return v;
+  uint32_t hex(size_t digits) {
+    const auto value = decode_hex(s_, i_, digits);
+    if (!value) fail("a bad or short hexadecimal escape");
+    return *value;
   }
 
   // One character of a literal or class, escapes decoded.
@@ -199,13 +193,9 @@ class GbnfParser {
         default: --i_; fail(fmt::format("the unknown escape \\{}", c));
       }
     }
-    const auto b0 = static_cast<uint8_t>(s_[i_]);
-    const int n = b0 < 0x80 ? 1 : (b0 >> 5) == 0x6 ? 2 : (b0 >> 4) == 0xE ? 3 : (b0 >> 3) == 0x1E ? 4 : 0;
-    if (n == 0 || i_ + static_cast<size_t>(n) > s_.size()) fail("invalid UTF-8");
-    uint32_t cp = n == 1 ? b0 : n == 2 ? (b0 & 0x1F) : n == 3 ? (b0 & 0x0F) : (b0 & 0x07);
-    for (int k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<uint8_t>(s_[i_ + static_cast<size_t>(k)]) & 0x3F);
-    i_ += static_cast<size_t>(n);
-    return cp;
+    const auto cp = decode_utf8(s_, i_);
+    if (!cp) fail("invalid UTF-8");
+    return *cp;
   }
 
   Expr literal() {

@@ -166,30 +166,15 @@ class RegexParser {
   }
 
   uint32_t next_codepoint() {
-    const auto b0 = static_cast<uint8_t>(p_[i_]);
-    const int n = b0 < 0x80 ? 1 : (b0 >> 5) == 0x6 ? 2 : (b0 >> 4) == 0xE ? 3 : (b0 >> 3) == 0x1E ? 4 : 0;
-    if (n == 0 || i_ + static_cast<size_t>(n) > p_.size()) fail("invalid UTF-8");
-    uint32_t cp = n == 1 ? b0 : n == 2 ? (b0 & 0x1F) : n == 3 ? (b0 & 0x0F) : (b0 & 0x07);
-    for (int k = 1; k < n; ++k) {
-      const auto b = static_cast<uint8_t>(p_[i_ + static_cast<size_t>(k)]);
-      if ((b >> 6) != 0x2) fail("invalid UTF-8");
-      cp = (cp << 6) | (b & 0x3F);
-    }
-    i_ += static_cast<size_t>(n);
-    return cp;
+    const auto cp = decode_utf8(p_, i_);
+    if (!cp) fail("invalid UTF-8");
+    return *cp;
   }
 
   uint32_t hex(size_t digits) {
-    if (i_ + digits > p_.size()) fail("a short hexadecimal escape");
-    uint32_t value = 0;
-    for (size_t k = 0; k < digits; ++k) {
-      const char h = p_[i_ + k];
-      const int d = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
-      if (d < 0) fail("a bad hexadecimal escape");
-      value = value * 16 + static_cast<uint32_t>(d);
-    }
-    i_ += digits;
-    return value;
+    const auto value = decode_hex(p_, i_, digits);
+    if (!value) fail("a bad or short hexadecimal escape");
+    return *value;
   }
 
   // An escape after the backslash: a class (\d ...) or one code point. `in_class`: inside [...].

@@ -116,6 +116,34 @@ Expr utf8_class(const CodepointRanges& ranges) {
   return Expr::any_of(std::move(alternatives));
 }
 
+std::optional<uint32_t> decode_utf8(std::string_view text, size_t& at) {
+  if (at >= text.size()) return std::nullopt;
+  const auto b0 = static_cast<uint8_t>(text[at]);
+  const int n = b0 < 0x80 ? 1 : (b0 >> 5) == 0x6 ? 2 : (b0 >> 4) == 0xE ? 3 : (b0 >> 3) == 0x1E ? 4 : 0;
+  if (n == 0 || at + static_cast<size_t>(n) > text.size()) return std::nullopt;
+  uint32_t cp = n == 1 ? b0 : n == 2 ? (b0 & 0x1F) : n == 3 ? (b0 & 0x0F) : (b0 & 0x07);
+  for (int k = 1; k < n; ++k) {
+    const auto b = static_cast<uint8_t>(text[at + static_cast<size_t>(k)]);
+    if ((b >> 6) != 0x2) return std::nullopt;
+    cp = (cp << 6) | (b & 0x3F);
+  }
+  at += static_cast<size_t>(n);
+  return cp;
+}
+
+std::optional<uint32_t> decode_hex(std::string_view text, size_t& at, size_t digits) {
+  if (at + digits > text.size()) return std::nullopt;
+  uint32_t value = 0;
+  for (size_t k = 0; k < digits; ++k) {
+    const char h = text[at + k];
+    const int d = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+    if (d < 0) return std::nullopt;
+    value = value * 16 + static_cast<uint32_t>(d);
+  }
+  at += digits;
+  return value;
+}
+
 std::string utf8_encode(uint32_t cp) {
   if (cp > kMaxCodepoint || (cp >= kSurrogateFirst && cp <= kSurrogateLast)) {
     throw GrammarError(fmt::format("U+{:04X} is not a Unicode scalar value", cp));

@@ -4,7 +4,9 @@
 // sequences that encode exactly those code points, and nothing else (no overlong forms, no surrogates).
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -23,6 +25,12 @@ CodepointRanges normalized(CodepointRanges ranges);
 CodepointRanges complement(const CodepointRanges& ranges);
 // One UTF-8 encoded character whose code point is in `ranges` (an empty set matches nothing).
 Expr utf8_class(const CodepointRanges& ranges);
+// The UTF-8 character at text[at], moving `at` past it; nullopt (at unchanged) for invalid UTF-8. What the
+// regex and GBNF parsers read their source with.
+std::optional<uint32_t> decode_utf8(std::string_view text, size_t& at);
+// The value of `digits` hexadecimal digits at text[at], moving `at` past them; nullopt when they are not.
+std::optional<uint32_t> decode_hex(std::string_view text, size_t& at, size_t digits);
+
 // The UTF-8 encoding of one code point (throws GrammarError for a surrogate or one past U+10FFFF).
 std::string utf8_encode(uint32_t codepoint);
 

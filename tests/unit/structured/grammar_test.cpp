@@ -125,3 +125,17 @@ TEST_CASE("GBNF errors name the line and column", "[structured][gbnf]") {
 
 }  // namespace
 }  // namespace sabre::structured
+
+namespace sabre::structured {
+namespace {
+
+TEST_CASE("GBNF and regex sources must be valid UTF-8, escapes whole", "[structured][gbnf]") {
+  CHECK_THROWS_WITH(gbnf_rules("root ::= \"\xC3\x28\""), Catch::Contains("invalid UTF-8"));  // a bad continuation
+  CHECK_THROWS_WITH(gbnf_rules("root ::= \"\\x4\""), Catch::Contains("hexadecimal"));
+  CHECK_THROWS_WITH(regex_expr("\xE2\x82"), Catch::Contains("invalid UTF-8"));
+  CHECK_THROWS_WITH(regex_expr("\\u12G4"), Catch::Contains("hexadecimal"));
+  CHECK(test::matches(test::lowered(gbnf_rules("root ::= \"\\u00e9\" [\\x41-\\x43]")), "\xC3\xA9" "B"));
+}
+
+}  // namespace
+}  // namespace sabre::structured
