@@ -169,7 +169,8 @@ std::string ChatStreamEncoder::on_finished(const GenerationFinished& finished) {
     }
     if (!rest.calls.empty()) out += chunk(choice, "{\"tool_calls\":" + tool_calls_json(rest.calls, true) + "}", "", "");
     const bool called = !rest.calls.empty() && finished.finish_reason == FinishReason::stop;
-    return out + chunk(choice, "{}", called ? std::string_view("tool_calls") : finish_reason_name(finished.finish_reason), "");
+    const std::string_view reason = called ? std::string_view("tool_calls") : finish_reason_name(finished.finish_reason);
+    return out + chunk(choice, "{}", reason, "");
   }
   failed_ = true;
   const std::string error = error_object(*choices_.error());

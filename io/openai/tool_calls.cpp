@@ -3,11 +3,11 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
-#include "config/text/json_writer.hpp"
-
 #include <iterator>
 #include <random>
 #include <utility>
+
+#include "config/text/json_writer.hpp"
 
 namespace sabre::openai {
 namespace {
@@ -57,7 +57,7 @@ std::optional<std::vector<std::string_view>> json_values(std::string_view text) 
   std::vector<std::string_view> values;
   size_t i = 0;
   while (true) {
-    while (i < text.size() && (text[i] == ' ' || text[i] == '\n' || text[i] == '\t' || text[i] == '\r' || text[i] == ';')) ++i;
+    while (i < text.size() && std::string_view(" \n\t\r;").find(text[i]) != std::string_view::npos) ++i;
     if (i == text.size()) return values;
     if (text[i] != '{') return std::nullopt;
     int depth = 0;
@@ -97,7 +97,8 @@ ParsedMessage parse_hermes(std::string_view text) {
     const size_t body = open + kHermesOpen.size();
     const size_t close = text.find(kHermesClose, body);
     // A last block the model ended without closing still counts when its JSON is whole.
-    const std::string_view json = trimmed(text.substr(body, close == std::string_view::npos ? std::string_view::npos : close - body));
+    const size_t length = close == std::string_view::npos ? std::string_view::npos : close - body;
+    const std::string_view json = trimmed(text.substr(body, length));
     auto call = call_from_json(json, {"arguments", "parameters"});
     if (!call) return as_content(text);
     out.calls.push_back(std::move(*call));
@@ -163,7 +164,8 @@ std::optional<ToolCallFormat> parse_tool_call_format(std::string_view name) {
 
 ToolCallFormat tool_call_format_of_template(std::string_view source) {
   if (source.find(kHermesOpen) != std::string_view::npos) return ToolCallFormat::hermes;
-  if (source.find(kPythonTag) != std::string_view::npos || source.find("Environment: ipython") != std::string_view::npos) {
+  const auto has = [&](std::string_view s) { return source.find(s) != std::string_view::npos; };
+  if (has(kPythonTag) || has("Environment: ipython")) {
     return ToolCallFormat::llama3_json;
   }
   return ToolCallFormat::none;

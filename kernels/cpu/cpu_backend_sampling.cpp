@@ -11,7 +11,8 @@ namespace sabre {
 
 void CpuBackend::add_samplers(std::span<const SamplerSpec> specs) {
   for (const SamplerSpec& spec : specs) {
-    samplers_.insert_or_assign(spec.key, Sampler(spec.params, spec.prompt, spec.eos_token_ids, spec.stream, spec.constraint.get()));
+    samplers_.insert_or_assign(
+        spec.key, Sampler(spec.params, spec.prompt, spec.eos_token_ids, spec.stream, spec.constraint.get()));
   }
 }
 

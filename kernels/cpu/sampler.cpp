@@ -62,7 +62,8 @@ void Sampler::apply_bias_mask_and_penalties(std::vector<float>& logits, std::spa
     // adjustment per ruled-out token.
     history_.allowed_tokens(provisional, vocab, allowed_);
     for (int64_t token = 0; token < vocab; ++token) {
-      if (!((allowed_[static_cast<size_t>(token) / 32] >> (token % 32)) & 1)) logits[static_cast<size_t>(token)] = kMasked;
+      const bool allowed = (allowed_[static_cast<size_t>(token) / 32] >> (token % 32)) & 1;
+      if (!allowed) logits[static_cast<size_t>(token)] = kMasked;
     }
   }
 }
