@@ -23,13 +23,14 @@ std::string call_id() {
 
 std::string_view trimmed(std::string_view s) {
   const size_t start = s.find_first_not_of(" \t\r\n");
-  if (start == std::string_view::npos) return {};
+  if (start == std::string_view::npos) return s.substr(s.size());  // empty, but still pointing into s
   const size_t end = s.find_last_not_of(" \t\r\n");
   return s.substr(start, end - start + 1);
 }
 
 // A call object {"name": ..., <arguments_key>: {...} or "..."}; nullopt when it is not one.
 std::optional<ToolCall> call_from_json(std::string_view json, std::initializer_list<std::string_view> argument_keys) {
+  if (json.empty()) return std::nullopt;  // simdjson copies from data(), which an empty view may leave null
   simdjson::dom::parser parser;
   simdjson::dom::object object;
   if (parser.parse(json.data(), json.size()).get(object)) return std::nullopt;
@@ -66,7 +67,7 @@ std::optional<std::vector<std::string_view>> json_values(std::string_view text) 
     for (; j < text.size(); ++j) {
       const char c = text[j];
       if (in_string) {
-        if (c == '\\') ++j;
+        if (c == '\\') ++j;  // skips the escaped character (the loop's bound still holds)
         else if (c == '"') in_string = false;
       } else if (c == '"') {
         in_string = true;
@@ -76,7 +77,7 @@ std::optional<std::vector<std::string_view>> json_values(std::string_view text) 
         if (--depth == 0) break;
       }
     }
-    if (j == text.size()) return std::nullopt;
+    if (j >= text.size()) return std::nullopt;  // unbalanced, or a backslash at the very end
     values.push_back(text.substr(i, j - i + 1));
     i = j + 1;
   }
@@ -126,6 +127,7 @@ ParsedMessage parse_llama3(std::string_view text) {
 }
 
 ParsedMessage parse_required(std::string_view text) {
+  if (text.empty()) return as_content(text);
   simdjson::dom::parser parser;
   simdjson::dom::array calls;
   if (parser.parse(text.data(), text.size()).get(calls)) return as_content(text);
@@ -139,6 +141,7 @@ ParsedMessage parse_required(std::string_view text) {
 }
 
 ParsedMessage parse_named(const std::string& function, std::string_view text) {
+  if (text.empty()) return as_content(text);
   simdjson::dom::parser parser;
   simdjson::dom::object arguments;
   if (parser.parse(text.data(), text.size()).get(arguments)) return as_content(text);

@@ -203,6 +203,10 @@ def main():
         (2, 'root ::= item ("," item)*\nitem ::= [a-z]+ | "\\"" [^"]* "\\""\n'),
         (3, json.dumps(["yes", "no", "maybe"])),
         (4, '<tool_call>{"name": "f", "arguments": {"a": 1}}</tool_call>'),
+        # Found by the fuzzer: an empty <tool_call> block at the end handed simdjson a null pointer.
+        (1, "t\x00(a|b)*c<t<tool_call>"),
+        # Found by the fuzzer: a JSON call cut after a backslash made the Llama 3 reader read past the end.
+        (4, '{"name": "a\\'),
     ]
     for i, (kind, text) in enumerate(constraints):
         write("fuzz_guided", f"constraint_{i}", bytes([kind]) + text.encode("utf-8"))

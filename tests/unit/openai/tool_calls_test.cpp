@@ -51,6 +51,8 @@ TEST_CASE("tool calls: Hermes blocks, with content before them", "[openai][tools
   }
   // An unclosed last block whose JSON is whole still counts (the model stopped at its end token).
   CHECK(parse_tool_calls(plan, "<tool_call>{\"name\":\"f\",\"arguments\":{}}").calls.size() == 1);
+  // An empty block at the end (found by fuzz_guided) is text.
+  CHECK(parse_tool_calls(plan, "x<tool_call>").content == "x<tool_call>");
   // Broken JSON, or no block at all: the text is the content, whole.
   const std::string broken = "<tool_call>{\"name\": \"f\", \"arguments\": {</tool_call>";
   CHECK(parse_tool_calls(plan, broken).calls.empty());
@@ -78,6 +80,8 @@ TEST_CASE("tool calls: Llama 3 JSON calls, after <|python_tag|> or not", "[opena
   CHECK(text.calls.empty());
   CHECK(text.content == "The answer is {42}.");
   CHECK(streamed(plan, "{not a call}", 3).content == "{not a call}");
+  // A string cut after a backslash (found by fuzz_guided: it read past the end).
+  CHECK(parse_tool_calls(plan, "{\"name\": \"a\\").calls.empty());
   // JSON that names something but carries no arguments is an answer, not a call.
   CHECK(parse_tool_calls(plan, R"({"name": "Alice", "age": 30})").calls.empty());
 }
