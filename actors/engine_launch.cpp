@@ -60,30 +60,32 @@ std::string local_rank_host(const ParallelConfig& parallel) {
 // node can hold. A failure anywhere aborts the workers' ranks and throws.
 int64_t load_all_nodes(caf::actor_system& system, const RemoteNodes& remote, const std::vector<worker_actor>& workers,
                        const EngineOptions& options, int launch, const StepLimits& limits,
-                       int64_t blocks_per_sequence, const std::function<int64_t()>& load_local) {
+                       int64_t blocks_per_sequence, bool needs_tokenizer, const std::function<int64_t()>& load_local) {
   caf::scoped_actor self{system};
   const caf::duration timeout{std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::duration<double>(options.scheduler.step_timeout_seconds))};
   using LoadReply = decltype(self->request(workers.front(), timeout, load_atom::value, WorkerPlan{}));
   std::vector<LoadReply> replies;
   for (size_t k = 0; k < workers.size(); ++k) {
-    const WorkerPlan plan =
-        make_worker_plan(options, static_cast<int32_t>(k + 1), launch, limits, blocks_per_sequence);
+    WorkerPlan plan = make_worker_plan(options, static_cast<int32_t>(k + 1), launch, limits, blocks_per_sequence);
+    plan.needs_tokenizer = needs_tokenizer;
     replies.push_back(self->request(workers[k], timeout, load_atom::value, plan));
   }
-  std::string error;
+  std::string local_error, error;
   int64_t capacity = 0;
   try {
     capacity = load_local();
   } catch (const std::exception& e) {
-    error = e.what();
+    local_error = e.what();
   }
+  // A worker's own reason comes first: the local ranks' failure is often only its consequence.
   for (size_t k = 0; k < replies.size(); ++k) {
     replies[k].receive([&](int64_t blocks) { capacity = std::min(capacity, blocks); },
                        [&](caf::error& e) {
                          if (error.empty()) error = fmt::format("node {}: {}", k + 1, system.render(e));
                        });
   }
+  if (error.empty()) error = local_error;
   if (!error.empty()) {
     for (const worker_actor& worker : workers) self->send(worker, abort_atom::value);
     throw std::runtime_error(error);
@@ -168,7 +170,7 @@ LaunchedEngine launch_engine(caf::actor_system& system, const EngineOptions& opt
     return group.num_kv_blocks;
   };
   const int64_t num_blocks = multi_node ? load_all_nodes(system, *remote, workers, options, launch, limits,
-                                                         blocks_per_sequence, load_local)
+                                                         blocks_per_sequence, guided != nullptr, load_local)
                                         : load_local();
   checkpoint.weights.reset();  // the backends hold the weights now: the mapped files can go
   const auto abort_workers = [&system, workers] {

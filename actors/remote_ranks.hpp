@@ -60,6 +60,9 @@ struct WorkerPlan {
   int64_t max_tokens = 0, max_sequences = 0, max_logit_rows = 0, max_blocks_per_sequence = 0;
   int64_t blocks_per_sequence = 0;
   double step_timeout_seconds = 600;
+  // The engine serves guided decoding (its model has a tokenizer): every node's ranks compile the
+  // constraints, so a worker without the tokenizer refuses to load.
+  bool needs_tokenizer = false;
 };
 
 template <class Inspector>
@@ -68,7 +71,7 @@ typename Inspector::result_type inspect(Inspector& f, WorkerPlan& x) {
            x.gguf, x.load_format, x.block_size, x.kv_cache_dtype, x.num_kv_blocks, x.gpu_memory_utilization,
            x.kv_cache_bytes, x.device, x.batch_invariant, x.exact_kernels, x.enable_cuda_graph, x.cuda_graph_max_batch_size,
            x.max_tokens, x.max_sequences, x.max_logit_rows, x.max_blocks_per_sequence, x.blocks_per_sequence,
-           x.step_timeout_seconds);
+           x.step_timeout_seconds, x.needs_tokenizer);
 }
 
 // A worker process: loads (replying the KV blocks each of its ranks can hold), starts its rank actors on

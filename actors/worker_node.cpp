@@ -68,6 +68,15 @@ worker_actor::behavior_type worker_behavior(WorkerSelf self, WorkerNodeOptions o
           placement.group = plan.group;
           st.group = std::make_shared<RankGroup>(
               load_rank_group(options, checkpoint, limits_from_plan(plan), plan.blocks_per_sequence, placement));
+          // Checked once the ranks have joined their group, so that the engine's own ranks are not left
+          // waiting for them and the engine hears this reason rather than a rendezvous timeout.
+          if (plan.needs_tokenizer && !st.guided) {
+            st.group.reset();
+            throw std::runtime_error(fmt::format(
+                "the engine serves guided decoding, which every node's ranks compile against the tokenizer, and "
+                "{} has no tokenizer.json: give this node the model with its tokenizer, or --tokenizer DIR",
+                options.model.string()));
+          }
           st.plan = plan;
           spdlog::info("worker node {}: ranks {}..{} of {} loaded; {} KV blocks fit", st.options.node, plan.first_rank,
                        plan.first_rank + plan.local_ranks - 1, plan.world_size, st.group->num_kv_blocks);

@@ -25,6 +25,7 @@ namespace {
 
 struct Options {
   std::string model;
+  std::string tokenizer;
   int32_t node = -1;
   std::string dist_init_addr;
   std::string rank_host = "127.0.0.1";
@@ -41,6 +42,8 @@ Hosts node K's ranks of a tensor-parallel group whose engine (sabre-server --ten
 limits); this node gives the model's path on this machine, its device and its threads.
 
   --model PATH                the same model as the engine's, as a path on this machine
+  --tokenizer DIR             the engine's tokenizer, when it is not beside the model (guided decoding
+                              compiles against it on every node)
   --node-rank K               this node, 1..M-1: it holds ranks K*N/M .. (K+1)*N/M - 1
   --dist-init-addr HOST:PORT  where the engine waits for its nodes
   --rank-host ADDRESS         the address of this machine the other ranks reach its ranks at, for their
@@ -60,6 +63,7 @@ Options parse(int argc, char** argv) {
       return argv[++i];
     };
     if (arg == "--model") o.model = value();
+    else if (arg == "--tokenizer") o.tokenizer = value();
     else if (arg == "--node-rank") o.node = std::stoi(value());
     else if (arg == "--dist-init-addr") o.dist_init_addr = value();
     else if (arg == "--rank-host") o.rank_host = value();
@@ -108,6 +112,7 @@ int main(int argc, char** argv) {
 
     sabre::WorkerNodeOptions node;
     node.local.model = options.model;
+    node.local.tokenizer = options.tokenizer;
     node.local.device.device = options.device;
     node.local.device.threads = options.threads;
     node.local.parallel.rank_host = options.rank_host;

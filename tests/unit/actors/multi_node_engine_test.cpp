@@ -49,9 +49,10 @@ uint16_t free_port() {
 class WorkerProcess {
  public:
   WorkerProcess(const std::string& model, int node, const std::string& address,
-                const std::vector<std::string>& env_extra = {}) {
+                const std::vector<std::string>& env_extra = {}, const std::vector<std::string>& args_extra = {}) {
     std::vector<std::string> args = {SABRE_WORKER_EXE, "--model", model, "--node-rank", std::to_string(node),
                                      "--dist-init-addr", address, "--threads", "1", "--connect-timeout", "60"};
+    args.insert(args.end(), args_extra.begin(), args_extra.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -212,6 +213,47 @@ TEST_CASE("multi-node engine: a worker killed mid-stream fails the running reque
     ids = result[0].samples[0].token_ids;
   }
   CHECK(ids == golden.greedy);
+}
+
+
+TEST_CASE("multi-node engine: ranks in a worker compile guided decoding's constraints too", "[engine][tp][multinode]") {
+  const std::string model = "qwen3_qknorm";
+  const std::string tokenizer = fixture_model("byte_tokenizer").string();
+  GenerationRequest guided;
+  guided.prompt = "Code:";
+  guided.sampling.temperature = 1.0;
+  guided.sampling.seed = 3;
+  guided.has_seed = true;
+  guided.sampling.guided = {GuidedKind::regex, "[a-c]{2,4}-[0-9]{1,2}"};
+  guided.max_tokens = 30;
+  guided.n = 2;
+  std::vector<std::vector<int32_t>> one_process;
+  {
+    EngineOptions options = node0(model, 1, 1, "");
+    options.tokenizer = tokenizer;
+    TestEngine engine(options);
+    for (const auto& s : engine.run_one(guided).samples) one_process.push_back(s.token_ids);
+  }
+  {
+    const std::string address = "127.0.0.1:" + std::to_string(free_port());
+    WorkerProcess worker(fixture_model(model).string(), 1, address, {}, {"--tokenizer", tokenizer});
+    EngineOptions options = node0(model, 2, 2, address);
+    options.tokenizer = tokenizer;
+    TestEngine engine(options);
+    const auto result = engine.run_one(guided);
+    REQUIRE(result.samples.size() == 2);
+    for (size_t i = 0; i < 2; ++i) {
+      INFO(result.samples[i].finished.error_message);
+      CHECK(result.samples[i].finished.finish_reason == FinishReason::stop);
+      CHECK(result.samples[i].token_ids == one_process[i]);
+    }
+  }
+  // A worker that cannot compile constraints stops the engine from starting, saying why.
+  const std::string address = "127.0.0.1:" + std::to_string(free_port());
+  WorkerProcess worker(fixture_model(model).string(), 1, address);
+  EngineOptions options = node0(model, 2, 2, address);
+  options.tokenizer = tokenizer;
+  CHECK_THROWS_WITH(TestEngine(options), Catch::Contains("--tokenizer"));
 }
 
 }  // namespace sabre
