@@ -12,7 +12,8 @@
 namespace sabre::structured {
 namespace {
 
-constexpr size_t kCacheBytes = size_t{8} << 20;
+// With GuidedCompiler's 32 constraints, at most 128 MiB of masks in all.
+constexpr size_t kCacheBytes = size_t{4} << 20;
 
 void set_bit(std::span<uint32_t> words, int32_t token) {
   if (token >= 0 && static_cast<size_t>(token) / 32 < words.size()) words[static_cast<size_t>(token) / 32] |= 1u << (token % 32);

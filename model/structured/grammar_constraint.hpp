@@ -49,7 +49,7 @@ class CompiledGrammar final : public TokenConstraintFactory, public std::enable_
   std::shared_ptr<const Grammar> grammar_;
   std::shared_ptr<const TokenVocabulary> vocabulary_;
   std::vector<int32_t> fallback_ends_;
-  size_t max_cached_;  // masks kept (about 8 MiB of them); past it the cache starts over
+  size_t max_cached_;  // masks kept (about 4 MiB of them); past it the cache starts over
   mutable std::mutex mutex_;
   mutable std::unordered_map<std::string, std::shared_ptr<const std::vector<uint32_t>>> cache_;
   mutable MaskCacheStats stats_;

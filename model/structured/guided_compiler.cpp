@@ -10,7 +10,7 @@
 namespace sabre::structured {
 namespace {
 
-constexpr size_t kMaxCachedConstraints = 64;
+constexpr size_t kMaxCachedConstraints = 32;
 constexpr size_t kMaxChoices = 10'000;
 constexpr size_t kMaxConstraintBytes = 256 << 10;
 
