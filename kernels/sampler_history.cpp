@@ -84,15 +84,27 @@ void SamplerHistory::adjustments(std::span<const int32_t> provisional, int64_t v
           static_cast<float>(params_.frequency_penalty * static_cast<double>(count) + params_.presence_penalty);
     }
   }
-  if (constraint_ && constraint_masks) {
-    allowed_tokens(provisional, vocab, allowed_scratch_);
-    for (int32_t token = 0; token < vocab; ++token) {
-      if (!((allowed_scratch_[static_cast<size_t>(token) / 32] >> (token % 32)) & 1)) entry(token).masked = true;
+  out.clear();
+  if (!(constraint_ && constraint_masks)) {
+    out.reserve(by_token.size());
+    for (const auto& [token, a] : by_token) out.push_back(a);
+    return;
+  }
+  // Every token the constraint rules out is masked: one pass over the vocabulary, merged in token order
+  // with the few adjustments above (a map insertion per ruled-out token would cost far more).
+  allowed_tokens(provisional, vocab, allowed_scratch_);
+  auto next = by_token.begin();
+  for (int32_t token = 0; token < vocab; ++token) {
+    const bool allowed = (allowed_scratch_[static_cast<size_t>(token) / 32] >> (token % 32)) & 1;
+    if (next != by_token.end() && next->first == token) {
+      out.push_back(next->second);
+      out.back().masked = out.back().masked || !allowed;
+      ++next;
+    } else if (!allowed) {
+      out.push_back({token, 0.0f, true, false, 0.0f});
     }
   }
-  out.clear();
-  out.reserve(by_token.size());
-  for (const auto& [token, a] : by_token) out.push_back(a);
+  for (; next != by_token.end(); ++next) out.push_back(next->second);  // ids past the vocabulary
 }
 
 void SamplerHistory::apply(std::span<const LogitAdjustment> adjustments, float repetition_penalty,
