@@ -17,6 +17,7 @@
 #include <optional>
 #include <set>
 
+#include "config/text/json_writer.hpp"
 #include "model/structured/json_grammar.hpp"
 #include "model/structured/regex_grammar.hpp"
 
@@ -448,13 +449,13 @@ class SchemaCompiler {
     std::vector<std::string> names;
     for (const auto& [name, schema] : properties) {
       names.push_back(name);
-      members.push_back(Expr::seq({lit(json_quoted(name)), ws, lit(":"), ws,
+      members.push_back(Expr::seq({lit(json_string(name)), ws, lit(":"), ws,
                                    value(schema, path + "/properties/" + name, depth + 1)}));
     }
     // A required property without a schema of its own takes what other properties take.
     for (const auto& name : unlisted) {
       names.push_back(name);
-      members.push_back(Expr::seq({lit(json_quoted(name)), ws, lit(":"), ws,
+      members.push_back(Expr::seq({lit(json_string(name)), ws, lit(":"), ws,
                                    extra_value ? *extra_value : Expr::ref("json-value")}));
     }
     // Chains over the listed properties in order: some_i = a non-empty run of members from property i on,
@@ -486,20 +487,6 @@ class SchemaCompiler {
     return Expr::ref(rule);
   }
 
-  static std::string json_quoted(const std::string& s) {
-    std::string out = "\"";
-    for (unsigned char c : s) {
-      if (c == '"' || c == '\\') {
-        out += '\\';
-        out += static_cast<char>(c);
-      } else if (c < 0x20) {
-        out += fmt::format("\\u{:04x}", c);
-      } else {
-        out += static_cast<char>(c);
-      }
-    }
-    return out + "\"";
-  }
 
   Expr array_value(const object& s, const std::string& path, int depth) {
     std::vector<Expr> prefix;
