@@ -33,9 +33,9 @@ const BlockManager::Sequence& BlockManager::sequence(SequenceId seq, const char*
 
 int64_t BlockManager::blocks_for(int64_t tokens) const { return (tokens + config_.block_size - 1) / config_.block_size; }
 
-BlockManager::CacheLookup BlockManager::lookup_prefix(std::span<const int32_t> prompt) const {
+BlockManager::CacheLookup BlockManager::lookup_prefix(std::span<const int32_t> prompt, bool reuse_cached) const {
   CacheLookup found;
-  if (!config_.enable_prefix_caching || prompt.empty()) return found;
+  if (!config_.enable_prefix_caching || !reuse_cached || prompt.empty()) return found;
   const size_t bs = static_cast<size_t>(config_.block_size);
   // At most (n - 1) / bs blocks: the last prompt token is always computed, so prefill has logits.
   const size_t eligible = (prompt.size() - 1) / bs;
@@ -55,25 +55,25 @@ BlockManager::CacheLookup BlockManager::lookup_prefix(std::span<const int32_t> p
   return found;
 }
 
-int64_t BlockManager::num_free_blocks_needed(std::span<const int32_t> prompt) const {
-  const CacheLookup hits = lookup_prefix(prompt);
+int64_t BlockManager::num_free_blocks_needed(std::span<const int32_t> prompt, bool reuse_cached) const {
+  const CacheLookup hits = lookup_prefix(prompt, reuse_cached);
   // Hits on blocks in use cost nothing; hits on free cached blocks and fresh blocks each take a free one.
   const int64_t in_use_hits = static_cast<int64_t>(hits.blocks.size()) - hits.free_hits;
   return blocks_for(static_cast<int64_t>(prompt.size())) - in_use_hits;
 }
 
-bool BlockManager::can_allocate(std::span<const int32_t> prompt) const {
+bool BlockManager::can_allocate(std::span<const int32_t> prompt, bool reuse_cached) const {
   if (prompt.empty()) return false;
-  return num_free_blocks_needed(prompt) <= num_free_blocks();
+  return num_free_blocks_needed(prompt, reuse_cached) <= num_free_blocks();
 }
 
-int64_t BlockManager::allocate(SequenceId seq, std::span<const int32_t> prompt) {
+int64_t BlockManager::allocate(SequenceId seq, std::span<const int32_t> prompt, bool reuse_cached) {
   if (prompt.empty()) throw std::invalid_argument(fmt::format("BlockManager::allocate: sequence {} has an empty prompt", seq));
   if (sequences_.count(seq)) throw std::logic_error(fmt::format("BlockManager::allocate: sequence {} already has blocks", seq));
-  if (!can_allocate(prompt))
+  if (!can_allocate(prompt, reuse_cached))
     throw std::runtime_error(fmt::format("BlockManager::allocate: no room for sequence {} ({} tokens, {} free blocks)", seq,
                                          prompt.size(), num_free_blocks()));
-  const CacheLookup hits = lookup_prefix(prompt);
+  const CacheLookup hits = lookup_prefix(prompt, reuse_cached);
   Sequence s;
   s.tokens.assign(prompt.begin(), prompt.end());
   for (BlockId id : hits.blocks) {
@@ -84,7 +84,7 @@ int64_t BlockManager::allocate(SequenceId seq, std::span<const int32_t> prompt) 
   }
   while (static_cast<int64_t>(s.table.size()) < blocks_for(static_cast<int64_t>(prompt.size()))) s.table.push_back(take_fresh_block());
   s.num_computed = static_cast<int64_t>(hits.blocks.size()) * config_.block_size;
-  if (config_.enable_prefix_caching) {
+  if (config_.enable_prefix_caching && reuse_cached) {
     stats_.queried_blocks += static_cast<int64_t>((prompt.size() - 1) / static_cast<size_t>(config_.block_size));
     stats_.hit_blocks += static_cast<int64_t>(hits.blocks.size());
   }

@@ -58,13 +58,15 @@ class BlockManager {
   const PrefixCacheStats& prefix_cache_stats() const { return stats_; }
 
   // Whether a prompt of these tokens could get blocks now (counting cache hits on blocks in use as free).
-  bool can_allocate(std::span<const int32_t> prompt) const;
+  // `reuse_cached`: false for a prompt that must be computed from its first token (one whose prompt
+  // logprobs are wanted), which takes fresh blocks only; its full blocks are still published once computed.
+  bool can_allocate(std::span<const int32_t> prompt, bool reuse_cached = true) const;
   // How many free blocks allocate(prompt) would take now: fresh blocks plus cache hits on free blocks.
-  int64_t num_free_blocks_needed(std::span<const int32_t> prompt) const;
+  int64_t num_free_blocks_needed(std::span<const int32_t> prompt, bool reuse_cached = true) const;
   // Gives sequence `seq` (new) blocks for its whole prompt, reusing cached full blocks of the same
-  // prefix. Returns how many leading tokens are already computed (a multiple of block_size), always
-  // less than the prompt's length so the last token is computed and yields logits.
-  int64_t allocate(SequenceId seq, std::span<const int32_t> prompt);
+  // prefix (unless not `reuse_cached`). Returns how many leading tokens are already computed (a multiple
+  // of block_size), always less than the prompt's length so the last token is computed and yields logits.
+  int64_t allocate(SequenceId seq, std::span<const int32_t> prompt, bool reuse_cached = true);
 
   // Whether one more token fits: room in the last (unshared) block or one free block.
   bool can_append(SequenceId seq) const;
@@ -129,7 +131,8 @@ class BlockManager {
     std::vector<BlockId> blocks;
     int64_t free_hits = 0;
   };
-  CacheLookup lookup_prefix(std::span<const int32_t> prompt) const;
+  // No hits when not `reuse_cached` (the prompt is computed in full).
+  CacheLookup lookup_prefix(std::span<const int32_t> prompt, bool reuse_cached) const;
   BlockId take_fresh_block();
   void take_cached_block(BlockId block);
   void release_block(BlockId block, bool to_front);

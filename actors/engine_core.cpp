@@ -44,6 +44,7 @@ SubmitReply EngineCore::submit(const SequenceSubmission& submission, OwnerId own
   request.stop_token_ids.insert(request.stop_token_ids.end(), submission.eos_token_ids.begin(),
                                 submission.eos_token_ids.end());
   request.extra_sample_ids.assign(ids.begin() + 1, ids.end());
+  request.prompt_logprobs = submission.prompt_logprobs;
   try {
     scheduler_->add(std::move(request));
   } catch (const SchedulerOverloaded& e) {
@@ -188,8 +189,20 @@ void EngineCore::apply(const InFlightStep& step, CoreOutput& out) {
     if (chunk.num_proposed > 0) proposed_for[chunk.seq] = chunk.num_proposed;
   }
   // Only the tokens the scheduler accepted reach the requests (not those of sequences aborted meanwhile,
-  // nor the end of a run cut by a stop): one update per sequence, its tokens in order.
+  // nor the end of a run cut by a stop): one update per sequence, its tokens in order. A scored prompt
+  // opens its sequence's update, so that it reaches the request before the tokens of samples forked
+  // from it in this step.
   std::unordered_map<SequenceId, size_t> update_of;
+  for (const PromptScores& scores : output.prompt_scores) {
+    const auto tracked = sequences_.find(scores.seq);
+    if (tracked == sequences_.end()) continue;  // aborted while the step ran
+    update_of.emplace(scores.seq, out.messages.size());
+    SequenceUpdate update;
+    update.seq = scores.seq;
+    update.first_scored = scores.first_scored;
+    update.prompt_logprobs = scores.tokens;
+    out.messages.push_back({tracked->second.owner, std::move(update)});
+  }
   std::unordered_map<SequenceId, size_t> next_token;
   for (const StepResult& accepted : outcome.accepted) {
     const auto tracked = sequences_.find(accepted.seq);

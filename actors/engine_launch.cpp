@@ -20,14 +20,15 @@ namespace sabre {
 namespace {
 
 // What one step of this engine can hold: the scheduler's token budget and running sequences, one
-// logits row per sequence (and the rows of speculative decodes' proposals), and a block table as long as
-// max_model_len.
+// logits row per sequence (and the rows of speculative decodes' proposals and of prompts being scored),
+// and a block table as long as max_model_len.
 StepLimits step_limits(const SchedulerConfig& scheduler, const CacheConfig& cache,
                        const SpeculativeConfig& speculative) {
   StepLimits limits;
   limits.max_tokens = scheduler.max_num_batched_tokens;
   limits.max_sequences = scheduler.max_num_seqs;
-  limits.max_logit_rows = scheduler.max_num_seqs + (speculative.enabled() ? speculative.max_rows : 0);
+  limits.max_logit_rows = scheduler.max_num_seqs + scheduler.max_prompt_logprob_rows +
+                          (speculative.enabled() ? speculative.max_rows : 0);
   limits.max_blocks_per_sequence = (scheduler.max_model_len + cache.block_size - 1) / cache.block_size;
   return limits;
 }

@@ -28,6 +28,10 @@ struct GenerationRequest {
   bool ignore_eos = false;
   bool skip_special_tokens = true;        // in the streamed text
   bool logprobs = false;                  // report each token's log-probability (and top_logprobs)
+  // Prompt logprobs: -1 none; k >= 0: the first delta of each sample carries the log-probability of every
+  // prompt token after the first given the ones before it, its rank, and the k likeliest alternatives.
+  // The prompt is then computed in full, whatever the prefix cache holds.
+  int32_t prompt_logprobs = -1;
 };
 
 // Tokens generated since the previous delta of the same sample, with their text. The text never ends
@@ -38,6 +42,9 @@ struct TokenDelta {
   std::vector<int32_t> token_ids;
   std::string text;
   std::vector<SampledToken> logprobs;  // one per token when the request asked for logprobs
+  // With GenerationRequest::prompt_logprobs, in the sample's first delta (which may hold no tokens):
+  // one per prompt token from the second on, prompt_logprobs[i] for prompt token i + 1.
+  std::vector<SampledToken> prompt_logprobs;
 };
 
 struct Usage {

@@ -32,6 +32,7 @@ struct SequenceSubmission {
   SamplingParams sampling;              // sample i draws from stream i under sampling.seed
   std::vector<int32_t> eos_token_ids;   // empty when the request ignores eos
   EngineClock::time_point arrival;
+  int32_t prompt_logprobs = -1;         // GenerationRequest::prompt_logprobs
 };
 
 // The scheduler's answer: the sequence ids of the samples (in sample order), or why it refused
@@ -56,6 +57,11 @@ struct SequenceUpdate {
   // model's own token, cut at a stop).
   int32_t proposed = 0;
   int32_t accepted = 0;
+  // Prompt logprobs scored this step: prompt_logprobs[i] is prompt token first_scored + i's (positions
+  // count from 0; the first token is never scored, so first_scored >= 1). A prompt computed again after
+  // a preemption scores positions the request already has: it keeps the first it got.
+  int64_t first_scored = 0;
+  std::vector<SampledToken> prompt_logprobs;
 };
 
 // One step for the ranks: the plan, samplers for sequences new to the rank (SamplerSpec::key is the
@@ -71,6 +77,14 @@ struct SequenceSample {
   SampledToken token;
 };
 
+// A chunk's scored prompt tokens (ScheduledChunk::prompt_logprobs): tokens[i] is prompt position
+// first_scored + i, with its rank in the distribution (SampledToken::rank) and top alternatives.
+struct PromptScores {
+  SequenceId seq = 0;
+  int64_t first_scored = 0;
+  std::vector<SampledToken> tokens;
+};
+
 struct StepOutput {
   std::vector<SequenceSample> samples;  // one per sampled sequence, in plan order
   double model_seconds = 0;             // forward pass (copies included)
@@ -82,6 +96,7 @@ struct StepOutput {
   int64_t num_speculative = 0;  // sequences whose proposals were verified
   int64_t num_proposed = 0;
   int64_t num_accepted = 0;
+  std::vector<PromptScores> prompt_scores;  // one per chunk that scored its prompt, in plan order
 };
 
 // A request actor: step updates of its sequences, (abort) from its client via the facade, and
@@ -105,7 +120,7 @@ using rank_actor = caf::typed_actor<caf::replies_to<execute_atom, StepInput>::wi
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ScheduledChunk& x) {
   return f(caf::meta::type_name("ScheduledChunk"), x.seq, x.tokens, x.num_cached, x.block_table, x.is_decode,
-           x.input_is_pending, x.wants_logits, x.sample_ids);
+           x.input_is_pending, x.wants_logits, x.num_proposed, x.sample_ids, x.prompt_logprobs, x.next_prompt_token);
 }
 
 template <class Inspector>
@@ -134,11 +149,16 @@ typename Inspector::result_type inspect(Inspector& f, SequenceSample& x) {
   return f(caf::meta::type_name("SequenceSample"), x.seq, x.token);
 }
 
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, PromptScores& x) {
+  return f(caf::meta::type_name("PromptScores"), x.seq, x.first_scored, x.tokens);
+}
+
 // finished_at is the rank's own clock: only rank 0's, which runs in the engine's process, is read.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, StepOutput& x) {
   return f(caf::meta::type_name("StepOutput"), x.samples, x.model_seconds, x.sample_seconds, x.finished_at,
-           x.num_speculative, x.num_proposed, x.num_accepted);
+           x.num_speculative, x.num_proposed, x.num_accepted, x.prompt_scores);
 }
 
 }  // namespace sabre

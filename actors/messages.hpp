@@ -59,19 +59,20 @@ typename Inspector::result_type inspect(Inspector& f, TokenLogprob& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, SampledToken& x) {
-  return f(caf::meta::type_name("SampledToken"), x.token, x.logprob, x.top_logprobs);
+  return f(caf::meta::type_name("SampledToken"), x.token, x.logprob, x.top_logprobs, x.rank);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, GenerationRequest& x) {
   return f(caf::meta::type_name("GenerationRequest"), x.request_id, x.prompt_token_ids, x.prompt, x.sampling,
            x.has_seed, x.max_tokens, x.n, x.stop, x.include_stop_str_in_output, x.ignore_eos, x.skip_special_tokens,
-           x.logprobs);
+           x.logprobs, x.prompt_logprobs);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, TokenDelta& x) {
-  return f(caf::meta::type_name("TokenDelta"), x.request_id, x.index, x.token_ids, x.text, x.logprobs);
+  return f(caf::meta::type_name("TokenDelta"), x.request_id, x.index, x.token_ids, x.text, x.logprobs,
+           x.prompt_logprobs);
 }
 
 template <class Inspector>

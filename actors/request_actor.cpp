@@ -25,6 +25,7 @@ struct Sample {
   int64_t speculative_accepted = 0;
   double queue_seconds = 0;
   std::optional<EngineClock::time_point> first_token;
+  bool prompt_logprobs_sent = false;
 };
 
 struct RequestState {
@@ -35,6 +36,8 @@ struct RequestState {
   generation_sink sink;
   RequestContext context;
   std::vector<int32_t> prompt;
+  // The prompt's scored tokens so far (GenerationRequest::prompt_logprobs): [i] is prompt token i + 1's.
+  std::vector<SampledToken> prompt_logprobs;
   std::vector<Sample> samples;
   EngineClock::time_point arrival;
   bool submitted = false;
@@ -52,6 +55,44 @@ bool all_finished(const RequestState& st) {
   return std::all_of(st.samples.begin(), st.samples.end(), [](const Sample& s) { return s.finished; });
 }
 
+// Whether every prompt token the request wants scored has come.
+bool prompt_scored(const RequestState& st) {
+  return st.request.prompt_logprobs >= 0 && st.prompt_logprobs.size() + 1 == st.prompt.size();
+}
+
+// Sends the sample's chunk, and with its first delta the prompt's scores (alone if the chunk is empty).
+void send_delta(RequestSelf self, size_t index, SampleChunk& chunk) {
+  auto& st = self->state;
+  Sample& sample = st.samples[index];
+  const bool with_prompt = !sample.prompt_logprobs_sent && prompt_scored(st);
+  if (chunk.empty() && !with_prompt) return;
+  TokenDelta delta;
+  delta.request_id = st.request.request_id;
+  delta.index = static_cast<int32_t>(index);
+  delta.token_ids = std::move(chunk.token_ids);
+  delta.text = std::move(chunk.text);
+  delta.logprobs = std::move(chunk.logprobs);
+  if (with_prompt) {
+    delta.prompt_logprobs = st.prompt_logprobs;
+    sample.prompt_logprobs_sent = true;
+  }
+  self->send(st.sink, std::move(delta));
+}
+
+// Keeps the prompt scores the update brings that the request does not have yet (a prompt computed
+// again after a preemption scores its first positions twice).
+void keep_prompt_scores(RequestState& st, SequenceUpdate& update) {
+  for (size_t i = 0; i < update.prompt_logprobs.size(); ++i) {
+    const auto position = static_cast<size_t>(update.first_scored) + i;
+    if (position == st.prompt_logprobs.size() + 1) {
+      st.prompt_logprobs.push_back(std::move(update.prompt_logprobs[i]));
+    } else if (position > st.prompt_logprobs.size() + 1) {
+      throw std::logic_error(fmt::format("prompt token {} scored before token {}", position,
+                                         st.prompt_logprobs.size() + 1));
+    }
+  }
+}
+
 // Ends the request actor. Its monitors go first: the scheduler outlives every request (and a client of the
 // engine API may keep one sink for many), and a monitor left on them keeps the finished actor's memory
 // allocated for as long as they live.
@@ -65,6 +106,11 @@ void send_finished(RequestSelf self, size_t index, FinishReason reason, const st
   auto& st = self->state;
   Sample& sample = st.samples[index];
   if (sample.finished) return;
+  // A sample that ends without a delta (a stop string at once) still reports the prompt's scores.
+  if (!sample.prompt_logprobs_sent && prompt_scored(st)) {
+    SampleChunk nothing;
+    send_delta(self, index, nothing);
+  }
   sample.finished = true;
   st.last_reason = reason;
   if (all_finished(st) && st.timer) st.timer->on_finished(st.last_reason);
@@ -147,17 +193,6 @@ void abort_all(RequestSelf self) {
   for (size_t i = 0; i < st.samples.size(); ++i) send_finished(self, i, FinishReason::abort, "");
 }
 
-void send_delta(RequestSelf self, size_t index, SampleChunk& chunk) {
-  if (chunk.empty()) return;
-  TokenDelta delta;
-  delta.request_id = self->state.request.request_id;
-  delta.index = static_cast<int32_t>(index);
-  delta.token_ids = std::move(chunk.token_ids);
-  delta.text = std::move(chunk.text);
-  delta.logprobs = std::move(chunk.logprobs);
-  self->send(self->state.sink, std::move(delta));
-}
-
 void apply_update(RequestSelf self, SequenceUpdate& update) {
   auto& st = self->state;
   // The request's prompt was scheduled for the first time: its samples share the queue time.
@@ -167,6 +202,7 @@ void apply_update(RequestSelf self, SequenceUpdate& update) {
       s.cached_prompt_tokens = update.cached_prompt_tokens;
     }
   }
+  keep_prompt_scores(st, update);
   auto it = std::find_if(st.samples.begin(), st.samples.end(), [&](const Sample& s) { return s.seq == update.seq; });
   if (it == st.samples.end() || it->finished) return;  // a step that ran while the sample ended
   const auto index = static_cast<size_t>(it - st.samples.begin());
@@ -270,6 +306,7 @@ request_actor::behavior_type request_behavior(RequestSelf self, GenerationReques
   if (!st.request.has_seed) submission.sampling.seed = std::random_device{}();
   if (!st.request.ignore_eos) submission.eos_token_ids = st.context.eos_token_ids;
   submission.arrival = st.arrival;
+  submission.prompt_logprobs = st.request.prompt_logprobs;
   self->request(st.context.scheduler, caf::infinite, submit_atom::value, std::move(submission),
                 caf::actor_cast<request_actor>(self))
       .then(

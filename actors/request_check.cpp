@@ -59,6 +59,10 @@ std::optional<RequestProblem> check_generation_request(const GenerationRequest& 
     return RequestProblem{field_of(e.what()), e.what()};
   }
   if (auto problem = check_token_ids(request, limits.vocab_size)) return problem;
+  if (request.prompt_logprobs < -1 || request.prompt_logprobs > kMaxPromptLogprobs) {
+    return RequestProblem{"prompt_logprobs", fmt::format("'prompt_logprobs' must be between 0 and {}, got {}",
+                                                         kMaxPromptLogprobs, request.prompt_logprobs)};
+  }
   if (request.sampling.min_tokens > request.max_tokens) {
     return RequestProblem{"min_tokens", fmt::format("'min_tokens' ({}) must not exceed max_tokens ({})",
                                                     request.sampling.min_tokens, request.max_tokens)};

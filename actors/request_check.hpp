@@ -29,6 +29,10 @@ struct RequestLimits {
   std::shared_ptr<structured::GuidedCompiler> guided;
 };
 
+// The most alternatives a scored prompt token reports (GenerationRequest::prompt_logprobs), as many as
+// OpenAI allows top_logprobs.
+inline constexpr int32_t kMaxPromptLogprobs = 20;
+
 // What is wrong, and with which field.
 struct RequestProblem {
   std::string param;
@@ -44,7 +48,7 @@ struct RequestFieldNames {
 };
 
 // `prompt`: the request's prompt ids (tokenized when it came as text). Checks n, max_tokens, the sampling
-// parameters (ranges, token ids of logit_bias and stop_token_ids, min_tokens against max_tokens), the
+// parameters (ranges, token ids of logit_bias and stop_token_ids, min_tokens against max_tokens), prompt_logprobs, the
 // guided-decoding constraint (it must compile), stop strings, the prompt's ids against the vocabulary, prompt + max_tokens against max_model_len, and the KV
 // blocks all n samples need at once against the pool.
 std::optional<RequestProblem> check_generation_request(const GenerationRequest& request,

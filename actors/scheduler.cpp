@@ -21,12 +21,13 @@ bool in_plan(const StepPlan& plan, SequenceId seq) {
 Scheduler::Scheduler(SchedulerConfig config, BlockManager& blocks) : config_(config), blocks_(blocks) {
   if (config_.max_num_batched_tokens < 1 || config_.max_num_seqs < 1 || config_.max_waiting < 0 ||
       config_.max_model_len < 2 || config_.max_steps_in_flight < 1 || config_.max_steps_in_flight > 2 ||
-      !(config_.watermark >= 0.0 && config_.watermark < 1.0)) {
+      !(config_.watermark >= 0.0 && config_.watermark < 1.0) || config_.max_prompt_logprob_rows < 1) {
     throw std::invalid_argument(fmt::format(
-        "scheduler config: max_num_batched_tokens ({}) and max_num_seqs ({}) must be >= 1, max_waiting ({}) "
-        ">= 0, max_model_len ({}) >= 2, max_steps_in_flight ({}) 1 or 2, watermark ({}) in [0, 1)",
-        config_.max_num_batched_tokens, config_.max_num_seqs, config_.max_waiting, config_.max_model_len,
-        config_.max_steps_in_flight, config_.watermark));
+        "scheduler config: max_num_batched_tokens ({}), max_num_seqs ({}) and max_prompt_logprob_rows ({}) must "
+        "be >= 1, max_waiting ({}) >= 0, max_model_len ({}) >= 2, max_steps_in_flight ({}) 1 or 2, watermark ({}) "
+        "in [0, 1)",
+        config_.max_num_batched_tokens, config_.max_num_seqs, config_.max_prompt_logprob_rows, config_.max_waiting,
+        config_.max_model_len, config_.max_steps_in_flight, config_.watermark));
   }
 }
 
@@ -88,6 +89,7 @@ void Scheduler::add(SequenceRequest request) {
   s.prompt_len = static_cast<int64_t>(s.tokens.size());
   s.max_tokens = request.max_tokens;
   s.stop_token_ids = std::move(request.stop_token_ids);
+  s.prompt_logprobs = request.prompt_logprobs;
   s.pending_samples = request.extra_sample_ids;
   // Each sample keeps its own copy of the prompt: it is what it recomputes after a preemption.
   for (SequenceId extra : request.extra_sample_ids) {
@@ -186,7 +188,7 @@ StepPlan Scheduler::schedule() {
                                        in_flight_.size(), config_.max_steps_in_flight));
   }
   StepPlan plan;
-  Budget budget{config_.max_num_batched_tokens};
+  Budget budget{config_.max_num_batched_tokens, config_.max_prompt_logprob_rows};
   schedule_decodes(plan, budget);
   schedule_running_prefills(plan, budget);
   // Admitting work right after preempting for lack of blocks would only take the blocks back.
@@ -254,7 +256,7 @@ void Scheduler::schedule_running_prefills(StepPlan& plan, Budget& budget) {
     if (budget.tokens == 0) return;
     SchedulerSequence& s = sequences_.at(id);
     if (s.num_scheduled < static_cast<int64_t>(s.tokens.size()) && !in_plan(plan, id) &&
-        s.num_scheduled < blocks_.num_tokens(id)) {
+        s.num_scheduled < blocks_.num_tokens(id) && prefill_length(s, budget) > 0) {
       add_prefill_chunk(plan, budget, s);
     }
   }
@@ -268,11 +270,15 @@ void Scheduler::admit_waiting(StepPlan& plan, Budget& budget) {
     // max_num_seqs places now, so forking them later never goes over.
     const auto slots_needed = 1 + static_cast<int64_t>(s.pending_samples.size());
     if (num_sequence_slots_taken() + slots_needed > config_.max_num_seqs) return;
-    if (!blocks_.can_allocate(s.tokens)) return;
-    if (!running_.empty() && blocks_.num_free_blocks() - blocks_.num_free_blocks_needed(s.tokens) < watermark_blocks()) {
+    if (prefill_length(s, budget) == 0) return;
+    // A prompt to score is computed from its first token: cached blocks would skip those rows.
+    const bool reuse_cached = !s.scores_prompt();
+    if (!blocks_.can_allocate(s.tokens, reuse_cached)) return;
+    if (!running_.empty() &&
+        blocks_.num_free_blocks() - blocks_.num_free_blocks_needed(s.tokens, reuse_cached) < watermark_blocks()) {
       return;
     }
-    s.num_computed = blocks_.allocate(id, s.tokens);  // prefix-cache hits are already computed
+    s.num_computed = blocks_.allocate(id, s.tokens, reuse_cached);  // prefix-cache hits are already computed
     s.num_scheduled = s.num_computed;
     waiting_.pop_front();
     insert_running(id);
@@ -300,15 +306,26 @@ void Scheduler::insert_running(SequenceId seq) {
   running_.insert(pos, seq);
 }
 
+int64_t Scheduler::prefill_length(const SchedulerSequence& s, const Budget& budget) const {
+  const int64_t length = std::min(budget.tokens, static_cast<int64_t>(s.tokens.size()) - s.num_scheduled);
+  return s.scores_prompt() ? std::min(length, budget.prompt_logprob_rows) : length;
+}
+
 void Scheduler::add_prefill_chunk(StepPlan& plan, Budget& budget, SchedulerSequence& s) {
   const auto total = static_cast<int64_t>(s.tokens.size());
-  const int64_t length = std::min(budget.tokens, total - s.num_scheduled);
+  const int64_t length = prefill_length(s, budget);
+  const int64_t end = s.num_scheduled + length;
   ScheduledChunk chunk;
   chunk.seq = s.id;
-  chunk.tokens.assign(s.tokens.begin() + s.num_scheduled, s.tokens.begin() + s.num_scheduled + length);
+  chunk.tokens.assign(s.tokens.begin() + s.num_scheduled, s.tokens.begin() + end);
   chunk.num_cached = s.num_scheduled;
   chunk.block_table = blocks_.block_table(s.id);
-  chunk.wants_logits = s.num_scheduled + length == total;
+  chunk.wants_logits = end == total;
+  if (s.scores_prompt()) {
+    chunk.prompt_logprobs = s.prompt_logprobs;
+    chunk.next_prompt_token = end < total ? s.tokens[static_cast<size_t>(end)] : -1;
+    budget.prompt_logprob_rows -= length;
+  }
   if (chunk.wants_logits) {
     chunk.sample_ids.push_back(s.id);
     chunk.sample_ids.insert(chunk.sample_ids.end(), s.pending_samples.begin(), s.pending_samples.end());

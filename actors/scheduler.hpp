@@ -133,7 +133,10 @@ class Scheduler {
  private:
   struct Budget {
     int64_t tokens = 0;
+    int64_t prompt_logprob_rows = 0;  // rows left for chunks that score their prompt
   };
+  // How many of `s`'s prompt tokens its next prefill chunk may take within `budget` (0: none now).
+  int64_t prefill_length(const SchedulerSequence& s, const Budget& budget) const;
   // The proposals for sequence `s`'s next decode: at most what its budget, max_tokens and
   // max_model_len leave room for (the target's own token included), none when it cannot take them all.
   std::vector<int32_t> proposals_for(const SchedulerSequence& s, const Budget& budget) const;

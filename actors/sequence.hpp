@@ -23,6 +23,10 @@ struct SequenceRequest {
   // ScheduledChunk::sample_ids), and then every extra sample is forked from `id`, sharing the prompt's
   // KV blocks. From there on each one is an ordinary sequence with the same max_tokens and stop ids.
   std::vector<SequenceId> extra_sample_ids;
+  // Prompt logprobs: -1 none; k >= 0: every prompt token after the first is scored (its log-probability
+  // given the tokens before it, and the k likeliest alternatives). The prompt is then computed in full
+  // (no prefix-cache hits) in chunks of at most SchedulerConfig::max_prompt_logprob_rows tokens.
+  int32_t prompt_logprobs = -1;
 };
 
 struct SchedulerSequence {
@@ -47,8 +51,13 @@ struct SchedulerSequence {
   // n > 1, on a sample not forked yet: the sequence whose prefill it waits for. Such a sample is in
   // neither the waiting queue nor the running set and holds no blocks.
   std::optional<SequenceId> fork_parent;
+  int32_t prompt_logprobs = -1;   // SequenceRequest::prompt_logprobs
 
   int64_t num_generated() const { return static_cast<int64_t>(tokens.size()) - prompt_len; }
+  // Whether its prefill chunks score the prompt: asked for, and the prompt not yet completed (a sequence
+  // preempted after it sampled has reported them; one preempted mid-prompt scores it again, and the
+  // request keeps the positions it already has).
+  bool scores_prompt() const { return prompt_logprobs >= 0 && num_generated() == 0; }
 };
 
 }  // namespace sabre

@@ -103,6 +103,28 @@ void StepExecutor::verify_proposals(const ScheduledChunk& chunk, int32_t first_r
   output.num_accepted += run.accepted;
 }
 
+void StepExecutor::score_prompt(const ScheduledChunk& chunk, int32_t first_row, StepOutput& output) {
+  const int64_t vocab = model_.config().vocab_size;
+  const size_t length = chunk.tokens.size();
+  // Row i scores the prompt token after it; the last row only when the prompt goes on past the chunk.
+  const size_t count = chunk.next_prompt_token >= 0 ? length : length - 1;
+  if (count == 0) return;
+  std::vector<float> logits(count * static_cast<size_t>(vocab));
+  model_.backend().download(model_.logits() + static_cast<int64_t>(first_row) * vocab,
+                            std::as_writable_bytes(std::span(logits)));
+  PromptScores scores{chunk.seq, chunk.num_cached + 1, {}};
+  scores.tokens.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    const std::span<const float> row(logits.data() + i * static_cast<size_t>(vocab), static_cast<size_t>(vocab));
+    const int32_t target = i + 1 < length ? chunk.tokens[i + 1] : chunk.next_prompt_token;
+    SampledToken token = scored_token(row, target, chunk.prompt_logprobs);
+    const float own = row[static_cast<size_t>(target)];
+    token.rank = 1 + static_cast<int32_t>(std::count_if(row.begin(), row.end(), [own](float x) { return x > own; }));
+    scores.tokens.push_back(std::move(token));
+  }
+  output.prompt_scores.push_back(std::move(scores));
+}
+
 void StepExecutor::add_samplers(const std::vector<SamplerSpec>& specs) {
   const bool any_guided = std::any_of(specs.begin(), specs.end(), [](const SamplerSpec& s) {
     return s.params.guided.active() && !s.constraint;
@@ -175,20 +197,31 @@ StepOutput StepExecutor::execute(const StepInput& input) {
   model_.forward(to_forward_batch(plan, kv_.get()));
   output.model_seconds = seconds_since(model_start);
 
-  // Logits rows come in chunk order, one per chunk that wants logits; each of its sample ids draws from it.
+  // Logits rows come in chunk order, ScheduledChunk::logit_rows() per chunk; the sample ids of a chunk
+  // that wants logits draw from its last row.
   const auto sample_start = std::chrono::steady_clock::now();
   rows_.clear();
   int32_t row = 0;
   std::vector<std::pair<const ScheduledChunk*, int32_t>> speculative;  // chunk, its first logits row
+  std::vector<std::pair<const ScheduledChunk*, int32_t>> scored;       // the same for chunks scoring a prompt
   for (const ScheduledChunk& chunk : plan.chunks) {
-    if (!chunk.wants_logits) continue;
+    const auto rows = static_cast<int32_t>(chunk.logit_rows());
+    if (rows == 0) continue;
     if (chunk.num_proposed > 0) {
       speculative.emplace_back(&chunk, row);
-      row += 1 + chunk.num_proposed;
+      row += rows;
       continue;
     }
-    for (SequenceId seq : chunk.sample_ids) rows_.push_back({row, static_cast<uint64_t>(seq), true, {}});
-    ++row;
+    if (chunk.scores_prompt()) scored.emplace_back(&chunk, row);
+    if (chunk.wants_logits) {
+      for (SequenceId seq : chunk.sample_ids) rows_.push_back({row + rows - 1, static_cast<uint64_t>(seq), true, {}});
+    }
+    row += rows;
+  }
+  // Only rank 0's output is read; the other ranks of a group hold the same logits.
+  const Communicator* group = model_.communicator();
+  if (group == nullptr || group->rank() == 0) {
+    for (const auto& [chunk, first_row] : scored) score_prompt(*chunk, first_row, output);
   }
   if (!rows_.empty()) model_.sample(rows_, sampled_);
   for (size_t i = 0; i < rows_.size(); ++i) {

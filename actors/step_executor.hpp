@@ -53,6 +53,9 @@ class StepExecutor {
   // Verifies a speculative decode's proposals (rows first_row .. first_row + num_proposed of the step's
   // logits) and appends its run of tokens to `output`.
   void verify_proposals(const ScheduledChunk& chunk, int32_t first_row, int64_t logit_rows, StepOutput& output);
+  // Scores a prompt chunk's tokens (ScheduledChunk::prompt_logprobs) from its logits rows, which start at
+  // first_row, and appends them to `output`.
+  void score_prompt(const ScheduledChunk& chunk, int32_t first_row, StepOutput& output);
 
   // The token each sequence sampled last: the input of its next decode when that step was planned
   // before this one finished (async scheduling).

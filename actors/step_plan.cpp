@@ -5,10 +5,11 @@ namespace sabre {
 ForwardBatch to_forward_batch(const StepPlan& plan, KvCache* kv) {
   ForwardBatch batch;
   for (const ScheduledChunk& chunk : plan.chunks) {
-    const bool speculative = chunk.num_proposed > 0;
-    batch.add_sequence(chunk.tokens, chunk.num_cached, kv, chunk.block_table, chunk.wants_logits && !speculative);
-    if (speculative) {
-      // Logits at every position: the input's (for the first proposal) through the last proposal's.
+    // A speculative decode (the input's row for the first proposal through the last proposal's) and a
+    // chunk that scores the prompt want logits at every row.
+    const bool every_row = chunk.num_proposed > 0 || chunk.scores_prompt();
+    batch.add_sequence(chunk.tokens, chunk.num_cached, kv, chunk.block_table, chunk.wants_logits && !every_row);
+    if (every_row) {
       const int32_t first = static_cast<int32_t>(batch.rows() - static_cast<int64_t>(chunk.tokens.size()));
       for (int32_t r = 0; r < static_cast<int32_t>(chunk.tokens.size()); ++r) batch.logit_rows.push_back(first + r);
     }

@@ -39,6 +39,20 @@ struct ScheduledChunk {
   // sequence's own sampler, and return one StepResult per id. Normally just {seq}; the chunk that
   // completes the prompt of an n > 1 request lists {seq, sample 2, ..., sample n}. Empty otherwise.
   std::vector<SequenceId> sample_ids;
+  // A prefill chunk that scores the prompt (SequenceRequest::prompt_logprobs): -1 none, else how many
+  // top alternatives each scored token reports. Every row then gets logits; row i scores the prompt
+  // token after it: tokens[i + 1], and for the last row next_prompt_token (-1 when this chunk ends the
+  // prompt: that row is the one sampled from, when wants_logits).
+  int32_t prompt_logprobs = -1;
+  int32_t next_prompt_token = -1;
+
+  bool scores_prompt() const { return prompt_logprobs >= 0; }
+  // Logits rows the chunk takes in the step.
+  int64_t logit_rows() const {
+    if (scores_prompt()) return static_cast<int64_t>(tokens.size());
+    if (!wants_logits) return 0;
+    return 1 + num_proposed;
+  }
 };
 
 // Copy block `from`'s KV into block `to` (copy-on-write of a partial block shared by n > 1 siblings).

@@ -87,6 +87,10 @@ struct SchedulerConfig {
   // into, so that a new prompt does not force a preemption a few steps later (vLLM's watermark).
   // Ignored when nothing runs: a request the whole pool can hold always gets in.
   double watermark = 0.01;
+  // Prompt logprobs need a logits row for every prompt token: a step computes at most this many such
+  // rows (a prompt asking for them is prefilled in chunks of at most this size), which bounds the
+  // logits buffer the ranks size at start.
+  int64_t max_prompt_logprob_rows = 64;
   // A step the ranks have not answered this long after it was sent fails the engine (a hung device, a
   // lost worker): no request waits without a bound.
   double step_timeout_seconds = 600;

@@ -43,6 +43,9 @@ struct SampledToken {
   int32_t token = 0;
   float logprob = 0.0f;                    // under the raw distribution (log_softmax of the logits)
   std::vector<TokenLogprob> top_logprobs;  // params.top_logprobs best, most likely first (raw too)
+  // 1 + how many tokens the raw distribution finds likelier (vLLM's rank), where it was computed (a
+  // scored prompt token); 0 where it was not (sampled tokens).
+  int32_t rank = 0;
 };
 
 // Guided decoding: which tokens one sequence may produce next, following the tokens it committed. Each

@@ -30,7 +30,8 @@ class KvCache;
 struct StepLimits {
   int64_t max_tokens = SchedulerConfig{}.max_num_batched_tokens;  // rows of one step, padding included
   int64_t max_sequences = SchedulerConfig{}.max_num_seqs;         // sequences of one step
-  int64_t max_logit_rows = SchedulerConfig{}.max_num_seqs;        // rows whose logits one step computes
+  // Rows whose logits one step computes: one per sequence, and the rows of chunks scoring their prompt.
+  int64_t max_logit_rows = SchedulerConfig{}.max_num_seqs + SchedulerConfig{}.max_prompt_logprob_rows;
   // Width of a sequence's block table in the step. 0: the model's context in blocks of one token, which
   // fits every block size (the model runner resolves it; the engine gives max_model_len / block_size).
   int64_t max_blocks_per_sequence = 0;

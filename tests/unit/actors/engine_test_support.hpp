@@ -35,6 +35,8 @@ struct SampleResult {
   std::vector<int32_t> token_ids;
   std::string text;
   std::vector<SampledToken> logprobs;
+  std::vector<SampledToken> prompt_logprobs;
+  int64_t deltas_with_prompt_logprobs = 0;
   GenerationFinished finished;
   bool done = false;  // `finished` has arrived
   int64_t deltas = 0;
@@ -69,6 +71,10 @@ inline std::vector<RequestResult> run_requests(caf::actor_system& system, const 
         s.token_ids.insert(s.token_ids.end(), delta.token_ids.begin(), delta.token_ids.end());
         s.text += delta.text;
         s.logprobs.insert(s.logprobs.end(), delta.logprobs.begin(), delta.logprobs.end());
+        if (!delta.prompt_logprobs.empty()) {
+          s.prompt_logprobs = delta.prompt_logprobs;
+          ++s.deltas_with_prompt_logprobs;
+        }
         ++s.deltas;
       },
       [&](GenerationFinished& done) {

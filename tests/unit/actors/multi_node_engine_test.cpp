@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <string>
 #include <thread>
 #include <vector>
@@ -254,6 +255,43 @@ TEST_CASE("multi-node engine: ranks in a worker compile guided decoding's constr
   EngineOptions options = node0(model, 2, 2, address);
   options.tokenizer = tokenizer;
   CHECK_THROWS_WITH(TestEngine(options), Catch::Contains("--tokenizer"));
+}
+
+TEST_CASE("multi-node engine: a prompt scored in chunks across processes gives one process's scores",
+          "[engine][tp][multinode][prompt_logprobs]") {
+  const std::string model = "qwen3_qknorm";
+  const Golden golden = load_golden(model);
+  std::vector<int32_t> prompt = golden.prompt;
+  prompt.insert(prompt.end(), golden.greedy.begin(), golden.greedy.end() - 1);
+  GenerationRequest scored = greedy_request(prompt, 4);
+  scored.prompt_logprobs = 2;
+  const auto configure = [](EngineOptions& options) { options.scheduler.max_prompt_logprob_rows = 16; };
+  std::vector<SampledToken> one_process;
+  {
+    EngineOptions options = node0(model, 1, 1, "");
+    configure(options);
+    TestEngine engine(options);
+    one_process = engine.run_one(scored).samples.at(0).prompt_logprobs;
+  }
+  REQUIRE(one_process.size() == prompt.size() - 1);
+  const std::string address = "127.0.0.1:" + std::to_string(free_port());
+  WorkerProcess worker(fixture_model(model).string(), 1, address);
+  EngineOptions options = node0(model, 2, 2, address);
+  configure(options);
+  TestEngine engine(options);
+  // Beside a request that is not scored, so steps mix both kinds of chunk.
+  const auto results = engine.run({greedy_request(golden.prompt, 8), scored});
+  const auto& sample = results[1].samples.at(0);
+  INFO(sample.finished.error_message);
+  CHECK(sample.finished.finish_reason == FinishReason::length);
+  REQUIRE(sample.prompt_logprobs.size() == one_process.size());
+  for (size_t i = 0; i < one_process.size(); ++i) {
+    INFO("prompt position " << i + 1);
+    CHECK(sample.prompt_logprobs[i].token == one_process[i].token);
+    CHECK(std::abs(sample.prompt_logprobs[i].logprob - one_process[i].logprob) < 1e-4);
+    REQUIRE(sample.prompt_logprobs[i].top_logprobs.size() == 2);
+  }
+  CHECK(results[0].samples.at(0).token_ids == std::vector<int32_t>(golden.greedy.begin(), golden.greedy.begin() + 8));
 }
 
 }  // namespace sabre
