@@ -333,6 +333,7 @@ ChatPlan build_plan(std::string_view body, const ModelContext& context) {
   }
   request.logprobs = plan.logprobs;
   request.sampling.top_logprobs = plan.top_logprobs;
+  request.prompt_logprobs = read_prompt_logprobs(fields, stream, context);
   if (auto user = fields.get("user"); user && !user->is_string()) {
     reject("user", fmt::format("'user' must be a string, got {}", describe_json_type(*user)));
   }

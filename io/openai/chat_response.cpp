@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "config/text/json_writer.hpp"
+#include "io/openai/prompt_logprobs.hpp"
 
 namespace sabre::openai {
 
@@ -50,6 +51,8 @@ ChatResponseBuilder::ChatResponseBuilder(const ChatPlan& plan, std::shared_ptr<c
       model_(plan.model),
       created_(plan.created),
       logprobs_(plan.logprobs),
+      prompt_logprobs_(plan.request.prompt_logprobs >= 0),
+      prompt_ids_(plan.request.prompt_token_ids),
       tools_(plan.tools),
       speller_(std::move(tokenizer), false),
       choices_(plan.num_choices(), plan.prompt_tokens()) {}
@@ -95,6 +98,11 @@ std::string ChatResponseBuilder::body() const {
   }
   out += "],\"usage\":";
   append_usage(out, choices_.prompt_tokens(), choices_.completion_tokens());
+  if (prompt_logprobs_) {
+    // The choices share the prompt: its scores once, at the top as vLLM writes them.
+    out += ",\"prompt_logprobs\":";
+    append_prompt_logprobs(out, prompt_ids_, choices_.at(0).prompt_logprobs, speller_);
+  }
   out += '}';
   return out;
 }

@@ -32,6 +32,8 @@ class ChatResponseBuilder {
   std::string id_, model_;
   int64_t created_ = 0;
   bool logprobs_ = false;
+  bool prompt_logprobs_ = false;  // vLLM's prompt_logprobs was asked for
+  std::vector<int32_t> prompt_ids_;
   ToolPlan tools_;
   TokenSpeller speller_;
   ChoiceTracker choices_;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <ctime>
 
 #include "io/openai/output_constraints.hpp"
@@ -113,12 +114,15 @@ CompletionPlan build_plan(std::string_view body, const ModelContext& context) {
   plan.echo = fields.boolean("echo").value_or(false);
   plan.logprobs = fields.integer("logprobs", 0, context.max_logprobs);
   plan.return_tokens_as_token_ids = fields.boolean("return_tokens_as_token_ids").value_or(false);
-  if (plan.echo && plan.logprobs) {
-    reject("echo", "'echo' together with 'logprobs' (log-probabilities of the prompt) is not supported yet");
-  }
+  plan.prompt_logprobs = read_prompt_logprobs(fields, stream, context);
   if (plan.logprobs) {
     common.logprobs = true;
     common.sampling.top_logprobs = *plan.logprobs;
+  }
+  // Echo with logprobs reports the prompt's tokens too: the engine scores them.
+  common.prompt_logprobs = plan.prompt_logprobs;
+  if (plan.echo && plan.logprobs) {
+    common.prompt_logprobs = std::max(common.prompt_logprobs, static_cast<int32_t>(*plan.logprobs));
   }
   if (auto user = fields.get("user"); user && !user->is_string()) {
     reject("user", fmt::format("'user' must be a string, got {}", describe_json_type(*user)));

@@ -36,6 +36,7 @@ struct CompletionPlan {
   StreamFormat stream_format = StreamFormat::bladellm;
   bool echo = false;
   std::optional<int64_t> logprobs;          // OpenAI's top-N (0..max_logprobs); nullopt: no logprobs
+  int32_t prompt_logprobs = -1;             // vLLM's prompt_logprobs top-N; -1: not asked for
   bool return_tokens_as_token_ids = false;  // vLLM: logprob tokens spelled "token_id:123"
 
   size_t num_choices() const { return prompts.size() * static_cast<size_t>(n); }

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "config/text/json_writer.hpp"
+#include "io/openai/prompt_logprobs.hpp"
 
 namespace sabre::openai {
 
@@ -24,48 +25,9 @@ std::vector<std::string> echo_texts(const CompletionPlan& plan) {
   return out;
 }
 
-// OpenAI's legacy logprobs object for `tokens`:
-//   {"text_offset":[..],"token_logprobs":[..],"tokens":[..],"top_logprobs":[{"tok":lp,..},..]}
-// Each top_logprobs map holds the N best tokens plus the sampled one (as vLLM does); a spelling shared by
-// two ids keeps the likelier. `offset` advances by each token's characters.
-std::string completion_logprobs(const std::vector<SampledToken>& tokens, const TokenSpeller& speller,
-                                int64_t& offset) {
-  std::vector<std::string> spellings;
-  spellings.reserve(tokens.size());
-  for (const SampledToken& t : tokens) spellings.push_back(speller.spell(t.token));
-  std::string out = "{\"text_offset\":[";
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    if (i) out += ',';
-    fmt::format_to(std::back_inserter(out), "{}", offset);
-    offset += count_characters(spellings[i]);
-  }
-  out += "],\"token_logprobs\":[";
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    if (i) out += ',';
-    append_logprob(out, tokens[i].logprob);
-  }
-  out += "],\"tokens\":[";
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    if (i) out += ',';
-    append_json_string(out, spellings[i]);
-  }
-  out += "],\"top_logprobs\":[";
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    if (i) out += ',';
-    out += '{';
-    std::set<std::string> written;
-    auto entry = [&](const std::string& spelling, float logprob) {
-      if (!written.insert(spelling).second) return;
-      if (written.size() > 1) out += ',';
-      append_json_string(out, spelling);
-      out += ':';
-      append_logprob(out, logprob);
-    };
-    for (const TokenLogprob& top : tokens[i].top_logprobs) entry(speller.spell(top.token), top.logprob);
-    entry(spellings[i], tokens[i].logprob);
-    out += '}';
-  }
-  out += "]}";
+std::vector<std::vector<int32_t>> prompt_ids(const CompletionPlan& plan) {
+  std::vector<std::vector<int32_t>> out;
+  for (const CompletionPrompt& p : plan.prompts) out.push_back(p.token_ids);
   return out;
 }
 
@@ -81,6 +43,8 @@ CompletionResponseBuilder::CompletionResponseBuilder(const CompletionPlan& plan,
       n_(plan.n),
       echo_(echo_texts(plan)),
       logprobs_(plan.logprobs),
+      prompt_logprobs_(plan.prompt_logprobs >= 0),
+      prompt_ids_(prompt_ids(plan)),
       speller_(std::move(tokenizer), plan.return_tokens_as_token_ids),
       choices_(plan.num_choices(), total_prompt_tokens(plan)) {}
 
@@ -106,10 +70,19 @@ std::string CompletionResponseBuilder::body() const {
     append_json_string(out, prompt < echo_.size() ? echo_[prompt] + c.text : c.text);
     out += ",\"logprobs\":";
     if (logprobs_) {
+      // With echo the prompt's tokens come first (the engine scored them: echo_logprobs).
+      std::vector<LegacyToken> tokens;
+      if (!echo_.empty()) tokens = echoed_prompt_tokens(prompt_ids_[prompt], c.prompt_logprobs);
+      const std::vector<LegacyToken> generated = generated_tokens(c.logprobs);
+      tokens.insert(tokens.end(), generated.begin(), generated.end());
       int64_t offset = 0;
-      out += completion_logprobs(c.logprobs, speller_, offset);
+      out += legacy_logprobs(tokens, speller_, offset);
     } else {
       out += "null";
+    }
+    if (prompt_logprobs_) {
+      out += ",\"prompt_logprobs\":";
+      append_prompt_logprobs(out, prompt_ids_[prompt], c.prompt_logprobs, speller_);
     }
     out += ",\"finish_reason\":";
     if (c.finished) {
@@ -135,9 +108,11 @@ CompletionStreamEncoder::CompletionStreamEncoder(const CompletionPlan& plan, std
       style_{plan.stream_format, plan.include_usage},
       echo_(echo_texts(plan)),
       logprobs_(plan.logprobs),
+      prompt_ids_(prompt_ids(plan)),
       speller_(std::move(tokenizer), plan.return_tokens_as_token_ids),
       choices_(plan.num_choices(), total_prompt_tokens(plan)),
-      text_offsets_(plan.num_choices(), 0) {}
+      text_offsets_(plan.num_choices(), 0),
+      echo_pending_(plan.num_choices(), !echo_.empty()) {}
 
 std::string CompletionStreamEncoder::envelope_tail() const {
   std::string out = ",\"object\":\"text_completion\"";
@@ -164,21 +139,37 @@ std::string CompletionStreamEncoder::chunk(size_t choice, std::string_view text,
 }
 
 std::string CompletionStreamEncoder::begin() {
+  // With logprobs the echo waits for the prompt's scores, which come with each choice's first delta.
+  if (logprobs_) return "";
   std::string out;
-  for (size_t choice = 0; choice < choices_.size() && !echo_.empty(); ++choice) {
-    out += chunk(choice, echo_[choice / static_cast<size_t>(n_)], "", "");
-  }
+  for (size_t choice = 0; choice < choices_.size(); ++choice) out += echo_chunk(choice, nullptr);
   return out;
+}
+
+std::string CompletionStreamEncoder::echo_chunk(size_t choice, const TokenDelta* first_delta) {
+  if (!echo_pending_[choice]) return "";
+  echo_pending_[choice] = false;
+  const size_t prompt = choice / static_cast<size_t>(n_);
+  std::string logprobs_json;
+  if (logprobs_ && first_delta) {
+    const std::vector<LegacyToken> tokens = echoed_prompt_tokens(prompt_ids_[prompt], first_delta->prompt_logprobs);
+    logprobs_json = legacy_logprobs(tokens, speller_, text_offsets_[choice]);
+  }
+  return chunk(choice, echo_[prompt], "", logprobs_json);
 }
 
 std::string CompletionStreamEncoder::on_delta(size_t prompt_index, const TokenDelta& delta) {
   const size_t choice = prompt_index * static_cast<size_t>(n_) + static_cast<size_t>(delta.index);
   if (failed_ || !choices_.add(choice, delta, false)) return "";
+  std::string out = echo_chunk(choice, &delta);
   const bool with_logprobs = logprobs_ && !delta.logprobs.empty();
-  if (delta.text.empty() && !with_logprobs) return "";
+  if (delta.text.empty() && !with_logprobs) return out;
   std::string logprobs_json;
-  if (with_logprobs) logprobs_json = completion_logprobs(delta.logprobs, speller_, text_offsets_[choice]);
-  return chunk(choice, delta.text, "", logprobs_json);
+  if (with_logprobs) {
+    const std::vector<LegacyToken> tokens = generated_tokens(delta.logprobs);
+    logprobs_json = legacy_logprobs(tokens, speller_, text_offsets_[choice]);
+  }
+  return out + chunk(choice, delta.text, "", logprobs_json);
 }
 
 std::string CompletionStreamEncoder::on_finished(size_t prompt_index, const GenerationFinished& finished) {

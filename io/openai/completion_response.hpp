@@ -39,6 +39,8 @@ class CompletionResponseBuilder {
   int64_t n_ = 1;
   std::vector<std::string> echo_;  // per prompt, when echo
   std::optional<int64_t> logprobs_;
+  bool prompt_logprobs_ = false;    // vLLM's prompt_logprobs field was asked for
+  std::vector<std::vector<int32_t>> prompt_ids_;  // per prompt
   TokenSpeller speller_;
   ChoiceTracker choices_;
 };
@@ -47,7 +49,8 @@ class CompletionStreamEncoder {
  public:
   CompletionStreamEncoder(const CompletionPlan& plan, std::shared_ptr<const Tokenizer> tokenizer);
 
-  // The events to send before any delta: with echo, one chunk per choice holding its prompt.
+  // The events to send before any delta: with echo, one chunk per choice holding its prompt (with
+  // logprobs, that chunk carries the prompt's scores and goes out with the choice's first delta).
   std::string begin();
   // One chunk for the delta ("" for a delta with no text, unless it carries log-probabilities).
   std::string on_delta(size_t prompt_index, const TokenDelta& delta);
@@ -65,6 +68,8 @@ class CompletionStreamEncoder {
   std::string chunk(size_t choice, std::string_view text, std::string_view finish_reason,
                     const std::string& logprobs_json) const;
   std::string envelope_tail() const;
+  // The choice's echo chunk if it has not gone out yet (with the prompt's scores from `first_delta`).
+  std::string echo_chunk(size_t choice, const TokenDelta* first_delta);
 
   std::string id_, model_;
   int64_t created_ = 0;
@@ -72,9 +77,11 @@ class CompletionStreamEncoder {
   StreamStyle style_;
   std::vector<std::string> echo_;
   std::optional<int64_t> logprobs_;
+  std::vector<std::vector<int32_t>> prompt_ids_;  // per prompt
   TokenSpeller speller_;
   ChoiceTracker choices_;
   std::vector<int64_t> text_offsets_;  // per choice
+  std::vector<bool> echo_pending_;     // per choice: its echo chunk has yet to go out
   bool failed_ = false;
 };
 

@@ -18,6 +18,7 @@ bool ChoiceTracker::add(size_t choice, const TokenDelta& delta, bool keep_text) 
   if (keep_text) {
     c.text += delta.text;
     c.logprobs.insert(c.logprobs.end(), delta.logprobs.begin(), delta.logprobs.end());
+    if (!delta.prompt_logprobs.empty()) c.prompt_logprobs = delta.prompt_logprobs;
   }
   return true;
 }

@@ -18,6 +18,7 @@ namespace sabre::openai {
 struct ChoiceProgress {
   std::string text;                     // everything streamed so far (non-streamed responses)
   std::vector<SampledToken> logprobs;   // likewise
+  std::vector<SampledToken> prompt_logprobs;  // the prompt's scores, from the first delta that had them
   int64_t tokens = 0;                   // token ids seen in deltas
   int64_t text_offset = 0;              // characters of the tokens' spellings so far (completions logprobs)
   bool finished = false;

@@ -113,6 +113,13 @@ StreamFields read_stream_fields(const RequestFields& fields) {
   return out;
 }
 
+int32_t read_prompt_logprobs(const RequestFields& fields, const StreamFields& stream, const ModelContext& context) {
+  const std::optional<int64_t> k = fields.integer("prompt_logprobs", 0, context.max_logprobs);
+  if (!k) return -1;
+  if (stream.stream) reject("prompt_logprobs", "'prompt_logprobs' is not available when 'stream' is true");
+  return static_cast<int32_t>(*k);
+}
+
 void check_request(const GenerationRequest& request, const ModelContext& context, const RequestFieldNames& names) {
   if (auto problem = check_generation_request(request, request.prompt_token_ids, context.request_limits(), names)) {
     reject(std::move(problem->param), std::move(problem->message));

@@ -24,6 +24,10 @@ struct StreamFields {
 };
 StreamFields read_stream_fields(const RequestFields& fields);
 
+// vLLM's prompt_logprobs (0..max_logprobs; -1 when absent or null): scores of the prompt's tokens,
+// answered in the response's prompt_logprobs. Not with stream (as vLLM: the scores are one whole list).
+int32_t read_prompt_logprobs(const RequestFields& fields, const StreamFields& stream, const ModelContext& context);
+
 // The finished request (its prompt ids set) against the model's and the engine's limits: the same check
 // the engine makes at its edge (check_generation_request, with vLLM's messages), as a 400 naming the
 // field. `names` says what this endpoint calls the prompt and the length limit.

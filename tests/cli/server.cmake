@@ -44,6 +44,12 @@ if(TARGET sabre-server)
                        ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/models openai_client)
       set_tests_properties(cli_server_openai_client PROPERTIES ENVIRONMENT "OPENAI_PYTHON=${_openai_python}"
                            PASS_REGULAR_EXPRESSION "PASS" FAIL_REGULAR_EXPRESSION "FAIL:" TIMEOUT 120)
+      # Prompt logprobs against transformers' logits of the fixture.
+      add_test(NAME cli_server_prompt_logprobs
+               COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cli/server/run_scenario.sh $<TARGET_FILE:sabre-server>
+                       ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/models prompt_logprobs)
+      set_tests_properties(cli_server_prompt_logprobs PROPERTIES ENVIRONMENT "OPENAI_PYTHON=${_openai_python}"
+                           PASS_REGULAR_EXPRESSION "PASS" FAIL_REGULAR_EXPRESSION "FAIL:" TIMEOUT 120)
       # Guided decoding, judged by independent validators (Python's jsonschema and re).
       execute_process(COMMAND ${_openai_python} -c "import jsonschema" RESULT_VARIABLE _has_jsonschema
                       OUTPUT_QUIET ERROR_QUIET)
@@ -61,10 +67,12 @@ if(TARGET sabre-server)
                              "no Python with the openai package (set SABRE_OPENAI_PYTHON; .ci/run makes one)")
       sabre_add_skipped_test(cli_server_guided
                              "no Python with the openai package (set SABRE_OPENAI_PYTHON; .ci/run makes one)")
+      sabre_add_skipped_test(cli_server_prompt_logprobs
+                             "no Python with the openai package (set SABRE_OPENAI_PYTHON; .ci/run makes one)")
     endif()
   else()
     foreach(scenario seed_curl auth sigint_mid_stream overloaded engine_failure tp_rank_failure tp_restart draft_model
-                     openai_client guided)
+                     openai_client guided prompt_logprobs)
       sabre_add_skipped_test(cli_server_${scenario} "no curl (scripts/install-deps installs it)")
     endforeach()
   endif()

@@ -159,6 +159,12 @@ case $scenario in
       || fail "the guided decoding check failed: $(tail -c 3000 "$work/out")"
     grep -v '^PASS$' "$work/out"
     ;;
+  prompt_logprobs)
+    # echo + logprobs and vLLM's prompt_logprobs against transformers' logits of the fixture.
+    "$OPENAI_PYTHON" "$(dirname "$0")/prompt_logprobs_check.py" "$url" TOKEN "$models" >"$work/out" 2>&1 \
+      || fail "the prompt logprobs check failed: $(tail -c 3000 "$work/out")"
+    grep -v '^PASS$' "$work/out"
+    ;;
   *) fail "unknown scenario $scenario" ;;
 esac
 

@@ -11,25 +11,11 @@
 
 using namespace sabre;
 using namespace sabre::openai;
+using sabre::openai::test::chat_plan;
+using sabre::openai::test::completion_plan;
 using sabre::openai::test::qwen3_context;
 
 namespace {
-
-CompletionPlan completion_plan(const std::string& body) {
-  auto plan = parse_completion_request(body, qwen3_context());
-  REQUIRE(plan);
-  plan->id = "cmpl-test";
-  plan->created = 1700000000;
-  return *plan;
-}
-
-ChatPlan chat_plan(const std::string& body) {
-  auto plan = parse_chat_request(body, qwen3_context());
-  REQUIRE(plan);
-  plan->id = "chatcmpl-test";
-  plan->created = 1700000000;
-  return *plan;
-}
 
 TokenDelta delta(std::vector<int32_t> ids, std::string text, int32_t index = 0) {
   TokenDelta d;

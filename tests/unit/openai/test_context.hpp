@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 
+#include "io/openai/chat_request.hpp"
+#include "io/openai/completion_request.hpp"
 #include "io/openai/model_context.hpp"
 
 namespace sabre::openai::test {
@@ -31,6 +33,23 @@ inline const ModelContext& qwen3_context() {
     return c;
   }();
   return context;
+}
+
+// A parsed request with a fixed id and creation time, so responses can be compared byte for byte.
+inline CompletionPlan completion_plan(const std::string& body) {
+  auto plan = parse_completion_request(body, qwen3_context());
+  REQUIRE(plan);
+  plan->id = "cmpl-test";
+  plan->created = 1700000000;
+  return *plan;
+}
+
+inline ChatPlan chat_plan(const std::string& body) {
+  auto plan = parse_chat_request(body, qwen3_context());
+  REQUIRE(plan);
+  plan->id = "chatcmpl-test";
+  plan->created = 1700000000;
+  return *plan;
 }
 
 // Skips the test when the shared tokenizers are missing.
