@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <optional>
 #include <random>
+#include <stdexcept>
 
 #include "actors/sample_stream.hpp"
 
@@ -79,6 +80,11 @@ void send_delta(RequestSelf self, size_t index, SampleChunk& chunk) {
   self->send(st.sink, std::move(delta));
 }
 
+// The engine scores a prompt's positions in order; a gap would be a bug, and the sample ends with an error.
+struct PromptScoresOutOfOrder : std::logic_error {
+  using std::logic_error::logic_error;
+};
+
 // Keeps the prompt scores the update brings that the request does not have yet (a prompt computed
 // again after a preemption scores its first positions twice).
 void keep_prompt_scores(RequestState& st, SequenceUpdate& update) {
@@ -87,8 +93,8 @@ void keep_prompt_scores(RequestState& st, SequenceUpdate& update) {
     if (position == st.prompt_logprobs.size() + 1) {
       st.prompt_logprobs.push_back(std::move(update.prompt_logprobs[i]));
     } else if (position > st.prompt_logprobs.size() + 1) {
-      throw std::logic_error(fmt::format("prompt token {} scored before token {}", position,
-                                         st.prompt_logprobs.size() + 1));
+      throw PromptScoresOutOfOrder(fmt::format("prompt token {} scored before token {}", position,
+                                               st.prompt_logprobs.size() + 1));
     }
   }
 }
@@ -238,6 +244,11 @@ void apply_update(RequestSelf self, SequenceUpdate& update) {
 void on_update(RequestSelf self, SequenceUpdate& update) {
   try {
     apply_update(self, update);
+  } catch (const PromptScoresOutOfOrder& e) {
+    auto& st = self->state;
+    spdlog::error("request {}: sequence {}: {}", st.request.request_id, update.seq, e.what());
+    if (!update.finished) self->send(st.context.scheduler, abort_atom::value, std::vector<SequenceId>{update.seq});
+    fail_sample(self, update.seq, "internal error while scoring the prompt");
   } catch (const std::exception& e) {
     auto& st = self->state;
     spdlog::error("request {}: sequence {}: its output could not be detokenized: {}", st.request.request_id,

@@ -263,14 +263,21 @@ void Scheduler::schedule_running_prefills(StepPlan& plan, Budget& budget) {
 }
 
 void Scheduler::admit_waiting(StepPlan& plan, Budget& budget) {
-  while (budget.tokens > 0 && !waiting_.empty()) {
-    const SequenceId id = waiting_.front();
+  size_t next = 0;  // the first waiting sequence not passed over
+  while (budget.tokens > 0 && next < waiting_.size()) {
+    const SequenceId id = waiting_[next];
     SchedulerSequence& s = sequences_.at(id);
     // Strict FCFS: a head that does not fit blocks the ones behind it. Its unforked samples take their
     // max_num_seqs places now, so forking them later never goes over.
     const auto slots_needed = 1 + static_cast<int64_t>(s.pending_samples.size());
     if (num_sequence_slots_taken() + slots_needed > config_.max_num_seqs) return;
-    if (prefill_length(s, budget) == 0) return;
+    // Except for the step's rows to score prompts: a prompt to score waits for a step with some left,
+    // which a long one being scored may hold for many steps, and the prompts behind it that need none
+    // go ahead.
+    if (prefill_length(s, budget) == 0) {
+      ++next;
+      continue;
+    }
     // A prompt to score is computed from its first token: cached blocks would skip those rows.
     const bool reuse_cached = !s.scores_prompt();
     if (!blocks_.can_allocate(s.tokens, reuse_cached)) return;
@@ -280,7 +287,7 @@ void Scheduler::admit_waiting(StepPlan& plan, Budget& budget) {
     }
     s.num_computed = blocks_.allocate(id, s.tokens, reuse_cached);  // prefix-cache hits are already computed
     s.num_scheduled = s.num_computed;
-    waiting_.pop_front();
+    waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(next));
     insert_running(id);
     if (!s.ever_scheduled) plan.first_scheduled.push_back(id);
     s.ever_scheduled = true;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "config/text/json_writer.hpp"
 #include "io/openai/prompt_logprobs.hpp"
 
@@ -51,7 +53,7 @@ ChatResponseBuilder::ChatResponseBuilder(const ChatPlan& plan, std::shared_ptr<c
       model_(plan.model),
       created_(plan.created),
       logprobs_(plan.logprobs),
-      prompt_logprobs_(plan.request.prompt_logprobs >= 0),
+      prompt_logprobs_(plan.request.prompt_logprobs),
       prompt_ids_(plan.request.prompt_token_ids),
       tools_(plan.tools),
       speller_(std::move(tokenizer), false),
@@ -98,10 +100,11 @@ std::string ChatResponseBuilder::body() const {
   }
   out += "],\"usage\":";
   append_usage(out, choices_.prompt_tokens(), choices_.completion_tokens());
-  if (prompt_logprobs_) {
+  if (prompt_logprobs_ >= 0) {
     // The choices share the prompt: its scores once, at the top as vLLM writes them.
     out += ",\"prompt_logprobs\":";
-    append_prompt_logprobs(out, prompt_ids_, choices_.at(0).prompt_logprobs, speller_);
+    append_prompt_logprobs(out, prompt_ids_, choices_.at(0).prompt_logprobs,
+                           static_cast<size_t>(std::max(prompt_logprobs_, 0)), speller_);
   }
   out += '}';
   return out;

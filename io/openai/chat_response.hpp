@@ -32,7 +32,7 @@ class ChatResponseBuilder {
   std::string id_, model_;
   int64_t created_ = 0;
   bool logprobs_ = false;
-  bool prompt_logprobs_ = false;  // vLLM's prompt_logprobs was asked for
+  int32_t prompt_logprobs_ = -1;  // vLLM's prompt_logprobs (-1: not asked for)
   std::vector<int32_t> prompt_ids_;
   ToolPlan tools_;
   TokenSpeller speller_;

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include <set>
+#include <algorithm>
 
 #include "config/text/json_writer.hpp"
 #include "io/openai/prompt_logprobs.hpp"
@@ -44,6 +44,7 @@ CompletionResponseBuilder::CompletionResponseBuilder(const CompletionPlan& plan,
       echo_(echo_texts(plan)),
       logprobs_(plan.logprobs),
       prompt_logprobs_(plan.prompt_logprobs >= 0),
+      prompt_logprobs_alternatives_(static_cast<size_t>(std::max(plan.prompt_logprobs, 0))),
       prompt_ids_(prompt_ids(plan)),
       speller_(std::move(tokenizer), plan.return_tokens_as_token_ids),
       choices_(plan.num_choices(), total_prompt_tokens(plan)) {}
@@ -76,13 +77,13 @@ std::string CompletionResponseBuilder::body() const {
       const std::vector<LegacyToken> generated = generated_tokens(c.logprobs);
       tokens.insert(tokens.end(), generated.begin(), generated.end());
       int64_t offset = 0;
-      out += legacy_logprobs(tokens, speller_, offset);
+      out += legacy_logprobs(tokens, static_cast<size_t>(*logprobs_), speller_, offset);
     } else {
       out += "null";
     }
     if (prompt_logprobs_) {
       out += ",\"prompt_logprobs\":";
-      append_prompt_logprobs(out, prompt_ids_[prompt], c.prompt_logprobs, speller_);
+      append_prompt_logprobs(out, prompt_ids_[prompt], c.prompt_logprobs, prompt_logprobs_alternatives_, speller_);
     }
     out += ",\"finish_reason\":";
     if (c.finished) {
@@ -153,7 +154,7 @@ std::string CompletionStreamEncoder::echo_chunk(size_t choice, const TokenDelta*
   std::string logprobs_json;
   if (logprobs_ && first_delta) {
     const std::vector<LegacyToken> tokens = echoed_prompt_tokens(prompt_ids_[prompt], first_delta->prompt_logprobs);
-    logprobs_json = legacy_logprobs(tokens, speller_, text_offsets_[choice]);
+    logprobs_json = legacy_logprobs(tokens, static_cast<size_t>(*logprobs_), speller_, text_offsets_[choice]);
   }
   return chunk(choice, echo_[prompt], "", logprobs_json);
 }
@@ -167,7 +168,7 @@ std::string CompletionStreamEncoder::on_delta(size_t prompt_index, const TokenDe
   std::string logprobs_json;
   if (with_logprobs) {
     const std::vector<LegacyToken> tokens = generated_tokens(delta.logprobs);
-    logprobs_json = legacy_logprobs(tokens, speller_, text_offsets_[choice]);
+    logprobs_json = legacy_logprobs(tokens, static_cast<size_t>(*logprobs_), speller_, text_offsets_[choice]);
   }
   return out + chunk(choice, delta.text, "", logprobs_json);
 }

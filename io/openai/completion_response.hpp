@@ -40,6 +40,7 @@ class CompletionResponseBuilder {
   std::vector<std::string> echo_;  // per prompt, when echo
   std::optional<int64_t> logprobs_;
   bool prompt_logprobs_ = false;    // vLLM's prompt_logprobs field was asked for
+  size_t prompt_logprobs_alternatives_ = 0;  // its N
   std::vector<std::vector<int32_t>> prompt_ids_;  // per prompt
   TokenSpeller speller_;
   ChoiceTracker choices_;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 
 #include "config/text/json_writer.hpp"
@@ -21,7 +22,7 @@ void append_scored_entry(std::string& out, int32_t token, float logprob, int32_t
 }  // namespace
 
 void append_prompt_logprobs(std::string& out, std::span<const int32_t> prompt, const std::vector<SampledToken>& scored,
-                            const TokenSpeller& speller) {
+                            size_t alternatives, const TokenSpeller& speller) {
   out += '[';
   for (size_t i = 0; i < prompt.size(); ++i) {
     if (i) out += ',';
@@ -33,7 +34,7 @@ void append_prompt_logprobs(std::string& out, std::span<const int32_t> prompt, c
     out += '{';
     append_scored_entry(out, token.token, token.logprob, token.rank, speller);
     // The alternatives come most likely first, so the j-th has rank j + 1.
-    for (size_t j = 0; j < token.top_logprobs.size(); ++j) {
+    for (size_t j = 0; j < std::min(alternatives, token.top_logprobs.size()); ++j) {
       const TokenLogprob& top = token.top_logprobs[j];
       if (top.token == token.token) continue;  // a map holds each id once
       out += ',';
@@ -60,7 +61,8 @@ std::vector<LegacyToken> generated_tokens(const std::vector<SampledToken>& sampl
   return out;
 }
 
-std::string legacy_logprobs(std::span<const LegacyToken> tokens, const TokenSpeller& speller, int64_t& offset) {
+std::string legacy_logprobs(std::span<const LegacyToken> tokens, size_t alternatives, const TokenSpeller& speller,
+                            int64_t& offset) {
   std::vector<std::string> spellings;
   spellings.reserve(tokens.size());
   for (const LegacyToken& t : tokens) spellings.push_back(speller.spell(t.token));
@@ -101,7 +103,8 @@ std::string legacy_logprobs(std::span<const LegacyToken> tokens, const TokenSpel
       out += ':';
       append_logprob(out, logprob);
     };
-    for (const TokenLogprob& top : scores->top_logprobs) entry(speller.spell(top.token), top.logprob);
+    const size_t shown = std::min(alternatives, scores->top_logprobs.size());
+    for (size_t j = 0; j < shown; ++j) entry(speller.spell(scores->top_logprobs[j].token), scores->top_logprobs[j].logprob);
     entry(spellings[i], scores->logprob);
     out += '}';
   }

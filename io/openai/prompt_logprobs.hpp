@@ -16,10 +16,11 @@
 
 namespace sabre::openai {
 
-// Appends vLLM's prompt_logprobs list for `prompt`; `scored[i]` is prompt token i + 1's (entries past
+// Appends vLLM's prompt_logprobs list for `prompt` with at most `alternatives` top tokens per entry (the
+// engine may have scored more, for echo's logprobs); `scored[i]` is prompt token i + 1's (entries past
 // the scores there are are null, as for a choice that failed before its prompt was scored).
 void append_prompt_logprobs(std::string& out, std::span<const int32_t> prompt, const std::vector<SampledToken>& scored,
-                            const TokenSpeller& speller);
+                            size_t alternatives, const TokenSpeller& speller);
 
 // One token of the legacy logprobs object. scores null: a token nothing scored (the prompt's first).
 struct LegacyToken {
@@ -34,8 +35,9 @@ std::vector<LegacyToken> generated_tokens(const std::vector<SampledToken>& sampl
 
 // OpenAI's legacy logprobs object:
 //   {"text_offset":[..],"token_logprobs":[..],"tokens":[..],"top_logprobs":[{"tok":lp,..},..]}
-// Each top_logprobs map holds the N best tokens plus the token itself (as vLLM does); a spelling shared
-// by two ids keeps the likelier. `offset` advances by each token's characters.
-std::string legacy_logprobs(std::span<const LegacyToken> tokens, const TokenSpeller& speller, int64_t& offset);
+// Each top_logprobs map holds the `alternatives` (the request's N) best tokens plus the token itself (as
+// vLLM does); a spelling shared by two ids keeps the likelier. `offset` advances by each token's characters.
+std::string legacy_logprobs(std::span<const LegacyToken> tokens, size_t alternatives, const TokenSpeller& speller,
+                            int64_t& offset);
 
 }  // namespace sabre::openai

@@ -225,7 +225,9 @@ void CudaBackend::prepare(const StepLimits& limits) {
   // Recorded graphs read the old buffers: record again at the new limits.
   graphs_.clear();
   warmed_up_.clear();
-  const int64_t largest = options_.graph_max_batch > 0 ? options_.graph_max_batch : limits_.max_logit_rows;
+  // By default as many rows as sequences: decode steps (the logits rows also cover prompts being scored,
+  // whose prefill steps are not replayed).
+  const int64_t largest = options_.graph_max_batch > 0 ? options_.graph_max_batch : limits_.max_sequences;
   graph_sizes_ = options_.enable_graphs && !graphs_failed_
                      ? cuda::GraphSizes(std::min({largest, limits_.max_logit_rows, limits_.max_tokens}))
                      : cuda::GraphSizes();

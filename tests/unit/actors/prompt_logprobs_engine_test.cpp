@@ -136,6 +136,30 @@ TEST_CASE("engine: every sample of n > 1 gets the prompt's scores, beside other 
         std::vector<int32_t>(golden.greedy.begin(), golden.greedy.begin() + 8));
 }
 
+TEST_CASE("engine: a prompt preempted while being scored is scored again, each position reported once",
+          "[engine][prompt_logprobs]") {
+  const model_test::Golden golden = model_test::load_golden(fixture_model("qwen3_qknorm"));
+  const std::vector<int32_t> sequence = golden.sequence();  // 41 tokens: 11 blocks of 4
+  EngineOptions options = chunked("qwen3_qknorm");
+  // 14 blocks: the 41-token prompt and a request that grows to 48 tokens (12 blocks) cannot both stay.
+  // Steps one at a time, so the scoring prompt sits between two of its 4-token chunks when the other
+  // request needs its fourth block, and is the preemption victim (the later arrival).
+  options.cache.num_kv_blocks = 14;
+  options.scheduler.max_model_len = 56;
+  options.scheduler.max_prompt_logprob_rows = 4;
+  options.scheduler.max_steps_in_flight = 1;
+  options.cache.enable_prefix_caching = false;
+  TestEngine engine(options);
+  const auto results = engine.run({greedy_request(golden.prompt, 38), scored_request(sequence, 2)});
+  CHECK(engine.info().num_preemptions >= 1);
+  CHECK(results[0].samples.at(0).finished.finish_reason == FinishReason::length);
+  const auto& sample = results[1].samples.at(0);
+  INFO(sample.finished.error_message);
+  CHECK(sample.finished.finish_reason == FinishReason::length);
+  CHECK(sample.deltas_with_prompt_logprobs == 1);
+  check_against_reference(golden, sequence, sample.prompt_logprobs, 2);
+}
+
 TEST_CASE("engine: prompt_logprobs out of range is refused by name", "[engine][prompt_logprobs]") {
   TestEngine engine(chunked("qwen3_qknorm"));
   const auto result = engine.run_one(scored_request({1, 2, 3}, 21));

@@ -74,17 +74,22 @@ TEST_CASE("scheduler: a prompt to score is chunked to the row budget, each chunk
   CHECK(chunk_of(p4, 1).is_decode);
 }
 
-TEST_CASE("scheduler: prompts to score share one step's row budget, in FCFS order", "[scheduler][prompt_logprobs]") {
+TEST_CASE("scheduler: prompts to score share one step's row budget, in FCFS order, and the others pass",
+          "[scheduler][prompt_logprobs]") {
   BlockManager bm({.block_size = 4, .num_blocks = 64, .enable_prefix_caching = false});
   Scheduler sched(config(8), bm);
   sched.add(scored(1, iota_tokens(6, 10), 0));
   sched.add(scored(2, iota_tokens(6, 20), 0));
   sched.add(scored(3, iota_tokens(6, 30), 0));
+  sched.add(request(4, iota_tokens(5, 40)));
+  sched.add(scored(5, iota_tokens(3, 50), 0));
   const StepPlan p1 = sched.schedule();
   CHECK(chunk_of(p1, 1).tokens.size() == 6);
   CHECK(chunk_of(p1, 2).tokens.size() == 2);
   CHECK_FALSE(planned(p1, 3));  // waits: nothing of the budget is left
-  CHECK(sched.waiting_ids() == std::vector<SequenceId>{3});
+  CHECK(chunk_of(p1, 4).tokens.size() == 5);  // scores nothing: not held up by the budget
+  CHECK_FALSE(planned(p1, 5));
+  CHECK(sched.waiting_ids() == std::vector<SequenceId>{3, 5});
   complete(sched, p1, 5);
 
   const StepPlan p2 = sched.schedule();
@@ -92,6 +97,8 @@ TEST_CASE("scheduler: prompts to score share one step's row budget, in FCFS orde
   CHECK(chunk_of(p2, 2).tokens.size() == 4);
   CHECK(chunk_of(p2, 2).num_cached == 2);
   CHECK(chunk_of(p2, 3).tokens.size() == 4);
+  CHECK_FALSE(planned(p2, 5));
+  CHECK(sched.waiting_ids() == std::vector<SequenceId>{5});
 }
 
 TEST_CASE("scheduler: a prompt to score takes no prefix-cache hits, and publishes its blocks",

@@ -160,3 +160,26 @@ TEST_CASE("chat: vLLM's prompt_logprobs at the top of the response, refused with
   REQUIRE_FALSE(streamed);
   CHECK(streamed.error().param == "prompt_logprobs");
 }
+
+TEST_CASE("completion: echo's logprobs and prompt_logprobs each show their own number of alternatives", "[openai]") {
+  SABRE_REQUIRE_QWEN3();
+  const CompletionPlan plan = completion_plan(
+      R"({"prompt":[1,2],"echo":true,"logprobs":1,"prompt_logprobs":0,"return_tokens_as_token_ids":true})");
+  REQUIRE(plan.requests[0].prompt_logprobs == 1);
+  CompletionResponseBuilder builder(plan, qwen3_context().tokenizer);
+  // The engine scored the wider of the two: one alternative.
+  builder.add(0, first_delta({SampledToken{2, -1.5f, {TokenLogprob{7, -0.5f}}, 3}}));
+  builder.finish(0, finished_length());
+  const std::string body = builder.body();
+  CHECK(body.find("\"top_logprobs\":[null,{\"token_id:7\":-0.5,\"token_id:2\":-1.5},") != std::string::npos);
+  CHECK(body.find("\"prompt_logprobs\":[null,{\"2\":{\"logprob\":-1.5,\"rank\":3,\"decoded_token\":\"token_id:2\"}}]") !=
+        std::string::npos);
+
+  const CompletionPlan wider = completion_plan(
+      R"({"prompt":[1,2],"echo":true,"logprobs":0,"prompt_logprobs":1,"return_tokens_as_token_ids":true})");
+  CompletionResponseBuilder second(wider, qwen3_context().tokenizer);
+  second.add(0, first_delta({SampledToken{2, -1.5f, {TokenLogprob{7, -0.5f}}, 3}}));
+  second.finish(0, finished_length());
+  CHECK(second.body().find("\"top_logprobs\":[null,{\"token_id:2\":-1.5},") != std::string::npos);
+  CHECK(second.body().find("\"7\":{\"logprob\":-0.5,\"rank\":1") != std::string::npos);
+}
