@@ -102,7 +102,8 @@ CompletionPlan build_plan(std::string_view body, const ModelContext& context) {
 
   if (fields.get("suffix")) reject("suffix", "'suffix' is not supported");
   GenerationRequest common;
-  common.max_tokens = fields.integer("max_tokens", 1, INT64_MAX).value_or(16);
+  // 0 only with echo (below): the prompt alone, scored when logprobs are asked for.
+  common.max_tokens = fields.integer("max_tokens", 0, INT64_MAX).value_or(16);
   read_sampling_fields(fields, context, common);
   if (constraint) common.sampling.guided = constraint->guided;
   plan.n = common.n;
@@ -112,6 +113,12 @@ CompletionPlan build_plan(std::string_view body, const ModelContext& context) {
   plan.include_usage = stream.include_usage;
   plan.stream_format = context.stream_format.value_or(StreamFormat::bladellm);
   plan.echo = fields.boolean("echo").value_or(false);
+  if (common.max_tokens == 0) {
+    if (!plan.echo) reject("max_tokens", "'max_tokens' must be at least 1 (0 only with 'echo', for the prompt alone)");
+    // The engine always samples a token; the responses leave it out.
+    plan.echo_only = true;
+    common.max_tokens = 1;
+  }
   plan.logprobs = fields.integer("logprobs", 0, context.max_logprobs);
   plan.return_tokens_as_token_ids = fields.boolean("return_tokens_as_token_ids").value_or(false);
   plan.prompt_logprobs = read_prompt_logprobs(fields, stream, context);

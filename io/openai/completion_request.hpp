@@ -35,6 +35,9 @@ struct CompletionPlan {
   bool include_usage = false;               // stream_options.include_usage
   StreamFormat stream_format = StreamFormat::bladellm;
   bool echo = false;
+  // max_tokens 0 with echo (OpenAI's and vLLM's way to score a prompt): the engine generates one token,
+  // which the responses leave out (no text, no logprobs, 0 completion tokens, finish_reason length).
+  bool echo_only = false;
   std::optional<int64_t> logprobs;          // OpenAI's top-N (0..max_logprobs); nullopt: no logprobs
   int32_t prompt_logprobs = -1;             // vLLM's prompt_logprobs top-N; -1: not asked for
   bool return_tokens_as_token_ids = false;  // vLLM: logprob tokens spelled "token_id:123"

@@ -31,6 +31,24 @@ std::vector<std::vector<int32_t>> prompt_ids(const CompletionPlan& plan) {
   return out;
 }
 
+// With CompletionPlan::echo_only the token the engine generated is left out: a delta keeps only the
+// prompt's scores, and a choice ends with finish_reason length and no completion tokens.
+TokenDelta prompt_part(const TokenDelta& delta) {
+  TokenDelta prompt;
+  prompt.request_id = delta.request_id;
+  prompt.index = delta.index;
+  prompt.prompt_logprobs = delta.prompt_logprobs;
+  return prompt;
+}
+
+GenerationFinished prompt_part(const GenerationFinished& finished) {
+  GenerationFinished prompt = finished;
+  if (prompt.finish_reason == FinishReason::error) return prompt;
+  prompt.finish_reason = FinishReason::length;
+  prompt.usage.completion_tokens = 0;
+  return prompt;
+}
+
 }  // namespace
 
 // ---- non-streamed ----
@@ -42,6 +60,7 @@ CompletionResponseBuilder::CompletionResponseBuilder(const CompletionPlan& plan,
       created_(plan.created),
       n_(plan.n),
       echo_(echo_texts(plan)),
+      echo_only_(plan.echo_only),
       logprobs_(plan.logprobs),
       prompt_logprobs_(plan.prompt_logprobs >= 0),
       prompt_logprobs_alternatives_(static_cast<size_t>(std::max(plan.prompt_logprobs, 0))),
@@ -50,11 +69,13 @@ CompletionResponseBuilder::CompletionResponseBuilder(const CompletionPlan& plan,
       choices_(plan.num_choices(), total_prompt_tokens(plan)) {}
 
 void CompletionResponseBuilder::add(size_t prompt_index, const TokenDelta& delta) {
-  choices_.add(prompt_index * static_cast<size_t>(n_) + static_cast<size_t>(delta.index), delta, true);
+  const size_t choice = prompt_index * static_cast<size_t>(n_) + static_cast<size_t>(delta.index);
+  choices_.add(choice, echo_only_ ? prompt_part(delta) : delta, true);
 }
 
 void CompletionResponseBuilder::finish(size_t prompt_index, const GenerationFinished& finished) {
-  choices_.finish(prompt_index * static_cast<size_t>(n_) + static_cast<size_t>(finished.index), finished);
+  const size_t choice = prompt_index * static_cast<size_t>(n_) + static_cast<size_t>(finished.index);
+  choices_.finish(choice, echo_only_ ? prompt_part(finished) : finished);
 }
 
 std::string CompletionResponseBuilder::body() const {
@@ -108,6 +129,7 @@ CompletionStreamEncoder::CompletionStreamEncoder(const CompletionPlan& plan, std
       n_(plan.n),
       style_{plan.stream_format, plan.include_usage},
       echo_(echo_texts(plan)),
+      echo_only_(plan.echo_only),
       logprobs_(plan.logprobs),
       prompt_ids_(prompt_ids(plan)),
       speller_(std::move(tokenizer), plan.return_tokens_as_token_ids),
@@ -159,8 +181,10 @@ std::string CompletionStreamEncoder::echo_chunk(size_t choice, const TokenDelta*
   return chunk(choice, echo_[prompt], "", logprobs_json);
 }
 
-std::string CompletionStreamEncoder::on_delta(size_t prompt_index, const TokenDelta& delta) {
-  const size_t choice = prompt_index * static_cast<size_t>(n_) + static_cast<size_t>(delta.index);
+std::string CompletionStreamEncoder::on_delta(size_t prompt_index, const TokenDelta& engine_delta) {
+  const size_t choice = prompt_index * static_cast<size_t>(n_) + static_cast<size_t>(engine_delta.index);
+  const TokenDelta prompt_only = echo_only_ ? prompt_part(engine_delta) : TokenDelta{};
+  const TokenDelta& delta = echo_only_ ? prompt_only : engine_delta;
   if (failed_ || !choices_.add(choice, delta, false)) return "";
   std::string out = echo_chunk(choice, &delta);
   const bool with_logprobs = logprobs_ && !delta.logprobs.empty();
@@ -173,7 +197,8 @@ std::string CompletionStreamEncoder::on_delta(size_t prompt_index, const TokenDe
   return out + chunk(choice, delta.text, "", logprobs_json);
 }
 
-std::string CompletionStreamEncoder::on_finished(size_t prompt_index, const GenerationFinished& finished) {
+std::string CompletionStreamEncoder::on_finished(size_t prompt_index, const GenerationFinished& engine_finished) {
+  const GenerationFinished finished = echo_only_ ? prompt_part(engine_finished) : engine_finished;
   const size_t choice = prompt_index * static_cast<size_t>(n_) + static_cast<size_t>(finished.index);
   if (failed_ || !choices_.finish(choice, finished)) return "";
   if (finished.finish_reason != FinishReason::error) return chunk(choice, "", finish_reason_name(finished.finish_reason), "");

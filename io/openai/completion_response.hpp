@@ -38,6 +38,7 @@ class CompletionResponseBuilder {
   int64_t created_ = 0;
   int64_t n_ = 1;
   std::vector<std::string> echo_;  // per prompt, when echo
+  bool echo_only_ = false;         // CompletionPlan::echo_only
   std::optional<int64_t> logprobs_;
   bool prompt_logprobs_ = false;    // vLLM's prompt_logprobs field was asked for
   size_t prompt_logprobs_alternatives_ = 0;  // its N
@@ -77,6 +78,7 @@ class CompletionStreamEncoder {
   int64_t n_ = 1;
   StreamStyle style_;
   std::vector<std::string> echo_;
+  bool echo_only_ = false;  // CompletionPlan::echo_only
   std::optional<int64_t> logprobs_;
   std::vector<std::vector<int32_t>> prompt_ids_;  // per prompt
   TokenSpeller speller_;

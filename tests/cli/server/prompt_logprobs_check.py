@@ -70,6 +70,15 @@ for i in range(1, len(sequence)):
         fail(f"echo: {len(lp.top_logprobs[i])} alternatives at {i}")
 print(f"echo + logprobs: {len(sequence) - 1} prompt tokens within {worst:.2e} of transformers")
 
+# max_tokens 0 with echo: the prompt alone, scored (OpenAI's original way to score text).
+alone = client.completions.create(model=model, prompt=sequence, max_tokens=0, echo=True, logprobs=0)
+if len(alone.choices[0].logprobs.token_logprobs) != len(sequence) or alone.usage.completion_tokens != 0:
+    fail(f"max_tokens 0: {len(alone.choices[0].logprobs.token_logprobs)} log-probabilities, "
+         f"{alone.usage.completion_tokens} completion tokens")
+if any(not near(alone.choices[0].logprobs.token_logprobs[i], reference(i)[sequence[i]]) for i in range(1, len(sequence))):
+    fail("max_tokens 0: the prompt's log-probabilities differ from transformers'")
+print(f"echo + max_tokens 0: the prompt alone, {len(sequence)} tokens, 0 completion tokens")
+
 # The same streamed: the echo chunk carries the prompt's scores.
 stream = client.completions.create(model=model, prompt=sequence, max_tokens=2, temperature=0, echo=True, logprobs=0,
                                    stream=True)

@@ -183,3 +183,37 @@ TEST_CASE("completion: echo's logprobs and prompt_logprobs each show their own n
   CHECK(second.body().find("\"top_logprobs\":[null,{\"token_id:2\":-1.5},") != std::string::npos);
   CHECK(second.body().find("\"7\":{\"logprob\":-0.5,\"rank\":1") != std::string::npos);
 }
+
+TEST_CASE("completion: max_tokens 0 with echo answers the prompt alone, scored", "[openai]") {
+  SABRE_REQUIRE_QWEN3();
+  CHECK(refused_param(R"({"prompt":[1,2],"max_tokens":0})") == "max_tokens");
+  const std::string body = R"({"prompt":[1,2],"echo":true,"max_tokens":0,"logprobs":0,"return_tokens_as_token_ids":true})";
+  const CompletionPlan plan = completion_plan(body);
+  CHECK(plan.echo_only);
+  CHECK(plan.requests[0].max_tokens == 1);  // the engine samples one token, which is left out
+  CHECK(plan.requests[0].prompt_logprobs == 0);
+  GenerationFinished stopped = finished_length();
+  stopped.finish_reason = FinishReason::stop;  // the generated token was EOS: still not reported
+
+  CompletionResponseBuilder builder(plan, qwen3_context().tokenizer);
+  builder.add(0, first_delta({SampledToken{2, -2.0f, {}, 5}}));
+  builder.finish(0, stopped);
+  REQUIRE(builder.complete());
+  CHECK(builder.body() ==
+        "{\"id\":\"cmpl-test\",\"object\":\"text_completion\",\"created\":1700000000,\"model\":\"qwen3-test\","
+        "\"choices\":[{\"index\":0,\"text\":\"\\\"#\",\"logprobs\":{\"text_offset\":[0,10],\"token_logprobs\":"
+        "[null,-2],\"tokens\":[\"token_id:1\",\"token_id:2\"],\"top_logprobs\":[null,{\"token_id:2\":-2}]},"
+        "\"finish_reason\":\"length\"}],\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":0,\"total_tokens\":2}}");
+
+  const CompletionPlan streamed = completion_plan(
+      R"({"prompt":[1,2],"echo":true,"max_tokens":0,"logprobs":0,"stream":true,"return_tokens_as_token_ids":true})");
+  CompletionStreamEncoder stream(streamed, qwen3_context().tokenizer);
+  CHECK(stream.begin().empty());
+  const std::string events = stream.on_delta(0, first_delta({SampledToken{2, -2.0f, {}, 5}}));
+  CHECK(events.find("\"text\":\"\\\"#\"") != std::string::npos);
+  CHECK(events.find("\"text\":\"*\"") == std::string::npos);  // the generated token's text is left out
+  CHECK(events.find("-0.75") == std::string::npos);
+  const std::string last = stream.on_finished(0, stopped);
+  CHECK(last.find("\"finish_reason\":\"length\"") != std::string::npos);
+  CHECK(last.find("\"completion_tokens\":0") != std::string::npos);
+}
