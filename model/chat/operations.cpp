@@ -78,15 +78,14 @@ int64_t checked_power(int64_t base, int64_t exponent) {
   return result;
 }
 
-// A repeated string or list may not grow past the value limit: `'x' * 10**12` would exhaust memory
+// A repeated string or list may not grow past the value limits: `'x' * 10**12` would exhaust memory
 // before any error could be raised.
-constexpr size_t kMaxRepeatedElements = kMaxValueSize;
-
 Value repeat(const Value& sequence, int64_t times) {
   const size_t unit = sequence.is_string() ? sequence.as_string().size() : sequence.as_array().size();
-  if (times > 0 && unit > 0 && static_cast<uint64_t>(times) > kMaxRepeatedElements / unit) {
+  const size_t limit = sequence.is_string() ? kMaxValueSize : kMaxListItems;
+  if (times > 0 && unit > 0 && static_cast<uint64_t>(times) > limit / unit) {
     throw TemplateError("repetition too large: " + std::to_string(unit) + " x " + std::to_string(times) +
-                        " elements is over the limit of " + std::to_string(kMaxRepeatedElements));
+                        " elements is over the limit of " + std::to_string(limit));
   }
   if (sequence.is_string()) {
     std::string out;
@@ -270,7 +269,7 @@ Value binary_op(const std::string& op, const Value& left, const Value& right) {
       return Value(left.as_string() + right.as_string());
     }
     if (left.is_sequence() && right.is_sequence() && left.is_tuple() == right.is_tuple()) {
-      check_value_size(left.as_array().size() + right.as_array().size(), "a list");
+      check_value_size(left.as_array().size() + right.as_array().size(), "a list", kMaxListItems);
       Array out = left.as_array();
       out.insert(out.end(), right.as_array().begin(), right.as_array().end());
       return Value(std::move(out), left.is_tuple());

@@ -121,11 +121,16 @@ class GrammarConstraint final : public TokenConstraint {
 }  // namespace
 
 CompiledGrammar::CompiledGrammar(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const TokenVocabulary> vocabulary,
-                                 std::vector<int32_t> fallback_ends)
-    : grammar_(std::move(grammar)), vocabulary_(std::move(vocabulary)), fallback_ends_(std::move(fallback_ends)) {
-  GrammarMatcher check(grammar_);  // a grammar too ambiguous to start is refused here, at compile time
+                                 std::vector<int32_t> fallback_ends, size_t max_mask_work)
+    : grammar_(std::move(grammar)),
+      vocabulary_(std::move(vocabulary)),
+      fallback_ends_(std::move(fallback_ends)),
+      max_mask_work_(max_mask_work) {
   const size_t mask_bytes = static_cast<size_t>((vocabulary_->size() + 31) / 32) * 4;
   max_cached_ = std::max<size_t>(64, kCacheBytes / std::max<size_t>(mask_bytes, 1));
+  // A grammar too ambiguous to start, or to compute its first mask, is refused here, at compile time.
+  GrammarMatcher check(grammar_);
+  grammar_mask(check, check.initial());
 }
 
 std::unique_ptr<TokenConstraint> CompiledGrammar::start(std::span<const int32_t> end_tokens) const {
@@ -147,7 +152,7 @@ std::shared_ptr<const std::vector<uint32_t>> CompiledGrammar::grammar_mask(Gramm
   }
   const auto started = std::chrono::steady_clock::now();
   auto mask = std::make_shared<std::vector<uint32_t>>(static_cast<size_t>((vocabulary_->size() + 31) / 32), 0u);
-  add_grammar_tokens(matcher, set, *vocabulary_, *mask);
+  add_grammar_tokens(matcher, set, *vocabulary_, *mask, max_mask_work_);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::lock_guard lock(mutex_);
   ++stats_.misses;

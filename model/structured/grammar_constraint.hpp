@@ -16,6 +16,7 @@
 
 #include "kernels/sampling.hpp"
 #include "model/structured/grammar_matcher.hpp"
+#include "model/structured/token_mask.hpp"
 #include "model/structured/token_vocabulary.hpp"
 
 namespace sabre::structured {
@@ -29,11 +30,13 @@ struct MaskCacheStats {
 
 class CompiledGrammar final : public TokenConstraintFactory, public std::enable_shared_from_this<CompiledGrammar> {
  public:
-  // Throws GrammarTooAmbiguous for a grammar that starts with too many parses.
-  // `fallback_ends`: the model's eos ids, allowed at the end of the grammar for a sequence that has no
-  // end tokens of its own (ignore_eos without stop ids), so that it is never left with no token at all.
+  // Computes the first mask (cached for every sequence). Throws GrammarTooAmbiguous for a grammar that
+  // starts with too many parses, or whose first mask takes more than `max_mask_work` parse steps
+  // (kMaxMaskWork): such a constraint is refused at compile time; a later mask past the budget ends the
+  // sequence. `fallback_ends`: the model's eos ids, allowed at the end of the grammar for a sequence that
+  // has no end tokens of its own (ignore_eos without stop ids), so that it is never left with no token.
   CompiledGrammar(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const TokenVocabulary> vocabulary,
-                  std::vector<int32_t> fallback_ends);
+                  std::vector<int32_t> fallback_ends, size_t max_mask_work = kMaxMaskWork);
 
   std::unique_ptr<TokenConstraint> start(std::span<const int32_t> end_tokens) const override;
 
@@ -50,6 +53,7 @@ class CompiledGrammar final : public TokenConstraintFactory, public std::enable_
   std::shared_ptr<const TokenVocabulary> vocabulary_;
   std::vector<int32_t> fallback_ends_;
   size_t max_cached_;  // masks kept (about 4 MiB of them); past it the cache starts over
+  size_t max_mask_work_;
   mutable std::mutex mutex_;
   mutable std::unordered_map<std::string, std::shared_ptr<const std::vector<uint32_t>>> cache_;
   mutable MaskCacheStats stats_;

@@ -40,6 +40,7 @@ void GrammarMatcher::expand(uint32_t position, int32_t parent, StackSet& out) {
     const Frame item = work_.back();
     work_.pop_back();
     if (!expanded_.insert(frame_key(item.position, item.parent)).second) continue;
+    ++expansions_;
     if (expanded_.size() > kMaxExpansions) {
       work_.clear();
       throw GrammarTooAmbiguous(fmt::format("grammar: one byte keeps more than {} parses apart (the constraint is "

@@ -55,6 +55,8 @@ class GrammarMatcher {
   std::vector<uint32_t> content_key(const StackSet& set) const;
 
   size_t frame_count() const { return frames_.size(); }
+  // (position, parent) pairs expanded so far, over every advance: what advancing has cost.
+  size_t expansions() const { return expansions_; }
   // Forgets the frames created after `mark` (a frame_count() taken before scratch work).
   void truncate_frames(size_t mark);
   const Grammar& grammar() const { return *grammar_; }
@@ -76,6 +78,7 @@ class GrammarMatcher {
   std::unordered_map<uint64_t, int32_t> interned_;
   // The (position, parent) pairs one advance has expanded already, and what is left to expand.
   std::unordered_set<uint64_t> expanded_;
+  size_t expansions_ = 0;
   std::vector<Frame> work_;
   StackSet initial_;
 };

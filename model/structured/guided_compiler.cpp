@@ -74,9 +74,15 @@ std::shared_ptr<const CompiledGrammar> GuidedCompiler::compile(const GuidedDecod
   }
   // Compiled outside the lock: a large schema does not hold up the other ranks and requests.
   auto grammar = std::make_shared<const Grammar>(Grammar::lower(guided_rules(guided), "root"));
+  std::shared_ptr<const TokenVocabulary> tokens;
+  {
+    std::lock_guard lock(mutex_);
+    tokens = vocabulary();
+  }
+  // Also outside the lock: it computes the first mask.
+  auto compiled = std::make_shared<const CompiledGrammar>(std::move(grammar), std::move(tokens), eos_ids_);
   std::lock_guard lock(mutex_);
   if (auto it = cache_.find(key); it != cache_.end()) return it->second;
-  auto compiled = std::make_shared<const CompiledGrammar>(std::move(grammar), vocabulary(), eos_ids_);
   if (cache_.size() >= kMaxCachedConstraints) {
     cache_.erase(order_.front());
     order_.pop_front();

@@ -1,5 +1,7 @@
 #include "model/structured/token_mask.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <optional>
 #include <unordered_map>
@@ -14,8 +16,12 @@ namespace {
 // of a string"), a subtree whose bytes all loop is allowed whole without being walked.
 class TrieWalk {
  public:
-  TrieWalk(GrammarMatcher& matcher, const TokenVocabulary& vocabulary, std::span<uint32_t> words)
-      : matcher_(matcher), vocabulary_(vocabulary), words_(words), scratch_(vocabulary.max_token_length() + 1) {}
+  TrieWalk(GrammarMatcher& matcher, const TokenVocabulary& vocabulary, std::span<uint32_t> words, size_t max_work)
+      : matcher_(matcher),
+        vocabulary_(vocabulary),
+        words_(words),
+        scratch_(vocabulary.max_token_length() + 1),
+        max_work_(max_work) {}
 
   void walk(uint32_t node_index, const StackSet& set, size_t depth) {
     const TokenVocabulary::Node& node = vocabulary_.nodes()[node_index];
@@ -58,13 +64,26 @@ class TrieWalk {
     auto it = memo_.find(key);
     if (it == memo_.end()) {
       StackSet one{top}, out;
+      const size_t before = matcher_.expansions();
       matcher_.advance(one, byte, out);
+      spend(1 + matcher_.expansions() - before);
       it = memo_.emplace(key, std::move(out)).first;
     }
     return it->second;
   }
 
+  // Counts `steps` against the walk's budget.
+  void spend(size_t steps) {
+    work_ += steps;
+    if (work_ > max_work_) {
+      throw GrammarTooAmbiguous(fmt::format("grammar: one token mask needs more than {} parse steps over this "
+                                            "vocabulary (the constraint is too ambiguous)",
+                                            max_work_));
+    }
+  }
+
   void advance(const StackSet& set, uint8_t byte, StackSet& out) {
+    spend(set.size());
     out.clear();
     for (int32_t top : set) {
       if (top == kAccepted) continue;
@@ -99,14 +118,21 @@ class TrieWalk {
   std::vector<StackSet> scratch_;
   std::unordered_map<uint64_t, StackSet> memo_;
   std::unordered_map<int32_t, ByteSet> loops_;
+  size_t max_work_;
+  size_t work_ = 0;
 };
 
 }  // namespace
 
 void add_grammar_tokens(GrammarMatcher& matcher, const StackSet& set, const TokenVocabulary& vocabulary,
-                        std::span<uint32_t> words) {
+                        std::span<uint32_t> words, size_t max_work) {
   const size_t mark = matcher.frame_count();
-  TrieWalk(matcher, vocabulary, words).walk(0, set, 0);
+  try {
+    TrieWalk(matcher, vocabulary, words, max_work).walk(0, set, 0);
+  } catch (...) {
+    matcher.truncate_frames(mark);
+    throw;
+  }
   matcher.truncate_frames(mark);
 }
 

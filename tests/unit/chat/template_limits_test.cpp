@@ -62,6 +62,12 @@ TEST_CASE("template limits: runaway size, time and depth", "[chat]") {
                     Catch::Contains("over the template limit"));
   CHECK_THROWS_WITH(render("{% set l = [1] * 5000 %}{% set m = [l] * 5000 %}{{ [m] * 5000 }}"),
                     Catch::Contains("over the template limit"));
+  // Lists are bounded in items: copies of the messages are cheap each, but millions are not.
+  CHECK_THROWS_WITH(render("{{ messages * 1111110 }}"), Catch::Contains("repetition too large"));
+  CHECK_THROWS_WITH(render("{% set ns = namespace(l=[1]) %}{% for i in range(30) %}{% set ns.l = ns.l + ns.l %}"
+                           "{% endfor %}"),
+                    Catch::Contains("a list of 524288 is over the template limit of 262144"));
+  CHECK(render("{{ ([0] * 262144) | length }}") == "262144");
   CHECK_THROWS_WITH(render("{{ [1].99999999999999999999 }}"), Catch::Contains("out of range"));
   CHECK(render("{{ [7] | map(attribute='99999999999999999999') | list }}") == "[Undefined]");
   // What real templates do stays well inside.

@@ -138,3 +138,28 @@ TEST_CASE("a constraint allows the end tokens only where the grammar may end", "
 
 }  // namespace
 }  // namespace sabre::structured
+
+namespace sabre::structured {
+
+TEST_CASE("a mask past the work budget: refused at compile time, or the sequence may only end",
+          "[structured][mask]") {
+  const auto vocabulary = test_vocabulary();
+  const auto grammar = lowered(regex_expr("(a|b)*c(a|b|c)*"));
+  // The first mask's own cost, with a budget that is never reached.
+  GrammarMatcher matcher(grammar);
+  std::vector<uint32_t> words(static_cast<size_t>((vocabulary->size() + 31) / 32));
+  add_grammar_tokens(matcher, matcher.initial(), *vocabulary, words);
+  // A budget of one parse step refuses the grammar when it is compiled.
+  CHECK_THROWS_AS(CompiledGrammar(grammar, vocabulary, std::vector<int32_t>{1}, 1), GrammarTooAmbiguous);
+  const size_t frames = matcher.frame_count();
+  CHECK_THROWS_AS(add_grammar_tokens(matcher, matcher.initial(), *vocabulary, words, 1), GrammarTooAmbiguous);
+  CHECK(matcher.frame_count() == frames);  // the walk's scratch frames were given back
+  // With the default budget it compiles and masks as before.
+  auto compiled = std::make_shared<const CompiledGrammar>(grammar, vocabulary, std::vector<int32_t>{1});
+  auto constraint = compiled->start(std::vector<int32_t>{0});
+  std::fill(words.begin(), words.end(), 0u);
+  constraint->allowed_tokens({}, words);
+  CHECK(std::any_of(words.begin(), words.end(), [](uint32_t w) { return w != 0; }));
+}
+
+}  // namespace sabre::structured
