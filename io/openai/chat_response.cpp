@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-
 #include "config/text/json_writer.hpp"
 #include "io/openai/prompt_logprobs.hpp"
 
@@ -54,7 +52,7 @@ ChatResponseBuilder::ChatResponseBuilder(const ChatPlan& plan, std::shared_ptr<c
       created_(plan.created),
       logprobs_(plan.logprobs),
       prompt_logprobs_(plan.request.prompt_logprobs),
-      prompt_ids_(plan.request.prompt_token_ids),
+      prompt_ids_(plan.request.prompt_logprobs >= 0 ? plan.request.prompt_token_ids : std::vector<int32_t>{}),
       tools_(plan.tools),
       speller_(std::move(tokenizer), false),
       choices_(plan.num_choices(), plan.prompt_tokens()) {}
@@ -103,8 +101,8 @@ std::string ChatResponseBuilder::body() const {
   if (prompt_logprobs_ >= 0) {
     // The choices share the prompt: its scores once, at the top as vLLM writes them.
     out += ",\"prompt_logprobs\":";
-    append_prompt_logprobs(out, prompt_ids_, choices_.at(0).prompt_logprobs,
-                           static_cast<size_t>(std::max(prompt_logprobs_, 0)), speller_);
+    append_prompt_logprobs(out, prompt_ids_, choices_.at(0).prompt_logprobs, static_cast<size_t>(prompt_logprobs_),
+                           speller_);
   }
   out += '}';
   return out;

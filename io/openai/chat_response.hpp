@@ -33,7 +33,7 @@ class ChatResponseBuilder {
   int64_t created_ = 0;
   bool logprobs_ = false;
   int32_t prompt_logprobs_ = -1;  // vLLM's prompt_logprobs (-1: not asked for)
-  std::vector<int32_t> prompt_ids_;
+  std::vector<int32_t> prompt_ids_;  // when its scores are written
   ToolPlan tools_;
   TokenSpeller speller_;
   ChoiceTracker choices_;

@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-
 #include "config/text/json_writer.hpp"
 #include "io/openai/prompt_logprobs.hpp"
 
@@ -25,8 +23,11 @@ std::vector<std::string> echo_texts(const CompletionPlan& plan) {
   return out;
 }
 
-std::vector<std::vector<int32_t>> prompt_ids(const CompletionPlan& plan) {
+// The prompts' ids, kept only where a response writes the prompts' scores (echo with logprobs, vLLM's
+// prompt_logprobs): the plan's requests then ask the engine to score them.
+std::vector<std::vector<int32_t>> scored_prompt_ids(const CompletionPlan& plan) {
   std::vector<std::vector<int32_t>> out;
+  if (plan.requests.empty() || plan.requests.front().prompt_logprobs < 0) return out;
   for (const CompletionPrompt& p : plan.prompts) out.push_back(p.token_ids);
   return out;
 }
@@ -62,9 +63,8 @@ CompletionResponseBuilder::CompletionResponseBuilder(const CompletionPlan& plan,
       echo_(echo_texts(plan)),
       echo_only_(plan.echo_only),
       logprobs_(plan.logprobs),
-      prompt_logprobs_(plan.prompt_logprobs >= 0),
-      prompt_logprobs_alternatives_(static_cast<size_t>(std::max(plan.prompt_logprobs, 0))),
-      prompt_ids_(prompt_ids(plan)),
+      prompt_logprobs_(plan.prompt_logprobs),
+      prompt_ids_(scored_prompt_ids(plan)),
       speller_(std::move(tokenizer), plan.return_tokens_as_token_ids),
       choices_(plan.num_choices(), total_prompt_tokens(plan)) {}
 
@@ -102,9 +102,10 @@ std::string CompletionResponseBuilder::body() const {
     } else {
       out += "null";
     }
-    if (prompt_logprobs_) {
+    if (prompt_logprobs_ >= 0) {
       out += ",\"prompt_logprobs\":";
-      append_prompt_logprobs(out, prompt_ids_[prompt], c.prompt_logprobs, prompt_logprobs_alternatives_, speller_);
+      append_prompt_logprobs(out, prompt_ids_[prompt], c.prompt_logprobs, static_cast<size_t>(prompt_logprobs_),
+                             speller_);
     }
     out += ",\"finish_reason\":";
     if (c.finished) {
@@ -131,7 +132,7 @@ CompletionStreamEncoder::CompletionStreamEncoder(const CompletionPlan& plan, std
       echo_(echo_texts(plan)),
       echo_only_(plan.echo_only),
       logprobs_(plan.logprobs),
-      prompt_ids_(prompt_ids(plan)),
+      prompt_ids_(scored_prompt_ids(plan)),
       speller_(std::move(tokenizer), plan.return_tokens_as_token_ids),
       choices_(plan.num_choices(), total_prompt_tokens(plan)),
       text_offsets_(plan.num_choices(), 0),

@@ -40,9 +40,8 @@ class CompletionResponseBuilder {
   std::vector<std::string> echo_;  // per prompt, when echo
   bool echo_only_ = false;         // CompletionPlan::echo_only
   std::optional<int64_t> logprobs_;
-  bool prompt_logprobs_ = false;    // vLLM's prompt_logprobs field was asked for
-  size_t prompt_logprobs_alternatives_ = 0;  // its N
-  std::vector<std::vector<int32_t>> prompt_ids_;  // per prompt
+  int32_t prompt_logprobs_ = -1;    // vLLM's prompt_logprobs (-1: not asked for)
+  std::vector<std::vector<int32_t>> prompt_ids_;  // per prompt, when its scores are written
   TokenSpeller speller_;
   ChoiceTracker choices_;
 };
@@ -80,7 +79,7 @@ class CompletionStreamEncoder {
   std::vector<std::string> echo_;
   bool echo_only_ = false;  // CompletionPlan::echo_only
   std::optional<int64_t> logprobs_;
-  std::vector<std::vector<int32_t>> prompt_ids_;  // per prompt
+  std::vector<std::vector<int32_t>> prompt_ids_;  // per prompt, when its scores are written
   TokenSpeller speller_;
   ChoiceTracker choices_;
   std::vector<int64_t> text_offsets_;  // per choice
