@@ -7,6 +7,8 @@
 
 using namespace sabre;
 using namespace sabre::openai;
+using sabre::openai::test::check_completion_rejected;
+using sabre::openai::test::completion_error;
 using sabre::openai::test::qwen3_context;
 
 namespace {
@@ -15,22 +17,6 @@ CompletionPlan parse_ok(const std::string& body) {
   auto plan = parse_completion_request(body, qwen3_context());
   if (!plan) FAIL("unexpected error: " << plan.error().message << " (param " << plan.error().param << ")");
   return *plan;
-}
-
-ApiError parse_error(const std::string& body) {
-  auto plan = parse_completion_request(body, qwen3_context());
-  if (plan) FAIL("expected a 400 for " << body);
-  return plan.error();
-}
-
-// The error names `param` in its param field and in its message.
-void check_rejected(const std::string& body, const std::string& param) {
-  INFO(body);
-  const ApiError e = parse_error(body);
-  CHECK(e.status == 400);
-  CHECK(e.type == "invalid_request_error");
-  CHECK(e.param == param);
-  CHECK(e.message.find(param) != std::string::npos);
 }
 
 }  // namespace
@@ -84,21 +70,21 @@ TEST_CASE("completion: the four prompt shapes", "[openai]") {
 
 TEST_CASE("completion: bad prompts are 400s naming the element", "[openai]") {
   SABRE_REQUIRE_QWEN3();
-  check_rejected(R"({})", "prompt");
-  check_rejected(R"({"prompt":null})", "prompt");
-  check_rejected(R"({"prompt":""})", "prompt");
-  check_rejected(R"({"prompt":[]})", "prompt");
-  check_rejected(R"({"prompt":7})", "prompt");
-  check_rejected(R"({"prompt":{"a":1}})", "prompt");
-  check_rejected(R"({"prompt":[1,"x"]})", "prompt[1]");
-  check_rejected(R"({"prompt":[1,-2]})", "prompt[1]");
-  check_rejected(R"({"prompt":[1,1.5]})", "prompt[1]");
-  check_rejected(R"({"prompt":[1,999999999]})", "prompt[1]");
-  check_rejected(R"({"prompt":["a",3]})", "prompt[1]");
-  check_rejected(R"({"prompt":["a",""]})", "prompt[1]");
-  check_rejected(R"({"prompt":[[1],[]]})", "prompt[1]");
-  check_rejected(R"({"prompt":[[1],"a"]})", "prompt[1]");
-  check_rejected(R"({"prompt":[[1],[2,"x"]]})", "prompt[1][1]");
+  check_completion_rejected(R"({})", "prompt");
+  check_completion_rejected(R"({"prompt":null})", "prompt");
+  check_completion_rejected(R"({"prompt":""})", "prompt");
+  check_completion_rejected(R"({"prompt":[]})", "prompt");
+  check_completion_rejected(R"({"prompt":7})", "prompt");
+  check_completion_rejected(R"({"prompt":{"a":1}})", "prompt");
+  check_completion_rejected(R"({"prompt":[1,"x"]})", "prompt[1]");
+  check_completion_rejected(R"({"prompt":[1,-2]})", "prompt[1]");
+  check_completion_rejected(R"({"prompt":[1,1.5]})", "prompt[1]");
+  check_completion_rejected(R"({"prompt":[1,999999999]})", "prompt[1]");
+  check_completion_rejected(R"({"prompt":["a",3]})", "prompt[1]");
+  check_completion_rejected(R"({"prompt":["a",""]})", "prompt[1]");
+  check_completion_rejected(R"({"prompt":[[1],[]]})", "prompt[1]");
+  check_completion_rejected(R"({"prompt":[[1],"a"]})", "prompt[1]");
+  check_completion_rejected(R"({"prompt":[[1],[2,"x"]]})", "prompt[1][1]");
 }
 
 TEST_CASE("completion: sampling fields reach the GenerationRequest", "[openai]") {
@@ -170,68 +156,68 @@ TEST_CASE("completion: defaults and lenient spellings", "[openai]") {
 
 TEST_CASE("completion: wrong types and ranges are 400s naming the field", "[openai]") {
   SABRE_REQUIRE_QWEN3();
-  check_rejected(R"({"prompt":"x","max_tokens":0})", "max_tokens");
-  check_rejected(R"({"prompt":"x","max_tokens":"16"})", "max_tokens");
-  check_rejected(R"({"prompt":"x","max_tokens":1.5})", "max_tokens");
-  check_rejected(R"({"prompt":"x","max_tokens":1e300})", "max_tokens");
-  check_rejected(R"({"prompt":"x","max_tokens":18446744073709551615})", "max_tokens");
-  check_rejected(R"({"prompt":"x","temperature":-0.1})", "temperature");
-  check_rejected(R"({"prompt":"x","temperature":"hot"})", "temperature");
-  check_rejected(R"({"prompt":"x","top_p":0})", "top_p");
-  check_rejected(R"({"prompt":"x","top_p":1.01})", "top_p");
-  check_rejected(R"({"prompt":"x","top_k":-2})", "top_k");
-  check_rejected(R"({"prompt":"x","min_p":1.5})", "min_p");
-  check_rejected(R"({"prompt":"x","n":0})", "n");
-  check_rejected(R"({"prompt":"x","n":100000})", "n");
-  check_rejected(R"({"prompt":["a","b","c"],"n":100})", "n");
-  check_rejected(R"({"prompt":"x","seed":"abc"})", "seed");
-  check_rejected(R"({"prompt":"x","presence_penalty":3})", "presence_penalty");
-  check_rejected(R"({"prompt":"x","frequency_penalty":-2.5})", "frequency_penalty");
-  check_rejected(R"({"prompt":"x","repetition_penalty":0})", "repetition_penalty");
-  check_rejected(R"({"prompt":"x","min_tokens":-1})", "min_tokens");
-  check_rejected(R"({"prompt":"x","min_tokens":20,"max_tokens":10})", "min_tokens");
-  check_rejected(R"({"prompt":"x","ignore_eos":"maybe"})", "ignore_eos");
-  check_rejected(R"({"prompt":"x","ignore_eos":1})", "ignore_eos");
-  check_rejected(R"({"prompt":"x","stream":"yes"})", "stream");
-  check_rejected(R"({"prompt":"x","temperature":2.01})", "temperature");
-  check_rejected(R"({"prompt":"x","stop":["1","2","3","4","5"]})", "stop");
-  check_rejected(R"({"prompt":"x","guided_json":{"type":"object","minProperties":1}})", "guided_json");
-  check_rejected(R"({"prompt":"x","guided_grammar":"start ::= \"a\""})", "guided_grammar");
-  check_rejected(R"({"prompt":"x","guided_regex":"(a"})", "guided_regex");
-  check_rejected(R"({"prompt":"x","guided_choice":[]})", "guided_choice");
-  check_rejected(R"({"prompt":"x","guided_regex":"a","guided_choice":["a"]})", "guided_choice");
-  check_rejected(R"({"prompt":"x","stop":5})", "stop");
-  check_rejected(R"({"prompt":"x","stop":["a",5]})", "stop[1]");
-  check_rejected(R"({"prompt":"x","stop":[""]})", "stop");
-  check_rejected(R"({"prompt":"x","stop_token_ids":[1,-1]})", "stop_token_ids[1]");
-  check_rejected(R"({"prompt":"x","stop_token_ids":"1"})", "stop_token_ids");
-  check_rejected(R"({"prompt":"x","stop_token_ids":[99999999]})", "stop_token_ids[0]");
-  check_rejected(R"({"prompt":"x","logit_bias":{"abc":1}})", "logit_bias");
-  check_rejected(R"({"prompt":"x","logit_bias":{"1":101}})", "logit_bias");
-  check_rejected(R"({"prompt":"x","logit_bias":{"1":"a"}})", "logit_bias");
-  check_rejected(R"({"prompt":"x","logit_bias":{"99999999":1}})", "logit_bias");
-  check_rejected(R"({"prompt":"x","logit_bias":[1]})", "logit_bias");
-  check_rejected(R"({"prompt":"x","logprobs":21})", "logprobs");
-  check_rejected(R"({"prompt":"x","logprobs":true})", "logprobs");
-  check_rejected(R"({"prompt":"x","echo":"no way"})", "echo");
-  check_rejected(R"({"prompt":"x","user":5})", "user");
-  check_rejected(R"({"prompt":"x","stream_options":{"include_usage":true}})", "stream_options");
-  check_rejected(R"({"prompt":"x","stream":true,"stream_options":{"include_usage":"x"}})",
+  check_completion_rejected(R"({"prompt":"x","max_tokens":0})", "max_tokens");
+  check_completion_rejected(R"({"prompt":"x","max_tokens":"16"})", "max_tokens");
+  check_completion_rejected(R"({"prompt":"x","max_tokens":1.5})", "max_tokens");
+  check_completion_rejected(R"({"prompt":"x","max_tokens":1e300})", "max_tokens");
+  check_completion_rejected(R"({"prompt":"x","max_tokens":18446744073709551615})", "max_tokens");
+  check_completion_rejected(R"({"prompt":"x","temperature":-0.1})", "temperature");
+  check_completion_rejected(R"({"prompt":"x","temperature":"hot"})", "temperature");
+  check_completion_rejected(R"({"prompt":"x","top_p":0})", "top_p");
+  check_completion_rejected(R"({"prompt":"x","top_p":1.01})", "top_p");
+  check_completion_rejected(R"({"prompt":"x","top_k":-2})", "top_k");
+  check_completion_rejected(R"({"prompt":"x","min_p":1.5})", "min_p");
+  check_completion_rejected(R"({"prompt":"x","n":0})", "n");
+  check_completion_rejected(R"({"prompt":"x","n":100000})", "n");
+  check_completion_rejected(R"({"prompt":["a","b","c"],"n":100})", "n");
+  check_completion_rejected(R"({"prompt":"x","seed":"abc"})", "seed");
+  check_completion_rejected(R"({"prompt":"x","presence_penalty":3})", "presence_penalty");
+  check_completion_rejected(R"({"prompt":"x","frequency_penalty":-2.5})", "frequency_penalty");
+  check_completion_rejected(R"({"prompt":"x","repetition_penalty":0})", "repetition_penalty");
+  check_completion_rejected(R"({"prompt":"x","min_tokens":-1})", "min_tokens");
+  check_completion_rejected(R"({"prompt":"x","min_tokens":20,"max_tokens":10})", "min_tokens");
+  check_completion_rejected(R"({"prompt":"x","ignore_eos":"maybe"})", "ignore_eos");
+  check_completion_rejected(R"({"prompt":"x","ignore_eos":1})", "ignore_eos");
+  check_completion_rejected(R"({"prompt":"x","stream":"yes"})", "stream");
+  check_completion_rejected(R"({"prompt":"x","temperature":2.01})", "temperature");
+  check_completion_rejected(R"({"prompt":"x","stop":["1","2","3","4","5"]})", "stop");
+  check_completion_rejected(R"({"prompt":"x","guided_json":{"type":"object","minProperties":1}})", "guided_json");
+  check_completion_rejected(R"({"prompt":"x","guided_grammar":"start ::= \"a\""})", "guided_grammar");
+  check_completion_rejected(R"({"prompt":"x","guided_regex":"(a"})", "guided_regex");
+  check_completion_rejected(R"({"prompt":"x","guided_choice":[]})", "guided_choice");
+  check_completion_rejected(R"({"prompt":"x","guided_regex":"a","guided_choice":["a"]})", "guided_choice");
+  check_completion_rejected(R"({"prompt":"x","stop":5})", "stop");
+  check_completion_rejected(R"({"prompt":"x","stop":["a",5]})", "stop[1]");
+  check_completion_rejected(R"({"prompt":"x","stop":[""]})", "stop");
+  check_completion_rejected(R"({"prompt":"x","stop_token_ids":[1,-1]})", "stop_token_ids[1]");
+  check_completion_rejected(R"({"prompt":"x","stop_token_ids":"1"})", "stop_token_ids");
+  check_completion_rejected(R"({"prompt":"x","stop_token_ids":[99999999]})", "stop_token_ids[0]");
+  check_completion_rejected(R"({"prompt":"x","logit_bias":{"abc":1}})", "logit_bias");
+  check_completion_rejected(R"({"prompt":"x","logit_bias":{"1":101}})", "logit_bias");
+  check_completion_rejected(R"({"prompt":"x","logit_bias":{"1":"a"}})", "logit_bias");
+  check_completion_rejected(R"({"prompt":"x","logit_bias":{"99999999":1}})", "logit_bias");
+  check_completion_rejected(R"({"prompt":"x","logit_bias":[1]})", "logit_bias");
+  check_completion_rejected(R"({"prompt":"x","logprobs":21})", "logprobs");
+  check_completion_rejected(R"({"prompt":"x","logprobs":true})", "logprobs");
+  check_completion_rejected(R"({"prompt":"x","echo":"no way"})", "echo");
+  check_completion_rejected(R"({"prompt":"x","user":5})", "user");
+  check_completion_rejected(R"({"prompt":"x","stream_options":{"include_usage":true}})", "stream_options");
+  check_completion_rejected(R"({"prompt":"x","stream":true,"stream_options":{"include_usage":"x"}})",
                  "stream_options.include_usage");
-  check_rejected(R"({"prompt":"x","stream":true,"stream_options":3})", "stream_options");
-  check_rejected(R"({"prompt":"x","suffix":"y"})", "suffix");
-  check_rejected(R"({"prompt":"x","best_of":3})", "best_of");
+  check_completion_rejected(R"({"prompt":"x","stream":true,"stream_options":3})", "stream_options");
+  check_completion_rejected(R"({"prompt":"x","suffix":"y"})", "suffix");
+  check_completion_rejected(R"({"prompt":"x","best_of":3})", "best_of");
 }
 
 TEST_CASE("completion: a model name other than the served one is a 400 naming it", "[openai]") {
   SABRE_REQUIRE_QWEN3();
-  const ApiError e = parse_error(R"({"prompt":"x","model":"gpt-4"})");
+  const ApiError e = completion_error(R"({"prompt":"x","model":"gpt-4"})");
   CHECK(e.status == 400);
   CHECK(e.param == "model");
   CHECK(e.code == "model_not_found");
   CHECK(e.message.find("gpt-4") != std::string::npos);
   CHECK(e.message.find("qwen3-test") != std::string::npos);
-  CHECK(parse_error(R"({"prompt":"x","model":5})").param == "model");
+  CHECK(completion_error(R"({"prompt":"x","model":5})").param == "model");
 }
 
 TEST_CASE("completion: prompt and max_tokens against max_model_len", "[openai]") {
@@ -240,10 +226,10 @@ TEST_CASE("completion: prompt and max_tokens against max_model_len", "[openai]")
   std::string long_ids = "[";
   for (int i = 0; i < 256; ++i) long_ids += (i ? ",1" : "1");
   long_ids += "]";
-  const ApiError too_long = parse_error(R"({"prompt":)" + long_ids + "}");
+  const ApiError too_long = completion_error(R"({"prompt":)" + long_ids + "}");
   CHECK(too_long.param == "prompt");
   CHECK(too_long.message.find("256") != std::string::npos);
-  const ApiError too_many = parse_error(R"({"prompt":[1,2,3,4],"max_tokens":253})");
+  const ApiError too_many = completion_error(R"({"prompt":[1,2,3,4],"max_tokens":253})");
   CHECK(too_many.param == "max_tokens");
   CHECK(too_many.message.find("257 tokens (4 in the prompt, 253 in the completion)") != std::string::npos);
   parse_ok(R"({"prompt":[1,2,3,4],"max_tokens":252})");
@@ -256,12 +242,12 @@ TEST_CASE("completion: malformed bodies are 400s, never crashes", "[openai]") {
                                  std::string("{\"prompt\":\"\xff\xfe\"}"), std::string("{\"prompt\":\"\xc3\"}"),
                                  std::string(100000, '['), std::string("{\"prompt\":\"x\",\"n\":1e999}")}) {
     INFO(body.substr(0, 40));
-    const ApiError e = parse_error(body);
+    const ApiError e = completion_error(body);
     CHECK(e.status == 400);
     CHECK_FALSE(e.message.empty());
   }
-  CHECK(parse_error("{\"prompt\":\"\xff\"}").message.find("UTF-8") != std::string::npos);
-  CHECK(parse_error("[1]").message.find("JSON object") != std::string::npos);
+  CHECK(completion_error("{\"prompt\":\"\xff\"}").message.find("UTF-8") != std::string::npos);
+  CHECK(completion_error("[1]").message.find("JSON object") != std::string::npos);
 }
 
 TEST_CASE("completion: a model without a tokenizer takes token ids only", "[openai]") {

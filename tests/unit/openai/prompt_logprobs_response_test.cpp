@@ -13,16 +13,11 @@
 
 using namespace sabre;
 using namespace sabre::openai;
+using sabre::openai::test::check_completion_rejected;
 using sabre::openai::test::completion_plan;
 using sabre::openai::test::qwen3_context;
 
 namespace {
-
-std::string refused_param(const std::string& body) {
-  const auto plan = parse_completion_request(body, qwen3_context());
-  REQUIRE_FALSE(plan);
-  return plan.error().param;
-}
 
 // The engine's first delta of a sample: its tokens and the scores of prompt tokens 1.. .
 TokenDelta first_delta(std::vector<SampledToken> prompt_scores, int32_t index = 0) {
@@ -62,10 +57,10 @@ TEST_CASE("completion request: echo with logprobs and prompt_logprobs ask the en
   CHECK(completion_plan(R"({"prompt":[1,2,3],"prompt_logprobs":null})").requests[0].prompt_logprobs == -1);
   // Both: the wider of the two.
   CHECK(completion_plan(R"({"prompt":[1,2,3],"echo":true,"logprobs":1,"prompt_logprobs":4})").requests[0].prompt_logprobs == 4);
-  CHECK(refused_param(R"({"prompt":[1,2,3],"prompt_logprobs":21})") == "prompt_logprobs");
-  CHECK(refused_param(R"({"prompt":[1,2,3],"prompt_logprobs":-1})") == "prompt_logprobs");
-  CHECK(refused_param(R"({"prompt":[1,2,3],"prompt_logprobs":"2"})") == "prompt_logprobs");
-  CHECK(refused_param(R"({"prompt":[1,2,3],"prompt_logprobs":1,"stream":true})") == "prompt_logprobs");
+  check_completion_rejected(R"({"prompt":[1,2,3],"prompt_logprobs":21})", "prompt_logprobs");
+  check_completion_rejected(R"({"prompt":[1,2,3],"prompt_logprobs":-1})", "prompt_logprobs");
+  check_completion_rejected(R"({"prompt":[1,2,3],"prompt_logprobs":"2"})", "prompt_logprobs");
+  check_completion_rejected(R"({"prompt":[1,2,3],"prompt_logprobs":1,"stream":true})", "prompt_logprobs");
   // Echo with logprobs streams (the prompt's scores ride on the echo chunk).
   CHECK(completion_plan(R"({"prompt":[1,2,3],"echo":true,"logprobs":1,"stream":true})").requests[0].prompt_logprobs == 1);
 }
@@ -186,7 +181,7 @@ TEST_CASE("completion: echo's logprobs and prompt_logprobs each show their own n
 
 TEST_CASE("completion: max_tokens 0 with echo answers the prompt alone, scored", "[openai]") {
   SABRE_REQUIRE_QWEN3();
-  CHECK(refused_param(R"({"prompt":[1,2],"max_tokens":0})") == "max_tokens");
+  check_completion_rejected(R"({"prompt":[1,2],"max_tokens":0})", "max_tokens");
   const std::string body = R"({"prompt":[1,2],"echo":true,"max_tokens":0,"logprobs":0,"return_tokens_as_token_ids":true})";
   const CompletionPlan plan = completion_plan(body);
   CHECK(plan.echo_only);

@@ -52,6 +52,23 @@ inline ChatPlan chat_plan(const std::string& body) {
   return *plan;
 }
 
+// The 400 a completion body must get.
+inline ApiError completion_error(const std::string& body) {
+  auto plan = parse_completion_request(body, qwen3_context());
+  if (plan) FAIL("expected a 400 for " << body);
+  return plan.error();
+}
+
+// The error names `param` in its param field and in its message.
+inline void check_completion_rejected(const std::string& body, const std::string& param) {
+  INFO(body);
+  const ApiError e = completion_error(body);
+  CHECK(e.status == 400);
+  CHECK(e.type == "invalid_request_error");
+  CHECK(e.param == param);
+  CHECK(e.message.find(param) != std::string::npos);
+}
+
 // Skips the test when the shared tokenizers are missing.
 #define SABRE_REQUIRE_QWEN3()                                                             \
   do {                                                                                    \
