@@ -216,6 +216,13 @@ Array iterate(const Value& value) {
       return keys;
     }
     case Value::Kind::String: {
+      // One Value per character costs tens of bytes each: a 64 MB string would become gigabytes
+      // (fuzz_chat_template: chained `| join(sep)` over a string), so a string iterates only as far as a
+      // list may grow.
+      if (const size_t length = utf8_length(value.as_string()); length > kMaxListItems) {
+        throw TemplateError("iterating a string of " + std::to_string(length) +
+                            " characters is over the template limit of " + std::to_string(kMaxListItems) + " items");
+      }
       Array chars;
       for (char32_t cp : utf8_to_u32(value.as_string())) chars.emplace_back(u32_to_utf8(std::u32string(1, cp)));
       return chars;

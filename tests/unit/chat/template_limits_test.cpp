@@ -68,6 +68,13 @@ TEST_CASE("template limits: runaway size, time and depth", "[chat]") {
                            "{% endfor %}"),
                     Catch::Contains("a list of 524288 is over the template limit of 262144"));
   CHECK(render("{{ ([0] * 262144) | length }}") == "262144");
+  // A string iterates as a list of characters, so it is bounded the same way; joining a string with a long
+  // separator again and again would otherwise build gigabytes of one-character values.
+  CHECK(render("{{ ('x' * 262144) | list | length }}") == "262144");
+  CHECK_THROWS_WITH(render("{{ ('x' * 262145) | join(',') }}"),
+                    Catch::Contains("iterating a string of 262145 characters is over the template limit of 262144 items"));
+  CHECK_THROWS_WITH(render("{{ 'ab' | join('-' * 1000) | join('-' * 1000) | join('-' * 1000) }}"),
+                    Catch::Contains("over the template limit"));
   CHECK_THROWS_WITH(render("{{ [1].99999999999999999999 }}"), Catch::Contains("out of range"));
   CHECK(render("{{ [7] | map(attribute='99999999999999999999') | list }}") == "[Undefined]");
   // What real templates do stays well inside.
