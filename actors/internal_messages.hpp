@@ -107,7 +107,9 @@ using request_actor = caf::typed_actor<caf::reacts_to<SequenceUpdate>, caf::reac
 using scheduler_actor = caf::typed_actor<
     caf::replies_to<submit_atom, SequenceSubmission, request_actor>::with<SubmitReply>,
     caf::reacts_to<abort_atom, std::vector<SequenceId>>,
-    caf::replies_to<info_atom>::with<EngineInfo>>;
+    caf::replies_to<info_atom>::with<EngineInfo>,
+    // The scheduler's own timer (StepDeadlines): time to check the steps in flight against their deadline.
+    caf::reacts_to<deadline_atom>>;
 
 // Begins a rank's error when its step failed in a collective (a CollectiveError): most likely because
 // another rank failed first, whose own error the engine then reports.

@@ -23,6 +23,7 @@ using execute_atom = caf::atom_constant<caf::atom("execute")>;
 using info_atom = caf::atom_constant<caf::atom("info")>;
 using failed_atom = caf::atom_constant<caf::atom("failed")>;
 using launch_atom = caf::atom_constant<caf::atom("launch")>;
+using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, EngineInfo& x) {

@@ -65,7 +65,11 @@ rank_actor::behavior_type rank_behavior(rank_actor::stateful_pointer<RankState> 
 }  // namespace
 
 RankOptions rank_options(int32_t rank, int64_t num_blocks, int64_t block_size, ElementType kv_dtype, int launch) {
-  RankOptions options{rank, num_blocks, block_size, kv_dtype};
+  RankOptions options;
+  options.rank = rank;
+  options.num_kv_blocks = num_blocks;
+  options.block_size = block_size;
+  options.kv_dtype = kv_dtype;
   const char* fault = launch == 0 ? std::getenv("SABRE_FAULT_INJECT_RANK_STEP") : nullptr;
   if (fault != nullptr) {
     const std::string spec = fault;

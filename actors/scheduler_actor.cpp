@@ -7,6 +7,8 @@
 #include <chrono>
 #include <unordered_map>
 
+#include "actors/step_deadlines.hpp"
+
 namespace sabre {
 namespace {
 
@@ -18,7 +20,9 @@ struct SchedulerActorState {
   std::unique_ptr<EngineCore> core;  // built when the actor starts (CAF default-constructs the state)
   std::vector<rank_actor> ranks;
   std::unordered_map<OwnerId, request_actor> owners;
-  caf::duration step_timeout;
+  std::chrono::milliseconds step_timeout{0};
+  StepDeadlines deadlines;       // every (step, rank) sent and not yet answered
+  bool deadline_timer = false;   // a deadline_atom is pending: at most one at a time
   std::function<void()> abort_collectives;
 };
 
@@ -41,8 +45,43 @@ void deliver(SchedulerSelf self, CoreOutput& out) {
   if (st.core->failed()) self->quit(caf::make_error(caf::sec::runtime_error, st.core->failure()));
 }
 
+// Keeps one deadline_atom pending while steps run, due at the soonest deadline (see StepDeadlines).
+void arm_deadline_timer(SchedulerSelf self) {
+  auto& st = self->state;
+  const auto earliest = st.deadlines.earliest();
+  if (st.deadline_timer || !earliest) return;
+  st.deadline_timer = true;
+  const auto wait = std::max(StepDeadlines::Clock::duration::zero(), *earliest - StepDeadlines::Clock::now());
+  self->delayed_send(self, std::chrono::duration_cast<std::chrono::milliseconds>(wait) + std::chrono::milliseconds(1),
+                     deadline_atom::value);
+}
+
+// A rank failed step `id` (an error or its deadline passed): the engine fails, and the ranks' collectives
+// are aborted so that peers waiting on that rank inside one stop too.
+void fail_step(SchedulerSelf self, uint64_t id, int32_t rank, const std::string& why) {
+  auto& st = self->state;
+  st.deadlines.finish(id, rank);
+  CoreOutput out;
+  const bool first_failure = !st.core->failed();
+  st.core->on_rank_failure(id, rank, why, out);
+  if (first_failure && st.abort_collectives) st.abort_collectives();
+  deliver(self, out);
+}
+
+void check_deadlines(SchedulerSelf self) {
+  auto& st = self->state;
+  st.deadline_timer = false;
+  for (const StepDeadlines::Pending& late : st.deadlines.overdue(StepDeadlines::Clock::now())) {
+    fail_step(self, late.step, late.rank,
+              fmt::format("rank {} did not answer step {} within the step timeout of {:.3g} s",
+                          late.rank, late.step, std::chrono::duration<double>(st.step_timeout).count()));
+  }
+  arm_deadline_timer(self);
+}
+
 // Sends steps while the core plans them: with async scheduling (two steps in flight) step N+1 is planned
-// and queued at the ranks while they run step N, so its planning costs the model no time.
+// and queued at the ranks while they run step N, so its planning costs the model no time. The requests
+// carry no CAF timeout (see StepDeadlines); the deadline timer bounds them.
 void maybe_step(SchedulerSelf self) {
   auto& st = self->state;
   for (;;) {
@@ -50,24 +89,24 @@ void maybe_step(SchedulerSelf self) {
     std::optional<PlannedStep> step = st.core->plan_step(out);
     deliver(self, out);
     if (!step) return;
+    const auto deadline = StepDeadlines::Clock::now() + st.step_timeout;
     for (size_t r = 0; r < st.ranks.size(); ++r) {
       const auto rank = static_cast<int32_t>(r);
-      self->request(st.ranks[r], st.step_timeout, execute_atom::value, *step->input)
+      st.deadlines.start(step->id, rank, deadline);
+      self->request(st.ranks[r], caf::infinite, execute_atom::value, *step->input)
           .then(
               [self, id = step->id, rank](StepOutput& output) {
+                self->state.deadlines.finish(id, rank);
                 CoreOutput out;
                 self->state.core->on_rank_output(id, rank, std::move(output), out);
                 deliver(self, out);
                 maybe_step(self);
               },
               [self, id = step->id, rank](caf::error& error) {
-                CoreOutput out;
-                const bool first_failure = !self->state.core->failed();
-                self->state.core->on_rank_failure(id, rank, self->system().render(error), out);
-                if (first_failure && self->state.abort_collectives) self->state.abort_collectives();
-                deliver(self, out);
+                fail_step(self, id, rank, self->system().render(error));
               });
     }
+    arm_deadline_timer(self);
   }
 }
 
@@ -76,8 +115,8 @@ scheduler_actor::behavior_type scheduler_behavior(SchedulerSelf self, EngineCore
                                                   std::function<void()> abort_collectives) {
   auto& st = self->state;
   st.abort_collectives = std::move(abort_collectives);
-  st.step_timeout = caf::duration{std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::duration<double>(options.scheduler.step_timeout_seconds))};
+  st.step_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::duration<double>(options.scheduler.step_timeout_seconds));
   options.world_size = static_cast<int32_t>(ranks.size());
   st.core = std::make_unique<EngineCore>(std::move(options));
   st.ranks = std::move(ranks);
@@ -100,6 +139,7 @@ scheduler_actor::behavior_type scheduler_behavior(SchedulerSelf self, EngineCore
         deliver(self, out);
       },
       [self](info_atom) -> EngineInfo { return self->state.core->info(); },
+      [self](deadline_atom) { check_deadlines(self); },
   };
 }
 
