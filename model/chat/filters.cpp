@@ -66,7 +66,7 @@ Value filter_tojson(const Value& input, CallArgs& args) {
   style.ensure_ascii = args.get_or(0, "ensure_ascii", Value(false)).truthy();
   const Value indent = args.get_or(1, "indent", Value(nullptr));
   if (indent.is_int() || indent.is_bool()) {
-    style.indent = std::string(static_cast<size_t>(std::max<int64_t>(0, indent.as_int())), ' ');
+    style.indent = std::string(checked_width(indent.as_int(), "tojson indent"), ' ');
   } else if (indent.is_string()) {
     style.indent = indent.as_string();
   } else if (!indent.is_none()) {

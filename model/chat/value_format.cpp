@@ -236,6 +236,8 @@ void append_json(std::string& out, const Value& value, const JsonStyle& style, i
   check_value_size(out.size(), "JSON text");
   const auto newline = [&](int level) {
     out.push_back('\n');
+    // A long indent string nested deep would otherwise pass the bound many times over before the next check.
+    check_value_size(out.size() + static_cast<size_t>(level) * style.indent->size(), "JSON text");
     for (int i = 0; i < level; ++i) out += *style.indent;
   };
   switch (value.kind()) {

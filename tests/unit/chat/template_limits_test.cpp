@@ -57,6 +57,10 @@ TEST_CASE("template limits: runaway size, time and depth", "[chat]") {
   CHECK_THROWS_WITH(render("{{ '%99999999999d' % 1 }}"), Catch::Contains("format width"));
   CHECK_THROWS_WITH(render("{{ 'a' | center(99999999999) }}"), Catch::Contains("width"));
   CHECK_THROWS_WITH(render("{{ 'a' | indent(99999999999) }}"), Catch::Contains("width"));
+  CHECK_THROWS_WITH(render("{{ [1] | tojson(indent=4444444444444) }}"), Catch::Contains("tojson indent width"));
+  CHECK_THROWS_WITH(render("{{ [[[[[[[[1]]]]]]]] | tojson(indent='x' * 20000000) }}"),
+                    Catch::Contains("JSON text of") && Catch::Contains("over the template limit"));
+  CHECK(render("{{ [1] | tojson(indent=-3) }}") == "[\n1\n]");
   CHECK_THROWS_WITH(render("{% set s = 'a' * 10000000 %}{{ s | replace('a', s) }}"), Catch::Contains("over the template limit"));
   CHECK_THROWS_WITH(render("{% set s = 'a' * 10000000 %}{{ [s, s, s, s, s, s, s, s] | join }}"),
                     Catch::Contains("over the template limit"));
