@@ -87,6 +87,9 @@ Value repeat(const Value& sequence, int64_t times) {
     throw TemplateError("repetition too large: " + std::to_string(unit) + " x " + std::to_string(times) +
                         " elements is over the limit of " + std::to_string(limit));
   }
+  // Nothing repeated any number of times is nothing, at once: `'' * 10**10` would otherwise loop 10**10
+  // times appending nothing (fuzz_chat_template).
+  if (unit == 0) times = 0;
   if (sequence.is_string()) {
     std::string out;
     for (int64_t i = 0; i < times; ++i) out += sequence.as_string();

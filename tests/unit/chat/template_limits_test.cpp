@@ -68,6 +68,10 @@ TEST_CASE("template limits: runaway size, time and depth", "[chat]") {
                     Catch::Contains("over the template limit"));
   // Lists are bounded in items: copies of the messages are cheap each, but millions are not.
   CHECK_THROWS_WITH(render("{{ messages * 1111110 }}"), Catch::Contains("repetition too large"));
+  // An empty string or list repeated any number of times is empty at once, not after billions of steps.
+  CHECK(render("{{ ('' * 5555555955) | length }} {{ ([] * 5555555955) | length }}.") ==
+        "0 0.");
+  CHECK(render("{{ (5555555955 * undefined_name | upper) | length }}") == "0");
   CHECK_THROWS_WITH(render("{% set ns = namespace(l=[1]) %}{% for i in range(30) %}{% set ns.l = ns.l + ns.l %}"
                            "{% endfor %}"),
                     Catch::Contains("a list of 524288 is over the template limit of 262144"));
