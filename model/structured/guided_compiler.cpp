@@ -55,8 +55,11 @@ RuleMap guided_rules(const GuidedDecoding& guided) {
 }
 
 GuidedCompiler::GuidedCompiler(std::shared_ptr<const Tokenizer> tokenizer, int64_t logits_vocab,
-                               std::vector<int32_t> eos_ids)
-    : tokenizer_(std::move(tokenizer)), logits_vocab_(logits_vocab), eos_ids_(std::move(eos_ids)) {}
+                               std::vector<int32_t> eos_ids, size_t max_mask_work)
+    : tokenizer_(std::move(tokenizer)),
+      logits_vocab_(logits_vocab),
+      eos_ids_(std::move(eos_ids)),
+      max_mask_work_(max_mask_work) {}
 
 std::shared_ptr<const TokenVocabulary> GuidedCompiler::vocabulary() {
   if (!vocabulary_) {
@@ -80,7 +83,8 @@ std::shared_ptr<const CompiledGrammar> GuidedCompiler::compile(const GuidedDecod
     tokens = vocabulary();
   }
   // Also outside the lock: it computes the first mask.
-  auto compiled = std::make_shared<const CompiledGrammar>(std::move(grammar), std::move(tokens), eos_ids_);
+  auto compiled =
+      std::make_shared<const CompiledGrammar>(std::move(grammar), std::move(tokens), eos_ids_, max_mask_work_);
   std::lock_guard lock(mutex_);
   if (auto it = cache_.find(key); it != cache_.end()) return it->second;
   if (cache_.size() >= kMaxCachedConstraints) {

@@ -28,8 +28,10 @@ RuleMap guided_rules(const GuidedDecoding& guided);
 class GuidedCompiler {
  public:
   // `logits_vocab`: the width of the model's logits rows. `eos_ids`: the model's, for sequences that have
-  // no end tokens of their own.
-  GuidedCompiler(std::shared_ptr<const Tokenizer> tokenizer, int64_t logits_vocab, std::vector<int32_t> eos_ids);
+  // no end tokens of their own. `max_mask_work`: each mask's budget (CompiledGrammar); the server keeps
+  // the default, a fuzz harness under ASan lowers it to stay within its timeout.
+  GuidedCompiler(std::shared_ptr<const Tokenizer> tokenizer, int64_t logits_vocab, std::vector<int32_t> eos_ids,
+                 size_t max_mask_work = kMaxMaskWork);
 
   // The constraint compiled against the vocabulary (cached by kind and text; the vocabulary's trie is
   // built on first use). Throws GrammarError.
@@ -41,6 +43,7 @@ class GuidedCompiler {
   std::shared_ptr<const Tokenizer> tokenizer_;
   int64_t logits_vocab_;
   std::vector<int32_t> eos_ids_;
+  size_t max_mask_work_;
   std::mutex mutex_;
   std::shared_ptr<const TokenVocabulary> vocabulary_;
   std::map<std::string, std::shared_ptr<const CompiledGrammar>> cache_;
