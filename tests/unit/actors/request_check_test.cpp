@@ -16,7 +16,7 @@ using namespace sabre;
 namespace {
 
 const RequestLimits kLimits{.vocab_size = 100, .max_model_len = 64, .max_num_seqs = 4, .kv_block_size = 4,
-                            .kv_blocks = 20};
+                            .kv_blocks = 20, .guided = nullptr};
 
 GenerationRequest valid() {
   GenerationRequest r;
@@ -77,7 +77,7 @@ TEST_CASE("request check: the KV rule is the scheduler's", "[request_check]") {
   // with max_tokens 52, 81 tokens: 21 blocks.
   GenerationRequest r = valid();
   const RequestLimits roomy{.vocab_size = 100, .max_model_len = 1000, .max_num_seqs = 8, .kv_block_size = 4,
-                            .kv_blocks = 20};
+                            .kv_blocks = 20, .guided = nullptr};
   r.max_tokens = 51;
   CHECK_FALSE(check_generation_request(r, std::vector<int32_t>(30, 1), roomy));
   r.max_tokens = 52;
