@@ -191,7 +191,7 @@ const ChatTemplate::Named& ChatTemplate::choose(const ChatRequest& request) cons
   return selected();
 }
 
-std::string ChatTemplate::render(const ChatRequest& request) const {
+std::string ChatTemplate::render(const ChatRequest& request, size_t max_work) const {
   const Named& chosen = choose(request);
   Object variables;
   variables.set("messages", prepare_messages(request.messages));
@@ -207,7 +207,7 @@ std::string ChatTemplate::render(const ChatRequest& request) const {
     if (*value) variables.set(name, Value(**value));
   }
   for (const auto& [k, v] : request.extra.entries()) variables.set(k, v);  // extras override special tokens
-  return chosen.compiled.render(variables);
+  return chosen.compiled.render(variables, max_work);
 }
 
 }  // namespace sabre::chat

@@ -53,7 +53,8 @@ class ChatTemplate {
   // Renders one conversation. Throws TemplateError (with template line and column) when the
   // template fails, e.g. through raise_exception("..."), and std::runtime_error for an empty
   // conversation or a message that is not an object.
-  std::string render(const ChatRequest& request) const;
+  // `max_work` bounds the render's work as Template::render does.
+  std::string render(const ChatRequest& request, size_t max_work = kMaxRenderWork) const;
 
   // Names of the templates when tokenizer_config.json held a list ("default", "tool_use", "rag", ...);
   // empty for a single template.

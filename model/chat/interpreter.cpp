@@ -39,7 +39,8 @@ enum class Flow { Normal, Break, Continue };
 
 class Renderer {
  public:
-  Renderer(const std::string& origin, Frame& root) : origin_(origin), root_(root) {}
+  Renderer(const std::string& origin, Frame& root, size_t max_work)
+      : origin_(origin), root_(root), max_work_(max_work) {}
 
   Flow exec_body(const Body& body, Frame& frame, std::string& out) {
     for (const StmtPtr& stmt : body) {
@@ -78,6 +79,30 @@ class Renderer {
     }
   }
 
+  // Adds to the render's work (limits.hpp), in bytes.
+  void count_work(size_t bytes) {
+    work_ += bytes;
+    if (work_ > max_work_) {
+      throw TemplateError("the template ran too long: it built or read over " + std::to_string(max_work_) +
+                          " bytes of values and text");
+    }
+  }
+
+  void count_work(const Value& value) {
+    switch (value.kind()) {
+      case Value::Kind::String: count_work(value.as_string().size()); return;
+      case Value::Kind::Array: count_work(value.as_array().size() * sizeof(Value)); return;
+      case Value::Kind::Object:
+      case Value::Kind::Namespace: count_work(value.as_object().size() * sizeof(Value)); return;
+      default: return;
+    }
+  }
+
+  void write(std::string& out, std::string_view text) {
+    count_work(text.size());
+    out += text;
+  }
+
   // Entered for each macro or caller() call: deep recursion is an error before it is a stack overflow.
   class CallDepth {
    public:
@@ -97,8 +122,8 @@ class Renderer {
 
   Flow exec_unlocated(const Stmt& stmt, Frame& frame, std::string& out) {
     switch (stmt.kind) {
-      case Stmt::Kind::Data: out += stmt.text; return Flow::Normal;
-      case Stmt::Kind::Print: out += to_python_str(eval(*stmt.expr, frame)); return Flow::Normal;
+      case Stmt::Kind::Data: write(out, stmt.text); return Flow::Normal;
+      case Stmt::Kind::Print: write(out, to_python_str(eval(*stmt.expr, frame))); return Flow::Normal;
       case Stmt::Kind::If:
         for (const auto& [cond, body] : stmt.branches) {
           if (eval(*cond, frame).truthy()) return exec_body(body, frame, out);
@@ -121,7 +146,7 @@ class Renderer {
         std::string captured;
         const Flow flow = exec_body(stmt.body, *child_of(frame, stmt.initially_missing), captured);
         if (flow != Flow::Normal) return flow;
-        out += to_python_str(apply_filter_chain(*stmt.expr, Value(std::move(captured)), frame));
+        write(out, to_python_str(apply_filter_chain(*stmt.expr, Value(std::move(captured)), frame)));
         return Flow::Normal;
       }
       case Stmt::Kind::Macro: frame.vars.set(stmt.text, make_macro(stmt, frame)); return Flow::Normal;
@@ -130,7 +155,7 @@ class Renderer {
         Value callee = eval(*call.a, frame);
         CallArgs args = eval_args(call, frame);
         args.keyword.emplace_back("caller", make_caller(stmt, frame));
-        out += to_python_str(call_value(callee, args));
+        write(out, to_python_str(call_value(callee, args)));
         return Flow::Normal;
       }
       case Stmt::Kind::Break: return Flow::Break;
@@ -345,9 +370,27 @@ class Renderer {
 
   Value eval(const Expr& expr, Frame& frame) {
     try {
-      return eval_unlocated(expr, frame);
+      Value result = eval_unlocated(expr, frame);
+      if (builds_value(expr.kind)) count_work(result);
+      return result;
     } catch (...) {
       rethrow_located(expr.pos);
+    }
+  }
+
+  // Whether an expression makes a new value, as opposed to one that shares what it looks up or picks
+  // (a name, an attribute, an item, `a or b`): only new values count as work, so that a template may
+  // look at `messages` in every iteration of a loop over it.
+  static bool builds_value(Expr::Kind kind) {
+    switch (kind) {
+      case Expr::Kind::List:
+      case Expr::Kind::Tuple:
+      case Expr::Kind::Dict:
+      case Expr::Kind::Slice:
+      case Expr::Kind::Call:
+      case Expr::Kind::Filter:
+      case Expr::Kind::Binary: return true;
+      default: return false;
     }
   }
 
@@ -369,7 +412,12 @@ class Renderer {
         }
         return Value(std::move(object));
       }
-      case Expr::Kind::Attribute: return get_attribute(eval(*expr.a, frame), expr.name);
+      case Expr::Kind::Attribute: {
+        Value object = eval(*expr.a, frame);
+        Value attribute = get_attribute(object, expr.name);
+        if (object.is_string() && attribute.is_callable()) count_work(object);  // a str method reads the string
+        return attribute;
+      }
       case Expr::Kind::Subscript: return get_item(eval(*expr.a, frame), eval(*expr.b, frame));
       case Expr::Kind::Slice: {
         Value target = eval(*expr.a, frame);
@@ -386,6 +434,7 @@ class Renderer {
       }
       case Expr::Kind::Filter: {
         Value input = eval(*expr.a, frame);
+        if (input.is_string()) count_work(input);  // string filters read the string; list ones may not (length)
         CallArgs args = eval_args(expr, frame);
         return apply_filter(expr.name, input, args);
       }
@@ -401,11 +450,19 @@ class Renderer {
         if (!operand.is_number()) throw TemplateError("bad operand type for unary +: '" + operand.type_name() + "'");
         return operand.is_bool() ? Value(operand.as_int()) : operand;
       }
-      case Expr::Kind::Binary: return binary_op(expr.name, eval(*expr.a, frame), eval(*expr.b, frame));
-      case Expr::Kind::Compare: {
+      case Expr::Kind::Binary: {  // operators read their operands: `+` and `~` copy them
         Value left = eval(*expr.a, frame);
+        Value right = eval(*expr.b, frame);
+        count_work(left);
+        count_work(right);
+        return binary_op(expr.name, left, right);
+      }
+      case Expr::Kind::Compare: {  // `==` and `in` read their operands
+        Value left = eval(*expr.a, frame);
+        count_work(left);
         for (size_t i = 0; i < expr.ops.size(); ++i) {
           Value right = eval(*expr.items[i], frame);
+          count_work(right);
           if (!compare_op(expr.ops[i], left, right)) return Value(false);
           left = std::move(right);
         }
@@ -431,7 +488,9 @@ class Renderer {
 
   const std::string& origin_;
   Frame& root_;
+  const size_t max_work_;
   int64_t steps_ = 0;
+  size_t work_ = 0;
   int call_depth_ = 0;
 };
 
@@ -446,12 +505,12 @@ Template Template::parse(std::string_view source, std::string origin, LexerOptio
   return Template(std::move(compiled), std::move(shared_origin));
 }
 
-std::string Template::render(const Object& variables) const {
+std::string Template::render(const Object& variables, size_t max_work) const {
   const auto root_ptr = std::make_shared<Frame>(make_globals(), nullptr);
   Frame& root = *root_ptr;
   for (const auto& [k, v] : variables.entries()) root.vars.set(k, v);
   for (const std::string& name : compiled_->root_missing) root.vars.set(name, Value::undefined("'" + name + "' is undefined"));
-  Renderer renderer(*origin_, root);
+  Renderer renderer(*origin_, root, max_work);
   std::string out;
   renderer.exec_body(compiled_->body, root, out);
   return out;

@@ -221,13 +221,20 @@ Array iterate(const Value& value) {
     case Value::Kind::String: {
       // One Value per character costs tens of bytes each: a 64 MB string would become gigabytes
       // (fuzz_chat_template: chained `| join(sep)` over a string), so a string iterates only as far as a
-      // list may grow.
-      if (const size_t length = utf8_length(value.as_string()); length > kMaxListItems) {
-        throw TemplateError("iterating a string of " + std::to_string(length) +
-                            " characters is over the template limit of " + std::to_string(kMaxListItems) + " items");
-      }
+      // list may grow. Counted while decoding: stray bytes of invalid UTF-8 are characters here too.
+      const std::string& text = value.as_string();
       Array chars;
-      for (char32_t cp : utf8_to_u32(value.as_string())) chars.emplace_back(u32_to_utf8(std::u32string(1, cp)));
+      for (size_t i = 0; i < text.size();) {
+        if (chars.size() == kMaxListItems) {
+          throw TemplateError("iterating a string of over " + std::to_string(kMaxListItems) +
+                              " characters is over the template limit of " + std::to_string(kMaxListItems) + " items");
+        }
+        const auto [cp, bytes] = decode_utf8_at(text, i);
+        std::string one;
+        append_utf8(one, cp);  // a stray byte becomes the character it stands for, as utf8_to_u32 reads it
+        chars.emplace_back(std::move(one));
+        i += bytes;
+      }
       return chars;
     }
     default: throw TemplateError("'" + value.type_name() + "' object is not iterable");

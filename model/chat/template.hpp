@@ -8,6 +8,7 @@
 
 #include "model/chat/ast.hpp"
 #include "model/chat/lexer.hpp"
+#include "model/chat/limits.hpp"
 #include "model/chat/value.hpp"
 
 namespace sabre::chat {
@@ -19,8 +20,9 @@ class Template {
   static Template parse(std::string_view source, std::string origin = "template", LexerOptions options = {});
 
   // Renders with `variables` visible to the template (they shadow the built-in globals). Throws
-  // TemplateError saying where and what on any runtime error, including raise_exception(...).
-  std::string render(const Object& variables) const;
+  // TemplateError saying where and what on any runtime error, including raise_exception(...), and when
+  // the render's work passes `max_work` (limits.hpp).
+  std::string render(const Object& variables, size_t max_work = kMaxRenderWork) const;
 
   const std::string& origin() const { return *origin_; }
 

@@ -2,33 +2,26 @@
 
 namespace sabre::chat {
 
+DecodedCodePoint decode_utf8_at(std::string_view text, size_t pos) {
+  const auto b0 = static_cast<unsigned char>(text[pos]);
+  const size_t extra = b0 < 0x80 ? 0 : (b0 >> 5) == 6 ? 1 : (b0 >> 4) == 14 ? 2 : (b0 >> 3) == 30 ? 3 : 4;
+  if (extra == 0 || extra == 4 || pos + extra >= text.size()) return {b0, 1};
+  char32_t cp = b0 & (0x3F >> extra);
+  for (size_t k = 1; k <= extra; ++k) {
+    const auto b = static_cast<unsigned char>(text[pos + k]);
+    if ((b & 0xC0) != 0x80) return {b0, 1};  // keep the stray byte as a code point rather than dropping it
+    cp = (cp << 6) | (b & 0x3F);
+  }
+  return {cp, extra + 1};
+}
+
 std::u32string utf8_to_u32(std::string_view text) {
   std::u32string out;
   out.reserve(text.size());
-  size_t i = 0;
-  while (i < text.size()) {
-    const auto b0 = static_cast<unsigned char>(text[i]);
-    const size_t extra = b0 < 0x80 ? 0 : (b0 >> 5) == 6 ? 1 : (b0 >> 4) == 14 ? 2 : (b0 >> 3) == 30 ? 3 : 4;
-    char32_t cp = b0;
-    bool ok = extra < 4 && i + extra < text.size();
-    if (ok && extra > 0) {
-      cp = b0 & (0x3F >> extra);
-      for (size_t k = 1; k <= extra; ++k) {
-        const auto b = static_cast<unsigned char>(text[i + k]);
-        if ((b & 0xC0) != 0x80) {
-          ok = false;
-          break;
-        }
-        cp = (cp << 6) | (b & 0x3F);
-      }
-    }
-    if (!ok) {  // keep the stray byte as a code point rather than dropping it
-      out.push_back(b0);
-      ++i;
-      continue;
-    }
-    out.push_back(cp);
-    i += extra + 1;
+  for (size_t i = 0; i < text.size();) {
+    const DecodedCodePoint d = decode_utf8_at(text, i);
+    out.push_back(d.cp);
+    i += d.length;
   }
   return out;
 }

@@ -10,7 +10,15 @@
 
 namespace sabre::chat {
 
-// Decodes UTF-8; an invalid byte becomes the code point of that byte so nothing is lost.
+// One code point read from UTF-8 text, and how many bytes it took.
+struct DecodedCodePoint {
+  char32_t cp;
+  size_t length;
+};
+// The code point starting at text[pos] (pos < text.size()); an invalid byte decodes as the code point of
+// that byte, one byte long, so nothing is lost.
+DecodedCodePoint decode_utf8_at(std::string_view text, size_t pos);
+// Decodes UTF-8 as decode_utf8_at does, all at once.
 std::u32string utf8_to_u32(std::string_view text);
 std::string u32_to_utf8(std::u32string_view text);
 // Number of code points.

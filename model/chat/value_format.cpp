@@ -84,13 +84,25 @@ void append_hex_escape(std::string& out, char32_t cp) {
   out += buf;
 }
 
-std::string python_string_repr(const std::string& text) {
+// Where the run of printable ASCII starting at `pos` ends: characters that Python's repr and json.dumps
+// both write as they are (so neither `quote`, a backslash nor a control character).
+size_t end_of_plain_ascii(std::string_view text, size_t pos, char quote) {
+  while (pos < text.size() && text[pos] >= 0x20 && text[pos] < 0x7F && text[pos] != quote && text[pos] != '\\') ++pos;
+  return pos;
+}
+
+void append_string_repr(std::string& out, std::string_view text) {
   // Python prefers single quotes and switches to double quotes when only single quotes occur.
-  const bool has_single = text.find('\'') != std::string::npos;
-  const bool has_double = text.find('"') != std::string::npos;
+  const bool has_single = text.find('\'') != std::string_view::npos;
+  const bool has_double = text.find('"') != std::string_view::npos;
   const char quote = has_single && !has_double ? '"' : '\'';
-  std::string out(1, quote);
-  for (char32_t cp : utf8_to_u32(text)) {
+  out.push_back(quote);
+  for (size_t i = 0; i < text.size();) {
+    const size_t plain_end = end_of_plain_ascii(text, i, quote);  // most text: copied as it is, in one go
+    out.append(text, i, plain_end - i);
+    i = plain_end;
+    if (i == text.size()) break;
+    const auto [cp, length] = decode_utf8_at(text, i);
     if (cp == static_cast<char32_t>(quote) || cp == '\\') {
       out.push_back('\\');
       out.push_back(static_cast<char>(cp));
@@ -105,14 +117,10 @@ std::string python_string_repr(const std::string& text) {
     } else {
       append_utf8(out, cp);
     }
+    i += length;
   }
   out.push_back(quote);
-  return out;
 }
-
-}  // namespace
-
-namespace {
 
 // Values nest only as deep as the template's literals and namespaces make them; deeper means a
 // namespace that holds itself, which would recurse for ever.
@@ -120,63 +128,74 @@ void check_print_depth(int depth) {
   if (depth > kMaxNesting) throw TemplateError("a value nested over " + std::to_string(kMaxNesting) + " deep cannot be printed");
 }
 
-std::string repr_at(const Value& value, int depth);
-
-}  // namespace
-
-std::string python_repr(const Value& value) { return repr_at(value, 0); }
-
-namespace {
-
-std::string repr_at(const Value& value, int depth) {
+// Writes into the one buffer for the whole value, as append_json does: a string per nesting level
+// copied into its parent's would cost the output size once per level.
+void append_repr(std::string& out, const Value& value, int depth) {
   check_print_depth(depth);
+  check_value_size(out.size(), "printed text");
   switch (value.kind()) {
-    case Value::Kind::Undefined: return "Undefined";  // repr(); str() of undefined is ""
-    case Value::Kind::None: return "None";
-    case Value::Kind::Bool: return value.as_bool() ? "True" : "False";
-    case Value::Kind::Int: return std::to_string(value.as_int());
-    case Value::Kind::Float: return python_float_repr(value.as_float());
+    case Value::Kind::Undefined: out += "Undefined"; return;  // repr(); str() of undefined is ""
+    case Value::Kind::None: out += "None"; return;
+    case Value::Kind::Bool: out += value.as_bool() ? "True" : "False"; return;
+    case Value::Kind::Int: out += std::to_string(value.as_int()); return;
+    case Value::Kind::Float: out += python_float_repr(value.as_float()); return;
     case Value::Kind::String:
-      if (value.is_markup()) return "Markup(" + python_string_repr(value.as_string()) + ")";
-      return python_string_repr(value.as_string());
+      if (value.is_markup()) out += "Markup(";
+      append_string_repr(out, value.as_string());
+      if (value.is_markup()) out += ")";
+      return;
     case Value::Kind::Array: {
       if (value.is_lazy()) {  // Python adds the object's address, which no one can match
-        std::string out(1, '<');
+        out.push_back('<');  // appended piecewise: GCC 12 warns falsely (-Wrestrict) on "<" + std::string
         out += value.type_name();
         out += " object>";
-        return out;
+        return;
       }
+      if (!value.is_sequence()) {  // dict_items([...]) and friends
+        out += value.type_name();
+        out.push_back('(');
+      }
+      out += value.is_tuple() ? "(" : "[";
       const Array& items = value.as_array();
-      std::string out = value.is_tuple() ? "(" : "[";
       for (size_t i = 0; i < items.size(); ++i) {
         if (i) out += ", ";
-        out += repr_at(items[i], depth + 1);
-        check_value_size(out.size(), "printed text");
+        append_repr(out, items[i], depth + 1);
       }
       if (value.is_tuple() && items.size() == 1) out += ",";
       out += value.is_tuple() ? ")" : "]";
-      if (!value.is_sequence()) return value.type_name() + "(" + out + ")";  // dict_items([...]) and friends
-      return out;
+      if (!value.is_sequence()) out += ")";
+      return;
     }
     case Value::Kind::Object:
     case Value::Kind::Namespace: {
-      std::string out = value.is_namespace() ? "<Namespace {" : "{";
+      out += value.is_namespace() ? "<Namespace {" : "{";
       bool first = true;
       for (const auto& [k, v] : value.as_object().entries()) {
         if (!first) out += ", ";
         first = false;
-        out += repr_at(key_value(k), depth + 1) + ": " + repr_at(v, depth + 1);
-        check_value_size(out.size(), "printed text");
+        append_repr(out, key_value(k), depth + 1);
+        out += ": ";
+        append_repr(out, v, depth + 1);
       }
       out += value.is_namespace() ? "}>" : "}";
-      return out;
+      return;
     }
-    case Value::Kind::Callable: return "<built-in function " + value.as_callable().name + ">";
+    case Value::Kind::Callable:
+      out += "<built-in function ";
+      out += value.as_callable().name;
+      out.push_back('>');
+      return;
   }
-  return "";
 }
 
 }  // namespace
+
+std::string python_repr(const Value& value) {
+  std::string out;
+  append_repr(out, value, 0);
+  check_value_size(out.size(), "printed text");
+  return out;
+}
 
 std::string html_escape(const std::string& text) {
   std::string out;
@@ -201,9 +220,15 @@ std::string to_python_str(const Value& value) {
 
 namespace {
 
-void append_json_string(std::string& out, const std::string& text, bool ensure_ascii) {
+void append_json_string(std::string& out, std::string_view text, bool ensure_ascii) {
   out.push_back('"');
-  for (char32_t cp : utf8_to_u32(text)) {
+  for (size_t i = 0; i < text.size();) {
+    const size_t plain_end = end_of_plain_ascii(text, i, '"');
+    out.append(text, i, plain_end - i);
+    i = plain_end;
+    if (i == text.size()) break;
+    const auto [cp, length] = decode_utf8_at(text, i);
+    i += length;
     switch (cp) {
       case '"': out += "\\\""; continue;
       case '\\': out += "\\\\"; continue;

@@ -2,6 +2,7 @@
 // looping for ever or exhausting memory (model/chat/limits.hpp); real templates are far inside the bounds.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <string>
 
 #include "model/chat/chat_template.hpp"
@@ -80,11 +81,62 @@ TEST_CASE("template limits: runaway size, time and depth", "[chat]") {
   // separator again and again would otherwise build gigabytes of one-character values.
   CHECK(render("{{ ('x' * 262144) | list | length }}") == "262144");
   CHECK_THROWS_WITH(render("{{ ('x' * 262145) | join(',') }}"),
-                    Catch::Contains("iterating a string of 262145 characters is over the template limit of 262144 items"));
+                    Catch::Contains("iterating a string of over 262144 characters is over the template limit of 262144 items"));
+  // Stray bytes count as characters: invalid UTF-8 does not slip past the bound.
+  CHECK(render("{{ ('\x80' * 262144) | list | length }}") == "262144");
+  CHECK_THROWS_WITH(render("{{ ('\x80' * 262145) | join(',') }}"), Catch::Contains("iterating a string of over 262144"));
   CHECK_THROWS_WITH(render("{{ 'ab' | join('-' * 1000) | join('-' * 1000) | join('-' * 1000) }}"),
                     Catch::Contains("over the template limit"));
   CHECK_THROWS_WITH(render("{{ [1].99999999999999999999 }}"), Catch::Contains("out of range"));
   CHECK(render("{{ [7] | map(attribute='99999999999999999999') | list }}") == "[Undefined]");
   // What real templates do stays well inside.
   CHECK(render("{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{% endif %}{{ n }}{% endmacro %}{{ f(50) }}").size() > 50);
+}
+
+TEST_CASE("template limits: the work of a whole render is bounded, not only each value and step", "[chat]") {
+  const auto over_budget = Catch::Contains("bytes of values and text");
+  // A large value made or read again and again: each step and value is within its bound, their product is not.
+  const std::string big = "{% set big = 'a' * 10000000 %}";
+  CHECK_THROWS_WITH(render(big + "{% for i in range(2000) %}{% set y = big ~ 'a' %}{% endfor %}"), over_budget);
+  CHECK_THROWS_WITH(render(big + "{% for i in range(2000) %}{% set y %}{{ big }}{% endset %}{% endfor %}"), over_budget);
+  CHECK_THROWS_WITH(render(big + "{% for i in range(2000) %}{% if 'zz' in big %}{% endif %}{% endfor %}"), over_budget);
+  CHECK_THROWS_WITH(render(big + "{% for i in range(2000) %}{% set n = big | length %}{% endfor %}"), over_budget);
+  CHECK_THROWS_WITH(render(big + "{% for i in range(2000) %}{% set n = big.count('b') %}{% endfor %}"), over_budget);
+  CHECK_THROWS_WITH(render("{% for i in range(2000) %}{% set l = [0] * 200000 %}{% endfor %}"), over_budget);
+  // fuzz_chat_template: a long list printed at every level of macro recursion, each level's text kept
+  // until the recursion fails at 100 deep.
+  CHECK_THROWS_WITH(render("{% set l = ['x' * 1000] * 20000 %}{% macro f(n) %}{{ l }}{{ f(n + 1) }}{% endmacro %}"
+                           "{{ f(0) }}"),
+                    over_budget);
+  // A caller may set a smaller budget (the fuzz harness does).
+  const ChatTemplate chat = ChatTemplate::from_string("{{ 'x' * 2000 }}", {});
+  ChatRequest request;
+  request.messages = Value(Array{Value(Object{})});
+  CHECK(chat.render(request, 10000).size() == 2000);
+  CHECK_THROWS_WITH(chat.render(request, 1000), Catch::Contains("over 1000 bytes of values and text"));
+}
+
+TEST_CASE("template limits: real templates render the largest conversation the server accepts", "[chat]") {
+  // The server takes request bodies of up to 8 MiB. Qwen3's and Llama 3.1's templates spend about eight
+  // times the conversation's size, far below the budget, for a few long messages and for many short ones.
+  const auto conversation = [](size_t messages, size_t length) {
+    Array list;
+    for (size_t i = 0; i < messages; ++i) {
+      Object message;
+      message.set("role", Value(i % 2 ? "assistant" : "user"));
+      message.set("content", Value(std::string(length, static_cast<char>('a' + i % 20))));
+      list.push_back(Value(std::move(message)));
+    }
+    ChatRequest request;
+    request.messages = Value(std::move(list));
+    request.add_generation_prompt = true;
+    return request;
+  };
+  for (const char* model : {"qwen3", "llama3_1", "smollm2"}) {
+    INFO(model);
+    const ChatTemplate chat = ChatTemplate::from_tokenizer_config(
+        std::filesystem::path(SABRE_TEST_FIXTURES) / "chat" / model / "tokenizer_config.json");
+    CHECK(chat.render(conversation(80, 100000)).size() > 8000000 / 2);  // Qwen3 drops old reasoning, not text
+    CHECK(chat.render(conversation(40000, 100)).size() > 4000000);
+  }
 }
