@@ -32,9 +32,13 @@ ModelContext load_model_context(const ServedModel& model, const std::filesystem:
   context.guided = model.guided;
   const std::string& config_json = model.tokenizer_config_json;
   if (!chat_template_file.empty()) {
-    // The file replaces the model's template; the special tokens still come from the model's config.
-    context.chat_template = std::make_shared<const chat::ChatTemplate>(chat::ChatTemplate::from_tokenizer_config_json(
-        config_json.empty() ? "{}" : config_json, model.tokenizer_config_origin, read_text_file(chat_template_file)));
+    // The file replaces the model's template and names itself in its errors; the special tokens still come
+    // from the model's config.
+    context.chat_template = std::make_shared<const chat::ChatTemplate>(chat::ChatTemplate::from_string(
+        read_text_file(chat_template_file),
+        chat::ChatTemplate::special_tokens_of_config_json(config_json.empty() ? "{}" : config_json,
+                                                          model.tokenizer_config_origin),
+        "chat template " + chat_template_file.string()));
   } else if (model.chat_template_jinja || config_has_chat_template(config_json)) {
     context.chat_template = std::make_shared<const chat::ChatTemplate>(chat::ChatTemplate::from_tokenizer_config_json(
         config_json.empty() ? "{}" : config_json, model.tokenizer_config_origin, model.chat_template_jinja));

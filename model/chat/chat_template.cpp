@@ -24,6 +24,24 @@ std::optional<std::string> token_text(const Object& config, std::string_view key
                            "' must be a string or an AddedToken object with a 'content' string");
 }
 
+Value config_object(std::string_view json_text, std::string_view origin) {
+  Value root = Value::from_json(json_text, origin);
+  if (!root.is_object()) throw std::runtime_error(std::string(origin) + ": tokenizer_config.json must be a JSON object");
+  return root;
+}
+
+SpecialTokens special_tokens_of(const Object& config, std::string_view origin) {
+  SpecialTokens tokens;
+  tokens.bos_token = token_text(config, "bos_token", origin);
+  tokens.eos_token = token_text(config, "eos_token", origin);
+  tokens.unk_token = token_text(config, "unk_token", origin);
+  tokens.sep_token = token_text(config, "sep_token", origin);
+  tokens.pad_token = token_text(config, "pad_token", origin);
+  tokens.cls_token = token_text(config, "cls_token", origin);
+  tokens.mask_token = token_text(config, "mask_token", origin);
+  return tokens;
+}
+
 // transformers drops the message keys whose value is None (APIs send content=None next to tool
 // calls), then copies a message's reasoning under "thinking" and "reasoning_content" so templates
 // reading either name find it.
@@ -95,6 +113,10 @@ ChatTemplate ChatTemplate::from_tokenizer_config(const std::filesystem::path& fi
   return from_config(read_text_file(file), file.string(), separate_file);
 }
 
+SpecialTokens ChatTemplate::special_tokens_of_config_json(std::string_view json_text, std::string_view origin) {
+  return special_tokens_of(config_object(json_text, origin).as_object(), origin);
+}
+
 ChatTemplate ChatTemplate::from_tokenizer_config_json(std::string_view json_text, std::string_view origin,
                                                       const std::optional<std::string>& separate_template) {
   return from_config(json_text, origin, separate_template);
@@ -102,17 +124,9 @@ ChatTemplate ChatTemplate::from_tokenizer_config_json(std::string_view json_text
 
 ChatTemplate ChatTemplate::from_config(std::string_view json_text, std::string_view origin,
                                        const std::optional<std::string>& separate_file) {
-  const Value root = Value::from_json(json_text, origin);
-  if (!root.is_object()) throw std::runtime_error(std::string(origin) + ": tokenizer_config.json must be a JSON object");
+  const Value root = config_object(json_text, origin);
   const Object& config = root.as_object();
-  SpecialTokens tokens;
-  tokens.bos_token = token_text(config, "bos_token", origin);
-  tokens.eos_token = token_text(config, "eos_token", origin);
-  tokens.unk_token = token_text(config, "unk_token", origin);
-  tokens.sep_token = token_text(config, "sep_token", origin);
-  tokens.pad_token = token_text(config, "pad_token", origin);
-  tokens.cls_token = token_text(config, "cls_token", origin);
-  tokens.mask_token = token_text(config, "mask_token", origin);
+  SpecialTokens tokens = special_tokens_of(config, origin);
 
   // As in transformers, a chat_template.jinja file takes priority over the config's own field.
   if (separate_file) return from_string(*separate_file, std::move(tokens), "chat_template.jinja beside " + std::string(origin));

@@ -49,6 +49,9 @@ class ChatTemplate {
                                                  const std::optional<std::string>& separate_template = std::nullopt);
   static ChatTemplate from_string(std::string source, SpecialTokens special_tokens,
                                   std::string origin = "chat template");
+  // The special tokens named in tokenizer_config.json text, for a template that comes from elsewhere
+  // (--chat-template FILE). Throws std::runtime_error naming `origin`.
+  static SpecialTokens special_tokens_of_config_json(std::string_view json_text, std::string_view origin);
 
   // Renders one conversation. Throws TemplateError (with template line and column) when the
   // template fails, e.g. through raise_exception("..."), and std::runtime_error for an empty

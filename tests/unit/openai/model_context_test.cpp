@@ -71,3 +71,18 @@ TEST_CASE("model context: --chat-template replaces the template", "[openai]") {
   const std::string bos = context.chat_template->special_tokens().bos_token.value_or("");
   CHECK(plan->prompt_text == bos + "[user] Hi\n");
 }
+
+TEST_CASE("model context: a --chat-template file's errors name that file", "[openai]") {
+  const auto file = std::filesystem::temp_directory_path() / "sabre_openai_test_bad_template.jinja";
+  {
+    std::ofstream out(file);
+    out << "{{ raise_exception('no system messages') }}";
+  }
+  const Checkpoint checkpoint = open_checkpoint(kFixtures / "models" / "llama_gqa_bf16");
+  ModelContext context = load_model_context(checkpoint, kFixtures / "models" / "byte_tokenizer", file, "tiny", 128);
+  std::filesystem::remove(file);
+  const auto plan = parse_chat_request(R"({"messages":[{"role":"user","content":"Hi"}]})", context);
+  REQUIRE_FALSE(plan);
+  CHECK_THAT(plan.error().message, Catch::Contains("chat template " + file.string() + " line 1") &&
+                                       Catch::Contains("no system messages"));
+}
