@@ -17,6 +17,21 @@ namespace {
 
 const std::filesystem::path kFixtures = SABRE_TEST_FIXTURES;
 
+std::filesystem::path template_file() { return std::filesystem::temp_directory_path() / "sabre_openai_test_template.jinja"; }
+
+// The tiny Llama fixture with the byte tokenizer and `template_text` as its --chat-template file.
+ModelContext context_with_template_file(const std::string& template_text) {
+  const std::filesystem::path file = template_file();
+  {
+    std::ofstream out(file);
+    out << template_text;
+  }
+  const Checkpoint checkpoint = open_checkpoint(kFixtures / "models" / "llama_gqa_bf16");
+  ModelContext context = load_model_context(checkpoint, kFixtures / "models" / "byte_tokenizer", file, "tiny", 128);
+  std::filesystem::remove(file);
+  return context;
+}
+
 }  // namespace
 
 TEST_CASE("model context: a GGUF file brings its tokenizer and chat template", "[openai]") {
@@ -56,14 +71,8 @@ TEST_CASE("model context: --tokenizer supplies the tokenizer and template an HF 
 }
 
 TEST_CASE("model context: --chat-template replaces the template", "[openai]") {
-  const auto file = std::filesystem::temp_directory_path() / "sabre_openai_test_template.jinja";
-  {
-    std::ofstream out(file);
-    out << "{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}";
-  }
-  const Checkpoint checkpoint = open_checkpoint(kFixtures / "models" / "llama_gqa_bf16");
-  ModelContext context = load_model_context(checkpoint, kFixtures / "models" / "byte_tokenizer", file, "tiny", 128);
-  std::filesystem::remove(file);
+  const ModelContext context =
+      context_with_template_file("{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}");
   REQUIRE(context.chat_template);
   REQUIRE(context.tokenizer);
   auto plan = parse_chat_request(R"({"messages":[{"role":"user","content":"Hi"}]})", context);
@@ -73,16 +82,9 @@ TEST_CASE("model context: --chat-template replaces the template", "[openai]") {
 }
 
 TEST_CASE("model context: a --chat-template file's errors name that file", "[openai]") {
-  const auto file = std::filesystem::temp_directory_path() / "sabre_openai_test_bad_template.jinja";
-  {
-    std::ofstream out(file);
-    out << "{{ raise_exception('no system messages') }}";
-  }
-  const Checkpoint checkpoint = open_checkpoint(kFixtures / "models" / "llama_gqa_bf16");
-  ModelContext context = load_model_context(checkpoint, kFixtures / "models" / "byte_tokenizer", file, "tiny", 128);
-  std::filesystem::remove(file);
+  const ModelContext context = context_with_template_file("{{ raise_exception('no system messages') }}");
   const auto plan = parse_chat_request(R"({"messages":[{"role":"user","content":"Hi"}]})", context);
   REQUIRE_FALSE(plan);
-  CHECK_THAT(plan.error().message, Catch::Contains("chat template " + file.string() + " line 1") &&
+  CHECK_THAT(plan.error().message, Catch::Contains("chat template " + template_file().string() + " line 1") &&
                                        Catch::Contains("no system messages"));
 }
