@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <unordered_set>
 #include <utility>
 
 #include "model/chat/builtins.hpp"
@@ -293,15 +294,22 @@ Value filter_unique(const Value& input, CallArgs& args) {
   args.expect_at_most(2, {"case_sensitive", "attribute"});
   const bool case_sensitive = args.get_or(0, "case_sensitive", Value(false)).truthy();
   const auto attribute = args.get(1, "attribute");
-  Array seen;
+  // jinja2 keeps a Python set of the keys. Strings, numbers and None are hashed by their dict key (equal
+  // numbers share one, as in Python); the rest (tuples, undefined) are rare and compared one by one.
+  std::unordered_set<std::string> seen_hashed;
+  Array seen_other;
   Array out;
   for (const Value& item : iterate(input)) {
     Value key = sort_key(item, attribute, case_sensitive);
-    if (key.is_object() || key.is_list() || key.is_namespace()) {  // jinja2 keeps a Python set of them
+    if (key.is_object() || key.is_list() || key.is_namespace()) {
       throw TemplateError("unhashable type: '" + key.type_name() + "'");
     }
-    if (std::any_of(seen.begin(), seen.end(), [&](const Value& s) { return s.equals(key); })) continue;
-    seen.push_back(std::move(key));
+    if (key.is_string() || key.is_number() || key.is_none()) {
+      if (!seen_hashed.insert(dict_key(key)).second) continue;
+    } else {
+      if (std::any_of(seen_other.begin(), seen_other.end(), [&](const Value& s) { return s.equals(key); })) continue;
+      seen_other.push_back(std::move(key));
+    }
     out.push_back(item);
   }
   return generator(std::move(out));

@@ -7,6 +7,7 @@
 #include "model/chat/error.hpp"
 #include "model/chat/operations.hpp"
 #include "model/chat/string_ops.hpp"
+#include "model/chat/text_search.hpp"
 #include "model/chat/utf8.hpp"
 #include "model/chat/value_format.hpp"
 
@@ -110,7 +111,8 @@ Value find_substring(const Value& self, CallArgs& args, bool reverse) {
   args.expect_at_most(1, {});
   const std::string needle = string_arg(args, 0, "sub");
   const std::string& s = self.as_string();
-  const size_t at = reverse ? s.rfind(needle) : s.find(needle);
+  const TextSearch search(needle);
+  const size_t at = reverse ? search.rfind_in(s) : search.find_in(s);
   if (at == std::string::npos) return Value(int64_t{-1});
   return Value(static_cast<int64_t>(utf8_length(std::string_view(s).substr(0, at))));
 }
@@ -255,8 +257,9 @@ Value string_method(const Value& self, const std::string& name) {
          const std::string needle = string_arg(a, 0, "sub");
          const std::string& text = s.as_string();
          if (needle.empty()) return Value(static_cast<int64_t>(utf8_length(text) + 1));
+         const TextSearch search(needle);
          int64_t n = 0;
-         for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++n;
+         for (size_t at = search.find_in(text); at != TextSearch::npos; at = search.find_in(text, at + needle.size())) ++n;
          return Value(n);
        }},
       {"join", &join_method},

@@ -6,6 +6,7 @@
 #include "model/chat/builtins.hpp"
 #include "model/chat/error.hpp"
 #include "model/chat/limits.hpp"
+#include "model/chat/text_search.hpp"
 #include "model/chat/utf8.hpp"
 #include "model/chat/value_format.hpp"
 
@@ -378,7 +379,7 @@ bool contains(const Value& container, const Value& item) {
         if (item.is_undefined()) fail_undefined(item);
         throw TemplateError("'in <string>' requires string as left operand, not " + item.type_name());
       }
-      return container.as_string().find(item.as_string()) != std::string::npos;
+      return TextSearch(item.as_string()).find_in(container.as_string()) != TextSearch::npos;
     case Value::Kind::Array:
       for (const Value& v : container.as_array()) {
         if (v.equals(item)) return true;

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "model/chat/limits.hpp"
+#include "model/chat/text_search.hpp"
 #include "model/chat/utf8.hpp"
 
 namespace sabre::chat {
@@ -72,9 +73,10 @@ std::vector<std::string> split_whitespace(std::string_view text, int64_t maxspli
 std::vector<std::string> python_split(std::string_view text, const std::optional<std::string>& sep, int64_t maxsplit) {
   if (!sep) return split_whitespace(text, maxsplit, false);
   std::vector<std::string> out;
+  const TextSearch search(*sep);
   size_t start = 0;
   while (maxsplit < 0 || static_cast<int64_t>(out.size()) < maxsplit) {
-    const size_t at = text.find(*sep, start);
+    const size_t at = search.find_in(text, start);
     if (at == std::string_view::npos) break;
     out.emplace_back(text.substr(start, at - start));
     start = at + sep->size();
@@ -86,10 +88,11 @@ std::vector<std::string> python_split(std::string_view text, const std::optional
 std::vector<std::string> python_rsplit(std::string_view text, const std::optional<std::string>& sep, int64_t maxsplit) {
   if (!sep) return split_whitespace(text, maxsplit, true);
   std::vector<std::string> out;
+  const TextSearch search(*sep);
   size_t end = text.size();
   while (maxsplit < 0 || static_cast<int64_t>(out.size()) < maxsplit) {
     if (end < sep->size()) break;
-    const size_t at = text.rfind(*sep, end - sep->size());
+    const size_t at = search.rfind_in(text, end - sep->size());
     if (at == std::string_view::npos) break;
     out.emplace_back(text.substr(at + sep->size(), end - at - sep->size()));
     end = at;
@@ -123,10 +126,11 @@ std::string python_replace(std::string_view text, std::string_view old, std::str
     if (count < 0 || done < count) out += replacement;
     return out;
   }
+  const TextSearch search(old);
   size_t start = 0;
   int64_t done = 0;
   while (count < 0 || done < count) {
-    const size_t at = text.find(old, start);
+    const size_t at = search.find_in(text, start);
     if (at == std::string_view::npos) break;
     out += text.substr(start, at - start);
     out += replacement;

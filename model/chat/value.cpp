@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <stdexcept>
 
 #include "model/chat/error.hpp"
@@ -246,7 +247,9 @@ std::string dict_key(const Value& key) {
     case Value::Kind::Int: return std::string(1, kEncodedKey) + "i" + std::to_string(key.as_int());
     case Value::Kind::Float: {
       const double d = key.as_float();
-      if (d == static_cast<double>(static_cast<int64_t>(d))) {
+      // An integral float within int64's range is the int it equals (1.0 and 1 are one key); the range check
+      // comes first because converting a float outside it is undefined.
+      if (d >= -0x1p63 && d < 0x1p63 && d == std::trunc(d)) {
         return std::string(1, kEncodedKey) + "i" + std::to_string(static_cast<int64_t>(d));
       }
       char buf[40];

@@ -116,6 +116,22 @@ TEST_CASE("template limits: the work of a whole render is bounded, not only each
   CHECK_THROWS_WITH(chat.render(request, 1000), Catch::Contains("over 1000 bytes of values and text"));
 }
 
+TEST_CASE("template limits: searching text and `unique` scale with their input, with Python's results", "[chat]") {
+  // A long needle of repeats used to cost the product of the lengths (5 s for one `in`), `unique` the
+  // square of the items (8 s for 100,000 numbers).
+  const std::string texts = "{% set a = 'a' * 1000000 %}{% set b = 'a' * 500000 ~ 'b' %}{% set c = 'a' * 300000 %}";
+  CHECK(render(texts + "{{ b in a }} {{ c in a }} {{ a.find(b) }} {{ a.rfind(b) }} {{ a.find(c) }} {{ a.rfind(c) }}") ==
+        "False True -1 -1 0 700000");
+  CHECK(render(texts + "{{ a.count(b) }} {{ a.count(c) }} {{ a.split(c) | length }} {{ a.rsplit(c) | length }} "
+                       "{{ a.split(b) | length }} {{ a.replace(c, 'x') | length }} {{ a.replace(b, 'x') | length }}") ==
+        "0 3 4 4 1 100003 1000000");
+  CHECK(render("{{ range(100000) | unique | list | length }}") == "100000");
+  CHECK(render("{{ [1, 1.0, True, 'a', 'A', none, none, 2.5, 2.5] | unique | list }}") == "[1, 'a', None, 2.5]");
+  CHECK(render("{{ ['a', 'A'] | unique(case_sensitive=true) | list }}") == "['a', 'A']");
+  // A float dict key beyond int64 stays a float key (converting it to an int was undefined behaviour).
+  CHECK(render("{{ {1e300: 1, 2.0: 2} }}") == "{1e+300: 1, 2: 2}");
+}
+
 TEST_CASE("template limits: real templates render the largest conversation the server accepts", "[chat]") {
   // The server takes request bodies of up to 8 MiB. Qwen3's and Llama 3.1's templates spend about eight
   // times the conversation's size, far below the budget, for a few long messages and for many short ones.
