@@ -394,6 +394,13 @@ class Renderer {
     }
   }
 
+  // Filters read their input, except the length of a list or dict and `default`, which only look at it;
+  // templates ask for `messages|length` in every iteration of a loop over the messages.
+  static bool reads_input(const std::string& filter, const Value& input) {
+    if (filter == "default" || filter == "d") return false;
+    return input.is_string() || (filter != "length" && filter != "count");
+  }
+
   Value eval_unlocated(const Expr& expr, Frame& frame) {
     switch (expr.kind) {
       case Expr::Kind::Literal: return expr.literal;
@@ -415,7 +422,7 @@ class Renderer {
       case Expr::Kind::Attribute: {
         Value object = eval(*expr.a, frame);
         Value attribute = get_attribute(object, expr.name);
-        if (object.is_string() && attribute.is_callable()) count_work(object);  // a str method reads the string
+        if (attribute.is_callable()) count_work(object);  // a method (str.find, list.index, dict.items) reads it
         return attribute;
       }
       case Expr::Kind::Subscript: return get_item(eval(*expr.a, frame), eval(*expr.b, frame));
@@ -434,7 +441,7 @@ class Renderer {
       }
       case Expr::Kind::Filter: {
         Value input = eval(*expr.a, frame);
-        if (input.is_string()) count_work(input);  // string filters read the string; list ones may not (length)
+        if (reads_input(expr.name, input)) count_work(input);
         CallArgs args = eval_args(expr, frame);
         return apply_filter(expr.name, input, args);
       }

@@ -103,6 +103,12 @@ TEST_CASE("template limits: the work of a whole render is bounded, not only each
   CHECK_THROWS_WITH(render(big + "{% for i in range(2000) %}{% set n = big | length %}{% endfor %}"), over_budget);
   CHECK_THROWS_WITH(render(big + "{% for i in range(2000) %}{% set n = big.count('b') %}{% endfor %}"), over_budget);
   CHECK_THROWS_WITH(render("{% for i in range(2000) %}{% set l = [0] * 200000 %}{% endfor %}"), over_budget);
+  const std::string list = "{% set l = range(100000) | list %}";
+  CHECK_THROWS_WITH(render(list + "{% for i in range(2000) %}{% set n = l | sum %}{% endfor %}"), over_budget);
+  CHECK_THROWS_WITH(render(list + "{% for i in range(2000) %}{% set n = l.index(99999) %}{% endfor %}"), over_budget);
+  // Looking at a list is free: its length, or the list itself, in every iteration.
+  CHECK(render(list + "{% set ns = namespace(n=0) %}{% for i in range(20000) %}{% set ns.n = l | length %}"
+                      "{% set m = l %}{% endfor %}{{ ns.n }}") == "100000");
   // fuzz_chat_template: a long list printed at every level of macro recursion, each level's text kept
   // until the recursion fails at 100 deep.
   CHECK_THROWS_WITH(render("{% set l = ['x' * 1000] * 20000 %}{% macro f(n) %}{{ l }}{{ f(n + 1) }}{% endmacro %}"
