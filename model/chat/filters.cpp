@@ -294,8 +294,9 @@ Value filter_unique(const Value& input, CallArgs& args) {
   args.expect_at_most(2, {"case_sensitive", "attribute"});
   const bool case_sensitive = args.get_or(0, "case_sensitive", Value(false)).truthy();
   const auto attribute = args.get(1, "attribute");
-  // jinja2 keeps a Python set of the keys. Strings, numbers and None are hashed by their dict key (equal
-  // numbers share one, as in Python); the rest (tuples, undefined) are rare and compared one by one.
+  // jinja2 keeps a Python set of the keys. Strings, numbers and None are hashed: a string as itself behind
+  // a marker, a number or None by its dict key (equal numbers share one, as in Python), which starts with
+  // another. The rest (tuples, undefined) are rare and compared one by one.
   std::unordered_set<std::string> seen_hashed;
   Array seen_other;
   Array out;
@@ -305,7 +306,7 @@ Value filter_unique(const Value& input, CallArgs& args) {
       throw TemplateError("unhashable type: '" + key.type_name() + "'");
     }
     if (key.is_string() || key.is_number() || key.is_none()) {
-      if (!seen_hashed.insert(dict_key(key)).second) continue;
+      if (!seen_hashed.insert(key.is_string() ? "s" + key.as_string() : dict_key(key)).second) continue;
     } else {
       if (std::any_of(seen_other.begin(), seen_other.end(), [&](const Value& s) { return s.equals(key); })) continue;
       seen_other.push_back(std::move(key));

@@ -134,6 +134,7 @@ TEST_CASE("template limits: searching text and `unique` scale with their input, 
   CHECK(render("{{ range(100000) | unique | list | length }}") == "100000");
   CHECK(render("{{ [1, 1.0, True, 'a', 'A', none, none, 2.5, 2.5] | unique | list }}") == "[1, 'a', None, 2.5]");
   CHECK(render("{{ ['a', 'A'] | unique(case_sensitive=true) | list }}") == "['a', 'A']");
+  CHECK(render("{{ ['\x01i1', 1, '1'] | unique | list | length }}") == "3");
   // A float dict key beyond int64 stays a float key (converting it to an int was undefined behaviour).
   CHECK(render("{{ {1e300: 1, 2.0: 2} }}") == "{1e+300: 1, 2: 2}");
 }
